@@ -1,0 +1,3 @@
+"""Podium: one server speaking the Boomstream, Iotum and LiveMinutes APIs over one domain model."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,73 @@
+"""Settings: every knob is a PODIUM_* environment variable."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PODIUM_", extra="ignore")
+
+    data_dir: Path = Path("./var")
+    database_url: str | None = None
+    public_url: str = "http://127.0.0.1:8000"
+    secret_key: str | None = None
+    smtp_url: str | None = None
+    mail_from: str = "Podium <no-reply@podium.invalid>"
+    liveminutes_prefix: str = "/liveminutes"
+    # The LiveMinutes reference limits an account to 1000 users and 10000 sessions.
+    quota_conferences: int = 10000
+    quota_users: int = 1000
+    invite_default_timeout: int = 86400
+    max_body_bytes: int = 1_000_000
+    run_outbox_worker: bool = True
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'podium.sqlite3').resolve()}"
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url.rstrip("/")
+
+    @property
+    def maildir_path(self) -> Path:
+        return self.data_dir / "maildir"
+
+    @property
+    def lm_prefix(self) -> str:
+        return "/" + self.liveminutes_prefix.strip("/")
+
+    def signing_key(self) -> str:
+        """The HS256 key: PODIUM_SECRET_KEY, else a key generated once and kept in the data directory."""
+        if self.secret_key:
+            return self.secret_key
+        return _stored_secret(self.data_dir.resolve())
+
+
+@lru_cache(maxsize=8)
+def _stored_secret(data_dir: Path) -> str:
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    # O_EXCL: when two processes race on first start, one key wins and both read it.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key + "\n")
+    return key
+
+
+def get_settings() -> Settings:
+    return Settings()

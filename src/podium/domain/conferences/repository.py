@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from podium.models.conference import Conference, Folder
+
+
+class ConferenceRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, obj: Conference | Folder) -> None:
+        self.session.add(obj)
+        self.session.flush()
+
+    def live_by_code(self, company_id: int, code: str) -> Conference | None:
+        stmt = select(Conference).where(
+            Conference.company_id == company_id, Conference.code == code, Conference.deleted_at.is_(None)
+        )
+        return self.session.scalar(stmt)
+
+    def live_by_meeting_key(self, company_id: int, meeting_key: str) -> Conference | None:
+        stmt = select(Conference).where(
+            Conference.company_id == company_id,
+            Conference.meeting_key == meeting_key,
+            Conference.deleted_at.is_(None),
+        )
+        return self.session.scalar(stmt)
+
+    def by_short_code(self, short_code: str) -> Conference | None:
+        return self.session.scalar(select(Conference).where(Conference.short_code == short_code))
+
+    def by_host_token(self, token: str) -> Conference | None:
+        return self.session.scalar(select(Conference).where(Conference.host_token == token))
+
+    def by_id(self, conference_id: int) -> Conference | None:
+        return self.session.get(Conference, conference_id)
+
+    def live_for_company(self, company_id: int) -> Sequence[Conference]:
+        stmt = (
+            select(Conference)
+            .where(Conference.company_id == company_id, Conference.deleted_at.is_(None))
+            .order_by(Conference.id)
+        )
+        return self.session.scalars(stmt).all()
+
+    def count_live(self, company_id: int) -> int:
+        stmt = select(func.count(Conference.id)).where(
+            Conference.company_id == company_id, Conference.deleted_at.is_(None)
+        )
+        return int(self.session.scalar(stmt) or 0)
+
+    def code_exists(self, column: str, value: str) -> bool:
+        return (
+            self.session.scalar(select(Conference.id).where(getattr(Conference, column) == value)) is not None
+        )
+
+    def folder(self, company_id: int, code: str) -> Folder | None:
+        return self.session.scalar(select(Folder).where(Folder.company_id == company_id, Folder.code == code))
+
+    def folder_by_id(self, folder_id: int) -> Folder | None:
+        return self.session.get(Folder, folder_id)

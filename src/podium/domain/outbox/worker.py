@@ -1,0 +1,132 @@
+"""Delivers outbox messages: email to a Maildir (default) or SMTP, with retries and backoff."""
+
+from __future__ import annotations
+
+import logging
+import mailbox
+import smtplib
+import ssl
+import threading
+from datetime import timedelta
+from email.message import EmailMessage
+from email.utils import make_msgid
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from sqlalchemy.orm import sessionmaker
+
+from podium.config import Settings
+from podium.domain.outbox.repository import OutboxRepository
+from podium.kit.clock import utcnow
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+LEASE = timedelta(minutes=5)
+
+
+def backoff(attempts: int) -> timedelta:
+    """30 s, 1 min, 2 min … capped at one hour."""
+    return timedelta(seconds=min(3600, 30 * 2 ** max(0, attempts - 1)))
+
+
+class OutboxWorker:
+    def __init__(self, settings: Settings, sessions: sessionmaker) -> None:
+        self.settings = settings
+        self.sessions = sessions
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # --- delivery -------------------------------------------------------------------
+
+    def deliver_due(self) -> int:
+        """Deliver every message due now; returns how many were delivered."""
+        delivered = 0
+        with self.sessions() as session:
+            ids = OutboxRepository(session).due_ids(utcnow())
+        for message_id in ids:
+            with self.sessions() as session:
+                repo = OutboxRepository(session)
+                now = utcnow()
+                message = repo.claim(message_id, now, now + LEASE)
+                session.commit()
+                if message is None:
+                    continue
+                try:
+                    self._deliver(message.kind, message.payload)
+                except Exception as exc:  # noqa: BLE001 - any failure is retried
+                    log.warning("outbox %s attempt %s failed: %s", message.id, message.attempts, exc)
+                    message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+                    if message.attempts >= MAX_ATTEMPTS:
+                        message.status = "failed"
+                    else:
+                        message.next_attempt_at = utcnow() + backoff(message.attempts)
+                else:
+                    message.status = "delivered"
+                    message.delivered_at = utcnow()
+                    delivered += 1
+                session.commit()
+        return delivered
+
+    def _deliver(self, kind: str, payload: dict[str, Any]) -> None:
+        if kind == "email":
+            self._send_email(payload)
+        else:
+            raise ValueError(f"unknown outbox kind {kind!r}")
+
+    def _send_email(self, payload: dict[str, Any]) -> None:
+        message = EmailMessage()
+        message["From"] = self.settings.mail_from
+        message["To"] = payload["to"]
+        message["Subject"] = payload["subject"]
+        message["Message-ID"] = make_msgid(domain="podium.invalid")
+        message.set_content(payload["body"])
+        if self.settings.smtp_url:
+            send_smtp(self.settings.smtp_url, message)
+        else:
+            self.settings.maildir_path.mkdir(parents=True, exist_ok=True)
+            mailbox.Maildir(self.settings.maildir_path, create=True).add(message)
+
+    # --- background loop -------------------------------------------------------------
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def run_forever(self, poll_seconds: float = 2.0) -> None:
+        while not self._stop.is_set():
+            try:
+                self.deliver_due()
+            except Exception:  # noqa: BLE001 - the loop must survive a database hiccup
+                log.exception("outbox worker pass failed")
+            self._wake.wait(poll_seconds)
+            self._wake.clear()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.run_forever, name="outbox-worker", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+
+def send_smtp(url: str, message: EmailMessage) -> None:
+    """Send through ``smtp://user:pass@host:port`` (STARTTLS when offered) or ``smtps://``."""
+    parsed = urlparse(url)
+    host = parsed.hostname or "localhost"
+    if parsed.scheme == "smtps":
+        client: smtplib.SMTP = smtplib.SMTP_SSL(
+            host, parsed.port or 465, timeout=30, context=ssl.create_default_context()
+        )
+    else:
+        client = smtplib.SMTP(host, parsed.port or 25, timeout=30)
+    with client:
+        client.ehlo()
+        if parsed.scheme != "smtps" and client.has_extn("starttls"):
+            client.starttls(context=ssl.create_default_context())
+        if parsed.username:
+            client.login(unquote(parsed.username), unquote(parsed.password or ""))
+        client.send_message(message)

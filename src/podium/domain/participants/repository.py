@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import func, literal, select, union
+from sqlalchemy.orm import Session
+
+from podium.models.conference import Conference
+from podium.models.participant import Participant
+
+
+class ParticipantRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, participant: Participant) -> None:
+        self.session.add(participant)
+        self.session.flush()
+
+    def code_exists(self, column: str, value: str) -> bool:
+        stmt = select(Participant.id).where(getattr(Participant, column) == value)
+        return self.session.scalar(stmt) is not None
+
+    def by_code_in_company(self, company_id: int, code: str) -> tuple[Participant, Conference] | None:
+        stmt = (
+            select(Participant, Conference)
+            .join(Conference, Conference.id == Participant.conference_id)
+            .where(
+                Participant.code == code, Conference.company_id == company_id, Conference.deleted_at.is_(None)
+            )
+        )
+        row = self.session.execute(stmt).first()
+        return (row[0], row[1]) if row else None
+
+    def by_code(self, code: str) -> Participant | None:
+        return self.session.scalar(select(Participant).where(Participant.code == code))
+
+    def by_url_token(self, token: str) -> Participant | None:
+        return self.session.scalar(select(Participant).where(Participant.url_token == token))
+
+    def by_email(self, conference_id: int, email: str) -> Participant | None:
+        stmt = (
+            select(Participant)
+            .where(Participant.conference_id == conference_id, func.lower(Participant.email) == email.lower())
+            .order_by(Participant.deleted_at.is_not(None), Participant.id)
+        )
+        return self.session.scalars(stmt).first()
+
+    def by_external_id(self, conference_id: int, external_id: str) -> Participant | None:
+        stmt = select(Participant).where(
+            Participant.conference_id == conference_id, Participant.external_id == external_id
+        )
+        return self.session.scalar(stmt)
+
+    def for_conference(self, conference_id: int) -> Sequence[Participant]:
+        stmt = select(Participant).where(Participant.conference_id == conference_id).order_by(Participant.id)
+        return self.session.scalars(stmt).all()
+
+    def user_exists(self, company_id: int, identity: str) -> bool:
+        return (
+            self.session.scalar(self._identities(company_id).where(self._identity() == identity).limit(1))
+            is not None
+        )
+
+    def count_users(self, company_id: int) -> int:
+        identities = union(self._identities(company_id), self._host_identities(company_id)).subquery()
+        return int(self.session.scalar(select(func.count()).select_from(identities)) or 0)
+
+    @staticmethod
+    def _identity():
+        # A person is their client-side id when the dialect has one, else their email.
+        return func.coalesce(Participant.external_id, func.lower(Participant.email))
+
+    def _identities(self, company_id: int):
+        return (
+            select(self._identity().label("identity"))
+            .join(Conference, Conference.id == Participant.conference_id)
+            .where(
+                Conference.company_id == company_id,
+                Conference.deleted_at.is_(None),
+                Participant.deleted_at.is_(None),
+            )
+        )
+
+    def _host_identities(self, company_id: int):
+        return select(func.coalesce(Conference.host_external_id, literal("")).label("identity")).where(
+            Conference.company_id == company_id,
+            Conference.deleted_at.is_(None),
+            Conference.host_external_id.is_not(None),
+        )
+
+    def host_identity_exists(self, company_id: int, identity: str) -> bool:
+        stmt = (
+            select(Conference.id)
+            .where(
+                Conference.company_id == company_id,
+                Conference.deleted_at.is_(None),
+                Conference.host_external_id == identity,
+            )
+            .limit(1)
+        )
+        return self.session.scalar(stmt) is not None

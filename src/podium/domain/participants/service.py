@@ -1,0 +1,285 @@
+"""Participants: invitations that can join a conference, whichever dialect issued them."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from urllib.parse import urlparse
+
+from sqlalchemy.orm import Session
+
+from podium.config import Settings
+from podium.domain.actor import Actor
+from podium.domain.audit.service import log_action
+from podium.domain.conferences.service import UNSET, Unset, check_length
+from podium.domain.outbox.service import enqueue_email
+from podium.domain.participants.repository import ParticipantRepository
+from podium.kit import ids, tokens
+from podium.kit.clock import utcnow
+from podium.kit.errors import Conflict, InvalidInput, NotFound, QuotaExceeded
+from podium.models.conference import Conference
+from podium.models.participant import Participant, ParticipantRole
+
+EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+INVITE_AUDIENCE = "podium:invite"
+MIN_TIMEOUT = 60
+MAX_TIMEOUT = 366 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class Invitation:
+    participant: Participant
+    token: str
+    link: str
+
+
+def normalise_email(email: str, *, required: bool) -> str:
+    email = email.strip()
+    if not email:
+        if required:
+            raise InvalidInput("email is required", field="email")
+        return ""
+    if len(email) > 254 or not EMAIL_RE.match(email):
+        raise InvalidInput("email is not a valid address", field="email")
+    return email
+
+
+class ParticipantService:
+    def __init__(self, session: Session, settings: Settings) -> None:
+        self.session = session
+        self.settings = settings
+        self.repo = ParticipantRepository(session)
+
+    def _unique(self, column: str, make: Callable[[], str]) -> str:
+        for _ in range(20):
+            value = make()
+            if not self.repo.code_exists(column, value):
+                return value
+        raise RuntimeError(f"could not draw a free {column}")
+
+    def _check_user_quota(self, company_id: int, identity: str) -> None:
+        """A new person beyond ``quota_users`` distinct users of the company is refused."""
+        if identity and (
+            self.repo.user_exists(company_id, identity)
+            or self.repo.host_identity_exists(company_id, identity)
+        ):
+            return
+        if self.repo.count_users(company_id) >= self.settings.quota_users:
+            raise QuotaExceeded(f"User limit reached ({self.settings.quota_users} users per account)")
+
+    def _new(self, conference: Conference, **fields: object) -> Participant:
+        participant = Participant(
+            conference_id=conference.id,
+            code=self._unique("code", ids.client_code),
+            url_token=self._unique("url_token", ids.capability_token),
+            **fields,
+        )
+        self.repo.add(participant)
+        return participant
+
+    def _restore(self, participant: Participant) -> None:
+        """Bring a removed participant back with fresh links; the old ones stay revoked."""
+        participant.deleted_at = None
+        participant.url_token = self._unique("url_token", ids.capability_token)
+
+    # --- invitations (Boomstream) -----------------------------------------------------
+
+    def invite(
+        self,
+        actor: Actor,
+        conference: Conference,
+        *,
+        email: str,
+        name: str | None = None,
+        moderator: bool | None = None,
+        avatar_url: str | None = None,
+        timeout: int | None = None,
+        notify_email: bool = False,
+    ) -> Invitation:
+        """Invite ``email``; the same email invited again updates that participant.
+
+        Returns the participant with a signed join token valid ``timeout`` seconds.
+        """
+        email = normalise_email(email, required=True)
+        if name is not None:
+            check_length("name", name, 255)
+        if avatar_url:
+            check_length("avatarUrl", avatar_url, 2048)
+            if urlparse(avatar_url).scheme not in ("http", "https"):
+                raise InvalidInput("avatarUrl must be an http(s) URL", field="avatarUrl")
+        timeout = self.settings.invite_default_timeout if timeout is None else timeout
+        if not MIN_TIMEOUT <= timeout <= MAX_TIMEOUT:
+            raise InvalidInput(
+                f"timeout must be between {MIN_TIMEOUT} and {MAX_TIMEOUT} seconds", field="timeout"
+            )
+        participant = self.repo.by_email(conference.id, email)
+        if participant is None:
+            self._check_user_quota(actor.company_id, email.lower())
+            participant = self._new(
+                conference,
+                email=email,
+                name=name or email.split("@", 1)[0],
+                role=ParticipantRole.MODERATOR if moderator else ParticipantRole.PARTICIPANT,
+                avatar_url=avatar_url or "",
+            )
+            action = "participant.invited"
+        else:
+            if participant.deleted_at is not None:
+                self._check_user_quota(actor.company_id, email.lower())
+                self._restore(participant)
+            if name:
+                participant.name = name
+            if moderator is not None:
+                participant.role = ParticipantRole.MODERATOR if moderator else ParticipantRole.PARTICIPANT
+            if avatar_url is not None:
+                participant.avatar_url = avatar_url
+            action = "participant.reinvited"
+        self.session.flush()
+        token = tokens.sign(
+            {
+                "aud": INVITE_AUDIENCE,
+                "sub": participant.code,
+                "conf": conference.code,
+                "rev": participant.token_revision,
+            },
+            self.settings.signing_key(),
+            expires_at=utcnow() + timedelta(seconds=timeout),
+        )
+        link = f"{self.settings.base_url}/conf/invite.html?jwt={token}"
+        log_action(
+            self.session,
+            action,
+            actor=actor.label,
+            ref=f"participant:{participant.id}",
+            company_id=actor.company_id,
+            conference=conference.code,
+            notify=notify_email,
+        )
+        if notify_email:
+            enqueue_email(
+                self.session,
+                to=participant.email,
+                subject=f"Invitation: {conference.title or 'conference'}",
+                body=(
+                    f"Hello {participant.name},\n\n"
+                    f'You are invited to "{conference.title}" as {participant.role.value}.\n'
+                    f"Join here: {link}\n\n"
+                    f"This link is valid for {timeout // 60} minutes.\n"
+                ),
+            )
+        return Invitation(participant=participant, token=token, link=link)
+
+    # --- external participants (LiveMinutes) ---------------------------------------------
+
+    def add_external(
+        self, actor: Actor, conference: Conference, *, external_id: str, nickname: str = "", email: str = ""
+    ) -> Participant:
+        """Add the client's user ``external_id``; adding it again updates and keeps its URL."""
+        external_id = external_id.strip()
+        if not external_id:
+            raise InvalidInput("puid is required", field="puid")
+        check_length("puid", external_id, 50)
+        check_length("nickname", nickname, 255)
+        email = normalise_email(email, required=False)
+        participant = self.repo.by_external_id(conference.id, external_id)
+        if participant is None:
+            self._check_user_quota(actor.company_id, external_id)
+            participant = self._new(
+                conference,
+                external_id=external_id,
+                email=email,
+                name=nickname or external_id,
+                role=ParticipantRole.PARTICIPANT,
+            )
+            action = "participant.added"
+        else:
+            if participant.deleted_at is not None:
+                self._check_user_quota(actor.company_id, external_id)
+                self._restore(participant)
+            if nickname:
+                participant.name = nickname
+            if email:
+                participant.email = email
+            action = "participant.updated"
+        self.session.flush()
+        log_action(
+            self.session,
+            action,
+            actor=actor.label,
+            ref=f"participant:{participant.id}",
+            company_id=actor.company_id,
+            conference=conference.code,
+        )
+        return participant
+
+    def get_external(self, conference: Conference, external_id: str) -> Participant:
+        participant = self.repo.by_external_id(conference.id, external_id.strip()) if external_id else None
+        if participant is None or participant.deleted_at is not None:
+            raise NotFound("Participant not found")
+        return participant
+
+    def participant_url(self, participant: Participant) -> str:
+        return f"{self.settings.base_url}/e/{participant.url_token}"
+
+    # --- common ------------------------------------------------------------------------
+
+    def get(self, actor: Actor, code: str) -> tuple[Participant, Conference]:
+        """A participant (removed ones included) of a live conference of the actor's company."""
+        found = self.repo.by_code_in_company(actor.company_id, code) if code else None
+        if found is None:
+            raise NotFound("Client not found")
+        return found
+
+    def list(self, conference: Conference) -> Sequence[Participant]:
+        return self.repo.for_conference(conference.id)
+
+    def update(
+        self,
+        actor: Actor,
+        participant: Participant,
+        *,
+        email: str | Unset = UNSET,
+        name: str | Unset = UNSET,
+        moderator: bool | Unset = UNSET,
+    ) -> Participant:
+        """Change the given fields; an email already used in the same conference is a conflict."""
+        if participant.deleted_at is not None:
+            raise Conflict("Client is deleted")
+        if not isinstance(email, Unset):
+            email = normalise_email(email, required=True)
+            other = self.repo.by_email(participant.conference_id, email)
+            if other is not None and other.id != participant.id:
+                raise Conflict("Another client of this conference has this email", field="email")
+            participant.email = email
+        if not isinstance(name, Unset):
+            if not name.strip():
+                raise InvalidInput("name must not be empty", field="name")
+            participant.name = check_length("name", name, 255)
+        if not isinstance(moderator, Unset):
+            participant.role = ParticipantRole.MODERATOR if moderator else ParticipantRole.PARTICIPANT
+        self.session.flush()
+        log_action(
+            self.session,
+            "participant.updated",
+            actor=actor.label,
+            ref=f"participant:{participant.id}",
+            company_id=actor.company_id,
+        )
+        return participant
+
+    def remove(self, actor: Actor, participant: Participant, *, reason: str = "removed") -> None:
+        """Remove a participant: every link issued to it so far is revoked. Removing twice is a no-op."""
+        if participant.deleted_at is not None:
+            return
+        participant.deleted_at = utcnow()
+        participant.token_revision += 1
+        self.session.flush()
+        log_action(
+            self.session,
+            f"participant.{reason}",
+            actor=actor.label,
+            ref=f"participant:{participant.id}",
+            company_id=actor.company_id,
+        )

@@ -1,0 +1,52 @@
+"""How a Boomstream method is declared: its path, parameters (for checks and OpenAPI) and handler."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from podium.domain.actor import Actor
+from podium.edges.common import Context, Params
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    description: str
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class Call:
+    ctx: Context
+    actor: Actor
+    params: Params
+
+
+@dataclass(frozen=True)
+class Method:
+    path: str
+    summary: str
+    handler: Callable[[Call], dict[str, Any]]
+    params: tuple[Param, ...] = field(default_factory=tuple)
+
+
+COMMON_PARAMS = (
+    Param("apikey", "Project API key (or header Authorization: Bearer <apikey>)"),
+    Param("format", "json or xml; XML when absent unless the request is a JSON POST"),
+    Param("ver", "API version: 1.0 (default), 1.1 or 1.2"),
+)
+
+
+def openapi_parameters(method: Method) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": p.name,
+            "in": "query",
+            "required": p.required,
+            "description": p.description,
+            "schema": {"type": "string"},
+        }
+        for p in (*COMMON_PARAMS, *method.params)
+    ]

@@ -1,0 +1,205 @@
+"""Boomstream conference group: info, list, create, update, invite, client/*, delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from podium.domain.conferences.service import UNSET, ConferenceService
+from podium.domain.participants.service import ParticipantService
+from podium.edges.boomstream.methods import Call, Method, Param
+from podium.edges.boomstream.params import integer, optional, yes_no
+from podium.models.conference import Conference
+from podium.models.participant import Participant, ParticipantRole
+
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+def _conferences(call: Call) -> ConferenceService:
+    return ConferenceService(call.ctx.session, call.ctx.settings)
+
+
+def _participants(call: Call) -> ParticipantService:
+    return ParticipantService(call.ctx.session, call.ctx.settings)
+
+
+def conference_fields(service: ConferenceService, conference: Conference) -> dict[str, Any]:
+    return {
+        "title": conference.title,
+        "code": conference.code,
+        "description": conference.description,
+        "folderCode": service.folder_code(conference),
+    }
+
+
+def client_fields(participant: Participant, conference: Conference) -> dict[str, Any]:
+    return {
+        "email": participant.email,
+        "name": participant.name,
+        "code": participant.code,
+        "conferenceCode": conference.code,
+        "moderator": "yes" if participant.role != ParticipantRole.PARTICIPANT else "no",
+        "added": participant.created_at.strftime(TIME_FORMAT),
+        "is_deleted": "yes" if participant.deleted_at is not None else "no",
+    }
+
+
+def info(call: Call) -> dict[str, Any]:
+    service = _conferences(call)
+    return conference_fields(service, service.get(call.actor, call.params.required("code")))
+
+
+def list_(call: Call) -> dict[str, Any]:
+    service = _conferences(call)
+    return {"conferences": [conference_fields(service, c) for c in service.list(call.actor)]}
+
+
+def create(call: Call) -> dict[str, Any]:
+    conference = _conferences(call).create(
+        call.actor,
+        title=call.params.required("title"),
+        description=call.params.text("description"),
+        folder_code=call.params.text("folderCode"),
+    )
+    return {"Code": conference.code}
+
+
+def update(call: Call) -> dict[str, Any]:
+    service = _conferences(call)
+    conference = service.get(call.actor, call.params.required("code"))
+    title = optional(call.params, "title")
+    description = optional(call.params, "description")
+    folder_code = optional(call.params, "folderCode")
+    service.update(
+        call.actor,
+        conference,
+        # An empty title would blank the conference's name: treat it as "not given".
+        title=title if title else UNSET,
+        description=UNSET if description is None else description,
+        folder_code=UNSET if folder_code is None else folder_code,
+    )
+    return conference_fields(service, conference)
+
+
+def invite(call: Call) -> dict[str, Any]:
+    conference = _conferences(call).get(call.actor, call.params.required("code"))
+    invitation = _participants(call).invite(
+        call.actor,
+        conference,
+        email=call.params.required("email"),
+        name=optional(call.params, "name") or None,
+        moderator=yes_no(call.params, "moderator"),
+        avatar_url=optional(call.params, "avatarUrl"),
+        timeout=integer(call.params, "timeout"),
+        notify_email=bool(yes_no(call.params, "notifyEmail")),
+    )
+    participant = invitation.participant
+    return {
+        "name": participant.name,
+        "email": participant.email,
+        "codeConference": conference.id,
+        "code": conference.code,
+        "clientCode": participant.code,
+        "isModerator": participant.role == ParticipantRole.MODERATOR,
+        "token": invitation.token,
+        "inviteLink": invitation.link,
+    }
+
+
+def client_list(call: Call) -> dict[str, Any]:
+    conference = _conferences(call).get(call.actor, call.params.required("code"))
+    return {"Clients": [client_fields(p, conference) for p in _participants(call).list(conference)]}
+
+
+def client_info(call: Call) -> dict[str, Any]:
+    participant, conference = _participants(call).get(call.actor, call.params.required("code"))
+    return client_fields(participant, conference)
+
+
+def client_update(call: Call) -> dict[str, Any]:
+    service = _participants(call)
+    participant, _ = service.get(call.actor, call.params.required("code"))
+    email = optional(call.params, "email")
+    name = optional(call.params, "name")
+    moderator = yes_no(call.params, "moderator")
+    service.update(
+        call.actor,
+        participant,
+        email=email if email else UNSET,
+        name=name if name else UNSET,
+        moderator=UNSET if moderator is None else moderator,
+    )
+    return {"message": "Client changed successfully", "clientCode": participant.code}
+
+
+def client_delete(call: Call) -> dict[str, Any]:
+    service = _participants(call)
+    participant, _ = service.get(call.actor, call.params.required("code"))
+    service.remove(call.actor, participant)
+    return {"message": "Client is deleted successfully", "clientCode": participant.code}
+
+
+def delete(call: Call) -> dict[str, Any]:
+    service = _conferences(call)
+    conference = service.get(call.actor, call.params.required("code"))
+    service.delete(call.actor, conference)
+    # The reference's sample answers with this very text (see docs/compat.md).
+    return {"message": "Client is deleted successfully"}
+
+
+CODE = Param("code", "Conference code (xxx-xxxx-xxx)", required=True)
+CLIENT_CODE = Param("code", "Client code", required=True)
+
+METHODS: tuple[Method, ...] = (
+    Method("conference/info", "Conference by its code", info, (CODE,)),
+    Method("conference/list", "List of conferences", list_),
+    Method(
+        "conference/create",
+        "Create a conference",
+        create,
+        (
+            Param("title", "Conference title", required=True),
+            Param("folderCode", "Folder code (created on first use)"),
+            Param("description", "Conference description"),
+        ),
+    ),
+    Method(
+        "conference/update",
+        "Update title, description, folder",
+        update,
+        (
+            CODE,
+            Param("title", "Conference title"),
+            Param("description", "Conference description"),
+            Param("folderCode", "Folder code; empty to remove from its folder"),
+        ),
+    ),
+    Method(
+        "conference/invite",
+        "Invite a user (signed JWT link)",
+        invite,
+        (
+            CODE,
+            Param("email", "User email", required=True),
+            Param("name", "Display name"),
+            Param("timeout", "Link lifetime in seconds (default 86400)"),
+            Param("notifyEmail", "yes: send the invitation by email"),
+            Param("moderator", "yes: the user is a moderator"),
+            Param("avatarUrl", "URL of the user's avatar"),
+        ),
+    ),
+    Method("conference/client/list", "Users of a conference", client_list, (CODE,)),
+    Method("conference/client/info", "A user of a conference by its code", client_info, (CLIENT_CODE,)),
+    Method(
+        "conference/client/update",
+        "Update a user's email, name or moderator flag",
+        client_update,
+        (
+            CLIENT_CODE,
+            Param("email", "User email"),
+            Param("name", "Display name"),
+            Param("moderator", "yes or no"),
+        ),
+    ),
+    Method("conference/client/delete", "Remove a user from a conference", client_delete, (CLIENT_CODE,)),
+    Method("conference/delete", "Delete a conference", delete, (CODE,)),
+)

@@ -1,0 +1,140 @@
+"""Transport helpers every edge uses: reading parameters and running one unit of work."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import parse_qsl
+
+from fastapi import Request
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from podium.config import Settings
+from podium.kit.errors import InvalidInput
+
+T = TypeVar("T")
+
+
+class Params(Mapping[str, str]):
+    """Request parameters with case-insensitive names; later sources override earlier ones."""
+
+    def __init__(self, values: dict[str, str], *, json_body: bool) -> None:
+        self._values = {k.lower(): v for k, v in values.items()}
+        self.json_body = json_body
+
+    def __getitem__(self, key: str) -> str:
+        return self._values[key.lower()]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and key.lower() in self._values
+
+    def text(self, key: str, default: str = "") -> str:
+        return self._values.get(key.lower(), default)
+
+    def required(self, key: str) -> str:
+        value = self._values.get(key.lower(), "").strip()
+        if not value:
+            raise InvalidInput(f"Parameter '{key}' is required", field=key)
+        return value
+
+
+def _scalar(name: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int | float | str):
+        return str(value)
+    raise InvalidInput(f"Parameter '{name}' must be a string, number or boolean", field=name)
+
+
+async def read_params(request: Request, settings: Settings) -> Params:
+    """Merge the query string with a JSON or form body (the body wins)."""
+    values: dict[str, str] = {}
+    for key, value in request.query_params.multi_items():
+        values[key] = value
+    json_body = False
+    if request.method in ("POST", "PUT"):
+        body = await _read_limited(request, settings.max_body_bytes)
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type == "application/json" or (not content_type and body.lstrip().startswith(b"{")):
+            json_body = True
+            if body.strip():
+                try:
+                    data = json.loads(body)
+                except ValueError as exc:
+                    raise InvalidInput("Request body is not valid JSON") from exc
+                if not isinstance(data, dict):
+                    raise InvalidInput("Request body must be a JSON object")
+                for key, value in data.items():
+                    text = _scalar(str(key), value)
+                    if text is not None:
+                        values[str(key)] = text
+        elif body:
+            try:
+                decoded = body.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise InvalidInput("Request body is not UTF-8") from exc
+            if content_type in ("", "application/x-www-form-urlencoded", "text/plain"):
+                for key, value in parse_qsl(decoded, keep_blank_values=True):
+                    values[key] = value
+            else:
+                raise InvalidInput(f"Unsupported content type {content_type}")
+    for key, value in values.items():
+        if "\x00" in value or "\x00" in key:
+            raise InvalidInput(f"Parameter '{key}' contains a NUL character", field=key)
+    return Params(values, json_body=json_body)
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise InvalidInput(f"Request body is larger than {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise InvalidInput(f"Request body is larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@dataclass
+class Context:
+    """What an edge hands to its per-method code: the session and the settings."""
+
+    session: Session
+    settings: Settings
+
+
+async def run_unit_of_work(request: Request, work: Callable[[Context], T]) -> T:
+    """The same, off the event loop: database calls are blocking."""
+    return await run_in_threadpool(unit_of_work, request, work)
+
+
+def unit_of_work(request: Request, work: Callable[[Context], T]) -> T:
+    """Run ``work`` in one transaction: committed when it returns, rolled back when it raises."""
+    sessions = request.app.state.sessions
+    settings: Settings = request.app.state.settings
+    with sessions() as session:
+        try:
+            result = work(Context(session=session, settings=settings))
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+    if session.info.pop("outbox_dirty", False):
+        worker = getattr(request.app.state, "outbox_worker", None)
+        if worker is not None:
+            worker.wake()
+    return result

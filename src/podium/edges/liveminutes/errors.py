@@ -1,0 +1,21 @@
+"""Domain error codes → LiveMinutes answers: always ``resultcode: 0`` with a ``message``.
+
+Bad credentials answer 401 with a Basic challenge; every other failure answers 200, as the
+vendor does, because clients branch on ``resultcode`` (see docs/compat.md).
+"""
+
+from __future__ import annotations
+
+from podium.kit.errors import DomainError
+
+STATUS_BY_CODE: dict[str, int] = {
+    "unauthenticated": 401,
+}
+
+
+def status_for(error: DomainError) -> int:
+    return STATUS_BY_CODE.get(error.code, 200)
+
+
+def body_for(error: DomainError) -> dict[str, object]:
+    return {"resultcode": 0, "error": error.code, "message": error.message}

@@ -1,0 +1,242 @@
+"""LiveMinutes edge: the eight methods, HTTP Basic auth, form or JSON bodies, resultcode answers."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from podium.domain.actor import Actor
+from podium.domain.conferences.service import ConferenceService
+from podium.domain.participants.service import ParticipantService
+from podium.domain.tenancy.service import TenancyService
+from podium.edges.common import Context, Params, read_params, run_unit_of_work
+from podium.edges.liveminutes.auth import basic_credentials
+from podium.edges.liveminutes.errors import body_for, status_for
+from podium.kit.errors import DomainError, InvalidInput
+from podium.models.conference import Conference
+
+# Until rooms record attendance, a meeting is "1 start" and a participant "2 accepted".
+MEETING_SCHEDULED = "1"
+PARTICIPANT_ACCEPTED = "2"
+
+
+@dataclass(frozen=True)
+class Call:
+    ctx: Context
+    actor: Actor
+    params: Params
+
+    @property
+    def conferences(self) -> ConferenceService:
+        return ConferenceService(self.ctx.session, self.ctx.settings)
+
+    @property
+    def participants(self) -> ParticipantService:
+        return ParticipantService(self.ctx.session, self.ctx.settings)
+
+    def meeting(self) -> Conference:
+        return self.conferences.get_by_meeting_key(self.actor, self.params.required("meetingKey"))
+
+
+def _time(params: Params) -> datetime | None:
+    raw = params.text("time").strip()
+    if not raw:
+        return None
+    try:
+        return datetime.strptime(raw, "%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        raise InvalidInput("time must be formatted yyyy-MM-dd HH:mm:ss", field="time") from None
+
+
+def _duration(params: Params) -> float | None:
+    raw = params.text("duration").strip()
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InvalidInput("duration must be a number", field="duration") from None
+    if value != value:  # NaN
+        raise InvalidInput("duration must be a number", field="duration")
+    return value
+
+
+def _meeting_url(call: Call, conference: Conference) -> str:
+    return f"{call.ctx.settings.base_url}/m/{conference.short_code}"
+
+
+def create_meeting(call: Call) -> dict[str, Any]:
+    host_id = call.params.required("hostid")
+    if len(host_id) > 50:
+        raise InvalidInput("hostid is longer than 50 characters", field="hostid")
+    conference = call.conferences.create(
+        call.actor,
+        meeting_key=call.params.text("meetingKey").strip(),
+        host_external_id=host_id,
+        title=call.params.text("title"),
+        lang=call.params.text("lang"),
+        description=call.params.text("description"),
+        starts_at=_time(call.params),
+        duration_minutes=_duration(call.params),
+        host_nickname=call.params.text("hostnickname"),
+        host_email=call.params.text("hostemail"),
+    )
+    return {
+        "meetingKey": conference.meeting_key,
+        "meetingUrl": _meeting_url(call, conference),
+        "hostUrl": f"{call.ctx.settings.base_url}/e/{conference.host_token}",
+    }
+
+
+def add_participant(call: Call) -> dict[str, Any]:
+    conference = call.meeting()
+    participant = call.participants.add_external(
+        call.actor,
+        conference,
+        external_id=call.params.required("puid"),
+        nickname=call.params.text("nickname"),
+        email=call.params.text("email"),
+    )
+    return {
+        "meetingKey": conference.meeting_key,
+        "participantUrl": call.participants.participant_url(participant),
+    }
+
+
+def get_participant_url(call: Call) -> dict[str, Any]:
+    participant = call.participants.get_external(call.meeting(), call.params.required("puid"))
+    return {"participantUrl": call.participants.participant_url(participant)}
+
+
+def get_meeting_url(call: Call) -> dict[str, Any]:
+    return {"meetingUrl": _meeting_url(call, call.meeting())}
+
+
+def cancel_meeting(call: Call) -> dict[str, Any]:
+    conference = call.meeting()
+    call.conferences.delete(call.actor, conference, reason="cancelled")
+    return {"meetingKey": conference.meeting_key}
+
+
+def cancel_participant(call: Call) -> dict[str, Any]:
+    conference = call.meeting()
+    participant = call.participants.get_external(conference, call.params.required("puid"))
+    call.participants.remove(call.actor, participant, reason="cancelled")
+    return {"meetingKey": conference.meeting_key}
+
+
+def get_meeting_status(call: Call) -> dict[str, Any]:
+    call.meeting()
+    return {"status": MEETING_SCHEDULED}
+
+
+def get_participant_status(call: Call) -> dict[str, Any]:
+    call.participants.get_external(call.meeting(), call.params.required("puid"))
+    return {"status": PARTICIPANT_ACCEPTED}
+
+
+MEETING_KEY = ("meetingKey", "Meeting key", False)
+PUID = ("puid", "The client's user id (at most 50 characters)", True)
+
+METHODS: tuple[tuple[str, str, Callable[[Call], dict[str, Any]], tuple[tuple[str, str, bool], ...]], ...] = (
+    (
+        "createMeeting",
+        "Create a meeting",
+        create_meeting,
+        (
+            ("meetingKey", "Your meeting id; empty to have one generated", False),
+            ("hostid", "Host's user id on the client (at most 50 characters)", True),
+            ("title", "Title", False),
+            ("lang", "Language", False),
+            ("description", "Description", False),
+            ("time", "Start, yyyy-MM-dd HH:mm:ss (UTC)", False),
+            ("duration", "Duration in minutes", False),
+            ("hostnickname", "Host display name", False),
+            ("hostemail", "Host email", False),
+        ),
+    ),
+    (
+        "addParticipant",
+        "Add a participant and get its URL",
+        add_participant,
+        (
+            MEETING_KEY,
+            PUID,
+            ("nickname", "Display name", False),
+            ("email", "Email", False),
+        ),
+    ),
+    ("getParticipantUrl", "A participant's URL", get_participant_url, (MEETING_KEY, PUID)),
+    ("getMeetingUrl", "The meeting's URL", get_meeting_url, (MEETING_KEY,)),
+    ("cancelMeeting", "Cancel a meeting (revokes its URLs)", cancel_meeting, (MEETING_KEY,)),
+    ("cancelParticipant", "Cancel a participant (revokes its URL)", cancel_participant, (MEETING_KEY, PUID)),
+    (
+        "getMeetingStatus",
+        "Meeting status: 1 start, 8 in progress, 12 finished, 11 host quit",
+        get_meeting_status,
+        (MEETING_KEY,),
+    ),
+    (
+        "getParticipantStatus",
+        "Participant status: 2 accepted, 3 refused, 10 in progress, 11 quit",
+        get_participant_status,
+        (MEETING_KEY, PUID),
+    ),
+)
+
+
+def _endpoint(
+    name: str, summary: str, handler: Callable[[Call], dict[str, Any]]
+) -> Callable[[Request], Awaitable[JSONResponse]]:
+    async def endpoint(request: Request) -> JSONResponse:
+        try:
+            account_sid, auth_token = basic_credentials(request)
+            params = await read_params(request, request.app.state.settings)
+
+            def work(ctx: Context) -> dict[str, Any]:
+                actor = TenancyService(ctx.session).authenticate_liveminutes(account_sid, auth_token)
+                return handler(Call(ctx=ctx, actor=actor, params=params))
+
+            payload = await run_unit_of_work(request, work)
+        except DomainError as error:
+            headers = {"WWW-Authenticate": 'Basic realm="liveminutes"'} if status_for(error) == 401 else None
+            return JSONResponse(body_for(error), status_code=status_for(error), headers=headers)
+        return JSONResponse({"resultcode": 1, **payload})
+
+    endpoint.__name__ = "liveminutes_" + name
+    endpoint.__doc__ = summary
+    return endpoint
+
+
+def build_router(prefix: str) -> APIRouter:
+    router = APIRouter(prefix=prefix, tags=["liveminutes"])
+    for name, summary, handler, params in METHODS:
+        router.add_api_route(
+            f"/{name}",
+            _endpoint(name, summary, handler),
+            methods=["POST"],
+            summary=summary,
+            openapi_extra={
+                "requestBody": {
+                    "content": {
+                        "application/x-www-form-urlencoded": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {p: {"type": "string", "description": d} for p, d, _ in params},
+                                "required": [p for p, _, required in params if required],
+                            }
+                        }
+                    }
+                },
+            },
+        )
+    return router
+
+
+def canonical_paths(prefix: str) -> list[str]:
+    return [f"{prefix}/{name}" for name, *_ in METHODS]

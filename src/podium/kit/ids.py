@@ -1,0 +1,52 @@
+"""Public codes: random, unguessable, never sequential."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import string
+
+LOWER = string.ascii_lowercase
+UPPER_DIGITS = string.ascii_uppercase + string.digits
+ALNUM = string.ascii_letters + string.digits
+
+
+def random_string(alphabet: str, length: int) -> str:
+    return "".join(secrets.choice(alphabet) for _ in range(length))
+
+
+def conference_code() -> str:
+    """Boomstream conference code ``xxx-xxxx-xxx`` (26^10, about 47 bits)."""
+    return f"{random_string(LOWER, 3)}-{random_string(LOWER, 4)}-{random_string(LOWER, 3)}"
+
+
+def client_code() -> str:
+    """Boomstream client / folder code: eight mixed-case letters and digits."""
+    return random_string(ALNUM, 8)
+
+
+def meeting_short_code() -> str:
+    """LiveMinutes meeting URL code, e.g. ``03P23Z``."""
+    return random_string(UPPER_DIGITS, 6)
+
+
+def capability_token() -> str:
+    """LiveMinutes host / participant URL token: ``LIVE`` + 20 characters (about 103 bits)."""
+    return "LIVE" + random_string(UPPER_DIGITS, 20)
+
+
+def meeting_key() -> str:
+    return random_string(string.ascii_lowercase + string.digits, 10)
+
+
+def secret_token(nbytes: int = 24) -> str:
+    return secrets.token_hex(nbytes)
+
+
+def hash_secret(secret: str) -> str:
+    """SHA-256 of a high-entropy generated secret.
+
+    Our secrets are 192-bit random tokens, so a fast hash is safe (no dictionary to
+    guess from) and lets us look a credential up by its hash.
+    """
+    return hashlib.sha256(secret.encode()).hexdigest()
