@@ -85,7 +85,8 @@ class OutboxWorker:
         if self.settings.smtp_url:
             send_smtp(self.settings.smtp_url, message)
         else:
-            self.settings.maildir_path.mkdir(parents=True, exist_ok=True)
+            for sub in ("tmp", "new", "cur"):
+                (self.settings.maildir_path / sub).mkdir(parents=True, exist_ok=True)
             mailbox.Maildir(self.settings.maildir_path, create=True).add(message)
 
     # --- background loop -------------------------------------------------------------
