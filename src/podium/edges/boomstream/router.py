@@ -109,14 +109,17 @@ async def unknown_method(request: Request, rest: str) -> Response:
 def build_router() -> APIRouter:
     router = APIRouter(prefix=PREFIX, tags=["boomstream"])
     for method in ALL_METHODS:
-        router.add_api_route(
-            f"/{method.path}",
-            _endpoint(method),
-            methods=["GET", "POST"],
-            summary=method.summary,
-            response_class=Response,
-            openapi_extra={"parameters": openapi_parameters(method)},
-        )
+        endpoint = _endpoint(method)
+        for verb in ("GET", "POST"):
+            router.add_api_route(
+                f"/{method.path}",
+                endpoint,
+                methods=[verb],
+                summary=method.summary,
+                response_class=Response,
+                operation_id=f"boomstream_{method.path.replace('/', '_')}_{verb.lower()}",
+                openapi_extra={"parameters": openapi_parameters(method)},
+            )
     router.add_api_route("/{rest:path}", unknown_method, methods=["GET", "POST"], include_in_schema=False)
     return router
 
