@@ -88,3 +88,8 @@ def tenants(app_client: TestClient) -> TenantFactory:
 def _unfrozen_clock() -> Iterator[None]:
     yield
     clock.freeze(None)
+
+
+def pytest_report_header() -> str:
+    url = os.environ.get("PODIUM_TEST_DATABASE_URL")
+    return f"podium database: {'PostgreSQL ' + url if url else 'SQLite (temporary file)'}"

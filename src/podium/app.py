@@ -70,9 +70,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sessions = sessions
     app.state.outbox_worker = worker
 
+    @app.get("/livez", tags=["ops"])
+    async def livez() -> JSONResponse:
+        """Liveness only: the process answers (no database round trip)."""
+        return JSONResponse({"status": "ok"})
+
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> JSONResponse:
-        """Liveness and database reachability."""
+        """Health: the process answers and the database is reachable."""
 
         def ping() -> None:
             with engine.connect() as connection:

@@ -22,8 +22,18 @@ def _path(url: str) -> str:
 def _invite(client: TestClient, tenants: TenantFactory, **extra: str) -> tuple[str, dict[str, str]]:
     key = tenants().boomstream_apikey
     code = ok(boom(client, "conference/create", key, title="Weekly sync <b>"))["Code"]
-    invite = ok(boom(client, "conference/invite", key, code=code, email="lea@example.com", name="Léa",
-                     moderator="yes", **extra))
+    invite = ok(
+        boom(
+            client,
+            "conference/invite",
+            key,
+            code=code,
+            email="lea@example.com",
+            name="Léa",
+            moderator="yes",
+            **extra,
+        )
+    )
     return key, invite
 
 

@@ -15,9 +15,27 @@ def lm(client: TestClient, tenant, method: str, **data: str) -> dict:  # type: i
 def test_liveminutes_meeting_is_a_boomstream_conference(client: TestClient, tenants: TenantFactory) -> None:
     tenant = tenants()
     key = tenant.boomstream_apikey
-    assert lm(client, tenant, "createMeeting", meetingKey="shared", hostid="h", title="Shared",
-              description="both")["resultcode"] == 1
-    lm(client, tenant, "addParticipant", meetingKey="shared", puid="p1", nickname="Pia", email="pia@example.com")
+    assert (
+        lm(
+            client,
+            tenant,
+            "createMeeting",
+            meetingKey="shared",
+            hostid="h",
+            title="Shared",
+            description="both",
+        )["resultcode"]
+        == 1
+    )
+    lm(
+        client,
+        tenant,
+        "addParticipant",
+        meetingKey="shared",
+        puid="p1",
+        nickname="Pia",
+        email="pia@example.com",
+    )
     conferences = ok(boom(client, "conference/list", key))["conferences"]
     assert [(c["title"], c["description"]) for c in conferences] == [("Shared", "both")]
     code = conferences[0]["code"]
@@ -28,8 +46,11 @@ def test_liveminutes_meeting_is_a_boomstream_conference(client: TestClient, tena
     invite = ok(boom(client, "conference/invite", key, code=code, email="pia@example.com", moderator="yes"))
     assert invite["clientCode"] == clients[0]["code"]
     ok(boom(client, "conference/update", key, code=code, title="Renamed"))
-    page = client.get(lm(client, tenant, "getMeetingUrl", meetingKey="shared")["meetingUrl"]
-                      .removeprefix("http://podium.test"))
+    page = client.get(
+        lm(client, tenant, "getMeetingUrl", meetingKey="shared")["meetingUrl"].removeprefix(
+            "http://podium.test"
+        )
+    )
     assert "Renamed" in page.text
 
     # Removing the client through Boomstream cancels the LiveMinutes participant.
@@ -41,7 +62,9 @@ def test_liveminutes_meeting_is_a_boomstream_conference(client: TestClient, tena
     assert lm(client, tenant, "getMeetingUrl", meetingKey="shared")["resultcode"] == 0
 
 
-def test_boomstream_conference_is_visible_to_liveminutes_cancel(client: TestClient, tenants: TenantFactory) -> None:
+def test_boomstream_conference_is_visible_to_liveminutes_cancel(
+    client: TestClient, tenants: TenantFactory
+) -> None:
     tenant = tenants()
     code = ok(boom(client, "conference/create", tenant.boomstream_apikey, title="From Boomstream"))["Code"]
     lm(client, tenant, "createMeeting", meetingKey="other", hostid="h")

@@ -9,11 +9,12 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
 from fastapi import Request
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from podium.config import Settings
-from podium.kit.errors import InvalidInput
+from podium.kit.errors import Conflict, InvalidInput
 
 T = TypeVar("T")
 
@@ -130,6 +131,11 @@ def unit_of_work(request: Request, work: Callable[[Context], T]) -> T:
         try:
             result = work(Context(session=session, settings=settings))
             session.commit()
+        except IntegrityError as exc:
+            # Two requests raced past the same check (e.g. one meetingKey created twice at once);
+            # the database's unique constraint decided, and the loser gets a clean conflict.
+            session.rollback()
+            raise Conflict("A conflicting change was made at the same time; please retry") from exc
         except BaseException:
             session.rollback()
             raise

@@ -18,15 +18,31 @@ from tests.fixtures.tenants import Tenant, TenantFactory
 def _setup(client: TestClient, tenant: Tenant) -> dict[str, str]:
     """A conference in a folder with one moderator client; the values golden files replace."""
     key = tenant.boomstream_apikey
-    code = ok(boom(client, "conference/create", key, title="Testik", description="testovaya",
-                   folderCode="fold0001"))["Code"]
-    invite = ok(boom(client, "conference/invite", key, code=code, email="example@boomstream.com", name="Nik",
-                     timeout="3600", moderator="yes"))
+    code = ok(
+        boom(client, "conference/create", key, title="Testik", description="testovaya", folderCode="fold0001")
+    )["Code"]
+    invite = ok(
+        boom(
+            client,
+            "conference/invite",
+            key,
+            code=code,
+            email="example@boomstream.com",
+            name="Nik",
+            timeout="3600",
+            moderator="yes",
+        )
+    )
     conference_id = invite["codeConference"]
-    return {code: "<conference-code>", invite["clientCode"]: "<client-code>",
-            f'"codeConference": {conference_id}': '"codeConference": <conference-id>',
-            f"<codeConference>{conference_id}</codeConference>": "<codeConference><conference-id></codeConference>",
-            key: "<apikey>", "code": code, "client": invite["clientCode"]}
+    return {
+        code: "<conference-code>",
+        invite["clientCode"]: "<client-code>",
+        f'"codeConference": {conference_id}': '"codeConference": <conference-id>',
+        f"<codeConference>{conference_id}<": "<codeConference><conference-id><",
+        key: "<apikey>",
+        "code": code,
+        "client": invite["clientCode"],
+    }
 
 
 def _field(text: str, fmt: str, name: str) -> str:
@@ -40,12 +56,24 @@ CALLS: list[tuple[str, dict[str, str]]] = [
     ("conference/list", {}),
     ("conference/create", {"title": "Testik", "description": "testovaya"}),
     ("conference/update", {"code": "{code}", "title": "Konfa", "description": "vottak"}),
-    ("conference/invite", {"code": "{code}", "email": "second@boomstream.com", "name": "Nik", "timeout": "3600",
-                           "notifyEmail": "no", "moderator": "yes", "avatarUrl": ""}),
+    (
+        "conference/invite",
+        {
+            "code": "{code}",
+            "email": "second@boomstream.com",
+            "name": "Nik",
+            "timeout": "3600",
+            "notifyEmail": "no",
+            "moderator": "yes",
+            "avatarUrl": "",
+        },
+    ),
     ("conference/client/list", {"code": "{code}"}),
     ("conference/client/info", {"code": "{client}"}),
-    ("conference/client/update", {"code": "{client}", "email": "example@boomstream.com", "name": "Nikita",
-                                  "moderator": "no"}),
+    (
+        "conference/client/update",
+        {"code": "{client}", "email": "example@boomstream.com", "name": "Nikita", "moderator": "no"},
+    ),
     ("conference/client/delete", {"code": "{client}"}),
     ("conference/delete", {"code": "{code}"}),
 ]
@@ -53,16 +81,21 @@ CALLS: list[tuple[str, dict[str, str]]] = [
 
 @pytest.mark.parametrize("fmt", ["json", "xml"])
 @pytest.mark.parametrize(("method", "params"), CALLS, ids=[c[0] for c in CALLS])
-def test_golden_output(client: TestClient, tenants: TenantFactory, method: str, params: dict[str, str],
-                       fmt: str) -> None:
+def test_golden_output(
+    client: TestClient, tenants: TenantFactory, method: str, params: dict[str, str], fmt: str
+) -> None:
     tenant = tenants()
     values = _setup(client, tenant)
     query = {k: v.format(code=values["code"], client=values["client"]) for k, v in params.items()}
-    response = client.get(f"/api/{method}", params={"apikey": tenant.boomstream_apikey, **query, "format": fmt})
+    response = client.get(
+        f"/api/{method}", params={"apikey": tenant.boomstream_apikey, **query, "format": fmt}
+    )
     assert response.status_code == 200
     replacements = {k: v for k, v in values.items() if k not in ("code", "client")}
-    new_codes = {"conference/create": ("Code", "<new-conference-code>"),
-                 "conference/invite": ("clientCode", "<new-client-code>")}
+    new_codes = {
+        "conference/create": ("Code", "<new-conference-code>"),
+        "conference/invite": ("clientCode", "<new-client-code>"),
+    }
     if method in new_codes:
         field, placeholder = new_codes[method]
         replacements[_field(response.text, fmt, field)] = placeholder
@@ -99,8 +132,17 @@ def test_invite_same_email_updates_the_client(client: TestClient, tenants: Tenan
     code = ok(boom(client, "conference/create", key, title="T"))["Code"]
     first = ok(boom(client, "conference/invite", key, code=code, email="Nik@Example.com", name="Nik"))
     assert first["isModerator"] is False and first["name"] == "Nik"
-    again = ok(boom(client, "conference/invite", key, code=code, email="nik@example.com", name="Nikita",
-                    moderator="yes"))
+    again = ok(
+        boom(
+            client,
+            "conference/invite",
+            key,
+            code=code,
+            email="nik@example.com",
+            name="Nikita",
+            moderator="yes",
+        )
+    )
     assert again["clientCode"] == first["clientCode"]
     clients = ok(boom(client, "conference/client/list", key, code=code))["Clients"]
     assert len(clients) == 1
@@ -132,8 +174,10 @@ def test_client_update(client: TestClient, tenants: TenantFactory) -> None:
     assert (body["message"], body["clientCode"]) == ("Client changed successfully", a["clientCode"])
     info = ok(boom(client, "conference/client/info", key, code=a["clientCode"]))
     assert (info["name"], info["email"], info["moderator"]) == ("Ann", "a@example.com", "no")
-    failed(boom(client, "conference/client/update", key, code=a["clientCode"], email="b@example.com"),
-           "another client")
+    failed(
+        boom(client, "conference/client/update", key, code=a["clientCode"], email="b@example.com"),
+        "another client",
+    )
     failed(boom(client, "conference/client/update", key, code=a["clientCode"], email="not-an-email"), "email")
     failed(boom(client, "conference/client/update", key, code=a["clientCode"], moderator="maybe"), "yes")
     ok(boom(client, "conference/client/delete", key, code=a["clientCode"]))
@@ -167,16 +211,21 @@ BAD_INPUT: list[tuple[str, dict[str, Any], str]] = [
 
 
 @pytest.mark.parametrize(("method", "params", "message"), BAD_INPUT)
-def test_bad_input_fails_and_writes_nothing(client: TestClient, tenants: TenantFactory, method: str,
-                                            params: dict[str, Any], message: str) -> None:
+def test_bad_input_fails_and_writes_nothing(
+    client: TestClient, tenants: TenantFactory, method: str, params: dict[str, Any], message: str
+) -> None:
     key = tenants().boomstream_apikey
     code = ok(boom(client, "conference/create", key, title="Keep", description="same"))["Code"]
-    before = (boom(client, "conference/list", key)["conferences"],
-              boom(client, "conference/client/list", key, code=code)["Clients"])
+    before = (
+        boom(client, "conference/list", key)["conferences"],
+        boom(client, "conference/client/list", key, code=code)["Clients"],
+    )
     query = {k: v.format(code=code) if isinstance(v, str) else v for k, v in params.items()}
     failed(boom(client, method, key, **query), message)
-    after = (boom(client, "conference/list", key)["conferences"],
-             boom(client, "conference/client/list", key, code=code)["Clients"])
+    after = (
+        boom(client, "conference/list", key)["conferences"],
+        boom(client, "conference/client/list", key, code=code)["Clients"],
+    )
     assert after == before
 
 
@@ -187,11 +236,22 @@ def test_invite_with_email_notification_goes_through_the_outbox(
 
     key = tenants().boomstream_apikey
     code = ok(boom(client, "conference/create", key, title="Board meeting"))["Code"]
-    invite = ok(boom(client, "conference/invite", key, code=code, email="mail-me@example.com", name="Mia",
-                     notifyEmail="yes"))
+    invite = ok(
+        boom(
+            client,
+            "conference/invite",
+            key,
+            code=code,
+            email="mail-me@example.com",
+            name="Mia",
+            notifyEmail="yes",
+        )
+    )
     worker = client.app.state.outbox_worker  # type: ignore[attr-defined]
     assert worker.deliver_due() >= 1
-    messages = [m for m in mailbox.Maildir(settings.maildir_path, create=False) if m["To"] == "mail-me@example.com"]
+    messages = [
+        m for m in mailbox.Maildir(settings.maildir_path, create=False) if m["To"] == "mail-me@example.com"
+    ]
     assert len(messages) == 1
     assert messages[0]["Subject"] == "Invitation: Board meeting"
     assert invite["inviteLink"] in messages[0].get_payload(decode=True).decode()

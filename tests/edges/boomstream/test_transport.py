@@ -57,7 +57,9 @@ def test_bearer_header_alone_and_explicit_apikey_wins(client: TestClient, tenant
     ).json()
     failed(explicit, "not found")
     posted = client.post(
-        "/api/conference/info", json={"code": code}, headers={"Authorization": f"Bearer {mine.boomstream_apikey}"}
+        "/api/conference/info",
+        json={"code": code},
+        headers={"Authorization": f"Bearer {mine.boomstream_apikey}"},
     ).json()
     assert ok(posted)["code"] == code
 
@@ -74,7 +76,8 @@ def test_method_names_are_case_insensitive(client: TestClient, tenants: TenantFa
     tenant = tenants()
     code = ok(boom(client, "conference/create", tenant.boomstream_apikey, title="Case"))["Code"]
     body = client.get(
-        "/api/Conference/Client/LIST", params={"apikey": tenant.boomstream_apikey, "code": code, "format": "json"}
+        "/api/Conference/Client/LIST",
+        params={"apikey": tenant.boomstream_apikey, "code": code, "format": "json"},
     ).json()
     assert ok(body)["Clients"] == []
     assert body["RequestURI"].startswith("/api/Conference/Client/LIST?apikey=xxx...xxx")
@@ -90,13 +93,17 @@ def test_request_uri_masks_the_key(client: TestClient, tenants: TenantFactory) -
 def test_versions(client: TestClient, tenants: TenantFactory) -> None:
     tenant = tenants()
     for version in ("1.0", "1.1", "1.2"):
-        assert ok(boom(client, "conference/list", tenant.boomstream_apikey, ver=version))["Version"] == version
+        assert (
+            ok(boom(client, "conference/list", tenant.boomstream_apikey, ver=version))["Version"] == version
+        )
     failed(boom(client, "conference/list", tenant.boomstream_apikey, ver="9.9"), "version")
 
 
 def test_unknown_format_is_a_failure(client: TestClient, tenants: TenantFactory) -> None:
     tenant = tenants()
-    response = client.get("/api/conference/list", params={"apikey": tenant.boomstream_apikey, "format": "yaml"})
+    response = client.get(
+        "/api/conference/list", params={"apikey": tenant.boomstream_apikey, "format": "yaml"}
+    )
     root = ET.fromstring(response.text)
     assert root.findtext("Status") == "Failed"
     assert "format" in (root.findtext("Message") or "")
@@ -152,7 +159,12 @@ def test_json_scalars_are_accepted(client: TestClient, tenants: TenantFactory) -
     code = ok(boom(client, "conference/create", tenant.boomstream_apikey, title="T"))["Code"]
     body = client.post(
         "/api/conference/invite",
-        json={"apikey": tenant.boomstream_apikey, "code": code, "email": "a@example.com", "moderator": True,
-              "timeout": 600},
+        json={
+            "apikey": tenant.boomstream_apikey,
+            "code": code,
+            "email": "a@example.com",
+            "moderator": True,
+            "timeout": 600,
+        },
     ).json()
     assert ok(body)["isModerator"] is True

@@ -39,16 +39,26 @@ def test_golden_answers_of_every_method(client: TestClient, tenants: TenantFacto
     tenant = tenants()
     created = client.post(
         "/liveminutes/createMeeting",
-        data={"meetingKey": "kjhgngf", "hostid": "host-1", "title": "Demo", "time": "2026-12-01 10:00:00",
-              "duration": "45", "hostnickname": "Hana", "hostemail": "hana@example.com", "lang": "en"},
+        data={
+            "meetingKey": "kjhgngf",
+            "hostid": "host-1",
+            "title": "Demo",
+            "time": "2026-12-01 10:00:00",
+            "duration": "45",
+            "hostnickname": "Hana",
+            "hostemail": "hana@example.com",
+            "lang": "en",
+        },
         auth=tenant.basic,
     )
     body = ok(created.json())
     replacements = {body["meetingUrl"]: "<meeting-url>", body["hostUrl"]: "<host-url>"}
     assert_golden("liveminutes/createMeeting.json", created.text, replacements)
-    added = client.post("/liveminutes/addParticipant", data={"meetingKey": "kjhgngf", "puid": "u-123",
-                                                             "nickname": "Uma", "email": "uma@example.com"},
-                        auth=tenant.basic)
+    added = client.post(
+        "/liveminutes/addParticipant",
+        data={"meetingKey": "kjhgngf", "puid": "u-123", "nickname": "Uma", "email": "uma@example.com"},
+        auth=tenant.basic,
+    )
     replacements[ok(added.json())["participantUrl"]] = "<participant-url>"
     assert_golden("liveminutes/addParticipant.json", added.text, replacements)
     for method, data in [
@@ -69,8 +79,17 @@ def test_golden_answers_of_every_method(client: TestClient, tenants: TenantFacto
 
 def test_meeting_flow_and_urls(client: TestClient, tenants: TenantFactory) -> None:
     tenant = tenants()
-    meeting = ok(lm(client, tenant, "createMeeting", meetingKey="abc", hostid="h1", title="Kickoff",
-                    hostnickname="Hugo"))
+    meeting = ok(
+        lm(
+            client,
+            tenant,
+            "createMeeting",
+            meetingKey="abc",
+            hostid="h1",
+            title="Kickoff",
+            hostnickname="Hugo",
+        )
+    )
     assert meeting["meetingKey"] == "abc"
     assert meeting["meetingUrl"].startswith(f"{BASE}/m/")
     assert meeting["hostUrl"].startswith(f"{BASE}/e/LIVE")
@@ -81,8 +100,10 @@ def test_meeting_flow_and_urls(client: TestClient, tenants: TenantFactory) -> No
     # Adding the same puid again updates it and keeps its URL.
     again = ok(lm(client, tenant, "addParticipant", meetingKey="abc", puid="123", nickname="Anna"))
     assert again["participantUrl"] == first["participantUrl"]
-    assert ok(lm(client, tenant, "getParticipantUrl", meetingKey="abc", puid="123"))["participantUrl"] == \
-        first["participantUrl"]
+    assert (
+        ok(lm(client, tenant, "getParticipantUrl", meetingKey="abc", puid="123"))["participantUrl"]
+        == first["participantUrl"]
+    )
     assert ok(lm(client, tenant, "getMeetingUrl", meetingKey="abc"))["meetingUrl"] == meeting["meetingUrl"]
     assert ok(lm(client, tenant, "getMeetingStatus", meetingKey="abc"))["status"] == "1"
     assert ok(lm(client, tenant, "getParticipantStatus", meetingKey="abc", puid="456"))["status"] == "2"
@@ -116,7 +137,9 @@ def test_meeting_flow_and_urls(client: TestClient, tenants: TenantFactory) -> No
     assert ok(lm(client, tenant, "createMeeting", meetingKey="abc", hostid="h1"))["meetingKey"] == "abc"
 
 
-def test_meeting_key_unique_per_account_and_generated_when_empty(client: TestClient, tenants: TenantFactory) -> None:
+def test_meeting_key_unique_per_account_and_generated_when_empty(
+    client: TestClient, tenants: TenantFactory
+) -> None:
     a, b = tenants(), tenants()
     ok(lm(client, a, "createMeeting", meetingKey="same", hostid="h"))
     failed(lm(client, a, "createMeeting", meetingKey="same", hostid="h"), "already exists")
@@ -128,8 +151,11 @@ def test_meeting_key_unique_per_account_and_generated_when_empty(client: TestCli
 
 def test_json_bodies_are_accepted(client: TestClient, tenants: TenantFactory) -> None:
     tenant = tenants()
-    response = client.post("/liveminutes/createMeeting", json={"meetingKey": "j1", "hostid": 42, "duration": 30.5},
-                           auth=tenant.basic)
+    response = client.post(
+        "/liveminutes/createMeeting",
+        json={"meetingKey": "j1", "hostid": 42, "duration": 30.5},
+        auth=tenant.basic,
+    )
     assert ok(response.json())["meetingKey"] == "j1"
 
 
@@ -145,22 +171,30 @@ def test_authentication(client: TestClient, tenants: TenantFactory) -> None:
     assert missing.status_code == 401
     assert missing.headers["www-authenticate"].startswith("Basic")
     failed(missing.json(), "authentication required")
-    wrong = client.post("/liveminutes/getMeetingUrl", data={"meetingKey": "x"},
-                        auth=(tenant.liveminutes_account_sid, "wrong"))
+    wrong = client.post(
+        "/liveminutes/getMeetingUrl", data={"meetingKey": "x"}, auth=(tenant.liveminutes_account_sid, "wrong")
+    )
     assert wrong.status_code == 401
     failed(wrong.json(), "invalid credentials")
     unknown = client.post("/liveminutes/getMeetingUrl", data={"meetingKey": "x"}, auth=("ACnope", "x"))
     assert unknown.status_code == 401
-    garbage = client.post("/liveminutes/getMeetingUrl", data={"meetingKey": "x"},
-                          headers={"Authorization": "Basic !!!"})
+    garbage = client.post(
+        "/liveminutes/getMeetingUrl", data={"meetingKey": "x"}, headers={"Authorization": "Basic !!!"}
+    )
     assert garbage.status_code == 401
     failed(garbage.json(), "malformed")
-    no_colon = client.post("/liveminutes/getMeetingUrl", data={"meetingKey": "x"},
-                           headers={"Authorization": "Basic " + base64.b64encode(b"justsid").decode()})
+    no_colon = client.post(
+        "/liveminutes/getMeetingUrl",
+        data={"meetingKey": "x"},
+        headers={"Authorization": "Basic " + base64.b64encode(b"justsid").decode()},
+    )
     assert no_colon.status_code == 401
     # The Boomstream key is not a LiveMinutes credential.
-    other_kind = client.post("/liveminutes/getMeetingUrl", data={"meetingKey": "x"},
-                             auth=(tenant.boomstream_apikey, tenant.boomstream_apikey))
+    other_kind = client.post(
+        "/liveminutes/getMeetingUrl",
+        data={"meetingKey": "x"},
+        auth=(tenant.boomstream_apikey, tenant.boomstream_apikey),
+    )
     assert other_kind.status_code == 401
 
 
@@ -194,14 +228,19 @@ BAD_INPUT: list[tuple[str, dict[str, str], str]] = [
 
 
 @pytest.mark.parametrize(("method", "data", "message"), BAD_INPUT)
-def test_bad_input_fails_and_writes_nothing(client: TestClient, tenants: TenantFactory, method: str,
-                                            data: dict[str, str], message: str) -> None:
+def test_bad_input_fails_and_writes_nothing(
+    client: TestClient, tenants: TenantFactory, method: str, data: dict[str, str], message: str
+) -> None:
     tenant = tenants()
     ok(lm(client, tenant, "createMeeting", meetingKey="existing", hostid="h", title="T"))
     ok(lm(client, tenant, "addParticipant", meetingKey="existing", puid="keep"))
-    before = client.get("/api/conference/list", params={"apikey": tenant.boomstream_apikey, "format": "json"}).json()
+    before = client.get(
+        "/api/conference/list", params={"apikey": tenant.boomstream_apikey, "format": "json"}
+    ).json()
     failed(lm(client, tenant, method, **data), message)
-    after = client.get("/api/conference/list", params={"apikey": tenant.boomstream_apikey, "format": "json"}).json()
+    after = client.get(
+        "/api/conference/list", params={"apikey": tenant.boomstream_apikey, "format": "json"}
+    ).json()
     assert after["conferences"] == before["conferences"]
     ok(lm(client, tenant, "getParticipantUrl", meetingKey="existing", puid="keep"))
 

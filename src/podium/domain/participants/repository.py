@@ -62,6 +62,24 @@ class ParticipantRepository:
             is not None
         )
 
+    def count_user_rows(self, company_id: int) -> int:
+        """Upper bound of count_users without DISTINCT: live participant rows plus hosted meetings."""
+        participants = (
+            select(func.count(Participant.id))
+            .join(Conference, Conference.id == Participant.conference_id)
+            .where(
+                Conference.company_id == company_id,
+                Conference.deleted_at.is_(None),
+                Participant.deleted_at.is_(None),
+            )
+        )
+        hosts = select(func.count(Conference.id)).where(
+            Conference.company_id == company_id,
+            Conference.deleted_at.is_(None),
+            Conference.host_external_id.is_not(None),
+        )
+        return int(self.session.scalar(participants) or 0) + int(self.session.scalar(hosts) or 0)
+
     def count_users(self, company_id: int) -> int:
         identities = union(self._identities(company_id), self._host_identities(company_id)).subquery()
         return int(self.session.scalar(select(func.count()).select_from(identities)) or 0)

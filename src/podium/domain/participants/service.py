@@ -61,6 +61,8 @@ class ParticipantService:
 
     def _check_user_quota(self, company_id: int, identity: str) -> None:
         """A new person beyond ``quota_users`` distinct users of the company is refused."""
+        if self.repo.count_user_rows(company_id) < self.settings.quota_users:
+            return  # far from the limit: skip the exact (DISTINCT) count
         if identity and (
             self.repo.user_exists(company_id, identity)
             or self.repo.host_identity_exists(company_id, identity)

@@ -1,0 +1,28 @@
+.PHONY: run test test-sqlite test-postgres check bench venv clean
+
+venv:
+	@scripts/ensure-venv.sh
+
+## Run the server on the embedded defaults (SQLite under ./var), migrating on start.
+run: venv
+	.venv/bin/podium serve --host $${HOST:-127.0.0.1} --port $${PORT:-8000}
+
+## The whole suite on SQLite, then again on a throwaway PostgreSQL.
+test: test-sqlite test-postgres
+
+test-sqlite: venv
+	.venv/bin/pytest tests
+
+test-postgres: venv
+	scripts/with-postgres.sh .venv/bin/pytest tests
+
+check: venv
+	.venv/bin/ruff check src tests bench
+	.venv/bin/ruff format --check src tests bench
+	.venv/bin/mypy
+
+bench: venv
+	.venv/bin/python bench/api_latency.py
+
+clean:
+	rm -rf .venv var .pytest_cache .mypy_cache .ruff_cache
