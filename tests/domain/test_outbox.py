@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from podium.domain.outbox.worker import MAX_ATTEMPTS, OutboxWorker, backoff
 from podium.kit.clock import clock, utcnow
 from podium.kit.db import make_engine, make_sessionmaker
 from tests.conftest import make_settings
+from tests.fixtures.processes import free_port
 
 
 class Sink(MessageHandler):
@@ -24,12 +24,6 @@ class Sink(MessageHandler):
 
     def handle_message(self, message) -> None:  # type: ignore[no-untyped-def,override]
         self.messages.append(message)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _worker(data_dir: Path, database_url: str, smtp_url: str) -> OutboxWorker:
@@ -46,7 +40,7 @@ def _enqueue(worker: OutboxWorker, to: str) -> int:
 
 def test_smtp_delivery(data_dir: Path, database_url: str) -> None:
     sink = Sink()
-    port = _free_port()
+    port = free_port()
     controller = Controller(sink, hostname="127.0.0.1", port=port)
     controller.start()
     try:
@@ -62,7 +56,7 @@ def test_smtp_delivery(data_dir: Path, database_url: str) -> None:
 
 
 def test_failed_delivery_is_retried_with_backoff_then_given_up(data_dir: Path, database_url: str) -> None:
-    port = _free_port()  # nothing listens there
+    port = free_port()  # nothing listens there
     worker = _worker(data_dir, database_url, f"smtp://127.0.0.1:{port}")
     message_id = _enqueue(worker, "retry@example.com")
     worker.deliver_due()

@@ -3,12 +3,8 @@ provisioning while the server runs, and the API answering with the printed crede
 
 from __future__ import annotations
 
-import json
 import os
-import socket
 import stat
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,59 +13,14 @@ import httpx
 import jwt
 import pytest
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _env(data_dir: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PODIUM_")}
-    env["PODIUM_DATA_DIR"] = str(data_dir)
-    if os.environ.get("PODIUM_TEST_DATABASE_URL"):
-        env["PODIUM_DATABASE_URL"] = os.environ["PODIUM_TEST_DATABASE_URL"]
-    env.update(extra)
-    return env
-
-
-def _podium(env: dict[str, str], *args: str) -> dict[str, object]:
-    result = subprocess.run(
-        [sys.executable, "-m", "podium.cli", *args], env=env, capture_output=True, text=True, timeout=120
-    )
-    assert result.returncode == 0, result.stderr
-    lines = result.stdout.strip().splitlines()
-    assert len(lines) == 1, result.stdout  # exactly one JSON object on stdout
-    parsed: dict[str, object] = json.loads(lines[0])
-    return parsed
+from tests.fixtures.processes import podium_env, podium_json, run_podium, running_server
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
-    port = _free_port()
-    env = _env(tmp_path / "var", PODIUM_PUBLIC_URL="https://meet.example.org/")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "podium.cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.2)
+    env = podium_env(tmp_path / "var", PODIUM_PUBLIC_URL="https://meet.example.org/")
+    with running_server(env) as base:
         yield base, env
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def test_serve_provision_and_call(server: tuple[str, dict[str, str]], tmp_path: Path) -> None:
@@ -81,7 +32,7 @@ def test_serve_provision_and_call(server: tuple[str, dict[str, str]], tmp_path: 
     if "PODIUM_DATABASE_URL" not in env:
         assert (data_dir / "podium.sqlite3").exists()
 
-    boot = _podium(env, "admin", "bootstrap")
+    boot = podium_json(env, "admin", "bootstrap")
     assert set(boot) == {
         "reseller_id",
         "company_id",
@@ -92,7 +43,7 @@ def test_serve_provision_and_call(server: tuple[str, dict[str, str]], tmp_path: 
         "liveminutes_auth_token",
     }
     sub = f"second-{os.getpid()}-{time.time_ns()}"
-    company = _podium(
+    company = podium_json(
         env,
         "admin",
         "create-company",
@@ -109,24 +60,17 @@ def test_serve_provision_and_call(server: tuple[str, dict[str, str]], tmp_path: 
         "liveminutes_account_sid",
         "liveminutes_auth_token",
     }
-    taken = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "podium.cli",
-            "admin",
-            "create-company",
-            "--reseller-id",
-            str(boot["reseller_id"]),
-            "--name",
-            "Again",
-            "--subdomain",
-            sub,
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    taken = run_podium(
+        env,
+        "admin",
+        "create-company",
+        "--reseller-id",
+        str(boot["reseller_id"]),
+        "--name",
+        "Again",
+        "--subdomain",
+        sub,
+        check=False,
     )
     assert taken.returncode != 0 and "Subdomain already taken" in taken.stderr
 
@@ -166,23 +110,9 @@ def test_serve_provision_and_call(server: tuple[str, dict[str, str]], tmp_path: 
 
 
 def test_secret_key_from_environment(tmp_path: Path) -> None:
-    port = _free_port()
-    env = _env(tmp_path / "var", PODIUM_SECRET_KEY="from-the-environment-0123456789abcdef")
-    boot = _podium(env, "admin", "bootstrap")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "podium.cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                httpx.get(f"{base}/healthz", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.2)
+    env = podium_env(tmp_path / "var", PODIUM_SECRET_KEY="from-the-environment-0123456789abcdef")
+    boot = podium_json(env, "admin", "bootstrap")
+    with running_server(env) as base:
         code = httpx.get(
             f"{base}/api/conference/create",
             params={"apikey": boot["boomstream_apikey"], "title": "T", "format": "json"},
@@ -196,8 +126,5 @@ def test_secret_key_from_environment(tmp_path: Path) -> None:
                 "format": "json",
             },
         ).json()["token"]
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
     jwt.decode(token, "from-the-environment-0123456789abcdef", algorithms=["HS256"], audience="podium:invite")
     assert not (tmp_path / "var" / "secret_key").exists()

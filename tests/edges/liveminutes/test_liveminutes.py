@@ -212,6 +212,7 @@ BAD_INPUT: list[tuple[str, dict[str, str], str]] = [
     ("createMeeting", {"hostid": "h", "duration": "long"}, "duration must be a number"),
     ("createMeeting", {"hostid": "h", "duration": "-5"}, "duration must be between"),
     ("createMeeting", {"hostid": "h", "title": "t" * 256}, "title is longer"),
+    ("createMeeting", {"hostid": "h", "hostemail": "not-mail"}, "hostemail is not a valid address"),
     ("createMeeting", {"hostid": "h", "meetingKey": "existing"}, "already exists"),
     ("addParticipant", {"meetingKey": "existing"}, "Parameter 'puid' is required"),
     ("addParticipant", {"meetingKey": "existing", "puid": "p" * 51}, "puid is longer than 50"),

@@ -16,18 +16,13 @@ from podium.domain.conferences.repository import ConferenceRepository
 from podium.kit import ids
 from podium.kit.clock import utcnow
 from podium.kit.errors import Conflict, InvalidInput, NotFound, QuotaExceeded
+from podium.kit.validation import check_length, normalise_email
 from podium.models.conference import Conference, Folder
 
 FOLDER_CODE_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 MEETING_KEY_MAX = 100
 TITLE_MAX = 255
 DESCRIPTION_MAX = 4000
-
-
-def check_length(label: str, value: str, maximum: int) -> str:
-    if len(value) > maximum:
-        raise InvalidInput(f"{label} is longer than {maximum} characters", field=label)
-    return value
 
 
 @dataclass(frozen=True)
@@ -107,8 +102,9 @@ class ConferenceService:
         check_length("title", title, TITLE_MAX)
         check_length("description", description, DESCRIPTION_MAX)
         check_length("meetingKey", meeting_key, MEETING_KEY_MAX)
+        check_length("hostid", host_external_id or "", 50)
         check_length("hostnickname", host_nickname, 255)
-        check_length("hostemail", host_email, 254)
+        host_email = normalise_email(host_email, required=False, label="hostemail")
         check_length("lang", lang, 16)
         if duration_minutes is not None and not 0 <= duration_minutes <= 7 * 24 * 60:
             raise InvalidInput("duration must be between 0 and 10080 minutes", field="duration")

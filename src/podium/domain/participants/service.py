@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -13,16 +12,16 @@ from sqlalchemy.orm import Session
 from podium.config import Settings
 from podium.domain.actor import Actor
 from podium.domain.audit.service import log_action
-from podium.domain.conferences.service import UNSET, Unset, check_length
+from podium.domain.conferences.service import UNSET, Unset
 from podium.domain.outbox.service import enqueue_email
 from podium.domain.participants.repository import ParticipantRepository
 from podium.kit import ids, tokens
 from podium.kit.clock import utcnow
 from podium.kit.errors import Conflict, InvalidInput, NotFound, QuotaExceeded
+from podium.kit.validation import check_length, normalise_email
 from podium.models.conference import Conference
 from podium.models.participant import Participant, ParticipantRole
 
-EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 INVITE_AUDIENCE = "podium:invite"
 MIN_TIMEOUT = 60
 MAX_TIMEOUT = 366 * 24 * 3600
@@ -33,17 +32,6 @@ class Invitation:
     participant: Participant
     token: str
     link: str
-
-
-def normalise_email(email: str, *, required: bool) -> str:
-    email = email.strip()
-    if not email:
-        if required:
-            raise InvalidInput("email is required", field="email")
-        return ""
-    if len(email) > 254 or not EMAIL_RE.match(email):
-        raise InvalidInput("email is not a valid address", field="email")
-    return email
 
 
 class ParticipantService:

@@ -14,10 +14,10 @@ from podium.domain.audit.service import log_action
 from podium.domain.tenancy.repository import TenancyRepository
 from podium.kit.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from podium.kit.ids import hash_secret
+from podium.kit.validation import normalise_email
 from podium.models.tenancy import Company, Credential, CredentialKind, Host, Reseller, Role
 
 SUBDOMAIN_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
-EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 
 
 @dataclass(frozen=True)
@@ -87,9 +87,7 @@ class TenancyService:
         """Create a host (user account) with ``role`` in a company; emails are unique."""
         if self.repo.company(company_id) is None:
             raise NotFound("Company not found")
-        email = email.strip().lower()
-        if not EMAIL_RE.match(email) or len(email) > 254:
-            raise InvalidInput("Invalid email")
+        email = normalise_email(email, required=True).lower()
         if self.repo.email_taken(email):
             raise Conflict("Email already taken")
         host = Host(company_id=company_id, email=email, role=role, first_name=first_name, last_name=last_name)
