@@ -1,4 +1,4 @@
-.PHONY: run test test-sqlite test-postgres check bench venv clean
+.PHONY: browser run test test-sqlite test-postgres check bench venv clean
 
 venv:
 	@scripts/ensure-venv.sh
@@ -10,10 +10,13 @@ run: venv
 ## The whole suite on SQLite, then again on a throwaway PostgreSQL.
 test: test-sqlite test-postgres
 
-test-sqlite: venv
+browser:
+	@scripts/ensure-chromium.sh
+
+test-sqlite: venv browser
 	.venv/bin/pytest tests
 
-test-postgres: venv
+test-postgres: venv browser
 	scripts/with-postgres.sh .venv/bin/pytest tests
 
 check: venv

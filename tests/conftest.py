@@ -23,6 +23,7 @@ from podium.kit.migrate import upgrade
 from tests.fixtures.tenants import TenantFactory
 
 PUBLIC_URL = "http://podium.test"
+pytest_plugins = ["tests.fixtures.browser"]
 
 
 def _reset_database(url: str) -> None:
