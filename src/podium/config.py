@@ -26,6 +26,20 @@ class Settings(BaseSettings):
     invite_default_timeout: int = 86400
     max_body_bytes: int = 1_000_000
     run_outbox_worker: bool = True
+    # Dial-in numbers offered to hosts: the first whose country matches the host's, else the first.
+    dialin_numbers: list[dict[str, str]] = [
+        {
+            "phone_number": "15555550100",
+            "domestic_format": "(555) 555-0100",
+            "international_format": "+1 555-555-0100",
+            "country_code": "US",
+            "location": "United States",
+        }
+    ]
+    sip_domain: str | None = None
+    # Iotum auth_token lifetime after its last successful use.
+    api_session_minutes: int = 60
+    oauth_access_token_seconds: int = 3600
 
     @property
     def resolved_database_url(self) -> str:
@@ -36,6 +50,12 @@ class Settings(BaseSettings):
     @property
     def base_url(self) -> str:
         return self.public_url.rstrip("/")
+
+    @property
+    def sip_host(self) -> str:
+        from urllib.parse import urlparse
+
+        return self.sip_domain or f"sip.{urlparse(self.public_url).hostname or 'localhost'}"
 
     @property
     def maildir_path(self) -> Path:

@@ -72,7 +72,7 @@ def test_serve_provision_and_call(server: tuple[str, dict[str, str]], tmp_path: 
         sub,
         check=False,
     )
-    assert taken.returncode != 0 and "Subdomain already taken" in taken.stderr
+    assert taken.returncode != 0 and "Subdomain is already taken" in taken.stderr
 
     # The running server accepts credentials created after it started.
     created = httpx.get(

@@ -1,13 +1,34 @@
 """Every table; imported as a whole so Alembic sees the full metadata."""
 
 from podium.models.audit import AuditEntry
+from podium.models.auth import ApiSession, OAuthAuthorizationCode, OAuthClient, OAuthToken
 from podium.models.conference import Conference, Folder
+from podium.models.contact import Contact
 from podium.models.outbox import OutboxMessage
 from podium.models.participant import Participant
+from podium.models.subscription import (
+    Feature,
+    HostSubscription,
+    Pricing,
+    Product,
+    Subscription,
+    SubscriptionStatus,
+)
 from podium.models.tenancy import Company, Credential, Host, Reseller
 
 __all__ = [
+    "ApiSession",
     "AuditEntry",
+    "Contact",
+    "Feature",
+    "HostSubscription",
+    "OAuthAuthorizationCode",
+    "OAuthClient",
+    "OAuthToken",
+    "Pricing",
+    "Product",
+    "Subscription",
+    "SubscriptionStatus",
     "Company",
     "Conference",
     "Credential",

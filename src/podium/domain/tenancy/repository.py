@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -20,12 +22,29 @@ class TenancyRepository:
     def company(self, company_id: int) -> Company | None:
         return self.session.get(Company, company_id)
 
-    def subdomain_taken(self, reseller_id: int, subdomain: str) -> bool:
-        stmt = select(Company.id).where(Company.reseller_id == reseller_id, Company.subdomain == subdomain)
-        return self.session.scalar(stmt) is not None
+    def company_by_subdomain(self, reseller_id: int, subdomain: str) -> Company | None:
+        stmt = select(Company).where(Company.reseller_id == reseller_id, Company.subdomain == subdomain)
+        return self.session.scalar(stmt)
 
-    def email_taken(self, email: str) -> bool:
-        return self.session.scalar(select(Host.id).where(Host.email == email)) is not None
+    def live_companies(self, reseller_ids: set[int]) -> Sequence[Company]:
+        stmt = (
+            select(Company)
+            .where(Company.reseller_id.in_(reseller_ids), Company.deleted_at.is_(None))
+            .order_by(Company.id)
+        )
+        return self.session.scalars(stmt).all()
+
+    def live_host_ids_by_company(self, company_ids: list[int]) -> dict[int, list[int]]:
+        result: dict[int, list[int]] = {company_id: [] for company_id in company_ids}
+        if company_ids:
+            stmt = (
+                select(Host.company_id, Host.id)
+                .where(Host.company_id.in_(company_ids), Host.deleted_at.is_(None))
+                .order_by(Host.id)
+            )
+            for company_id, host_id in self.session.execute(stmt).all():
+                result[company_id].append(host_id)
+        return result
 
     def live_credential_by_hash(self, kind: CredentialKind, secret_hash: str) -> Credential | None:
         stmt = select(Credential).where(

@@ -1,4 +1,4 @@
-"""Tenancy: resellers, companies (the tenant), hosts, and each dialect's credentials."""
+"""Tenancy provisioning: resellers, companies with their dialect credentials, authentication by key."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+from podium.config import Settings, get_settings
 from podium.domain.actor import SYSTEM_LABEL, Actor
 from podium.domain.audit.service import log_action
 from podium.domain.tenancy.repository import TenancyRepository
-from podium.kit.errors import Conflict, InvalidInput, NotFound, Unauthenticated
+from podium.kit.errors import InvalidInput, NotFound, Unauthenticated
 from podium.kit.ids import hash_secret
-from podium.kit.validation import normalise_email
 from podium.models.tenancy import Company, Credential, CredentialKind, Host, Reseller, Role
 
 SUBDOMAIN_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
@@ -30,18 +30,19 @@ class IssuedSecret:
 
 
 class TenancyService:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, settings: Settings | None = None) -> None:
         self.session = session
+        self.settings = settings or get_settings()
         self.repo = TenancyRepository(session)
 
-    def create_reseller(self, name: str, parent_id: int | None = None) -> Reseller:
+    def create_reseller(self, name: str, parent_id: int | None = None, domain: str = "") -> Reseller:
         """Create a reseller, optionally under ``parent_id`` in the reseller tree."""
         name = name.strip()
         if not name or len(name) > 255:
             raise InvalidInput("Reseller name must be 1 to 255 characters")
         if parent_id is not None and self.repo.reseller(parent_id) is None:
             raise NotFound("Parent reseller not found")
-        reseller = Reseller(name=name, parent_id=parent_id)
+        reseller = Reseller(name=name, parent_id=parent_id, domain=domain.strip().lower())
         self.repo.add(reseller)
         log_action(
             self.session,
@@ -53,54 +54,28 @@ class TenancyService:
         return reseller
 
     def create_company(self, reseller_id: int, name: str, subdomain: str) -> Company:
-        """Create a company (tenant) whose subdomain is unique within its reseller.
+        from podium.domain.tenancy.companies import CompanyService
 
-        Raises:
-            NotFound: the reseller does not exist.
-            InvalidInput: name or subdomain malformed.
-            Conflict: the subdomain is taken within the reseller.
-        """
-        if self.repo.reseller(reseller_id) is None:
-            raise NotFound("Reseller not found")
-        name = name.strip()
-        subdomain = subdomain.strip().lower()
-        if not name or len(name) > 255:
-            raise InvalidInput("Company name must be 1 to 255 characters")
-        if not SUBDOMAIN_RE.match(subdomain):
-            raise InvalidInput("Subdomain must be 1 to 63 lowercase letters, digits or hyphens")
-        if self.repo.subdomain_taken(reseller_id, subdomain):
-            raise Conflict("Subdomain already taken")
-        company = Company(reseller_id=reseller_id, name=name, subdomain=subdomain)
-        self.repo.add(company)
-        log_action(
-            self.session,
-            "company.created",
-            actor=SYSTEM_LABEL,
-            ref=f"company:{company.id}",
-            company_id=company.id,
+        return CompanyService(self.session, self.settings).create_in(
+            reseller_id, {"name": name, "subdomain": subdomain}, actor_label=SYSTEM_LABEL
         )
-        return company
 
-    def create_host(
-        self, company_id: int, email: str, role: Role, first_name: str = "", last_name: str = ""
-    ) -> Host:
-        """Create a host (user account) with ``role`` in a company; emails are unique."""
-        if self.repo.company(company_id) is None:
+    def create_host(self, company_id: int, email: str, role: Role, name: str = "") -> Host:
+        """Create a host from the command line (no welcome email; a password link is in its answers)."""
+        from podium.domain.hosts.service import HostChanges, HostService
+
+        company = self.repo.company(company_id)
+        if company is None or company.deleted_at is not None:
             raise NotFound("Company not found")
-        email = normalise_email(email, required=True).lower()
-        if self.repo.email_taken(email):
-            raise Conflict("Email already taken")
-        host = Host(company_id=company_id, email=email, role=role, first_name=first_name, last_name=last_name)
-        self.repo.add(host)
-        log_action(
-            self.session,
-            "host.created",
-            actor=SYSTEM_LABEL,
-            ref=f"host:{host.id}",
-            company_id=company_id,
-            role=role.value,
+        changes = HostChanges(
+            {
+                "email": email,
+                "name": name or email.split("@")[0],
+                "role": role.value,
+                "no_welcome_email": True,
+            }
         )
-        return host
+        return HostService(self.session, self.settings).create(None, company, changes)
 
     def _issue(
         self,
@@ -132,11 +107,6 @@ class TenancyService:
     def issue_boomstream_apikey(self, company_id: int) -> IssuedSecret:
         return self._issue(company_id, CredentialKind.BOOMSTREAM_APIKEY, secrets.token_hex(16))
 
-    def issue_iotum_api_token(self, host: Host) -> IssuedSecret:
-        return self._issue(
-            host.company_id, CredentialKind.IOTUM_API_TOKEN, secrets.token_hex(24), host_id=host.id
-        )
-
     def issue_liveminutes_account(self, company_id: int) -> IssuedSecret:
         return self._issue(
             company_id,
@@ -153,7 +123,13 @@ class TenancyService:
         company = self.repo.company(credential.company_id)
         if company is None or company.deleted_at is not None:
             raise Unauthenticated("Invalid credentials")
-        return Actor(company_id=company.id, role=Role.COMPANY_ADMIN, via=via, credential_id=credential.id)
+        return Actor(
+            company_id=company.id,
+            role=Role.COMPANY_ADMIN,
+            via=via,
+            credential_id=credential.id,
+            reseller_id=company.reseller_id,
+        )
 
     def authenticate_boomstream(self, apikey: str) -> Actor:
         """The project API key acts as its company's administrator."""
@@ -190,20 +166,30 @@ class TenancyService:
         }
 
     def bootstrap(
-        self, *, reseller_name: str, company_name: str, subdomain: str, admin_email: str
+        self,
+        *,
+        reseller_name: str,
+        company_name: str,
+        subdomain: str,
+        admin_email: str,
+        reseller_domain: str = "",
     ) -> dict[str, object]:
-        """Create a reseller, a company under it and a RESELLER_ADMIN host with every credential."""
-        reseller = self.create_reseller(reseller_name)
+        """A reseller with the example catalogue, a company under it and a RESELLER_ADMIN host."""
+        from podium.domain.auth.service import AuthService
+        from podium.domain.subscriptions.service import SubscriptionService
+
+        reseller = self.create_reseller(reseller_name, domain=reseller_domain)
+        SubscriptionService(self.session).seed_example_catalogue(reseller.id)
         provisioned = self.provision_company(reseller.id, company_name, subdomain)
-        company_id = int(provisioned["company_id"])  # type: ignore[call-overload]
-        host = self.create_host(company_id, admin_email, Role.RESELLER_ADMIN, first_name="Admin")
-        token = self.issue_iotum_api_token(host)
+        company_id = int(str(provisioned["company_id"]))
+        host = self.create_host(company_id, admin_email, Role.RESELLER_ADMIN, name="Admin")
+        token = AuthService(self.session, self.settings).create_api_token(host.id)
         return {
             "reseller_id": reseller.id,
             "company_id": company_id,
             "host_id": host.id,
             "boomstream_apikey": provisioned["boomstream_apikey"],
-            "iotum_api_token": token.secret,
+            "iotum_api_token": token.token,
             "liveminutes_account_sid": provisioned["liveminutes_account_sid"],
             "liveminutes_auth_token": provisioned["liveminutes_auth_token"],
         }

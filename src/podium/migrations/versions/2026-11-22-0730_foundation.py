@@ -1,8 +1,8 @@
 """foundation
 
-Revision ID: 815e9ff04f80
+Revision ID: 0001_foundation
 Revises:
-Create Date: 2026-11-22 07:12:21.685983
+Create Date: 2026-11-22 07:30:17.463115
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "815e9ff04f80"
+revision = "0001_foundation"
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -39,6 +39,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("parent_id", sa.Integer(), nullable=True),
         sa.Column("name", sa.String(length=255), nullable=False),
+        sa.Column("domain", sa.String(length=253), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["parent_id"], ["resellers.id"], name=op.f("fk_resellers_parent_id_resellers")
@@ -54,6 +55,13 @@ def upgrade() -> None:
         sa.Column("reseller_id", sa.Integer(), nullable=False),
         sa.Column("name", sa.String(length=255), nullable=False),
         sa.Column("subdomain", sa.String(length=63), nullable=False),
+        sa.Column("partner_id", sa.String(length=64), nullable=True),
+        sa.Column("customer_id", sa.String(length=255), nullable=True),
+        sa.Column("openid_provider", sa.Boolean(), nullable=False),
+        sa.Column("primary_color", sa.String(length=7), nullable=True),
+        sa.Column("accent_color", sa.String(length=7), nullable=True),
+        sa.Column("currency", sa.String(length=3), nullable=True),
+        sa.Column("host_limits_locked", sa.Boolean(), nullable=False),
         sa.Column("deleted_at", sa.DateTime(), nullable=True),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.ForeignKeyConstraint(
@@ -65,6 +73,28 @@ def upgrade() -> None:
     with op.batch_alter_table("companies", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_companies_reseller_id"), ["reseller_id"], unique=False)
 
+    op.create_table(
+        "products",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("reseller_id", sa.Integer(), nullable=False),
+        sa.Column("slug", sa.String(length=64), nullable=False),
+        sa.Column("name", sa.String(length=255), nullable=False),
+        sa.Column("description", sa.Text(), nullable=False),
+        sa.Column("is_plan", sa.Boolean(), nullable=False),
+        sa.Column(
+            "pricing",
+            sa.Enum("FLAT", "PER_HOST", name="pricing", native_enum=False, length=10),
+            nullable=False,
+        ),
+        sa.Column("price_cents", sa.Integer(), nullable=False),
+        sa.Column("features", sa.JSON(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["reseller_id"], ["resellers.id"], name=op.f("fk_products_reseller_id_resellers")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_products")),
+        sa.UniqueConstraint("reseller_id", "slug", name=op.f("uq_products_reseller_id_slug")),
+    )
     op.create_table(
         "audit_log",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -100,21 +130,62 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("company_id", sa.Integer(), nullable=False),
         sa.Column("email", sa.String(length=254), nullable=False),
-        sa.Column("first_name", sa.String(length=100), nullable=False),
-        sa.Column("last_name", sa.String(length=100), nullable=False),
+        sa.Column("name", sa.String(length=255), nullable=False),
         sa.Column(
             "role",
             sa.Enum("RESELLER_ADMIN", "COMPANY_ADMIN", "HOST", name="role", native_enum=False, length=20),
             nullable=False,
         ),
+        sa.Column("password_hash", sa.String(length=255), nullable=True),
+        sa.Column("password_version", sa.Integer(), nullable=False),
+        sa.Column("no_login", sa.Boolean(), nullable=False),
+        sa.Column("access_code", sa.String(length=9), nullable=False),
+        sa.Column("moderator_pin", sa.String(length=9), nullable=False),
+        sa.Column("login_token_public_key", sa.String(length=64), nullable=False),
+        sa.Column("openid_sub", sa.String(length=255), nullable=True),
+        sa.Column("public_username", sa.String(length=255), nullable=True),
+        sa.Column("image_url", sa.String(length=2048), nullable=True),
+        sa.Column("locale", sa.String(length=35), nullable=False),
+        sa.Column("country_code", sa.String(length=2), nullable=True),
+        sa.Column("time_zone", sa.String(length=64), nullable=True),
+        sa.Column("settings", sa.JSON(), nullable=False),
         sa.Column("deleted_at", sa.DateTime(), nullable=True),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.ForeignKeyConstraint(["company_id"], ["companies.id"], name=op.f("fk_hosts_company_id_companies")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_hosts")),
-        sa.UniqueConstraint("email", name=op.f("uq_hosts_email")),
+        sa.UniqueConstraint("access_code", name=op.f("uq_hosts_access_code")),
+        sa.UniqueConstraint("login_token_public_key", name=op.f("uq_hosts_login_token_public_key")),
+        sa.UniqueConstraint("moderator_pin", name=op.f("uq_hosts_moderator_pin")),
     )
     with op.batch_alter_table("hosts", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_hosts_company_id"), ["company_id"], unique=False)
+        batch_op.create_index("ix_hosts_email", ["email"], unique=False)
+
+    op.create_table(
+        "subscriptions",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("company_id", sa.Integer(), nullable=False),
+        sa.Column("product_id", sa.Integer(), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "ACTIVE", "SUSPENDED", "CANCELLED", name="subscriptionstatus", native_enum=False, length=10
+            ),
+            nullable=False,
+        ),
+        sa.Column("host_limit", sa.Integer(), nullable=True),
+        sa.Column("cancelled_at", sa.DateTime(), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["company_id"], ["companies.id"], name=op.f("fk_subscriptions_company_id_companies")
+        ),
+        sa.ForeignKeyConstraint(
+            ["product_id"], ["products.id"], name=op.f("fk_subscriptions_product_id_products")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_subscriptions")),
+    )
+    with op.batch_alter_table("subscriptions", schema=None) as batch_op:
+        batch_op.create_index("ix_subscriptions_company_status", ["company_id", "status"], unique=False)
 
     op.create_table(
         "conferences",
@@ -156,6 +227,28 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "contacts",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("company_id", sa.Integer(), nullable=False),
+        sa.Column("host_id", sa.Integer(), nullable=True),
+        sa.Column("name", sa.String(length=255), nullable=False),
+        sa.Column("email", sa.String(length=254), nullable=False),
+        sa.Column("business_phone", sa.String(length=32), nullable=True),
+        sa.Column("mobile_phone", sa.String(length=32), nullable=True),
+        sa.Column("home_phone", sa.String(length=32), nullable=True),
+        sa.Column("other_phone", sa.String(length=32), nullable=True),
+        sa.Column("time_zone", sa.String(length=64), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["company_id"], ["companies.id"], name=op.f("fk_contacts_company_id_companies")
+        ),
+        sa.ForeignKeyConstraint(["host_id"], ["hosts.id"], name=op.f("fk_contacts_host_id_hosts")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_contacts")),
+    )
+    with op.batch_alter_table("contacts", schema=None) as batch_op:
+        batch_op.create_index("ix_contacts_company_host", ["company_id", "host_id"], unique=False)
+
+    op.create_table(
         "credentials",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("company_id", sa.Integer(), nullable=False),
@@ -186,6 +279,101 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("credentials", schema=None) as batch_op:
         batch_op.create_index("ix_credentials_company_kind", ["company_id", "kind"], unique=False)
+
+    op.create_table(
+        "host_subscriptions",
+        sa.Column("host_id", sa.Integer(), nullable=False),
+        sa.Column("subscription_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(["host_id"], ["hosts.id"], name=op.f("fk_host_subscriptions_host_id_hosts")),
+        sa.ForeignKeyConstraint(
+            ["subscription_id"],
+            ["subscriptions.id"],
+            name=op.f("fk_host_subscriptions_subscription_id_subscriptions"),
+        ),
+        sa.PrimaryKeyConstraint("host_id", "subscription_id", name=op.f("pk_host_subscriptions")),
+    )
+    with op.batch_alter_table("host_subscriptions", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_host_subscriptions_subscription_id"), ["subscription_id"], unique=False
+        )
+
+    op.create_table(
+        "oauth_clients",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("client_id", sa.String(length=64), nullable=False),
+        sa.Column("secret_hash", sa.String(length=64), nullable=True),
+        sa.Column("name", sa.String(length=255), nullable=False),
+        sa.Column("host_id", sa.Integer(), nullable=False),
+        sa.Column("redirect_uris", sa.JSON(), nullable=False),
+        sa.Column("grant_types", sa.JSON(), nullable=False),
+        sa.Column("scopes", sa.String(length=255), nullable=False),
+        sa.Column("confidential", sa.Boolean(), nullable=False),
+        sa.Column("revoked_at", sa.DateTime(), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(["host_id"], ["hosts.id"], name=op.f("fk_oauth_clients_host_id_hosts")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_oauth_clients")),
+        sa.UniqueConstraint("client_id", name=op.f("uq_oauth_clients_client_id")),
+    )
+    op.create_table(
+        "api_sessions",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("host_id", sa.Integer(), nullable=False),
+        sa.Column("credential_id", sa.Integer(), nullable=True),
+        sa.Column("last_used_at", sa.DateTime(), nullable=False),
+        sa.Column("revoked_at", sa.DateTime(), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["credential_id"], ["credentials.id"], name=op.f("fk_api_sessions_credential_id_credentials")
+        ),
+        sa.ForeignKeyConstraint(["host_id"], ["hosts.id"], name=op.f("fk_api_sessions_host_id_hosts")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_api_sessions")),
+        sa.UniqueConstraint("token_hash", name=op.f("uq_api_sessions_token_hash")),
+    )
+    with op.batch_alter_table("api_sessions", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_api_sessions_host_id"), ["host_id"], unique=False)
+
+    op.create_table(
+        "oauth_codes",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("code_hash", sa.String(length=64), nullable=False),
+        sa.Column("client_pk", sa.Integer(), nullable=False),
+        sa.Column("host_id", sa.Integer(), nullable=False),
+        sa.Column("redirect_uri", sa.Text(), nullable=False),
+        sa.Column("scopes", sa.String(length=255), nullable=False),
+        sa.Column("code_challenge", sa.String(length=128), nullable=True),
+        sa.Column("code_challenge_method", sa.String(length=10), nullable=True),
+        sa.Column("expires_at", sa.DateTime(), nullable=False),
+        sa.Column("used_at", sa.DateTime(), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["client_pk"], ["oauth_clients.id"], name=op.f("fk_oauth_codes_client_pk_oauth_clients")
+        ),
+        sa.ForeignKeyConstraint(["host_id"], ["hosts.id"], name=op.f("fk_oauth_codes_host_id_hosts")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_oauth_codes")),
+        sa.UniqueConstraint("code_hash", name=op.f("uq_oauth_codes_code_hash")),
+    )
+    op.create_table(
+        "oauth_tokens",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("access_hash", sa.String(length=64), nullable=False),
+        sa.Column("refresh_hash", sa.String(length=64), nullable=True),
+        sa.Column("client_pk", sa.Integer(), nullable=False),
+        sa.Column("host_id", sa.Integer(), nullable=False),
+        sa.Column("scopes", sa.String(length=255), nullable=False),
+        sa.Column("expires_at", sa.DateTime(), nullable=False),
+        sa.Column("revoked_at", sa.DateTime(), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["client_pk"], ["oauth_clients.id"], name=op.f("fk_oauth_tokens_client_pk_oauth_clients")
+        ),
+        sa.ForeignKeyConstraint(["host_id"], ["hosts.id"], name=op.f("fk_oauth_tokens_host_id_hosts")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_oauth_tokens")),
+        sa.UniqueConstraint("access_hash", name=op.f("uq_oauth_tokens_access_hash")),
+        sa.UniqueConstraint("refresh_hash", name=op.f("uq_oauth_tokens_refresh_hash")),
+    )
+    with op.batch_alter_table("oauth_tokens", schema=None) as batch_op:
+        batch_op.create_index("ix_oauth_tokens_client", ["client_pk"], unique=False)
 
     op.create_table(
         "participants",
@@ -230,10 +418,28 @@ def downgrade() -> None:
         batch_op.drop_index("ix_participants_conference_email")
 
     op.drop_table("participants")
+    with op.batch_alter_table("oauth_tokens", schema=None) as batch_op:
+        batch_op.drop_index("ix_oauth_tokens_client")
+
+    op.drop_table("oauth_tokens")
+    op.drop_table("oauth_codes")
+    with op.batch_alter_table("api_sessions", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_api_sessions_host_id"))
+
+    op.drop_table("api_sessions")
+    op.drop_table("oauth_clients")
+    with op.batch_alter_table("host_subscriptions", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_host_subscriptions_subscription_id"))
+
+    op.drop_table("host_subscriptions")
     with op.batch_alter_table("credentials", schema=None) as batch_op:
         batch_op.drop_index("ix_credentials_company_kind")
 
     op.drop_table("credentials")
+    with op.batch_alter_table("contacts", schema=None) as batch_op:
+        batch_op.drop_index("ix_contacts_company_host")
+
+    op.drop_table("contacts")
     with op.batch_alter_table("conferences", schema=None) as batch_op:
         batch_op.drop_index(
             "uq_conferences_company_meeting_key_live",
@@ -243,7 +449,12 @@ def downgrade() -> None:
         batch_op.drop_index("ix_conferences_company_live")
 
     op.drop_table("conferences")
+    with op.batch_alter_table("subscriptions", schema=None) as batch_op:
+        batch_op.drop_index("ix_subscriptions_company_status")
+
+    op.drop_table("subscriptions")
     with op.batch_alter_table("hosts", schema=None) as batch_op:
+        batch_op.drop_index("ix_hosts_email")
         batch_op.drop_index(batch_op.f("ix_hosts_company_id"))
 
     op.drop_table("hosts")
@@ -252,6 +463,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_audit_log_company_created")
 
     op.drop_table("audit_log")
+    op.drop_table("products")
     with op.batch_alter_table("companies", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_companies_reseller_id"))
 

@@ -1,0 +1,96 @@
+"""Role and tenant scope: the one place that decides who may act on which company and host.
+
+RESELLER_ADMIN acts within its reseller and every descendant reseller; COMPANY_ADMIN within its
+company; HOST on nothing administrative. Objects beyond one's scope are Forbidden (the Iotum
+reference's 403); objects that do not exist (or are deleted) are NotFound.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from podium.domain.access.repository import AccessRepository
+from podium.domain.actor import Actor
+from podium.kit.errors import Forbidden, InvalidInput, NotFound
+from podium.models.tenancy import Company, Host, Reseller, Role
+
+
+class AccessPolicy:
+    def __init__(self, session: Session, actor: Actor) -> None:
+        self.actor = actor
+        self.repo = AccessRepository(session)
+        self._resellers: set[int] | None = None
+
+    def require_admin(self) -> None:
+        if not self.actor.is_admin:
+            raise Forbidden("Your role does not allow this action")
+
+    def require_reseller_admin(self) -> None:
+        if not self.actor.is_reseller_admin:
+            raise Forbidden("Only a reseller admin may do this")
+
+    def require_scope(self, scope: str) -> None:
+        """OAuth callers need the ``read`` or ``write`` scope; other credentials carry every scope."""
+        if self.actor.scopes is not None and scope not in self.actor.scopes:
+            raise Forbidden(f"The access token lacks the '{scope}' scope")
+
+    def reseller_ids(self) -> set[int]:
+        if self._resellers is None:
+            own = self.actor.reseller_id
+            self._resellers = self.repo.reseller_tree_ids(own) if own is not None else set()
+        return self._resellers
+
+    def own_reseller(self) -> Reseller:
+        reseller = self.repo.reseller(self.actor.reseller_id or 0)
+        if reseller is None:
+            raise NotFound("Reseller not found")
+        return reseller
+
+    def company(self, company_id: int | None) -> Company:
+        """The company an admin names, checked against the actor's scope.
+
+        A company admin always gets its own company: the parameter is ignored, as the reference says.
+        """
+        self.require_admin()
+        if not self.actor.is_reseller_admin or company_id is None:
+            if self.actor.is_reseller_admin:
+                raise InvalidInput("company_id is required", field="company_id")
+            company_id = self.actor.company_id
+        company = self.repo.company(company_id)
+        if company is None or company.deleted_at is not None:
+            raise NotFound("Company not found")
+        if company.id != self.actor.company_id and not (
+            self.actor.is_reseller_admin and company.reseller_id in self.reseller_ids()
+        ):
+            raise Forbidden("This company is beyond your scope")
+        return company
+
+    def company_or_own(self, company_id: int | None) -> Company:
+        """Like ``company`` but a reseller admin without ``company_id`` means its own company."""
+        if company_id is None:
+            company_id = self.actor.company_id
+        return self.company(company_id)
+
+    def host(self, host_id: int) -> Host:
+        """A live host the actor administers."""
+        self.require_admin()
+        host = self.repo.host(host_id)
+        if host is None or host.deleted_at is not None:
+            raise NotFound("Host not found")
+        company = self.repo.company(host.company_id)
+        if company is None or company.deleted_at is not None:
+            raise NotFound("Host not found")
+        if self.actor.is_reseller_admin:
+            if company.reseller_id not in self.reseller_ids():
+                raise Forbidden("This host is beyond your scope")
+        elif host.company_id != self.actor.company_id:
+            raise Forbidden("This host is beyond your scope")
+        return host
+
+    def may_grant(self, role: Role) -> None:
+        """Only a reseller admin grants (or touches) the reseller-admin role."""
+        if role == Role.RESELLER_ADMIN and not self.actor.is_reseller_admin:
+            raise Forbidden("Only a reseller admin may grant the RESELLER_ADMIN role")
+
+    def may_manage(self, host: Host) -> None:
+        self.may_grant(host.role)

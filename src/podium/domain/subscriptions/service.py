@@ -1,0 +1,404 @@
+"""Products (plans and add-ons) and a company's subscriptions to them, with host assignment."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from podium.domain.access.repository import AccessRepository
+from podium.domain.actor import SYSTEM_LABEL, Actor
+from podium.domain.audit.service import log_action
+from podium.domain.subscriptions.repository import SubscriptionRepository
+from podium.kit.clock import utcnow
+from podium.kit.errors import Conflict, Forbidden, InvalidInput, NotFound
+from podium.models.subscription import Feature, Pricing, Product, Subscription, SubscriptionStatus
+from podium.models.tenancy import Company, Host
+
+SLUG_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+class Omitted:
+    """``switch_plan`` not present in the request (different from an explicit null)."""
+
+
+OMITTED = Omitted()
+
+# The reference's example catalogue, seeded by `podium admin bootstrap`.
+EXAMPLE_CATALOGUE: tuple[dict[str, object], ...] = (
+    {
+        "slug": "small_plan",
+        "name": "Small Conference Plan",
+        "is_plan": True,
+        "pricing": Pricing.PER_HOST,
+        "description": "Description of the Small Conference Plan",
+        "features": [Feature.HOSTING, Feature.ONE_TIME_ACCESS_CODE],
+    },
+    {
+        "slug": "large_plan",
+        "name": "Large Conference Plan",
+        "is_plan": True,
+        "pricing": Pricing.PER_HOST,
+        "description": "Description of the Large Conference Plan",
+        "features": list(Feature),
+    },
+    {
+        "slug": "recording",
+        "name": "Recording Add-On",
+        "is_plan": False,
+        "pricing": Pricing.PER_HOST,
+        "description": "Description of the Recording Add-On",
+        "features": [Feature.RECORDING, Feature.VIDEO_RECORDING, Feature.TRANSCRIPTION],
+    },
+)
+
+
+@dataclass(frozen=True)
+class HostPlan:
+    """What a host is subscribed to, and what that grants."""
+
+    subscriptions: list[tuple[Subscription, Product]]
+
+    @property
+    def plan_slug(self) -> str | None:
+        plans = [p.slug for s, p in self.subscriptions if p.is_plan]
+        return plans[0] if plans else None
+
+    @property
+    def add_on_slugs(self) -> list[str]:
+        return [p.slug for _, p in self.subscriptions if not p.is_plan]
+
+    @property
+    def subscription_ids(self) -> list[int]:
+        return [s.id for s, _ in self.subscriptions]
+
+    def features(self) -> set[str]:
+        """Features of active subscriptions only: a suspended subscription grants nothing."""
+        granted: set[str] = set()
+        for subscription, product in self.subscriptions:
+            if subscription.status == SubscriptionStatus.ACTIVE:
+                granted.update(product.features)
+                if product.is_plan:
+                    granted.add(Feature.HOSTING)
+        return granted
+
+    def can_host(self) -> bool:
+        return Feature.HOSTING in self.features()
+
+
+class SubscriptionService:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.repo = SubscriptionRepository(session)
+        self.access = AccessRepository(session)
+
+    # --- catalogue ---------------------------------------------------------------------
+
+    def catalogue_reseller(self, reseller_id: int) -> int:
+        """The reseller whose catalogue applies: the nearest one up the tree that has products."""
+        current: int | None = reseller_id
+        while current is not None:
+            if self.repo.products(current):
+                return current
+            reseller = self.access.reseller(current)
+            current = reseller.parent_id if reseller else None
+        return reseller_id
+
+    def products(self, reseller_id: int) -> Sequence[Product]:
+        return self.repo.products(self.catalogue_reseller(reseller_id))
+
+    def create_product(
+        self,
+        reseller_id: int,
+        *,
+        slug: str,
+        name: str,
+        is_plan: bool,
+        pricing: Pricing,
+        price_cents: int = 0,
+        description: str = "",
+        features: Sequence[str] = (),
+    ) -> Product:
+        """Add a plan or add-on to a reseller's catalogue (command line only)."""
+        if self.access.reseller(reseller_id) is None:
+            raise NotFound("Reseller not found")
+        if not SLUG_RE.match(slug):
+            raise InvalidInput(
+                "slug must be lowercase letters, digits and underscores, starting with a letter"
+            )
+        unknown = set(features) - {f.value for f in Feature}
+        if unknown:
+            raise InvalidInput(f"Unknown features: {', '.join(sorted(unknown))}")
+        if price_cents < 0:
+            raise InvalidInput("price must not be negative")
+        if self.repo.product_by_slug(reseller_id, slug) is not None:
+            raise Conflict("A product with this slug already exists")
+        granted = sorted(set(features) | ({Feature.HOSTING.value} if is_plan else set()))
+        product = Product(
+            reseller_id=reseller_id,
+            slug=slug,
+            name=name.strip() or slug,
+            is_plan=is_plan,
+            pricing=pricing,
+            price_cents=price_cents,
+            description=description,
+            features=granted,
+        )
+        self.repo.add(product)
+        log_action(
+            self.session,
+            "product.created",
+            actor=SYSTEM_LABEL,
+            ref=f"product:{product.id}",
+            company_id=None,
+            slug=slug,
+        )
+        return product
+
+    def seed_example_catalogue(self, reseller_id: int) -> list[Product]:
+        return [
+            self.create_product(reseller_id, **spec)  # type: ignore[arg-type]
+            for spec in EXAMPLE_CATALOGUE
+            if self.repo.product_by_slug(reseller_id, str(spec["slug"])) is None
+        ]
+
+    def _product(self, company: Company, slug: str) -> Product:
+        product = (
+            self.repo.product_by_slug(self.catalogue_reseller(company.reseller_id), slug) if slug else None
+        )
+        if product is None:
+            raise NotFound(f"Product '{slug}' not found")
+        return product
+
+    # --- subscriptions -------------------------------------------------------------------
+
+    def live(self, company: Company) -> Sequence[tuple[Subscription, Product]]:
+        return self.repo.live_for_company(company.id)
+
+    def by_slug(self, company: Company, slug: str) -> Subscription:
+        subscription = self.repo.live_by_slug(company.id, slug) if slug else None
+        if subscription is None:
+            raise NotFound(f"Subscription to '{slug}' not found")
+        return subscription
+
+    def subscribe(
+        self,
+        actor: Actor,
+        company: Company,
+        slug: str,
+        *,
+        switch_plan: int | None | Omitted = OMITTED,
+        host_limit: int | None = None,
+        subscribe_all_hosts: bool = True,
+    ) -> Subscription:
+        """Subscribe a company to a product.
+
+        For a plan, ``switch_plan`` omitted replaces the company's current plans, an id replaces
+        that plan only, and None adds the plan beside the others. Hosts on a replaced plan move to
+        the new one. Raises Conflict when the company already holds a live subscription to it.
+        """
+        product = self._product(company, slug)
+        if host_limit is not None and host_limit < 1:
+            raise InvalidInput("host_limit must be a positive integer", field="host_limit")
+        if self.repo.live_by_slug(company.id, slug) is not None:
+            raise Conflict(f"The company is already subscribed to '{slug}'")
+        replaced: list[Subscription] = []
+        if product.is_plan and not isinstance(switch_plan, Omitted) and switch_plan is not None:
+            target = self.repo.subscription(switch_plan)
+            if (
+                target is None
+                or target.company_id != company.id
+                or target.status == SubscriptionStatus.CANCELLED
+            ):
+                raise NotFound("switch_plan does not name a current subscription of this company")
+            target_product = self.repo.product(target.product_id)
+            if target_product is None or not target_product.is_plan:
+                raise InvalidInput("switch_plan must name a plan subscription", field="switch_plan")
+            replaced = [target]
+        elif product.is_plan and isinstance(switch_plan, Omitted):
+            replaced = [s for s, p in self.repo.live_for_company(company.id) if p.is_plan]
+        subscription = Subscription(
+            company_id=company.id,
+            product_id=product.id,
+            status=SubscriptionStatus.ACTIVE,
+            host_limit=host_limit if product.pricing == Pricing.PER_HOST else None,
+        )
+        self.repo.add(subscription)
+        movers: list[int] = []
+        for old in replaced:
+            movers.extend(self.repo.assigned_host_ids(old.id))
+            self._cancel(actor, company, old, reason="switched")
+        hosts = self.repo.live_host_ids(company.id) if subscribe_all_hosts else movers
+        for host_id in dict.fromkeys(hosts):
+            self._assign(company, host_id, subscription, product)
+        if product.pricing == Pricing.PER_HOST and subscription.host_limit is None:
+            subscription.host_limit = max(1, self.repo.assigned_count(subscription.id))
+        self.session.flush()
+        log_action(
+            self.session,
+            "subscription.created",
+            actor=actor.label,
+            ref=f"subscription:{subscription.id}",
+            company_id=company.id,
+            slug=slug,
+            replaced=[s.id for s in replaced],
+        )
+        return subscription
+
+    def update(self, actor: Actor, company: Company, slug: str, *, host_limit: int) -> Subscription:
+        subscription = self.by_slug(company, slug)
+        if host_limit < 1:
+            raise InvalidInput("host_limit must be a positive integer", field="host_limit")
+        assigned = self.repo.assigned_count(subscription.id)
+        if host_limit < assigned:
+            raise InvalidInput(
+                f"host_limit cannot be below the {assigned} hosts assigned", field="host_limit"
+            )
+        subscription.host_limit = host_limit
+        self.session.flush()
+        log_action(
+            self.session,
+            "subscription.updated",
+            actor=actor.label,
+            ref=f"subscription:{subscription.id}",
+            company_id=company.id,
+            host_limit=host_limit,
+        )
+        return subscription
+
+    def set_status(
+        self, actor: Actor, company: Company, slug: str, status: SubscriptionStatus
+    ) -> Subscription:
+        """Suspend, reactivate or cancel (final) one subscription."""
+        subscription = self.by_slug(company, slug)
+        if status == SubscriptionStatus.CANCELLED:
+            self._cancel(actor, company, subscription, reason="cancelled")
+        else:
+            subscription.status = status
+            log_action(
+                self.session,
+                f"subscription.{status.value.lower()}",
+                actor=actor.label,
+                ref=f"subscription:{subscription.id}",
+                company_id=company.id,
+            )
+        self.session.flush()
+        return subscription
+
+    def set_all(
+        self,
+        actor_label: str,
+        company_id: int,
+        from_status: SubscriptionStatus,
+        to_status: SubscriptionStatus,
+    ) -> int:
+        """Move every subscription of a company in ``from_status`` to ``to_status`` (the background job)."""
+        changed = 0
+        for subscription, _ in self.repo.live_for_company(company_id):
+            if subscription.status == from_status:
+                subscription.status = to_status
+                changed += 1
+        self.session.flush()
+        log_action(
+            self.session,
+            f"subscription.all_{to_status.value.lower()}",
+            actor=actor_label,
+            ref=f"company:{company_id}",
+            company_id=company_id,
+            changed=changed,
+        )
+        return changed
+
+    def _cancel(self, actor: Actor, company: Company, subscription: Subscription, *, reason: str) -> None:
+        subscription.status = SubscriptionStatus.CANCELLED
+        subscription.cancelled_at = utcnow()
+        for host_id in self.repo.assigned_host_ids(subscription.id):
+            self.repo.unassign(host_id, subscription.id)
+        log_action(
+            self.session,
+            f"subscription.{reason}",
+            actor=actor.label,
+            ref=f"subscription:{subscription.id}",
+            company_id=company.id,
+        )
+
+    def cancel_all(self, actor: Actor, company: Company) -> None:
+        for subscription, _ in self.repo.live_for_company(company.id):
+            self._cancel(actor, company, subscription, reason="cancelled")
+
+    # --- hosts ---------------------------------------------------------------------------
+
+    def _assign(self, company: Company, host_id: int, subscription: Subscription, product: Product) -> None:
+        """Assign a host, raising a per-host subscription's limit unless the company locked limits."""
+        if product.is_plan:
+            # A host holds one plan at a time.
+            for other, other_product in self.repo.for_host(host_id):
+                if other_product.is_plan and other.id != subscription.id:
+                    self.repo.unassign(host_id, other.id)
+        self.repo.assign(host_id, subscription.id)
+        if subscription.host_limit is not None:
+            assigned = self.repo.assigned_count(subscription.id)
+            if assigned > subscription.host_limit:
+                if company.host_limits_locked:
+                    raise Conflict(
+                        f"Host limit of subscription {subscription.id} ({product.slug}) reached and "
+                        "host limit changes are locked for this company"
+                    )
+                subscription.host_limit = assigned
+
+    def set_host_subscriptions(
+        self,
+        company: Company,
+        host: Host,
+        *,
+        subscription_ids: Sequence[int] | None = None,
+        plan_slug: str | None = None,
+        add_on_slugs: Sequence[str] | None = None,
+    ) -> None:
+        """Set exactly which subscriptions a host is on, by ids or by plan and add-on slugs."""
+        if subscription_ids is not None and (plan_slug is not None or add_on_slugs is not None):
+            raise InvalidInput("Give subscription_ids or plan_slug/add_on_slugs, not both")
+        live = {s.id: (s, p) for s, p in self.repo.live_for_company(company.id)}
+        wanted: list[tuple[Subscription, Product]] = []
+        if subscription_ids is not None:
+            for subscription_id in dict.fromkeys(subscription_ids):
+                if subscription_id not in live:
+                    raise NotFound(f"Subscription {subscription_id} not found in this company")
+                wanted.append(live[subscription_id])
+        else:
+            by_slug = {p.slug: (s, p) for s, p in live.values()}
+            current = self.repo.for_host(host.id)
+            if plan_slug is None:
+                wanted.extend((s, p) for s, p in current if p.is_plan)
+            if add_on_slugs is None:
+                wanted.extend((s, p) for s, p in current if not p.is_plan)
+            for slug, must_be_plan in [(plan_slug, True)] + [(slug, False) for slug in (add_on_slugs or [])]:
+                if slug is None:
+                    continue
+                if slug not in by_slug:
+                    raise NotFound(f"The company has no subscription to '{slug}'")
+                if by_slug[slug][1].is_plan != must_be_plan:
+                    kind = "a plan" if must_be_plan else "an add-on"
+                    raise InvalidInput(f"'{slug}' is not {kind}")
+                wanted.append(by_slug[slug])
+        if sum(1 for _, p in wanted if p.is_plan) > 1:
+            raise InvalidInput("A host can be assigned to one plan only")
+        self.repo.unassign_all(host.id)
+        for subscription, product in wanted:
+            self._assign(company, host.id, subscription, product)
+        self.session.flush()
+
+    def host_plan(self, host: Host) -> HostPlan:
+        return HostPlan(list(self.repo.for_host(host.id)))
+
+    def host_plans(self, hosts: Sequence[Host]) -> dict[int, HostPlan]:
+        return {
+            host_id: HostPlan(subs) for host_id, subs in self.repo.for_hosts([h.id for h in hosts]).items()
+        }
+
+    def ensure_can_host(self, host: Host) -> None:
+        """A host hosts only while one of its plans is active (suspension stops hosting)."""
+        if not self.host_plan(host).can_host():
+            raise Forbidden("The host's plan is suspended or missing: hosting is not available")

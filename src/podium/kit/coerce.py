@@ -1,0 +1,85 @@
+"""Loose input types, as real clients send them: "60" for 60, "true" for True, "EST" for a zone."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any
+from zoneinfo import available_timezones
+
+from podium.kit.errors import InvalidInput
+
+TRUE = {"true", "1", "yes", "on"}
+FALSE = {"false", "0", "no", "off"}
+LOCALE_RE = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")
+COUNTRY_RE = re.compile(r"^[A-Za-z]{2}$")
+
+
+def to_bool(field: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in TRUE | FALSE:
+        return value.strip().lower() in TRUE
+    raise InvalidInput(f"{field} must be true or false", field=field)
+
+
+def to_int(field: str, value: Any) -> int:
+    if isinstance(value, bool):
+        raise InvalidInput(f"{field} must be an integer", field=field)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
+        return int(value)
+    raise InvalidInput(f"{field} must be an integer", field=field)
+
+
+def to_str(field: str, value: Any, *, maximum: int = 255) -> str:
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise InvalidInput(f"{field} must be a string", field=field)
+    text = str(value).strip()
+    if len(text) > maximum:
+        raise InvalidInput(f"{field} is longer than {maximum} characters", field=field)
+    return text
+
+
+def to_int_list(field: str, value: Any) -> list[int]:
+    if not isinstance(value, list):
+        raise InvalidInput(f"{field} must be an array of integers", field=field)
+    return [to_int(field, item) for item in value]
+
+
+def to_str_list(field: str, value: Any) -> list[str]:
+    if not isinstance(value, list):
+        raise InvalidInput(f"{field} must be an array of strings", field=field)
+    return [to_str(field, item) for item in value]
+
+
+@lru_cache(maxsize=1)
+def _zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def time_zone(field: str, value: Any) -> str:
+    """An IANA time zone name (the tz database, including links like US/Eastern and EST)."""
+    name = to_str(field, value, maximum=64)
+    if name not in _zones():
+        raise InvalidInput(f"{field} must be an IANA time zone name (e.g. Europe/London)", field=field)
+    return name
+
+
+def locale(field: str, value: Any) -> str:
+    tag = to_str(field, value, maximum=35).replace("_", "-")
+    if not LOCALE_RE.match(tag):
+        raise InvalidInput(f"{field} must be a BCP-47 language tag (e.g. en-US)", field=field)
+    return tag
+
+
+def country(field: str, value: Any) -> str:
+    code = to_str(field, value, maximum=2)
+    if not COUNTRY_RE.match(code):
+        raise InvalidInput(f"{field} must be a two-letter ISO 3166 country code", field=field)
+    return code.upper()
