@@ -17,9 +17,10 @@ from podium import __version__
 from podium.config import Settings, get_settings
 from podium.domain.outbox.worker import OutboxWorker
 from podium.edges.boomstream import router as boomstream
+from podium.edges.iotum import routes as iotum
 from podium.edges.liveminutes import routes as liveminutes
 from podium.kit.db import make_engine, make_sessionmaker
-from podium.web import pages
+from podium.web import account, pages
 
 
 class CaseInsensitiveMethods:
@@ -96,11 +97,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         body: dict[str, Any] = {"detail": exc.detail}
         if request.url.path.startswith(lm_prefix + "/"):
             body = {"resultcode": 0, "error": "http", "message": str(exc.detail)}
+        elif request.url.path.startswith(iotum.PREFIX + "/"):
+            body = {"message": str(exc.detail)}
         return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
     app.include_router(boomstream.build_router())
     app.include_router(liveminutes.build_router(lm_prefix))
+    app.include_router(iotum.build_router())
     app.include_router(pages.router)
+    app.include_router(account.router)
     app.add_middleware(
         CaseInsensitiveMethods,
         canonical=boomstream.canonical_paths() + liveminutes.canonical_paths(lm_prefix),

@@ -69,9 +69,8 @@ def cmd_worker(_args: argparse.Namespace) -> int:
     return 0
 
 
-def _provision(work: Callable[[Any], dict[str, object]]) -> int:
-    """Run one provisioning step in its own transaction and print its JSON result."""
-    from podium.domain.tenancy.service import TenancyService
+def _admin(work: Callable[[Any, Settings], dict[str, object]]) -> int:
+    """Run one admin step (given the session and settings) in its own transaction; print its JSON."""
     from podium.kit.db import make_engine, make_sessionmaker
 
     settings = get_settings()
@@ -80,7 +79,7 @@ def _provision(work: Callable[[Any], dict[str, object]]) -> int:
     try:
         with make_sessionmaker(engine)() as session:
             try:
-                result = work(TenancyService(session))
+                result = work(session, settings)
                 session.commit()
             except DomainError as error:
                 session.rollback()
@@ -90,6 +89,12 @@ def _provision(work: Callable[[Any], dict[str, object]]) -> int:
         engine.dispose()
     print(json.dumps(result))
     return 0
+
+
+def _provision(work: Callable[[Any], dict[str, object]]) -> int:
+    from podium.domain.tenancy.service import TenancyService
+
+    return _admin(lambda session, settings: work(TenancyService(session, settings)))
 
 
 def cmd_bootstrap(args: argparse.Namespace) -> int:
@@ -105,6 +110,111 @@ def cmd_bootstrap(args: argparse.Namespace) -> int:
 
 def cmd_create_company(args: argparse.Namespace) -> int:
     return _provision(lambda tenancy: tenancy.provision_company(args.reseller_id, args.name, args.subdomain))
+
+
+def cmd_create_reseller(args: argparse.Namespace) -> int:
+    def work(tenancy: Any) -> dict[str, object]:
+        reseller = tenancy.create_reseller(args.name, parent_id=args.parent_id, domain=args.domain)
+        return {"reseller_id": reseller.id, "parent_id": reseller.parent_id, "domain": reseller.domain}
+
+    return _provision(work)
+
+
+def cmd_create_host(args: argparse.Namespace) -> int:
+    from podium.models.tenancy import Role
+
+    def work(tenancy: Any) -> dict[str, object]:
+        host = tenancy.create_host(args.company_id, args.email, Role(args.role), name=args.name or "")
+        return {
+            "host_id": host.id,
+            "company_id": host.company_id,
+            "role": host.role.value,
+            "access_code": host.access_code,
+        }
+
+    return _provision(work)
+
+
+def cmd_create_api_token(args: argparse.Namespace) -> int:
+    from podium.domain.auth.service import AuthService
+
+    def work(session: Any, settings: Settings) -> dict[str, object]:
+        issued = AuthService(session, settings).create_api_token(args.host_id)
+        return {"api_token_id": issued.credential.id, "host_id": args.host_id, "api_token": issued.token}
+
+    return _admin(work)
+
+
+def cmd_revoke_api_token(args: argparse.Namespace) -> int:
+    from podium.domain.auth.service import AuthService
+
+    def work(session: Any, settings: Settings) -> dict[str, object]:
+        credential = AuthService(session, settings).revoke_api_token(args.api_token_id)
+        return {"api_token_id": credential.id, "revoked": True}
+
+    return _admin(work)
+
+
+def cmd_create_product(args: argparse.Namespace) -> int:
+    from podium.domain.subscriptions.service import SubscriptionService
+    from podium.models.subscription import Pricing
+
+    def work(session: Any, _settings: Settings) -> dict[str, object]:
+        product = SubscriptionService(session).create_product(
+            args.reseller_id,
+            slug=args.slug,
+            name=args.name or args.slug,
+            is_plan=args.kind == "plan",
+            pricing=Pricing(args.pricing),
+            price_cents=args.price_cents,
+            description=args.description,
+            features=[f for f in args.features.split(",") if f],
+        )
+        return {
+            "product_id": product.id,
+            "reseller_id": product.reseller_id,
+            "slug": product.slug,
+            "plan": product.is_plan,
+            "pricing": product.pricing.value,
+            "price_cents": product.price_cents,
+            "features": product.features,
+        }
+
+    return _admin(work)
+
+
+def cmd_lock_host_limits(args: argparse.Namespace) -> int:
+    from podium.domain.tenancy.companies import CompanyService
+
+    def work(session: Any, settings: Settings) -> dict[str, object]:
+        company = CompanyService(session, settings).set_host_limits_locked(args.company_id, not args.unlock)
+        return {"company_id": company.id, "host_limits_locked": company.host_limits_locked}
+
+    return _admin(work)
+
+
+def cmd_create_oauth_client(args: argparse.Namespace) -> int:
+    from podium.domain.auth.oauth import OAuthService
+
+    def work(session: Any, settings: Settings) -> dict[str, object]:
+        client, secret = OAuthService(session, settings).create_client(
+            host_id=args.host_id,
+            name=args.name,
+            redirect_uris=args.redirect_uri or [],
+            grant_types=args.grant_types.split(","),
+            scopes=args.scopes.split(","),
+            confidential=not args.public,
+        )
+        return {
+            "client_id": client.client_id,
+            "client_secret": secret,
+            "host_id": client.host_id,
+            "grant_types": client.grant_types,
+            "scopes": client.scopes.split(),
+            "redirect_uris": client.redirect_uris,
+        }
+
+    return _admin(work)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -145,6 +255,58 @@ def build_parser() -> argparse.ArgumentParser:
     company.add_argument("--name", required=True)
     company.add_argument("--subdomain", required=True)
     company.set_defaults(func=cmd_create_company)
+
+    reseller = admin.add_parser("create-reseller", help="a reseller, optionally under another")
+    reseller.add_argument("--name", required=True)
+    reseller.add_argument("--parent-id", type=int, default=None)
+    reseller.add_argument("--domain", default="")
+    reseller.set_defaults(func=cmd_create_reseller)
+
+    host = admin.add_parser("create-host", help="a host in a company (no welcome email)")
+    host.add_argument("--company-id", type=int, required=True)
+    host.add_argument("--email", required=True)
+    host.add_argument("--name", default="")
+    host.add_argument("--role", default="HOST", choices=["RESELLER_ADMIN", "COMPANY_ADMIN", "HOST"])
+    host.set_defaults(func=cmd_create_host)
+
+    token = admin.add_parser("create-api-token", help="another Iotum API token for an admin host (rotation)")
+    token.add_argument("--host-id", type=int, required=True)
+    token.set_defaults(func=cmd_create_api_token)
+    revoke = admin.add_parser("revoke-api-token", help="end an Iotum API token and its sessions")
+    revoke.add_argument("--api-token-id", type=int, required=True)
+    revoke.set_defaults(func=cmd_revoke_api_token)
+
+    product = admin.add_parser("create-product", help="a plan or add-on in a reseller's catalogue")
+    product.add_argument("--reseller-id", type=int, required=True)
+    product.add_argument("--slug", required=True)
+    product.add_argument("--name", default="")
+    product.add_argument("--kind", choices=["plan", "add-on"], required=True)
+    product.add_argument("--pricing", choices=["flat", "per_host"], default="flat")
+    product.add_argument("--price-cents", type=int, default=0)
+    product.add_argument("--description", default="")
+    product.add_argument(
+        "--features",
+        default="",
+        help="comma-separated: recording,video_recording,"
+        "transcription,one_time_access_code,sip_gateway,streaming",
+    )
+    product.set_defaults(func=cmd_create_product)
+
+    lock = admin.add_parser(
+        "lock-host-limits", help="make host-limit overruns fail instead of raising the limit"
+    )
+    lock.add_argument("--company-id", type=int, required=True)
+    lock.add_argument("--unlock", action="store_true")
+    lock.set_defaults(func=cmd_lock_host_limits)
+
+    oauth = admin.add_parser("create-oauth-client", help="register an OAuth 2 application acting for a host")
+    oauth.add_argument("--host-id", type=int, required=True)
+    oauth.add_argument("--name", required=True)
+    oauth.add_argument("--redirect-uri", action="append")
+    oauth.add_argument("--grant-types", default="client_credentials")
+    oauth.add_argument("--scopes", default="read,write")
+    oauth.add_argument("--public", action="store_true", help="a public client (PKCE, no secret)")
+    oauth.set_defaults(func=cmd_create_oauth_client)
     return parser
 
 

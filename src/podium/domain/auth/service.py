@@ -134,6 +134,22 @@ class AuthService:
         api_session.last_used_at = now
         return actor
 
+    def sso_host(self, host_id: int, login_token_public_key: str) -> Host:
+        """The host a single-sign-on link names, if its login token key matches."""
+        host = self.repo.host(host_id)
+        expected = host.login_token_public_key if host is not None else secrets.token_hex(20)
+        if not hmac.compare_digest(expected, login_token_public_key) or host is None:
+            raise Unauthenticated("This sign-in link is not valid")
+        self.actor_for_host(host, "web")
+        return host
+
+    def web_host(self, host_id: int) -> Host:
+        """The host of a web session, while it and its company are live."""
+        host = self.repo.host(host_id)
+        self.actor_for_host(host, "web")
+        assert host is not None
+        return host
+
     # --- API tokens (command line) --------------------------------------------------------------
 
     def create_api_token(self, host_id: int) -> IssuedToken:

@@ -72,8 +72,20 @@ class OutboxWorker:
     def _deliver(self, kind: str, payload: dict[str, Any]) -> None:
         if kind == "email":
             self._send_email(payload)
+        elif kind == "job":
+            self._run_job(payload)
         else:
             raise ValueError(f"unknown outbox kind {kind!r}")
+
+    def _run_job(self, payload: dict[str, Any]) -> None:
+        from podium.domain.outbox.jobs import JOBS
+
+        job = JOBS.get(str(payload.get("job")))
+        if job is None:
+            raise ValueError(f"unknown job {payload.get('job')!r}")
+        with self.sessions() as session:
+            job(session, self.settings, payload)
+            session.commit()
 
     def _send_email(self, payload: dict[str, Any]) -> None:
         message = EmailMessage()

@@ -1,0 +1,275 @@
+"""The web app around accounts: single sign-on, login, account page, password links, OAuth 2."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from oauthlib.oauth2 import FatalClientError, OAuth2Error
+
+from podium.domain.auth.oauth import OAuthService
+from podium.domain.auth.service import AuthService
+from podium.domain.hosts.service import HostService
+from podium.edges.common import Context, run_unit_of_work
+from podium.kit.errors import DomainError, InvalidInput
+from podium.web.pages import SECURITY_HEADERS, templates
+from podium.web.session import csrf_token, safe_redirect, sign_in, sign_out, signed_in_host_id
+
+router = APIRouter(tags=["web"])
+
+
+def _page(request: Request, template: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
+    return templates.TemplateResponse(
+        request, template, context, status_code=status, headers=SECURITY_HEADERS
+    )
+
+
+def _message(request: Request, heading: str, message: str, status: int) -> HTMLResponse:
+    return _page(request, "message.html", {"heading": heading, "message": message}, status)
+
+
+def _login_redirect(request: Request) -> RedirectResponse:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse("/login?" + urlencode({"next": target}), status_code=303)
+
+
+@router.get("/auth", response_class=HTMLResponse)
+async def single_sign_on(
+    request: Request, host_id: str = "", login_token_public_key: str = "", redirect_url: str = ""
+) -> Response:
+    """Sign a host into the web app with its login token key and redirect (only to this server)."""
+    settings = request.app.state.settings
+    if not host_id or not login_token_public_key:
+        return _message(
+            request, "Incomplete sign-in link", "host_id and login_token_public_key are required", 400
+        )
+    if not host_id.isdigit():
+        return _message(request, "Invalid sign-in link", "host_id must be a number", 400)
+    target = safe_redirect(redirect_url, settings) if redirect_url else "/account"
+    if target is None:
+        return _message(request, "Invalid sign-in link", "redirect_url must be a page of this server", 400)
+    try:
+        host = await run_unit_of_work(
+            request,
+            lambda ctx: AuthService(ctx.session, ctx.settings).sso_host(int(host_id), login_token_public_key),
+        )
+    except DomainError as error:
+        return _message(request, "Sign-in refused", error.message, 403)
+    response = RedirectResponse(target, status_code=303)
+    sign_in(response, host.id, settings)
+    return response
+
+
+@router.get("/login", response_class=HTMLResponse)
+async def login_form(request: Request, next: str = "/account") -> HTMLResponse:
+    """Email and password sign-in form."""
+    return _page(request, "login.html", {"next": next, "error": ""})
+
+
+@router.post("/login", response_class=HTMLResponse)
+async def login(request: Request) -> Response:
+    """Check the password and sign in."""
+    settings = request.app.state.settings
+    form = await request.form()
+    email, password = str(form.get("email", "")), str(form.get("password", ""))
+    target = safe_redirect(str(form.get("next", "")), settings) or "/account"
+    try:
+        host = await run_unit_of_work(
+            request, lambda ctx: AuthService(ctx.session, ctx.settings).check_password(email, password)
+        )
+    except DomainError as error:
+        return _page(request, "login.html", {"next": target, "error": error.message}, 401)
+    response = RedirectResponse(target, status_code=303)
+    sign_in(response, host.id, settings)
+    return response
+
+
+@router.post("/logout")
+async def logout() -> Response:
+    """Sign out of the web app."""
+    response = RedirectResponse("/login", status_code=303)
+    sign_out(response)
+    return response
+
+
+@router.get("/account", response_class=HTMLResponse)
+async def account(request: Request) -> Response:
+    """The signed-in host's account page."""
+    settings = request.app.state.settings
+    host_id = signed_in_host_id(request, settings)
+    if host_id is None:
+        return _login_redirect(request)
+
+    def work(ctx: Context) -> dict[str, Any]:
+        host = AuthService(ctx.session, ctx.settings).web_host(host_id)
+        view = HostService(ctx.session, ctx.settings).view(host)
+        return {
+            "host": host,
+            "meeting_url": view.meeting_url,
+            "plan": view.plan.plan_slug or "none",
+            "can_host": view.plan.can_host(),
+        }
+
+    try:
+        context = await run_unit_of_work(request, work)
+    except DomainError:
+        response = _login_redirect(request)
+        sign_out(response)
+        return response
+    return _page(request, "account.html", context)
+
+
+@router.get("/password/new", response_class=HTMLResponse)
+async def password_form(request: Request, token: str = "") -> HTMLResponse:
+    """Choose a password (from a welcome or reset email)."""
+    if not token:
+        return _message(request, "Incomplete link", "This link has no token", 400)
+    return _page(request, "password.html", {"token": token, "error": ""})
+
+
+@router.post("/password/new", response_class=HTMLResponse)
+async def password_set(request: Request) -> Response:
+    """Set the password; the link works once."""
+    form = await request.form()
+    token, password = str(form.get("token", "")), str(form.get("password", ""))
+    if password != str(form.get("confirm", "")):
+        return _page(request, "password.html", {"token": token, "error": "The passwords differ"}, 422)
+    try:
+        await run_unit_of_work(
+            request,
+            lambda ctx: HostService(ctx.session, ctx.settings).set_password_with_link(token, password),
+        )
+    except InvalidInput as error:
+        return _page(request, "password.html", {"token": token, "error": error.message}, 422)
+    except DomainError as error:
+        return _message(request, "Link not valid", error.message, 410)
+    return _message(request, "Password saved", "You can now sign in with your new password", 200)
+
+
+# --- OAuth 2 ----------------------------------------------------------------------------------
+
+
+def _oauth_transport(settings: Any) -> None:
+    # oauthlib insists on HTTPS; a server whose public URL is plain http (development, tests) says so.
+    if settings.public_url.startswith("http://"):
+        os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"
+
+
+def _oauth_response(headers: dict[str, str], body: str | None, status: int) -> Response:
+    return Response(
+        content=body or "",
+        status_code=status,
+        headers=headers,
+        media_type=headers.get("Content-Type", "application/json"),
+    )
+
+
+@router.post("/oauth/token")
+async def oauth_token(request: Request) -> Response:
+    """OAuth 2 token endpoint: client_credentials, authorization_code (PKCE) and refresh_token grants."""
+    settings = request.app.state.settings
+    _oauth_transport(settings)
+    body = (await request.body()).decode("utf-8", errors="replace")
+    uri, headers = str(request.url), dict(request.headers)
+
+    def work(ctx: Context) -> tuple[dict[str, str], str | None, int]:
+        result: tuple[dict[str, str], str | None, int] = (
+            OAuthService(ctx.session, ctx.settings).server().create_token_response(uri, "POST", body, headers)
+        )
+        return result
+
+    return _oauth_response(*await run_unit_of_work(request, work))
+
+
+@router.get("/oauth/authorize", response_class=HTMLResponse)
+async def oauth_authorize_form(request: Request) -> Response:
+    """Ask the signed-in host to approve an application (authorization code with PKCE)."""
+    settings = request.app.state.settings
+    _oauth_transport(settings)
+    host_id = signed_in_host_id(request, settings)
+    if host_id is None:
+        return _login_redirect(request)
+    uri, headers = str(request.url), dict(request.headers)
+
+    def work(ctx: Context) -> dict[str, Any]:
+        host = AuthService(ctx.session, ctx.settings).web_host(host_id)
+        scopes, credentials = (
+            OAuthService(ctx.session, ctx.settings)
+            .server()
+            .validate_authorization_request(uri, "GET", None, headers)
+        )
+        client = credentials["request"].client
+        return {
+            "client_name": client.name if client else credentials["client_id"],
+            "scopes": scopes,
+            "host": host,
+            "query": request.url.query,
+            "csrf": csrf_token(request, settings),
+        }
+
+    try:
+        context = await run_unit_of_work(request, work)
+    except FatalClientError as error:
+        return _message(request, "Invalid authorization request", error.description or error.error, 400)
+    except OAuth2Error as error:
+        redirect = error.in_uri(error.redirect_uri) if error.redirect_uri else None
+        if redirect:
+            return RedirectResponse(redirect, status_code=303)
+        return _message(request, "Invalid authorization request", error.description or error.error, 400)
+    except DomainError:
+        return _login_redirect(request)
+    return _page(request, "consent.html", context)
+
+
+@router.post("/oauth/authorize")
+async def oauth_authorize(request: Request) -> Response:
+    """Record the host's decision and send the browser back to the application."""
+    settings = request.app.state.settings
+    _oauth_transport(settings)
+    host_id = signed_in_host_id(request, settings)
+    if host_id is None:
+        return _login_redirect(request)
+    form = await request.form()
+    if not secrets_equal(str(form.get("csrf", "")), csrf_token(request, settings)):
+        return _message(request, "Request refused", "The form has expired; start again", 403)
+    uri, headers = str(request.url), dict(request.headers)
+    approved = form.get("decision") == "approve"
+
+    def work(ctx: Context) -> tuple[dict[str, str], str | None, int]:
+        AuthService(ctx.session, ctx.settings).web_host(host_id)
+        server = OAuthService(ctx.session, ctx.settings).server()
+        scopes, credentials = server.validate_authorization_request(uri, "GET", None, headers)
+        if not approved:
+            raise AccessDenied(credentials["redirect_uri"], credentials.get("state"))
+        credentials.pop("request", None)
+        credentials["user"] = host_id
+        result: tuple[dict[str, str], str | None, int] = server.create_authorization_response(
+            uri, "GET", None, headers, scopes=scopes, credentials=credentials
+        )
+        return result
+
+    try:
+        response_headers, _body, _status = await run_unit_of_work(request, work)
+    except AccessDenied as denied:
+        query = {"error": "access_denied", **({"state": denied.state} if denied.state else {})}
+        return RedirectResponse(f"{denied.redirect_uri}?{urlencode(query)}", status_code=303)
+    except (OAuth2Error, DomainError) as error:
+        message = getattr(error, "description", None) or getattr(error, "message", "Invalid request")
+        return _message(request, "Invalid authorization request", str(message), 400)
+    return RedirectResponse(response_headers["Location"], status_code=303)
+
+
+class AccessDenied(Exception):
+    def __init__(self, redirect_uri: str, state: str | None) -> None:
+        super().__init__("access denied")
+        self.redirect_uri = redirect_uri
+        self.state = state
+
+
+def secrets_equal(a: str, b: str) -> bool:
+    import hmac
+
+    return hmac.compare_digest(a.encode(), b.encode())
