@@ -87,7 +87,7 @@ CASES: list[tuple[str, Prepare, dict[tuple[str, str], int], str]] = [
     (
         "subscription/create",
         lambda w, c, r: {"company_id": c, "slug": _product(w, r)},
-        # The company admin's foreign company_id is ignored; the foreign catalogue's product is unknown at home.
+        # A company admin's foreign company_id is ignored; that catalogue's product is unknown at home.
         _with(ADMINS, CA_foreign=404),
         "POST",
     ),
