@@ -70,7 +70,11 @@ class PodiumRequestValidator(RequestValidator):
         return True
 
     def validate_client_id(self, client_id: str, request: Any, *args: Any, **kwargs: Any) -> bool:
-        return self._client(client_id) is not None
+        client = self._client(client_id)
+        if client is None:
+            return False
+        request.client = client
+        return True
 
     def validate_redirect_uri(
         self, client_id: str, redirect_uri: str, request: Any, *args: Any, **kwargs: Any
@@ -97,12 +101,14 @@ class PodiumRequestValidator(RequestValidator):
     def validate_response_type(
         self, client_id: str, response_type: str, client: Any, request: Any, *args: Any, **kwargs: Any
     ) -> bool:
-        return response_type == "code" and "authorization_code" in client.grant_types
+        known = client or self._client(client_id)
+        return known is not None and response_type == "code" and "authorization_code" in known.grant_types
 
     def validate_grant_type(
         self, client_id: str, grant_type: str, client: Any, request: Any, *args: Any, **kwargs: Any
     ) -> bool:
-        return grant_type in client.grant_types
+        known = client or self._client(client_id)
+        return known is not None and grant_type in known.grant_types
 
     # --- authorization codes (PKCE required) ------------------------------------------------
 
