@@ -3,6 +3,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from podium.edges.boomstream.router import ALL_METHODS
+from podium.edges.iotum.routes import ENDPOINTS as IOTUM_ENDPOINTS
 from podium.edges.liveminutes.routes import METHODS as LM_METHODS
 
 
@@ -18,7 +19,19 @@ def test_openapi_covers_every_endpoint_of_every_dialect(client: TestClient) -> N
     for name, *_ in LM_METHODS:
         assert "post" in paths[f"/liveminutes/{name}"]
     assert len(LM_METHODS) == 8
-    assert "/healthz" in paths
+    for endpoint in IOTUM_ENDPOINTS:
+        assert {m.lower() for m in endpoint.methods} <= set(paths[f"/enterprise_api/{endpoint.path}"])
+    assert "post" in paths["/enterprise_api/authenticate"]
+    assert "put" in paths["/enterprise_api/subscription/update"]
+    for page in ("/auth", "/oauth/token", "/oauth/authorize", "/healthz"):
+        assert page in paths
+
+
+def test_iotum_unknown_paths_answer_json(client: TestClient) -> None:
+    missing = client.post("/enterprise_api/nothing/here", json={})
+    assert (missing.status_code, missing.json()) == (404, {"message": "Not Found"})
+    wrong_verb = client.get("/enterprise_api/host/fetch")
+    assert wrong_verb.status_code == 405 and wrong_verb.json()["message"]
 
 
 def test_healthz(client: TestClient) -> None:

@@ -101,12 +101,100 @@ def test_serve_provision_and_call(server: tuple[str, dict[str, str]], tmp_path: 
     )
     assert meeting.json()["meetingUrl"].startswith("https://meet.example.org/m/")
 
+    # The Iotum API token printed by bootstrap opens a session on the running server.
+    auth = httpx.post(f"{base}/enterprise_api/authenticate", json={"api_token": boot["iotum_api_token"]})
+    assert auth.status_code == 200
+    companies = httpx.post(f"{base}/enterprise_api/company/fetch_all", json=auth.json()).json()
+    assert {c["id"] for c in companies} == {boot["company_id"], company["company_id"]}
+
     # The first company's key does not see the second's conference.
     other = httpx.get(
         f"{base}/api/conference/info",
         params={"apikey": boot["boomstream_apikey"], "code": created["Code"], "format": "json"},
     ).json()
     assert other["Status"] == "Failed"
+
+
+def test_admin_commands_for_iotum(tmp_path: Path) -> None:
+    env = podium_env(tmp_path / "var")
+    boot = podium_json(env, "admin", "bootstrap", "--email", f"boss-{time.time_ns()}@example.com")
+    child = podium_json(
+        env,
+        "admin",
+        "create-reseller",
+        "--name",
+        "Child",
+        "--parent-id",
+        str(boot["reseller_id"]),
+        "--domain",
+        "child.example",
+    )
+    assert child["parent_id"] == boot["reseller_id"]
+    product = podium_json(
+        env,
+        "admin",
+        "create-product",
+        "--reseller-id",
+        str(boot["reseller_id"]),
+        "--slug",
+        f"gold_{time.time_ns()}",
+        "--kind",
+        "plan",
+        "--pricing",
+        "per_host",
+        "--price-cents",
+        "1500",
+        "--features",
+        "recording,sip_gateway",
+    )
+    assert product["features"] == ["hosting", "recording", "sip_gateway"] and product["plan"] is True
+    bad = run_podium(
+        env,
+        "admin",
+        "create-product",
+        "--reseller-id",
+        str(boot["reseller_id"]),
+        "--slug",
+        "x",
+        "--kind",
+        "add-on",
+        "--features",
+        "teleportation",
+        check=False,
+    )
+    assert bad.returncode == 2 and "Unknown features" in bad.stderr
+    token = podium_json(env, "admin", "create-api-token", "--host-id", str(boot["host_id"]))
+    assert token["api_token"] != boot["iotum_api_token"]
+    assert podium_json(env, "admin", "revoke-api-token", "--api-token-id", str(token["api_token_id"]))[
+        "revoked"
+    ]
+    host = podium_json(
+        env,
+        "admin",
+        "create-host",
+        "--company-id",
+        str(boot["company_id"]),
+        "--email",
+        f"plain-{time.time_ns()}@example.com",
+    )
+    refused = run_podium(env, "admin", "create-api-token", "--host-id", str(host["host_id"]), check=False)
+    assert refused.returncode == 2 and "admins" in refused.stderr
+    locked = podium_json(env, "admin", "lock-host-limits", "--company-id", str(boot["company_id"]))
+    assert locked["host_limits_locked"] is True
+    oauth = podium_json(
+        env,
+        "admin",
+        "create-oauth-client",
+        "--host-id",
+        str(boot["host_id"]),
+        "--name",
+        "CRM",
+        "--grant-types",
+        "client_credentials",
+        "--scopes",
+        "read",
+    )
+    assert oauth["client_secret"] and oauth["scopes"] == ["read"]
 
 
 def test_secret_key_from_environment(tmp_path: Path) -> None:

@@ -377,3 +377,15 @@ def test_single_sign_on_errors(client: TestClient, world: World) -> None:
     wrong = client.get("/auth", params={"host_id": world.host_host_id, "login_token_public_key": "0" * 40})
     assert wrong.status_code == 403
     assert client.get("/account", follow_redirects=False).status_code == 303
+
+
+def test_integration_flow_with_auth_token(client: TestClient, world: World) -> None:
+    """authenticate → company/fetch_all → host/fetch_all → host/fetch, as reseller integrations do."""
+    token = api(client, "authenticate", api_token=world.home.ra_api_token).json()["auth_token"]
+    companies = api(client, "company/fetch_all", token).json()
+    customer = next(c for c in companies if c["id"] == world.company_id)
+    hosts = api(client, "host/fetch_all", token, company_id=customer["id"]).json()
+    assert {h["host_id"] for h in hosts} == set(customer["hosts"])
+    detail = api(client, "host/fetch", token, host_id=hosts[0]["host_id"]).json()
+    assert detail["company_id"] == world.company_id
+    assert detail["access_code"]["number"] == hosts[0]["access_code"]

@@ -275,3 +275,30 @@ def test_bad_contacts_write_nothing(client: TestClient, world: World, contacts: 
     response = api(client, "contact/create", world.ca, host_id=host_id, contacts=contacts)
     assert response.status_code == 422 and message in response.json()["message"], response.text
     assert api(client, "contact/fetch_all", world.ca, host_id=host_id).json() == []
+
+
+def test_dialin_table_is_configurable(data_dir: Any, database_url: str, world: World) -> None:
+    from podium.app import create_app
+    from tests.conftest import make_settings
+
+    table = [
+        {
+            "phone_number": "15555550100",
+            "domestic_format": "(555) 555-0100",
+            "international_format": "+1 555-555-0100",
+            "country_code": "US",
+            "location": "New York",
+        },
+        {
+            "phone_number": "442079460000",
+            "domestic_format": "020 7946 0000",
+            "international_format": "+44 20 7946 0000",
+            "country_code": "GB",
+            "location": "London",
+        },
+    ]
+    with TestClient(create_app(make_settings(data_dir, database_url, dialin_numbers=table))) as other:
+        british = api(other, "host/create", world.ca, name="Brit", email=_email(), country_code="GB").json()
+        assert british["primary_dialin_number"]["location"] == "London"
+        french = api(other, "host/create", world.ca, name="Fr", email=_email(), country_code="FR").json()
+        assert french["primary_dialin_number"]["location"] == "New York"  # no French number: the first
