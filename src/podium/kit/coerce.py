@@ -25,16 +25,21 @@ def to_bool(field: str, value: Any) -> bool:
     raise InvalidInput(f"{field} must be true or false", field=field)
 
 
+# Beyond this a number fits no database integer column; it is bad input, not a server error.
+INT_LIMIT = 2**62
+
+
 def to_int(field: str, value: Any) -> int:
-    if isinstance(value, bool):
+    number: int | None = None
+    integral_float = isinstance(value, float) and value.is_integer()
+    digits = isinstance(value, str) and re.fullmatch(r"\s*-?\d{1,30}\s*", value) is not None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif integral_float or digits:
+        number = int(value)
+    if number is None or abs(number) > INT_LIMIT:
         raise InvalidInput(f"{field} must be an integer", field=field)
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
-        return int(value)
-    raise InvalidInput(f"{field} must be an integer", field=field)
+    return number
 
 
 def to_str(field: str, value: Any, *, maximum: int = 255) -> str:

@@ -23,6 +23,7 @@ class Body:
     """The request's parameters: the JSON body over the query string, keys in snake_case."""
 
     def __init__(self, values: dict[str, Any]) -> None:
+        _reject_nul(values)
         self.values = {snake(k): v for k, v in values.items()}
 
     def has(self, key: str) -> bool:
@@ -57,6 +58,21 @@ class Body:
 
     def without(self, *keys: str) -> dict[str, Any]:
         return {k: v for k, v in self.values.items() if k not in keys}
+
+
+def _reject_nul(value: Any, depth: int = 0) -> None:
+    """NUL characters fit no text column (PostgreSQL refuses them): bad input, said plainly."""
+    if depth > 20:
+        raise InvalidInput("Request body is nested too deeply")
+    if isinstance(value, str) and "\x00" in value:
+        raise InvalidInput("Request contains a NUL character")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _reject_nul(key, depth + 1)
+            _reject_nul(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _reject_nul(item, depth + 1)
 
 
 async def read_body(request: Request, limit: int) -> Body:
