@@ -1,5 +1,13 @@
 """Every table; imported as a whole so Alembic sees the full metadata."""
 
+from podium.models.activity import (
+    Attendance,
+    ChatMessage,
+    ChatRoom,
+    DriveFile,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from podium.models.audit import AuditEntry
 from podium.models.auth import ApiSession, OAuthAuthorizationCode, OAuthClient, OAuthToken
 from podium.models.conference import Conference, Folder
@@ -17,6 +25,12 @@ from podium.models.subscription import (
 from podium.models.tenancy import Company, Credential, Host, Reseller
 
 __all__ = [
+    "Attendance",
+    "ChatMessage",
+    "ChatRoom",
+    "DriveFile",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "ApiSession",
     "AuditEntry",
     "Contact",

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Float, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from podium.kit.clock import utcnow
@@ -57,3 +57,31 @@ class Conference(Timestamped, Base):
     duration_minutes: Mapped[float | None] = mapped_column(Float)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    # --- scheduling and room options (Iotum) -----------------------------------------------
+    # The organising host, when the conference was made for one (Iotum); None for Boomstream/LiveMinutes.
+    host_id: Mapped[int | None] = mapped_column(ForeignKey("hosts.id"), index=True)
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
+    reservationless: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The code in room_url: the host's dedicated code or a one-time code shared by a series.
+    access_code: Mapped[str | None] = mapped_column(String(9), index=True)
+    one_time_code: Mapped[bool] = mapped_column(Boolean, default=False)
+    code_valid_until: Mapped[datetime | None] = mapped_column(DateTime)
+    secure_url: Mapped[bool] = mapped_column(Boolean, default=False)
+    security_pin: Mapped[str | None] = mapped_column(String(16))
+    mute_mode: Mapped[str] = mapped_column(String(16), default="conversation")
+    auto_record: Mapped[str] = mapped_column(String(8), default="none")
+    auto_stream: Mapped[str] = mapped_column(String(8), default="none")
+    auto_transcribe: Mapped[bool] = mapped_column(Boolean, default=False)
+    host_initiated_recording: Mapped[bool] = mapped_column(Boolean, default=False)
+    broadcast_stream_url: Mapped[str | None] = mapped_column(String(2048))
+    broadcast_state: Mapped[str | None] = mapped_column(String(8))
+    is_streaming: Mapped[bool] = mapped_column(Boolean, default=False)
+    moderator_token: Mapped[str | None] = mapped_column(String(32), index=True)
+    # Recurrence: the master holds the RRULE; instances point at it.
+    schedule: Mapped[str | None] = mapped_column(String(255))
+    master_id: Mapped[int | None] = mapped_column(ForeignKey("conferences.id"), index=True)
+    materialized_until: Mapped[datetime | None] = mapped_column(DateTime)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime)

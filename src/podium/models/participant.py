@@ -37,6 +37,9 @@ class Participant(Timestamped, Base):
     name: Mapped[str] = mapped_column(String(255), default="")
     role: Mapped[ParticipantRole] = mapped_column(Enum(ParticipantRole, native_enum=False, length=20))
     avatar_url: Mapped[str] = mapped_column(String(2048), default="")
+    # Iotum: the contact this participant was invited as, and whether it is the organiser.
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
+    host_id: Mapped[int | None] = mapped_column(ForeignKey("hosts.id"))
     # Bumped whenever the participant is removed, so links issued before stay revoked.
     token_revision: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)

@@ -13,7 +13,11 @@ from podium.models.audit import AuditEntry
 def log_action(
     session: Session, action: str, *, actor: str, ref: str, company_id: int | None, **data: Any
 ) -> AuditEntry:
-    """Record ``action`` (e.g. ``conference.created``) done by ``actor`` to ``ref``."""
-    return AuditRepository(session).add(
+    """Record ``action`` (e.g. ``conference.created``) by ``actor`` on ``ref``; webhooks fan out from it."""
+    from podium.domain.webhooks.service import fan_out
+
+    entry = AuditRepository(session).add(
         AuditEntry(action=action, actor=actor, ref=ref, company_id=company_id, data=data)
     )
+    fan_out(session, entry)
+    return entry

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -57,6 +58,62 @@ class ConferenceRepository:
         return (
             self.session.scalar(select(Conference.id).where(getattr(Conference, column) == value)) is not None
         )
+
+    def access_code_used(self, code: str) -> bool:
+        return (
+            self.session.scalar(select(Conference.id).where(Conference.access_code == code).limit(1))
+            is not None
+        )
+
+    def with_access_code(self, code: str) -> Sequence[Conference]:
+        stmt = (
+            select(Conference)
+            .where(Conference.access_code == code)
+            .order_by(Conference.starts_at, Conference.id)
+        )
+        return self.session.scalars(stmt).all()
+
+    def on_code_for_host(self, host_id: int, code: str) -> Sequence[Conference]:
+        stmt = (
+            select(Conference)
+            .where(
+                Conference.host_id == host_id,
+                Conference.access_code == code,
+                Conference.deleted_at.is_(None),
+                Conference.ended_at.is_(None),
+            )
+            .order_by(Conference.starts_at.desc(), Conference.id.desc())
+        )
+        return self.session.scalars(stmt).all()
+
+    def series(self, master_id: int) -> Sequence[Conference]:
+        stmt = (
+            select(Conference)
+            .where(Conference.master_id == master_id)
+            .order_by(Conference.starts_at, Conference.id)
+        )
+        return self.session.scalars(stmt).all()
+
+    def masters_of_host(self, host_id: int) -> Sequence[Conference]:
+        stmt = select(Conference).where(
+            Conference.host_id == host_id,
+            Conference.master_id == Conference.id,
+            Conference.deleted_at.is_(None),
+        )
+        return self.session.scalars(stmt).all()
+
+    def upcoming_for_host(self, host_id: int, since: datetime, until: datetime) -> Sequence[Conference]:
+        stmt = (
+            select(Conference)
+            .where(
+                Conference.host_id == host_id,
+                Conference.deleted_at.is_(None),
+                Conference.starts_at >= since,
+                Conference.starts_at < until,
+            )
+            .order_by(Conference.starts_at, Conference.id)
+        )
+        return self.session.scalars(stmt).all()
 
     def folder(self, company_id: int, code: str) -> Folder | None:
         return self.session.scalar(select(Folder).where(Folder.company_id == company_id, Folder.code == code))

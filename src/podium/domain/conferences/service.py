@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -45,6 +46,15 @@ class ConferenceService:
             if not self.repo.code_exists(column, value):
                 return value
         raise RuntimeError(f"could not draw a free {column}")
+
+    def fresh_codes(self) -> dict[str, str]:
+        """New public codes for a conference row: every link to it is its own."""
+        return {
+            "code": self._unique("code", ids.conference_code),
+            "short_code": self._unique("short_code", ids.meeting_short_code),
+            "host_token": self._unique("host_token", ids.capability_token),
+            "meeting_key": self._unique("meeting_key", ids.meeting_key),
+        }
 
     def folder_for(self, actor: Actor, code: str) -> Folder | None:
         """The company's folder with ``code``, created on first use; empty code means none.
@@ -91,6 +101,7 @@ class ConferenceService:
         lang: str = "",
         starts_at: datetime | None = None,
         duration_minutes: float | None = None,
+        host_id: int | None = None,
     ) -> Conference:
         """Create a conference in the actor's company.
 
@@ -115,12 +126,14 @@ class ConferenceService:
         if meeting_key and self.repo.live_by_meeting_key(actor.company_id, meeting_key) is not None:
             raise Conflict("meetingKey already exists", field="meetingKey")
         folder = self.folder_for(actor, folder_code)
+        codes = self.fresh_codes()
+        if meeting_key:
+            codes["meeting_key"] = meeting_key
         conference = Conference(
             company_id=actor.company_id,
-            code=self._unique("code", ids.conference_code),
-            short_code=self._unique("short_code", ids.meeting_short_code),
-            host_token=self._unique("host_token", ids.capability_token),
-            meeting_key=meeting_key or self._unique("meeting_key", ids.meeting_key),
+            host_id=host_id,
+            moderator_token=secrets.token_urlsafe(9),
+            **codes,
             title=title,
             description=description,
             folder_id=folder.id if folder else None,
@@ -138,6 +151,8 @@ class ConferenceService:
             actor=actor.label,
             ref=f"conference:{conference.id}",
             company_id=actor.company_id,
+            host_id=host_id,
+            conference_id=conference.id,
             code=conference.code,
         )
         return conference

@@ -128,6 +128,25 @@ class ContactService:
         )
         return self.view(book, contact)
 
+    def visible_to(self, host: Host, contact_id: int) -> Contact | None:
+        """A contact in the host's own book or in its company's shared book."""
+        contact = self.repo.by_id(contact_id)
+        if contact is None or contact.company_id != host.company_id or contact.host_id not in (host.id, None):
+            return None
+        return contact
+
+    def find_or_add(self, host: Host, email: str, name: str = "") -> Contact:
+        """The host's contact with this email, added to its book when it has none."""
+        email = normalise_email(email, required=True)
+        for contact in self.repo.in_book(host.company_id, host.id):
+            if contact.email.lower() == email.lower():
+                return contact
+        contact = Contact(
+            company_id=host.company_id, host_id=host.id, email=email, name=name.strip() or email.split("@")[0]
+        )
+        self.repo.add(contact)
+        return contact
+
     def delete(self, actor: Actor, book: Book, contact_id: int) -> None:
         contact = self.get(book, contact_id)
         self.repo.delete(contact)

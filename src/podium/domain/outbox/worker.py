@@ -54,7 +54,7 @@ class OutboxWorker:
                 if message is None:
                     continue
                 try:
-                    self._deliver(message.kind, message.payload)
+                    self._deliver(message.kind, message.payload, message.id, message.attempts)
                 except Exception as exc:  # noqa: BLE001 - any failure is retried
                     log.warning("outbox %s attempt %s failed: %s", message.id, message.attempts, exc)
                     message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
@@ -69,13 +69,50 @@ class OutboxWorker:
                 session.commit()
         return delivered
 
-    def _deliver(self, kind: str, payload: dict[str, Any]) -> None:
+    def _deliver(self, kind: str, payload: dict[str, Any], message_id: int = 0, attempt: int = 1) -> None:
         if kind == "email":
             self._send_email(payload)
+        elif kind == "webhook":
+            self._post_webhook(payload, message_id, attempt)
         elif kind == "job":
             self._run_job(payload)
         else:
             raise ValueError(f"unknown outbox kind {kind!r}")
+
+    def _post_webhook(self, message: dict[str, Any], message_id: int, attempt: int) -> None:
+        """POST one event; any answer but 2xx is a failure to retry. Every attempt is logged."""
+        import httpx
+
+        from podium.domain.webhooks.repository import WebhookRepository
+        from podium.domain.webhooks.service import WebhookService, body_for
+
+        with self.sessions() as session:
+            endpoint = WebhookRepository(session).endpoint(int(message["endpoint_id"]))
+            if endpoint is None or endpoint.deleted_at is not None or not endpoint.active:
+                return  # removed since: nothing to deliver
+            url, token = endpoint.url, endpoint.signing_token
+        status: int | None = None
+        error = ""
+        try:
+            response = httpx.post(
+                url,
+                json=body_for(message),
+                headers={"x-signing-token": token},
+                timeout=10,
+                follow_redirects=False,
+            )
+            status = response.status_code
+            if not 200 <= status < 300:
+                error = f"HTTP {status}"
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        with self.sessions() as session:
+            WebhookService(session).record_attempt(
+                message_id, attempt, message, status_code=status, error=error, succeeded=not error
+            )
+            session.commit()
+        if error:
+            raise RuntimeError(error)
 
     def _run_job(self, payload: dict[str, Any]) -> None:
         from podium.domain.outbox.jobs import JOBS

@@ -1,0 +1,111 @@
+"""Attendance: who was in which conference from when to when. Rooms record joins and leaves here;
+statuses and reports are computed from it, never made up."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from podium.domain.attendance.repository import AttendanceRepository
+from podium.domain.audit.service import log_action
+from podium.kit.clock import utcnow
+from podium.kit.errors import Conflict, NotFound
+from podium.models.activity import Attendance
+from podium.models.conference import Conference
+from podium.models.participant import Participant
+
+
+def minutes(attendance: Attendance, now: datetime) -> int:
+    """Billed minutes of one span, rounded up (a started minute counts)."""
+    end = attendance.left_at or now
+    return max(0, math.ceil((end - attendance.joined_at).total_seconds() / 60))
+
+
+@dataclass(frozen=True)
+class ConferenceUsage:
+    conference: Conference
+    attendances: list[Attendance]
+
+    def total_participants(self) -> int:
+        people = {(a.participant_id, a.host_id, a.email.lower() or a.name) for a in self.attendances}
+        return len(people)
+
+    def total_minutes(self, now: datetime) -> int:
+        return sum(minutes(a, now) for a in self.attendances)
+
+    def first_join(self) -> datetime | None:
+        return min((a.joined_at for a in self.attendances), default=None)
+
+    def last_leave(self) -> datetime | None:
+        if not self.attendances or any(a.left_at is None for a in self.attendances):
+            return None
+        return max(a.left_at for a in self.attendances if a.left_at is not None)
+
+
+class AttendanceService:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.repo = AttendanceRepository(session)
+
+    def record_join(
+        self,
+        conference: Conference,
+        *,
+        participant: Participant | None = None,
+        host_id: int | None = None,
+        name: str = "",
+        email: str = "",
+        via: str = "web",
+        caller: str | None = None,
+        at: datetime | None = None,
+    ) -> Attendance:
+        """Someone entered the room; the first join starts the conference."""
+        if conference.deleted_at is not None or conference.ended_at is not None:
+            raise Conflict("The conference is over")
+        now = at or utcnow()
+        attendance = Attendance(
+            conference_id=conference.id,
+            participant_id=participant.id if participant else None,
+            host_id=host_id if host_id is not None else (participant.host_id if participant else None),
+            name=name or (participant.name if participant else ""),
+            email=email or (participant.email if participant else ""),
+            via=via,
+            caller=caller,
+            joined_at=now,
+        )
+        self.repo.add(attendance)
+        if conference.started_at is None:
+            conference.started_at = now
+            log_action(
+                self.session,
+                "conference.started",
+                actor="room",
+                ref=f"conference:{conference.id}",
+                company_id=conference.company_id,
+                host_id=conference.host_id,
+                conference_id=conference.id,
+            )
+        return attendance
+
+    def record_leave(self, attendance_id: int, at: datetime | None = None) -> Attendance:
+        attendance = self.repo.by_id(attendance_id)
+        if attendance is None:
+            raise NotFound("Attendance not found")
+        if attendance.left_at is None:
+            attendance.left_at = max(at or utcnow(), attendance.joined_at)
+            self.session.flush()
+        return attendance
+
+    def close_all(self, conference: Conference, at: datetime) -> None:
+        """Everyone still in the room leaves (the conference ended)."""
+        for attendance in self.repo.open_for_conference(conference.id):
+            attendance.left_at = max(at, attendance.joined_at)
+        self.session.flush()
+
+    def usage(self, conferences: Sequence[Conference]) -> list[ConferenceUsage]:
+        by_conference = self.repo.for_conferences([c.id for c in conferences])
+        return [ConferenceUsage(c, by_conference[c.id]) for c in conferences]

@@ -1,0 +1,124 @@
+"""Webhooks: per-company endpoints; events fan out from audit actions and leave through the outbox.
+
+Body and header follow the Iotum format (NOTES.md): POST JSON
+``{"event": str, "payload": "<serialized JSON>", "timestamp": ISO 8601}`` with ``x-signing-token``.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy.orm import Session
+
+from podium.domain.outbox.service import enqueue
+from podium.domain.webhooks.repository import WebhookRepository
+from podium.kit.clock import utcnow
+from podium.kit.errors import InvalidInput, NotFound
+from podium.models.activity import WebhookDelivery, WebhookEndpoint
+from podium.models.audit import AuditEntry
+
+# Audit action → public event name. Only events whose meaning is clear are published.
+EVENTS_BY_ACTION: dict[str, str] = {
+    "conference.started": "conference_start",
+    "conference.ended": "conference_end",
+    "conference.recording_started": "start_recording",
+    "conference.access_code_reused": "one_time_access_code_reused",
+    "conference.created": "conference_created",
+    "conference.updated": "conference_updated",
+    "conference.cancelled": "conference_cancelled",
+}
+EVENTS = tuple(dict.fromkeys(EVENTS_BY_ACTION.values()))
+
+
+def fan_out(session: Session, entry: AuditEntry) -> None:
+    """Queue one delivery per endpoint of the company that listens for the action's event."""
+    event = EVENTS_BY_ACTION.get(entry.action)
+    if event is None or entry.company_id is None:
+        return
+    # host_id, company_id and conference_id lead, as in the reference's payloads.
+    leading = ("host_id", "company_id", "conference_id")
+    payload: dict[str, Any] = {}
+    for key in leading:
+        if key in entry.data:
+            payload[key] = entry.data[key]
+    payload.update({key: value for key, value in entry.data.items() if key not in leading})
+    payload.setdefault("company_id", entry.company_id)
+    timestamp = utcnow().isoformat(timespec="seconds") + "Z"
+    for endpoint in WebhookRepository(session).live_for_company(entry.company_id):
+        if endpoint.active and event in endpoint.events:
+            enqueue(
+                session,
+                "webhook",
+                {"endpoint_id": endpoint.id, "event": event, "payload": payload, "timestamp": timestamp},
+            )
+
+
+def body_for(message: dict[str, Any]) -> dict[str, str]:
+    return {
+        "event": message["event"],
+        "payload": json.dumps(message["payload"]),
+        "timestamp": message["timestamp"],
+    }
+
+
+class WebhookService:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.repo = WebhookRepository(session)
+
+    def create(self, company_id: int, url: str, events: Sequence[str]) -> WebhookEndpoint:
+        parts = urlsplit(url.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc or len(url) > 2048:
+            raise InvalidInput("url must be an http(s) URL", field="url")
+        chosen = list(dict.fromkeys(e.strip() for e in events if e.strip()))
+        unknown = set(chosen) - set(EVENTS)
+        if not chosen or unknown:
+            raise InvalidInput(f"events must be among {', '.join(EVENTS)}", field="events")
+        endpoint = WebhookEndpoint(
+            company_id=company_id, url=url.strip(), events=chosen, signing_token=secrets.token_hex(24)
+        )
+        self.repo.add(endpoint)
+        return endpoint
+
+    def get(self, company_id: int, endpoint_id: int) -> WebhookEndpoint:
+        endpoint = self.repo.endpoint(endpoint_id)
+        if endpoint is None or endpoint.company_id != company_id or endpoint.deleted_at is not None:
+            raise NotFound("Webhook not found")
+        return endpoint
+
+    def list(self, company_id: int) -> Sequence[WebhookEndpoint]:
+        return self.repo.live_for_company(company_id)
+
+    def delete(self, company_id: int, endpoint_id: int) -> None:
+        self.get(company_id, endpoint_id).deleted_at = utcnow()
+        self.session.flush()
+
+    def deliveries(self, company_id: int, endpoint_id: int) -> Sequence[WebhookDelivery]:
+        return self.repo.deliveries(self.get(company_id, endpoint_id).id)
+
+    def record_attempt(
+        self,
+        outbox_id: int,
+        attempt: int,
+        message: dict[str, Any],
+        *,
+        status_code: int | None,
+        error: str,
+        succeeded: bool,
+    ) -> None:
+        self.repo.add(
+            WebhookDelivery(
+                endpoint_id=int(message["endpoint_id"]),
+                outbox_id=outbox_id,
+                event=str(message["event"]),
+                payload=message["payload"],
+                attempt=attempt,
+                status_code=status_code,
+                error=error[:2000],
+                succeeded=succeeded,
+            )
+        )
