@@ -20,7 +20,7 @@ from podium.edges.boomstream import router as boomstream
 from podium.edges.iotum import routes as iotum
 from podium.edges.liveminutes import routes as liveminutes
 from podium.kit.db import make_engine, make_sessionmaker
-from podium.web import account, pages
+from podium.web import account, drive, pages
 
 
 class CaseInsensitiveMethods:
@@ -106,6 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(iotum.build_router())
     app.include_router(pages.router)
     app.include_router(account.router)
+    app.include_router(drive.router)
     app.add_middleware(
         CaseInsensitiveMethods,
         canonical=boomstream.canonical_paths() + liveminutes.canonical_paths(lm_prefix),

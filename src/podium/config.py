@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     # Iotum auth_token lifetime after its last successful use.
     api_session_minutes: int = 60
     oauth_access_token_seconds: int = 3600
+    drive_max_bytes: int = 100 * 1024 * 1024
 
     @property
     def resolved_database_url(self) -> str:

@@ -10,6 +10,8 @@ STATUS_BY_CODE: dict[str, int] = {
     "link_unknown": 404,
     "link_expired": 410,
     "link_revoked": 410,
+    "forbidden": 403,
+    "wrong_pin": 403,
 }
 
 TITLE_BY_CODE: dict[str, str] = {
@@ -18,6 +20,7 @@ TITLE_BY_CODE: dict[str, str] = {
     "link_unknown": "Unknown link",
     "link_expired": "Link expired",
     "link_revoked": "Link no longer valid",
+    "forbidden": "Meeting unavailable",
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 
@@ -40,18 +41,90 @@ async def _lobby(request: Request, resolve: Callable[[JoiningService], JoinTicke
     try:
         lobby = await run_unit_of_work(request, work)
     except DomainError as error:
-        return templates.TemplateResponse(
-            request,
-            "link_error.html",
-            {
-                "heading": TITLE_BY_CODE.get(error.code, "Invalid link"),
-                "message": error.message,
-                "code": error.code,
-            },
-            status_code=status_for(error),
-            headers=SECURITY_HEADERS,
-        )
+        return _error_page(request, error)
     return templates.TemplateResponse(request, "lobby.html", lobby, headers=SECURITY_HEADERS)
+
+
+def _error_page(request: Request, error: DomainError) -> HTMLResponse:
+    return templates.TemplateResponse(
+        request,
+        "link_error.html",
+        {
+            "heading": TITLE_BY_CODE.get(error.code, "Invalid link"),
+            "message": error.message,
+            "code": error.code,
+        },
+        status_code=status_for(error),
+        headers=SECURITY_HEADERS,
+    )
+
+
+def _pin_form(request: Request, error: str = "", status: int = 200) -> HTMLResponse:
+    return templates.TemplateResponse(
+        request,
+        "pin.html",
+        {"error": error, "action": request.url.path, "query": request.url.query},
+        status_code=status,
+        headers=SECURITY_HEADERS,
+    )
+
+
+async def _room(request: Request, code_of: Callable[[JoiningService], str], pin: str | None) -> HTMLResponse:
+    """An Iotum room URL: moderator token, security PIN, then the conference's lobby."""
+    moderator_token = request.query_params.get("moderator_token", "")
+
+    def needs_pin(ctx: Context) -> bool:
+        joining = JoiningService(ctx.session, ctx.settings)
+        code = code_of(joining)
+        expected = joining.security_pin_for(code)
+        if expected is None or joining.is_moderator_token(code, moderator_token):
+            return False
+        if pin is None:
+            return True
+        if not secrets.compare_digest(pin.encode(), expected.encode()):
+            raise WrongPin("Wrong security PIN")
+        return False
+
+    try:
+        if await run_unit_of_work(request, needs_pin):
+            return _pin_form(request)
+    except WrongPin as error:
+        return _pin_form(request, error.message, 403)
+    except DomainError as error:
+        return _error_page(request, error)
+    return await _lobby(
+        request, lambda joining: joining.resolve_access_code(code_of(joining), moderator_token)
+    )
+
+
+class WrongPin(DomainError):
+    code = "wrong_pin"
+
+
+@router.get("/conf/call/{access_code}", response_class=HTMLResponse)
+async def room_page(request: Request, access_code: str) -> HTMLResponse:
+    """Iotum room URL (host meeting URL or a conference's access code); ?moderator_token= joins as moderator."""
+    return await _room(request, lambda _joining: access_code, None)
+
+
+@router.post("/conf/call/{access_code}", response_class=HTMLResponse)
+async def room_page_with_pin(request: Request, access_code: str) -> HTMLResponse:
+    """The security PIN form's answer."""
+    form = await request.form()
+    return await _room(request, lambda _joining: access_code, str(form.get("pin", "")))
+
+
+@router.get("/conf/call/s/{token}", response_class=HTMLResponse)
+async def secure_room_page(request: Request, token: str) -> HTMLResponse:
+    """Iotum secure_url: the access code travels encrypted."""
+    return await _room(request, lambda joining: joining.code_from_secure_url(token), None)
+
+
+@router.post("/conf/call/s/{token}", response_class=HTMLResponse)
+async def secure_room_page_with_pin(request: Request, token: str) -> HTMLResponse:
+    """The security PIN form's answer on a secure URL."""
+    form = await request.form()
+    return await _room(request, lambda joining: joining.code_from_secure_url(token), str(form.get("pin", "")))
 
 
 @router.get("/conf/invite.html", response_class=HTMLResponse)

@@ -794,6 +794,7 @@ class SchedulingService:
                 and conference.starts_at - timedelta(minutes=15) <= now < self.end_of(conference)
             ):
                 return conference
+        self.subscriptions.ensure_can_host(host)
         conference = self._new(_RoomActor(host), host)
         conference.reservationless = True
         conference.title = f"{host.name}'s meeting"

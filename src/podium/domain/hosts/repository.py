@@ -36,6 +36,10 @@ class HostRepository:
             stmt = stmt.where(Host.id != except_host)
         return self.session.scalar(stmt.limit(1)) is not None
 
+    def live_with_code(self, code: str) -> Sequence[Host]:
+        stmt = select(Host).where(Host.access_code == code, Host.deleted_at.is_(None))
+        return self.session.scalars(stmt).all()
+
     def by_login_key(self, host_id: int, key: str) -> Host | None:
         stmt = select(Host).where(
             Host.id == host_id, Host.login_token_public_key == key, Host.deleted_at.is_(None)

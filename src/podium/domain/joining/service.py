@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
 from podium.config import Settings
 from podium.domain.conferences.repository import ConferenceRepository
+from podium.domain.hosts.repository import HostRepository
 from podium.domain.participants.repository import ParticipantRepository
 from podium.domain.participants.service import INVITE_AUDIENCE
 from podium.kit import tokens
-from podium.kit.errors import InvalidInput, LinkRevoked, LinkUnknown
+from podium.kit.clock import utcnow
+from podium.kit.errors import InvalidInput, LinkExpired, LinkInvalid, LinkRevoked, LinkUnknown
 from podium.models.conference import Conference
 from podium.models.participant import Participant
 
 GUEST = "guest"
 HOST = "host"
+MODERATOR = "moderator"
+EARLY_ENTRY = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -80,3 +85,73 @@ class JoiningService:
         if participant.deleted_at is not None:
             raise LinkRevoked("This invitation has been withdrawn")
         return JoinTicket(conference, participant.role.value, participant, participant.name)
+
+    # --- Iotum room URLs: /conf/call/{access_code}[?moderator_token=…] ----------------------------
+
+    def _scheduling(self):  # type: ignore[no-untyped-def]
+        from podium.domain.conferences.scheduling import SchedulingService
+
+        return SchedulingService(self.session, self.settings)
+
+    def code_from_secure_url(self, token: str) -> str:
+        code = self._scheduling().decrypt_code(token)
+        if code is None:
+            raise LinkInvalid("This link is not valid")
+        return code
+
+    def security_pin_for(self, code: str) -> str | None:
+        """The PIN a visitor must give for this code (a dedicated code has none)."""
+        if HostRepository(self.session).code_taken("access_code", code):
+            return None
+        series = [c for c in self.conferences.with_access_code(code) if c.deleted_at is None]
+        return series[-1].security_pin if series else None
+
+    def is_moderator_token(self, code: str, token: str) -> bool:
+        if not token:
+            return False
+        return any(c.moderator_token == token for c in self.conferences.with_access_code(code))
+
+    def resolve_access_code(
+        self, code: str, moderator_token: str = "", now: datetime | None = None
+    ) -> JoinTicket:
+        """The conference behind a room URL now, following the access code life cycle.
+
+        A host's dedicated code opens the conference scheduled on it now, else a reservationless one.
+        A one-time code opens its conference during its time; outside it, until about 72 hours after
+        the end, a visit makes a new instance (one_time_access_code_reused); after that it expired.
+        """
+        now = now or utcnow()
+        if not code.isdigit():
+            raise LinkUnknown("This link does not lead to a meeting")
+        scheduling = self._scheduling()
+        host = next((h for h in HostRepository(self.session).live_with_code(code)), None)
+        if host is not None:
+            conference = scheduling.dedicated_room(host, now)
+        else:
+            series = [c for c in self.conferences.with_access_code(code) if c.deleted_at is None]
+            if not series:
+                raise LinkUnknown("This link does not lead to a meeting")
+            current = next(
+                (
+                    c
+                    for c in series
+                    if c.ended_at is None
+                    and (
+                        scheduling.is_active(c, now)
+                        or (
+                            c.starts_at is not None
+                            and c.starts_at - EARLY_ENTRY <= now < scheduling.end_of(c)
+                        )
+                    )
+                ),
+                None,
+            )
+            if current is not None:
+                conference = current
+            else:
+                valid_until = max((c.code_valid_until for c in series if c.code_valid_until), default=None)
+                if valid_until is None or now > valid_until:
+                    raise LinkExpired("This meeting link has expired")
+                conference = scheduling.new_instance_from(series[0], now)
+        moderator = bool(moderator_token) and moderator_token == conference.moderator_token
+        return JoinTicket(conference, MODERATOR if moderator else GUEST)

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from podium.domain.attendance.service import ConferenceUsage, minutes
+from podium.domain.conferences.scheduling import ConferenceView, local
 from podium.domain.contacts.service import ContactView
 from podium.domain.hosts.service import HostView
 from podium.domain.tenancy.companies import ResellerNode
+from podium.models.activity import Attendance, ChatMessage, DriveFile, WebhookDelivery, WebhookEndpoint
+from podium.models.conference import Conference
 from podium.models.subscription import Product, Subscription
-from podium.models.tenancy import Company
+from podium.models.tenancy import Company, Host
 
 _CODE_PADDING = (
     "id",
@@ -130,4 +137,232 @@ def contact(view: ContactView) -> dict[str, Any]:
         "other_phone": c.other_phone,
         "time_zone": c.time_zone,
         "has_host": view.has_host,
+    }
+
+
+# --- part 2: conferences, reports, drive, chat, webhooks -----------------------------------------
+
+TIME = "%Y-%m-%d %H:%M:%S"
+
+
+def conference(view: ConferenceView) -> dict[str, Any]:
+    c = view.conference
+    body: dict[str, Any] = {
+        "conference_id": c.id,
+        "subject": c.title,
+        "agenda": c.description or None,
+        "start": view.start_local,
+        "end_time": view.end_local,
+        "active": view.active,
+        "time_zone": c.time_zone,
+        "duration": int(c.duration_minutes or 0),
+        "auto_record": c.auto_record,
+        "auto_stream": c.auto_stream,
+        "auto_transcribe": c.auto_transcribe,
+        "one_time_access_code": int(c.access_code) if c.one_time_code and c.access_code else False,
+        "secure_url": c.secure_url,
+        "host_initiated_recording": c.host_initiated_recording,
+        "security_pin": c.security_pin,
+        "mute_mode": c.mute_mode,
+        "room_url": view.room_url,
+        "recordings": [],
+        "participants": view.participants,
+        "moderators": view.moderators,
+        "participant_emails": view.participant_emails,
+        "is_streaming": c.is_streaming,
+        "moderator_token": c.moderator_token,
+        "broadcast_stream_url": {"source": c.broadcast_stream_url, "state": c.broadcast_state}
+        if c.broadcast_stream_url
+        else None,
+    }
+    if view.master is not None:
+        body["is_master"] = view.master.id == c.id
+        body["master_id"] = view.master.id
+        body["schedule"] = view.master.schedule
+    return body
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return (
+        moment.replace(tzinfo=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        if moment
+        else None
+    )
+
+
+def conference_detail(
+    view: ConferenceView,
+    usage: ConferenceUsage,
+    chat: Sequence[ChatMessage],
+    *,
+    now: datetime,
+    zone: ZoneInfo | None = None,
+) -> dict[str, Any]:
+    """The reference's detailed output, built from attendance and chat."""
+    c = view.conference
+    zone = zone or ZoneInfo(c.time_zone or "UTC")
+    start = usage.first_join() or c.starts_at or c.created_at
+    end = usage.last_leave() or c.ended_at or (start + timedelta(minutes=c.duration_minutes or 0))
+    start_local = local(start, zone)
+    by_participant: dict[int | None, list[Attendance]] = {}
+    for attendance in usage.attendances:
+        by_participant.setdefault(attendance.participant_id, []).append(attendance)
+    participants = []
+    for participant_id, spans in by_participant.items():
+        first = spans[0]
+        participants.append(
+            {
+                "id": participant_id,
+                "person_id": first.host_id,
+                "name": first.name,
+                "email": first.email,
+                "live_cdrs": [
+                    {
+                        "id": a.id,
+                        "ani": a.caller,
+                        "dnis": c.access_code,
+                        "start_time": _iso(a.joined_at),
+                        "end_time": _iso(a.left_at),
+                        "is_internet?": a.via != "phone",
+                        "minute_usage": {
+                            "minutes": minutes(a, now),
+                            "billing_group": "webrtc_billing" if a.via != "phone" else "pstn_billing",
+                            "rate": None,
+                            "cost": None,
+                            "chargeable_minutes": None,
+                        },
+                    }
+                    for a in spans
+                ],
+            }
+        )
+    return {
+        "agenda": c.description or None,
+        "subject": c.title,
+        "start_time": start_local.strftime(TIME),
+        "end_time": local(end, zone).strftime(TIME),
+        "day": start_local.strftime("%A"),
+        "month": start_local.strftime("%B"),
+        "year": start_local.strftime("%Y"),
+        "conference_mode": {
+            "conversation": "CONVERSATION_MODE",
+            "q&a": "QA_MODE",
+            "presentation": "PRESENTATION_MODE",
+        }.get(c.mute_mode, "CONVERSATION_MODE"),
+        "recurrence": view.master.schedule if view.master is not None else None,
+        "one_time_access_code": c.one_time_code,
+        "additional_security_type": 1 if c.security_pin else 0,
+        "cancelled": c.cancelled_at is not None,
+        "participants": participants,
+        "invited_count": len(view.participants),
+        "attended_count": usage.total_participants(),
+        "chat_messages": [
+            {
+                "id": m.id,
+                "content": m.content,
+                "participant_id": m.participant_id,
+                "sender": m.sender,
+                "created_at": _iso(m.created_at),
+            }
+            for m in chat
+        ],
+        "uploaded_documents": [],
+        "recordings": [],
+        "sentiment_available": False,
+        "sentiment_mean": None,
+        "sentiment_max": None,
+        "sentiment_min": None,
+        "has_video": False,
+        "has_audio": False,
+        "conference_id": c.id,
+        "moderators": [{"person_id": None, "contact_id": contact_id} for contact_id in view.moderators],
+        "is_streaming": c.is_streaming,
+        "time_zone": str(zone),
+        "room_url": view.room_url,
+        "moderator_token": c.moderator_token,
+        "duration": int(c.duration_minutes or 0),
+        "mute_mode": c.mute_mode,
+    }
+
+
+def conference_summary(
+    usage: ConferenceUsage, scheduled_end: datetime, zone: ZoneInfo, now: datetime, base_url: str
+) -> dict[str, Any]:
+    c = usage.conference
+    start = usage.first_join() or c.started_at or c.starts_at or c.created_at
+    end = usage.last_leave() or c.ended_at or scheduled_end
+    return {
+        "conference_id": c.id,
+        "start_time": local(start, zone).strftime(TIME),
+        "end_time": local(end, zone).strftime(TIME),
+        "total_participants": usage.total_participants(),
+        "total_participant_minutes": usage.total_minutes(now),
+        "meeting_summary_url": f"{base_url}/conf/summary/{c.id}",
+    }
+
+
+def cdr(
+    attendance: Attendance, conference: Conference, host: Host, zone: ZoneInfo, minutes_: int
+) -> dict[str, Any]:
+    return {
+        "id": attendance.id,
+        "conference_id": conference.id,
+        "host_id": host.id,
+        "host_name": host.name,
+        "host_email": host.email,
+        "start_time": local(attendance.joined_at, zone).strftime(TIME),
+        "end_time": local(attendance.left_at, zone).strftime(TIME) if attendance.left_at else None,
+        "participant_id": attendance.participant_id,
+        "participant_name": attendance.name,
+        "participant_email": attendance.email,
+        "from": attendance.caller,
+        "to": conference.access_code,
+        "minutes": minutes_,
+    }
+
+
+def drive_file_brief(file: DriveFile) -> dict[str, Any]:
+    return {"id": file.id, "created_at": _iso(file.created_at), "filename": file.filename, "size": file.size}
+
+
+def drive_file(file: DriveFile, download_link: str) -> dict[str, Any]:
+    return {
+        **drive_file_brief(file),
+        "presentation_status": file.presentation_status,
+        "download_link": download_link,
+        "mimetype": file.mimetype,
+        "page_count": file.page_count,
+    }
+
+
+def chat_message(message: ChatMessage) -> dict[str, Any]:
+    return {
+        "id": message.id,
+        "sender": message.sender,
+        "content": message.content,
+        "created_at": _iso(message.created_at),
+    }
+
+
+def webhook(endpoint: WebhookEndpoint, *, with_token: bool) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": endpoint.id,
+        "url": endpoint.url,
+        "events": endpoint.events,
+        "created_at": _iso(endpoint.created_at),
+    }
+    if with_token:
+        body["signing_token"] = endpoint.signing_token
+    return body
+
+
+def webhook_delivery(delivery: WebhookDelivery) -> dict[str, Any]:
+    return {
+        "id": delivery.id,
+        "event": delivery.event,
+        "attempt": delivery.attempt,
+        "status_code": delivery.status_code,
+        "succeeded": delivery.succeeded,
+        "error": delivery.error,
+        "created_at": _iso(delivery.created_at),
     }

@@ -3,62 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from podium.domain.access.service import AccessPolicy
-from podium.domain.actor import Actor
 from podium.domain.auth.service import AuthService
 from podium.domain.contacts.service import Book, ContactService
-from podium.domain.hosts.service import HostChanges, HostService
+from podium.domain.hosts.service import HostChanges
 from podium.domain.outbox.service import enqueue
-from podium.domain.subscriptions.service import OMITTED, SubscriptionService
-from podium.domain.tenancy.companies import CompanyService
+from podium.domain.subscriptions.service import OMITTED
 from podium.edges.common import Context, run_unit_of_work
 from podium.edges.iotum import present
 from podium.edges.iotum.auth import actor_from
+from podium.edges.iotum.conferences import ENDPOINTS as CONFERENCE_ENDPOINTS
 from podium.edges.iotum.errors import status_for
 from podium.edges.iotum.params import Body, read_body
+from podium.edges.iotum.routes_base import MESSAGE_OK, OK, Answer, Call, Endpoint
 from podium.kit.errors import DomainError, InvalidInput
 from podium.models.subscription import SubscriptionStatus
 
 PREFIX = "/enterprise_api"
-
-
-@dataclass(frozen=True)
-class Answer:
-    body: Any
-    status: int = 200
-
-
-@dataclass(frozen=True)
-class Call:
-    ctx: Context
-    actor: Actor
-    body: Body
-
-    @property
-    def policy(self) -> AccessPolicy:
-        return AccessPolicy(self.ctx.session, self.actor)
-
-    @property
-    def hosts(self) -> HostService:
-        return HostService(self.ctx.session, self.ctx.settings)
-
-    @property
-    def subscriptions(self) -> SubscriptionService:
-        return SubscriptionService(self.ctx.session)
-
-    @property
-    def companies(self) -> CompanyService:
-        return CompanyService(self.ctx.session, self.ctx.settings)
-
-
-OK = Answer("OK")
-MESSAGE_OK = Answer({"message": "OK"})
 
 
 # --- domain and companies -------------------------------------------------------------------
@@ -305,16 +271,7 @@ def contact_delete(call: Call) -> Answer:
 # --- the table ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Endpoint:
-    path: str
-    summary: str
-    handler: Callable[[Call], Answer]
-    scope: str  # OAuth scope needed: read or write
-    methods: tuple[str, ...] = ("POST",)
-
-
-ENDPOINTS: tuple[Endpoint, ...] = (
+PART_ONE: tuple[Endpoint, ...] = (
     Endpoint("domain/descendants", "Sub-resellers of the reseller", descendants, "read"),
     Endpoint("company/create", "Create a company", company_create, "write"),
     Endpoint("company/fetch", "A company", company_fetch, "read"),
@@ -373,14 +330,17 @@ ENDPOINTS: tuple[Endpoint, ...] = (
 )
 
 
+ENDPOINTS: tuple[Endpoint, ...] = PART_ONE + CONFERENCE_ENDPOINTS
+
+
 def _error(error: DomainError) -> JSONResponse:
     status = status_for(error)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse({"message": error.message}, status_code=status, headers=headers)
 
 
-def _endpoint(endpoint: Endpoint) -> Callable[[Request], Awaitable[JSONResponse]]:
-    async def handle(request: Request) -> JSONResponse:
+def _endpoint(endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
+    async def handle(request: Request) -> Response:
         try:
             body = await read_body(request, request.app.state.settings.max_body_bytes)
 
@@ -393,6 +353,8 @@ def _endpoint(endpoint: Endpoint) -> Callable[[Request], Awaitable[JSONResponse]
             answer = await run_unit_of_work(request, work)
         except DomainError as error:
             return _error(error)
+        if answer.status == 204:
+            return Response(status_code=204)
         return JSONResponse(answer.body, status_code=answer.status)
 
     handle.__name__ = "iotum_" + endpoint.path.replace("/", "_")

@@ -1,0 +1,57 @@
+"""What every Iotum handler gets (a Call) and gives back (an Answer), and how an endpoint is declared."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from podium.domain.access.service import AccessPolicy
+from podium.domain.actor import Actor
+from podium.domain.hosts.service import HostService
+from podium.domain.subscriptions.service import SubscriptionService
+from podium.domain.tenancy.companies import CompanyService
+from podium.edges.common import Context
+from podium.edges.iotum.params import Body
+
+
+@dataclass(frozen=True)
+class Answer:
+    body: Any
+    status: int = 200
+
+
+@dataclass(frozen=True)
+class Call:
+    ctx: Context
+    actor: Actor
+    body: Body
+
+    @property
+    def policy(self) -> AccessPolicy:
+        return AccessPolicy(self.ctx.session, self.actor)
+
+    @property
+    def hosts(self) -> HostService:
+        return HostService(self.ctx.session, self.ctx.settings)
+
+    @property
+    def subscriptions(self) -> SubscriptionService:
+        return SubscriptionService(self.ctx.session)
+
+    @property
+    def companies(self) -> CompanyService:
+        return CompanyService(self.ctx.session, self.ctx.settings)
+
+
+OK = Answer("OK")
+MESSAGE_OK = Answer({"message": "OK"})
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    path: str
+    summary: str
+    handler: Callable[[Call], Answer]
+    scope: str  # OAuth scope needed: read or write
+    methods: tuple[str, ...] = ("POST",)

@@ -1,0 +1,87 @@
+"""Drive file transfer: the signed upload URL (PUT, streamed to disk) and the signed download link."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from podium.domain.drive.service import DOWNLOAD_AUDIENCE, UPLOAD_AUDIENCE, DriveService
+from podium.edges.common import Context, run_unit_of_work
+from podium.kit.errors import DomainError
+from podium.web.errors import status_for
+
+router = APIRouter(tags=["drive"])
+
+
+def _error(error: DomainError) -> JSONResponse:
+    status = {"not_found": 404, "conflict": 409}.get(error.code, status_for(error))
+    return JSONResponse({"message": error.message}, status_code=status)
+
+
+@router.put("/drive/upload/{file_id}")
+async def upload(request: Request, file_id: int, token: str = "") -> Response:
+    """Receive a drive file's bytes (signed, expiring URL; size-limited; streamed to disk)."""
+    settings = request.app.state.settings
+
+    def target(ctx: Context) -> Path:
+        service = DriveService(ctx.session, ctx.settings)
+        file = service.by_signed_link(file_id, token, UPLOAD_AUDIENCE)
+        if file.finished_at is not None:
+            from podium.kit.errors import Conflict
+
+            raise Conflict("The file has already been processed")
+        return service.path(file)
+
+    try:
+        path = await run_unit_of_work(request, target)
+    except DomainError as error:
+        return _error(error)
+    limit = settings.drive_max_bytes
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        return JSONResponse({"message": f"The file is larger than {limit} bytes"}, status_code=413)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".part")
+    size = 0
+    with partial.open("wb") as handle:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                break
+            await run_in_threadpool(handle.write, chunk)
+    if size > limit:
+        partial.unlink(missing_ok=True)
+        return JSONResponse({"message": f"The file is larger than {limit} bytes"}, status_code=413)
+    os.replace(partial, path)
+
+    def record(ctx: Context) -> None:
+        service = DriveService(ctx.session, ctx.settings)
+        service.accept_upload(service.by_signed_link(file_id, token, UPLOAD_AUDIENCE), size)
+
+    try:
+        await run_unit_of_work(request, record)
+    except DomainError as error:
+        return _error(error)
+    return Response(status_code=200)
+
+
+@router.get("/drive/download/{file_id}")
+async def download(request: Request, file_id: int, token: str = "") -> Response:
+    """A drive file through its signed, expiring link."""
+
+    def find(ctx: Context) -> tuple[Path, str, str]:
+        service = DriveService(ctx.session, ctx.settings)
+        file = service.by_signed_link(file_id, token, DOWNLOAD_AUDIENCE)
+        return service.path(file), file.filename, file.mimetype or "application/octet-stream"
+
+    try:
+        path, filename, mimetype = await run_unit_of_work(request, find)
+    except DomainError as error:
+        return _error(error)
+    if not path.exists():
+        return JSONResponse({"message": "File not found"}, status_code=404)
+    return FileResponse(path, media_type=mimetype, filename=filename)
