@@ -103,7 +103,7 @@ class WrongPin(DomainError):
 
 @router.get("/conf/call/{access_code}", response_class=HTMLResponse)
 async def room_page(request: Request, access_code: str) -> HTMLResponse:
-    """Iotum room URL (host meeting URL or a conference's access code); ?moderator_token= joins as moderator."""
+    """Iotum room URL (a host's meeting URL or a conference's code); ?moderator_token= makes a moderator."""
     return await _room(request, lambda _joining: access_code, None)
 
 

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from podium.config import Settings
 from podium.domain.conferences.repository import ConferenceRepository
+from podium.domain.conferences.scheduling import SchedulingService
 from podium.domain.hosts.repository import HostRepository
 from podium.domain.participants.repository import ParticipantRepository
 from podium.domain.participants.service import INVITE_AUDIENCE
@@ -88,9 +89,7 @@ class JoiningService:
 
     # --- Iotum room URLs: /conf/call/{access_code}[?moderator_token=…] ----------------------------
 
-    def _scheduling(self):  # type: ignore[no-untyped-def]
-        from podium.domain.conferences.scheduling import SchedulingService
-
+    def _scheduling(self) -> SchedulingService:
         return SchedulingService(self.session, self.settings)
 
     def code_from_secure_url(self, token: str) -> str:
