@@ -217,6 +217,72 @@ def cmd_create_oauth_client(args: argparse.Namespace) -> int:
     return _admin(work)
 
 
+def cmd_create_chat_room(args: argparse.Namespace) -> int:
+    from podium.domain.chat.service import ChatService
+
+    def work(session: Any, _settings: Settings) -> dict[str, object]:
+        room = ChatService(session).create_room(args.company_id, args.kind, slug=args.slug, name=args.name)
+        return {"id": room.id, "company_id": room.company_id, "kind": room.kind, "slug": room.slug}
+
+    return _admin(work)
+
+
+def cmd_create_webhook(args: argparse.Namespace) -> int:
+    from podium.domain.webhooks.service import WebhookService
+
+    def work(session: Any, _settings: Settings) -> dict[str, object]:
+        endpoint = WebhookService(session).create(args.company_id, args.url, args.events.split(","))
+        return {
+            "id": endpoint.id,
+            "company_id": endpoint.company_id,
+            "url": endpoint.url,
+            "events": endpoint.events,
+            "signing_token": endpoint.signing_token,
+        }
+
+    return _admin(work)
+
+
+def cmd_list_webhooks(args: argparse.Namespace) -> int:
+    from podium.domain.webhooks.service import WebhookService
+
+    def work(session: Any, _settings: Settings) -> dict[str, object]:
+        service = WebhookService(session)
+        return {
+            "webhooks": [
+                {
+                    "id": e.id,
+                    "url": e.url,
+                    "events": e.events,
+                    "deliveries": [
+                        {
+                            "event": d.event,
+                            "attempt": d.attempt,
+                            "status_code": d.status_code,
+                            "succeeded": d.succeeded,
+                            "error": d.error,
+                            "at": d.created_at.isoformat(),
+                        }
+                        for d in service.deliveries(args.company_id, e.id)
+                    ],
+                }
+                for e in service.list(args.company_id)
+            ]
+        }
+
+    return _admin(work)
+
+
+def cmd_delete_webhook(args: argparse.Namespace) -> int:
+    from podium.domain.webhooks.service import WebhookService
+
+    def work(session: Any, _settings: Settings) -> dict[str, object]:
+        WebhookService(session).delete(args.company_id, args.id)
+        return {"id": args.id, "deleted": True}
+
+    return _admin(work)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="podium", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -307,6 +373,28 @@ def build_parser() -> argparse.ArgumentParser:
     oauth.add_argument("--scopes", default="read,write")
     oauth.add_argument("--public", action="store_true", help="a public client (PKCE, no secret)")
     oauth.set_defaults(func=cmd_create_oauth_client)
+
+    room = admin.add_parser("create-chat-room", help="a company's chat channel (by slug) or DM room (by id)")
+    room.add_argument("--company-id", type=int, required=True)
+    room.add_argument("--kind", choices=["channel", "dm"], default="channel")
+    room.add_argument("--slug", default=None)
+    room.add_argument("--name", default="")
+    room.set_defaults(func=cmd_create_chat_room)
+
+    hook = admin.add_parser(
+        "create-webhook", help="a webhook endpoint of a company (prints its signing token)"
+    )
+    hook.add_argument("--company-id", type=int, required=True)
+    hook.add_argument("--url", required=True)
+    hook.add_argument("--events", required=True, help="comma-separated, e.g. conference_start,conference_end")
+    hook.set_defaults(func=cmd_create_webhook)
+    hooks = admin.add_parser("list-webhooks", help="a company's webhook endpoints with their delivery log")
+    hooks.add_argument("--company-id", type=int, required=True)
+    hooks.set_defaults(func=cmd_list_webhooks)
+    unhook = admin.add_parser("delete-webhook", help="remove a webhook endpoint")
+    unhook.add_argument("--company-id", type=int, required=True)
+    unhook.add_argument("--id", type=int, required=True)
+    unhook.set_defaults(func=cmd_delete_webhook)
     return parser
 
 

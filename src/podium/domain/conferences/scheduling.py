@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from podium.config import Settings
 from podium.domain.actor import Actor
+from podium.domain.attendance.repository import AttendanceRepository
 from podium.domain.attendance.service import AttendanceService
 from podium.domain.audit.service import log_action
 from podium.domain.conferences.recurrence import Schedule, parse
@@ -175,11 +176,11 @@ class SchedulingService:
             conference.duration_minutes = duration
         for key in ("auto_record", "auto_stream"):
             if key in fields:
-                mode = (
-                    coerce.to_str(key, fields[key] if fields[key] is not None else "none").lower() or "none"
-                )
-                if mode in ("true", "false"):  # loose clients send auto_record: true
-                    mode = "video" if mode == "true" else "none"
+                value = fields[key]
+                if isinstance(value, bool) or (isinstance(value, str) and value.lower() in ("true", "false")):
+                    # Loose clients send auto_record: true; it means record (as video) or not.
+                    value = "video" if coerce.to_bool(key, value) else "none"
+                mode = coerce.to_str(key, value if value is not None else "none").lower() or "none"
                 if mode not in MEDIA_MODES:
                     raise InvalidInput(f"{key} must be one of none, audio, video", field=key)
                 setattr(conference, key, mode)
@@ -622,15 +623,13 @@ class SchedulingService:
         )
 
     def is_active(self, conference: Conference, now: datetime | None = None) -> bool:
-        """Scheduled for now, or started and not yet ended."""
+        """The reference's rule: scheduled for the current time, or has live participants."""
         now = now or utcnow()
         if conference.deleted_at is not None or conference.ended_at is not None:
             return False
-        if conference.started_at is not None:
+        if conference.starts_at is not None and conference.starts_at <= now < self.end_of(conference):
             return True
-        if conference.starts_at is None:
-            return False
-        return conference.starts_at <= now < self.end_of(conference)
+        return bool(AttendanceRepository(self.session).open_for_conference(conference.id))
 
     def require_active(self, conference: Conference) -> None:
         if not self.is_active(conference):
@@ -652,7 +651,7 @@ class SchedulingService:
         return [
             c
             for c in self.repo.upcoming_for_host(host.id, now - timedelta(days=1), now + HORIZON)
-            if c.ended_at is None and (self.end_of(c) > now or c.started_at is not None)
+            if c.ended_at is None and (self.end_of(c) > now or self.is_active(c, now))
         ]
 
     def view(self, conference: Conference) -> ConferenceView:
