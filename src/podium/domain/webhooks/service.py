@@ -41,12 +41,9 @@ def fan_out(session: Session, entry: AuditEntry) -> None:
         return
     # host_id, company_id and conference_id lead, as in the reference's payloads.
     leading = ("host_id", "company_id", "conference_id")
-    payload: dict[str, Any] = {}
-    for key in leading:
-        if key in entry.data:
-            payload[key] = entry.data[key]
-    payload.update({key: value for key, value in entry.data.items() if key not in leading})
-    payload.setdefault("company_id", entry.company_id)
+    data = {**entry.data, "company_id": entry.company_id}
+    payload: dict[str, Any] = {key: data[key] for key in leading if key in data}
+    payload.update({key: value for key, value in data.items() if key not in leading})
     timestamp = utcnow().isoformat(timespec="seconds") + "Z"
     for endpoint in WebhookRepository(session).live_for_company(entry.company_id):
         if endpoint.active and event in endpoint.events:
