@@ -153,6 +153,138 @@ CASES: list[tuple[str, Prepare, dict[tuple[str, str], int], str]] = [
 ]
 
 
+def _hosting(w: World, company_id: int) -> int:
+    """A host on the large plan in the company (subscribing the company when needed)."""
+    from podium.domain.subscriptions.service import SubscriptionService as Subs
+    from podium.models.tenancy import Company
+
+    with w.sessions() as session:
+        company = session.get(Company, company_id)
+        if not any(p.slug == "large_plan" for _, p in Subs(session).live(company)):  # type: ignore[arg-type]
+            w.subscribe(company_id, "large_plan", switch_plan=None, subscribe_all_hosts=False)
+    return w.new_host(company_id, plan_slug="large_plan")
+
+
+def _conference(w: World, company_id: int, *, live: bool = False, past: bool = False) -> dict[str, Any]:
+    from datetime import timedelta
+
+    from podium.domain.actor import Actor
+    from podium.domain.conferences.scheduling import SchedulingService
+    from podium.kit.clock import utcnow
+    from podium.models.tenancy import Host
+
+    host_id = _hosting(w, company_id)
+    with w.sessions() as session:
+        host = session.get(Host, host_id)
+        actor = Actor(company_id=company_id, role=Role.COMPANY_ADMIN, via="test")
+        service = SchedulingService(session, w.settings)
+        if live:
+            conference = service.create_reservationless(actor, host, {})  # type: ignore[arg-type]
+        else:
+            start = utcnow() + timedelta(days=-2 if past else 2)
+            conference = service.create(
+                actor,
+                host,
+                {
+                    "start": start.strftime("%Y-%m-%d %H:%M:%S"),  # type: ignore[arg-type]
+                    "duration": 30,
+                    "time_zone": "UTC",
+                },
+            )
+        session.commit()
+        return {"conference_id": conference.id}
+
+
+def _drive_file(w: World, company_id: int) -> dict[str, Any]:
+    from podium.domain.drive.service import DriveService
+    from podium.models.tenancy import Host
+
+    host_id = w.new_host(company_id)
+    with w.sessions() as session:
+        file = DriveService(session, w.settings).create(session.get(Host, host_id), "f.txt")  # type: ignore[arg-type]
+        session.commit()
+        return {"host_id": host_id, "id": file.id}
+
+
+def _room(w: World, company_id: int) -> dict[str, Any]:
+    from podium.domain.chat.service import ChatService
+
+    slug = f"room-{secrets.token_hex(3)}"
+    with w.sessions() as session:
+        ChatService(session).create_room(company_id, "channel", slug=slug)
+        session.commit()
+    return {"company_id": company_id, "slug": slug, "message": "Hello"}
+
+
+def _webhook(w: World, company_id: int) -> dict[str, Any]:
+    from podium.domain.webhooks.service import WebhookService
+
+    with w.sessions() as session:
+        endpoint = WebhookService(session).create(company_id, "https://example.com/h", ["conference_start"])
+        session.commit()
+        return {"company_id": company_id, "id": endpoint.id}
+
+
+PART_TWO: list[tuple[str, Prepare, dict[tuple[str, str], int], str]] = [
+    (
+        "conference/create",
+        lambda w, c, r: {"host_id": _hosting(w, c), "start": "2031-01-01 10:00:00", "duration": 30},
+        ADMINS,
+        "POST",
+    ),
+    ("conference/create/reservationless", lambda w, c, r: {"host_id": _hosting(w, c)}, ADMINS, "POST"),
+    ("conference/update", lambda w, c, r: {**_conference(w, c), "subject": "New"}, ADMINS, "POST"),
+    ("conference/fetch", lambda w, c, r: _conference(w, c), ADMINS, "POST"),
+    ("conference/fetch_all", lambda w, c, r: {"host_id": _hosting(w, c)}, ADMINS, "POST"),
+    ("conference/cancel", lambda w, c, r: _conference(w, c), ADMINS, "POST"),
+    ("conference/end", lambda w, c, r: _conference(w, c, live=True), ADMINS, "POST"),
+    ("conference/fetch_participant_details", lambda w, c, r: _conference(w, c), ADMINS, "POST"),
+    ("conference/fetch_livestream_viewer_count", lambda w, c, r: _conference(w, c), ADMINS, "POST"),
+    ("conference/stop_streaming", lambda w, c, r: _conference(w, c), ADMINS, "POST"),
+    (
+        "conference/dial_number",
+        lambda w, c, r: {**_conference(w, c, live=True), "country_code": "CA", "phone_number": "14165551212"},
+        ADMINS,
+        "POST",
+    ),
+    (
+        "conference/message/create",
+        lambda w, c, r: {**_conference(w, c, live=True), "message": "Hi"},
+        ADMINS,
+        "POST",
+    ),
+    ("conference/delete_recordings", lambda w, c, r: _conference(w, c, past=True), ADMINS, "POST"),
+    ("conference/delete_transcriptions", lambda w, c, r: _conference(w, c, past=True), ADMINS, "POST"),
+    ("host/conferences", lambda w, c, r: {"host_id": w.new_host(c)}, ADMINS, "POST"),
+    ("host/cdrs", lambda w, c, r: {"host_id": w.new_host(c)}, ADMINS, "POST"),
+    ("host/active_calls", lambda w, c, r: {"host_id": w.new_host(c)}, ADMINS, "POST"),
+    ("drive/fetch_all", lambda w, c, r: {"host_id": w.new_host(c)}, ADMINS, "POST"),
+    ("drive/create", lambda w, c, r: {"host_id": w.new_host(c), "filename": "a.pdf"}, ADMINS, "POST"),
+    ("drive/file/fetch", lambda w, c, r: _drive_file(w, c), ADMINS, "POST"),
+    # finish_upload before any upload: the caller's scope is checked first (403), then the state (422).
+    (
+        "drive/file/finish_upload",
+        lambda w, c, r: _drive_file(w, c),
+        _with(ADMINS, RA_own=422, CA_own=422),
+        "POST",
+    ),
+    ("drive/file/delete", lambda w, c, r: _drive_file(w, c), _with(ADMINS, RA_own=204, CA_own=204), "POST"),
+    ("chat/create", lambda w, c, r: _room(w, c), RA_ONLY, "POST"),
+    # A company admin's company_id is ignored; the other company's channel is unknown in its own.
+    ("chat/fetch", lambda w, c, r: _room(w, c), _with(ADMINS, CA_foreign=404), "POST"),
+    (
+        "webhook/create",
+        lambda w, c, r: {"company_id": c, "url": "https://example.com/h", "events": ["conference_end"]},
+        ADMINS_COMPANY_IGNORED,
+        "POST",
+    ),
+    ("webhook/fetch_all", lambda w, c, r: {"company_id": c}, ADMINS_COMPANY_IGNORED, "POST"),
+    ("webhook/delete", lambda w, c, r: _webhook(w, c), _with(ADMINS, CA_foreign=404), "POST"),
+    ("webhook/deliveries", lambda w, c, r: _webhook(w, c), _with(ADMINS, CA_foreign=404), "POST"),
+]
+CASES = CASES + PART_TWO
+
+
 def _contact(w: World, company_id: int) -> dict[str, Any]:
     host_id = w.new_host(company_id)
     return {"host_id": host_id, "contact_id": w.new_contact(company_id, host_id)}
