@@ -213,3 +213,233 @@ def test_every_endpoint_golden(app_client: TestClient) -> None:
     check("host_delete", api(client, "host/delete", ra, host_id=host_id), 202)
     check("company_delete", api(client, "company/delete", ra, company_id=company_id))
     check("error_not_found", api(client, "company/fetch", ra, company_id=company_id), 404)
+
+
+PART_TWO_DYNAMIC = DYNAMIC_KEYS | {
+    "conference_id",
+    "moderator_token",
+    "room_url",
+    "one_time_access_code",
+    "start",
+    "end_time",
+    "start_time",
+    "created_at",
+    "participants",
+    "moderators",
+    "master_id",
+    "upload_url",
+    "download_link",
+    "signing_token",
+    "day",
+    "month",
+    "year",
+    "meeting_summary_url",
+    "person_id",
+    "contact_id",
+    "to",
+}
+
+
+def normalise_two(value: Any, key: str = "") -> Any:
+    if isinstance(value, dict):
+        return {k: normalise_two(v, k) for k, v in value.items()}
+    if key in PART_TWO_DYNAMIC and value not in (None, False, [], ""):
+        return f"<{key}>"
+    if isinstance(value, list):
+        return [normalise_two(item, key) for item in value]
+    if isinstance(value, str) and _EMAIL.match(value):
+        return "<generated-email>"
+    return value
+
+
+def check_two(name: str, response: Any, status: int = 200) -> Any:
+    assert response.status_code == status, response.text
+    body = response.json() if response.content else None
+    assert_golden(f"iotum/{name}.json", json.dumps(normalise_two(body), indent=2, ensure_ascii=False) + "\n")
+    return body
+
+
+def test_part_two_golden(app_client: TestClient) -> None:
+    from datetime import timedelta
+
+    from podium.domain.chat.service import ChatService
+    from podium.kit.clock import utcnow
+
+    client, world = app_client, build_world(app_client)
+    world.subscribe(world.company_id, "large_plan")
+    ra = world.home.ra
+    host = world.new_host(
+        world.company_id, plan_slug="large_plan", name="Gail Golden", time_zone="America/Toronto"
+    )
+    contact = world.new_contact(world.company_id, host)
+    start = (utcnow() + timedelta(days=20)).strftime("%Y-%m-%d 13:00:00")
+    created = check_two(
+        "conference_create",
+        api(
+            client,
+            "conference/create",
+            ra,
+            host_id=host,
+            subject="Test Conference",
+            agenda="An agenda",
+            start=start,
+            time_zone="America/Toronto",
+            duration=60,
+            auto_record="none",
+            auto_stream="none",
+            auto_transcribe=False,
+            one_time_access_code=True,
+            secure_url=False,
+            host_initiated_recording=True,
+            security_pin="123456",
+            mute_mode="conversation",
+            participants=[contact],
+            participant_emails=[
+                {"email": "bob@iotum.com", "moderator": True},
+                {"email": "alice@iotum.com", "moderator": False},
+            ],
+            broadcast_stream_url="https://cdn.example.com/something.mp4",
+        ),
+    )
+    conference_id = created["conference_id"]
+    check_two(
+        "conference_create_recurring",
+        api(
+            client,
+            "conference/create",
+            ra,
+            host_id=host,
+            subject="Standup",
+            start=start,
+            time_zone="America/Toronto",
+            duration=15,
+            schedule="FREQ=WEEKLY;COUNT=2;BYDAY=MO",
+        ),
+    )
+    check_two(
+        "conference_update",
+        api(
+            client,
+            "conference/update",
+            ra,
+            conference_id=conference_id,
+            subject="Renamed",
+            mute_mode="presentation",
+        ),
+    )
+    check_two("conference_fetch", api(client, "conference/fetch", ra, conference_id=conference_id))
+    check_two(
+        "conference_fetch_detail",
+        api(client, "conference/fetch", ra, conference_id=conference_id, output="detail"),
+    )
+    check_two("conference_fetch_all", api(client, "conference/fetch_all", ra, host_id=host))
+    check_two(
+        "conference_fetch_participant_details",
+        api(client, "conference/fetch_participant_details", ra, conference_id=conference_id),
+    )
+    check_two(
+        "conference_fetch_livestream_viewer_count",
+        api(client, "conference/fetch_livestream_viewer_count", ra, conference_id=conference_id),
+    )
+    check_two(
+        "conference_stop_streaming", api(client, "conference/stop_streaming", ra, conference_id=conference_id)
+    )
+    check_two("conference_cancel", api(client, "conference/cancel", ra, conference_id=conference_id))
+    live = check_two(
+        "conference_create_reservationless",
+        api(
+            client,
+            "conference/create/reservationless",
+            ra,
+            host_id=host,
+            one_time_access_code=True,
+            secure_url=False,
+        ),
+    )
+    live_id = live["conference_id"]
+    check_two(
+        "conference_dial_number",
+        api(
+            client,
+            "conference/dial_number",
+            ra,
+            conference_id=live_id,
+            country_code="CA",
+            phone_number="14165551212",
+            name="Jane",
+            invitation_text="John is bringing you into his meeting",
+        ),
+    )
+    check_two(
+        "conference_message_create",
+        api(client, "conference/message/create", ra, conference_id=live_id, message="This is a message"),
+    )
+    check_two("conference_end", api(client, "conference/end", ra, conference_id=live_id))
+    check_two(
+        "conference_delete_recordings", api(client, "conference/delete_recordings", ra, conference_id=live_id)
+    )
+    check_two(
+        "conference_delete_transcriptions",
+        api(client, "conference/delete_transcriptions", ra, conference_id=live_id),
+    )
+    world.subscribe(world.company_id, "small_plan", switch_plan=None, subscribe_all_hosts=False)
+    check_two(
+        "conference_error_feature",
+        api(
+            client,
+            "conference/create",
+            ra,
+            host_id=world.new_host(world.company_id, plan_slug="small_plan"),
+            start=start,
+            duration=30,
+            auto_transcribe=True,
+        ),
+        403,
+    )
+    check_two("host_conferences", api(client, "host/conferences", ra, host_id=host, time_zone="UTC"))
+    check_two("host_cdrs", api(client, "host/cdrs", ra, host_id=host))
+    check_two("host_active_calls", api(client, "host/active_calls", ra, host_id=host))
+
+    file = check_two(
+        "drive_create", api(client, "drive/create", ra, host_id=host, filename="presentation.pdf")
+    )
+    client.put(file["upload_url"].removeprefix("http://podium.test"), content=b"%PDF-1.4 not a real pdf")
+    check_two(
+        "drive_file_finish_upload", api(client, "drive/file/finish_upload", ra, host_id=host, id=file["id"])
+    )
+    check_two("drive_file_fetch", api(client, "drive/file/fetch", ra, host_id=host, id=file["id"]))
+    check_two("drive_fetch_all", api(client, "drive/fetch_all", ra, host_id=host))
+    check_two("drive_file_delete", api(client, "drive/file/delete", ra, host_id=host, id=file["id"]), 204)
+
+    with world.sessions() as session:
+        ChatService(session).create_room(world.company_id, "channel", slug="announcements")
+        session.commit()
+    check_two(
+        "chat_create",
+        api(
+            client,
+            "chat/create",
+            ra,
+            company_id=world.company_id,
+            slug="announcements",
+            message="This is a message",
+        ),
+    )
+    check_two("chat_fetch", api(client, "chat/fetch", ra, company_id=world.company_id, slug="announcements"))
+    hook = check_two(
+        "webhook_create",
+        api(
+            client,
+            "webhook/create",
+            ra,
+            company_id=world.company_id,
+            url="https://example.com/hooks",
+            events=["conference_start"],
+        ),
+    )
+    check_two("webhook_fetch_all", api(client, "webhook/fetch_all", ra, company_id=world.company_id))
+    check_two(
+        "webhook_deliveries",
+        api(client, "webhook/deliveries", ra, company_id=world.company_id, id=hook["id"]),
+    )
+    check_two("webhook_delete", api(client, "webhook/delete", ra, company_id=world.company_id, id=hook["id"]))
