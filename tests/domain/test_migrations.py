@@ -47,8 +47,8 @@ def test_upgrade_keeps_existing_rows(tmp_path: Path, stop_at: str) -> None:
             connection.execute(
                 text(
                     "INSERT INTO conferences (id, company_id, code, short_code, host_token, meeting_key, "
-                    "title, description, host_nickname, host_email, lang, updated_at, created_at) VALUES (1, 1, "
-                    "'abc-defg-hij', 'ABC123', 'LIVE1', 'key', 'Old', '', '', '', '', CURRENT_TIMESTAMP, "
+                    "title, description, host_nickname, host_email, lang, updated_at, created_at) "
+                    "VALUES (1, 1, 'abc-defg-hij', 'ABC123', 'LIVE1', 'key', 'Old', '', '', '', '', CURRENT_TIMESTAMP, "
                     "CURRENT_TIMESTAMP)"
                 )
             )
