@@ -48,8 +48,8 @@ def test_upgrade_keeps_existing_rows(tmp_path: Path, stop_at: str) -> None:
                 text(
                     "INSERT INTO conferences (id, company_id, code, short_code, host_token, meeting_key, "
                     "title, description, host_nickname, host_email, lang, updated_at, created_at) "
-                    "VALUES (1, 1, 'abc-defg-hij', 'ABC123', 'LIVE1', 'key', 'Old', '', '', '', '', CURRENT_TIMESTAMP, "
-                    "CURRENT_TIMESTAMP)"
+                    "VALUES (1, 1, 'abc-defg-hij', 'ABC123', 'LIVE1', 'key', 'Old', '', '', '', '', "
+                    "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
                 )
             )
         upgrade(url)
