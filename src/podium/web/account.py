@@ -14,6 +14,7 @@ from podium.domain.auth.oauth import OAuthService
 from podium.domain.auth.service import AuthService
 from podium.domain.hosts.service import HostService
 from podium.edges.common import Context, run_unit_of_work
+from podium.kit.clock import utcnow
 from podium.kit.errors import DomainError, InvalidInput
 from podium.web.pages import SECURITY_HEADERS, templates
 from podium.web.session import csrf_token, safe_redirect, sign_in, sign_out, signed_in_host_id
@@ -120,6 +121,55 @@ async def account(request: Request) -> Response:
         sign_out(response)
         return response
     return _page(request, "account.html", context)
+
+
+@router.get("/conf/summary/{conference_id}", response_class=HTMLResponse)
+async def meeting_summary(request: Request, conference_id: int) -> Response:
+    """A conference's summary (Iotum meeting_summary_url): times, attendance, chat."""
+    settings = request.app.state.settings
+    host_id = signed_in_host_id(request, settings)
+    if host_id is None:
+        return _login_redirect(request)
+
+    def work(ctx: Context) -> dict[str, Any]:
+        from zoneinfo import ZoneInfo
+
+        from podium.domain.attendance.service import AttendanceService
+        from podium.domain.chat.service import ChatService
+        from podium.domain.conferences.scheduling import SchedulingService, local
+
+        viewer = AuthService(ctx.session, ctx.settings).web_host(host_id)
+        scheduling = SchedulingService(ctx.session, ctx.settings)
+        conference = scheduling.visible_to(viewer, conference_id)
+        zone = ZoneInfo(conference.time_zone or "UTC")
+        usage = AttendanceService(ctx.session).usage([conference])[0]
+        start = usage.first_join() or conference.starts_at or conference.created_at
+        end = usage.last_leave() or conference.ended_at or scheduling.end_of(conference)
+        fmt = "%Y-%m-%d %H:%M"
+        return {
+            "conference": conference,
+            "zone": str(zone),
+            "start": local(start, zone).strftime(fmt),
+            "end": local(end, zone).strftime(fmt),
+            "participants": usage.total_participants(),
+            "minutes": usage.total_minutes(utcnow()),
+            "attendances": [
+                (
+                    a.name or a.email,
+                    local(a.joined_at, zone).strftime(fmt),
+                    local(a.left_at, zone).strftime(fmt) if a.left_at else "still in",
+                )
+                for a in usage.attendances
+            ],
+            "chat": ChatService(ctx.session).messages(conference_id=conference.id),
+        }
+
+    try:
+        context = await run_unit_of_work(request, work)
+    except DomainError as error:
+        status = 404 if error.code == "not_found" else 403
+        return _message(request, "Summary unavailable", error.message, status)
+    return _page(request, "summary.html", context)
 
 
 @router.get("/password/new", response_class=HTMLResponse)

@@ -327,3 +327,28 @@ def test_chat_system_messages(client: TestClient, world: World) -> None:
         client, "chat/create", world.foreign.ra, company_id=world.company_id, slug="general", message="x"
     )
     assert foreign.status_code == 403
+
+
+def test_meeting_summary_page(client: TestClient, world: World) -> None:
+    from tests.fixtures.iotum import PASSWORD
+
+    email = f"summary-{utcnow().timestamp():.0f}@example.com"
+    host = world.new_host(world.company_id, plan_slug="large_plan", email=email, password=PASSWORD)
+    live = api(client, "conference/create/reservationless", world.ca, host_id=host, subject="Retro").json()
+    _attend(world, live["conference_id"], name="Ann", email="ann@example.com", joined=utcnow(), left=None)
+    api(
+        client, "conference/message/create", world.ca, conference_id=live["conference_id"], message="Welcome!"
+    )
+    api(client, "conference/end", world.ca, conference_id=live["conference_id"])
+    url = api(client, "host/conferences", world.ca, host_id=host).json()[0]["meeting_summary_url"]
+    path = url.removeprefix("http://podium.test")
+    assert client.get(path, follow_redirects=False).status_code == 303  # sign in first
+    client.post("/login", data={"email": email, "password": PASSWORD, "next": path})
+    page = client.get(path)
+    assert page.status_code == 200
+    assert 'id="summary-participants">1</strong>' in page.text and "Welcome!" in page.text
+    other = world.new_host(world.company_id, email=f"o-{email}", password=PASSWORD)
+    client.post("/logout")
+    client.post("/login", data={"email": f"o-{email}", "password": PASSWORD, "next": "/account"})
+    assert client.get(path).status_code == 403  # a plain host sees only its own
+    assert other

@@ -31,7 +31,7 @@ from podium.domain.participants.repository import ParticipantRepository
 from podium.domain.subscriptions.service import SubscriptionService
 from podium.kit import coerce, ids
 from podium.kit.clock import utcnow
-from podium.kit.errors import Conflict, Forbidden, InvalidInput
+from podium.kit.errors import Conflict, Forbidden, InvalidInput, NotFound
 from podium.kit.validation import check_length
 from podium.models.conference import Conference
 from podium.models.contact import Contact
@@ -752,6 +752,20 @@ class SchedulingService:
             host_id=conference.host_id,
             conference_id=conference.id,
         )
+
+    def visible_to(self, viewer: Host, conference_id: int) -> Conference:
+        """A conference its organiser, or an admin whose scope holds the organiser, may look at."""
+        from podium.domain.access.service import AccessPolicy
+        from podium.domain.auth.service import AuthService
+
+        conference = self.repo.by_id(conference_id)
+        if conference is None or conference.host_id is None:
+            raise NotFound("Conference not found")
+        if conference.host_id != viewer.id:
+            AccessPolicy(
+                self.session, AuthService(self.session, self.settings).actor_for_host(viewer, "web")
+            ).host(conference.host_id)
+        return conference
 
     def organiser(self, conference: Conference) -> Host | None:
         return self.hosts.by_id(conference.host_id) if conference.host_id else None
