@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from podium.domain.attendance.repository import AttendanceRepository
-from podium.domain.audit.service import log_action
+from podium.domain.conferences.service import mark_started
 from podium.kit.clock import utcnow
 from podium.kit.errors import Conflict, NotFound
 from podium.models.activity import Attendance
@@ -78,17 +78,7 @@ class AttendanceService:
             joined_at=now,
         )
         self.repo.add(attendance)
-        if conference.started_at is None:
-            conference.started_at = now
-            log_action(
-                self.session,
-                "conference.started",
-                actor="room",
-                ref=f"conference:{conference.id}",
-                company_id=conference.company_id,
-                host_id=conference.host_id,
-                conference_id=conference.id,
-            )
+        mark_started(self.session, conference, now, actor_label="room")
         return attendance
 
     def record_leave(self, attendance_id: int, at: datetime | None = None) -> Attendance:

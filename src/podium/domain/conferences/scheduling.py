@@ -24,7 +24,7 @@ from podium.domain.attendance.service import AttendanceService
 from podium.domain.audit.service import log_action
 from podium.domain.conferences.recurrence import Schedule, parse
 from podium.domain.conferences.repository import ConferenceRepository
-from podium.domain.conferences.service import ConferenceService
+from podium.domain.conferences.service import ConferenceService, mark_started
 from podium.domain.contacts.service import ContactService
 from podium.domain.hosts.repository import HostRepository
 from podium.domain.participants.repository import ParticipantRepository
@@ -110,6 +110,19 @@ class SchedulingService:
         self.contacts = ContactService(session)
         self.subscriptions = SubscriptionService(session)
         self.hosts = HostRepository(session)
+
+    def _log(self, action: str, conference: Conference, actor_label: str, **data: Any) -> None:
+        """Audit a conference action; webhooks fan out from it with host, company and conference ids."""
+        data.setdefault("host_id", conference.host_id)
+        log_action(
+            self.session,
+            action,
+            actor=actor_label,
+            ref=f"conference:{conference.id}",
+            company_id=conference.company_id,
+            conference_id=conference.id,
+            **data,
+        )
 
     # --- secure URLs ---------------------------------------------------------------------
 
@@ -380,15 +393,7 @@ class SchedulingService:
         self._set_participants(conference, host, invitees)
         if schedule is not None:
             self._materialise(conference, host)
-        log_action(
-            self.session,
-            "conference.scheduled",
-            actor=actor.label,
-            ref=f"conference:{conference.id}",
-            company_id=conference.company_id,
-            host_id=host.id,
-            conference_id=conference.id,
-        )
+        self._log("conference.scheduled", conference, actor.label, host_id=host.id)
         return conference
 
     def create_reservationless(self, actor: Actor, host: Host, fields: dict[str, Any]) -> Conference:
@@ -423,17 +428,7 @@ class SchedulingService:
         return conference
 
     def _start(self, conference: Conference, now: datetime) -> None:
-        conference.started_at = now
-        self.session.flush()
-        log_action(
-            self.session,
-            "conference.started",
-            actor="system",
-            ref=f"conference:{conference.id}",
-            company_id=conference.company_id,
-            host_id=conference.host_id,
-            conference_id=conference.id,
-        )
+        mark_started(self.session, conference, now, actor_label="system")
 
     def _set_validity(self, conference: Conference) -> None:
         if conference.one_time_code and conference.starts_at is not None:
@@ -562,15 +557,7 @@ class SchedulingService:
                     self._set_validity(instance)
                     self._set_participants(instance, host, invitees)
         self.session.flush()
-        log_action(
-            self.session,
-            "conference.updated",
-            actor=actor.label,
-            ref=f"conference:{conference.id}",
-            company_id=conference.company_id,
-            host_id=conference.host_id,
-            conference_id=conference.id,
-        )
+        self._log("conference.updated", conference, actor.label)
         return conference
 
     def _drop_future_instances(self, master: Conference) -> None:
@@ -590,14 +577,10 @@ class SchedulingService:
             target.deleted_at = now
             target.cancelled_at = now
         self.session.flush()
-        log_action(
-            self.session,
+        self._log(
             "conference.cancelled",
-            actor=actor.label,
-            ref=f"conference:{conference.id}",
-            company_id=conference.company_id,
-            host_id=conference.host_id,
-            conference_id=conference.id,
+            conference,
+            actor.label,
             series=len(targets) > 1,
         )
 
@@ -612,15 +595,7 @@ class SchedulingService:
         conference.is_streaming = False
         AttendanceService(self.session).close_all(conference, now)
         self.session.flush()
-        log_action(
-            self.session,
-            "conference.ended",
-            actor=actor.label if actor else "system",
-            ref=f"conference:{conference.id}",
-            company_id=conference.company_id,
-            host_id=conference.host_id,
-            conference_id=conference.id,
-        )
+        self._log("conference.ended", conference, actor.label if actor else "system")
 
     def is_active(self, conference: Conference, now: datetime | None = None) -> bool:
         """The reference's rule: scheduled for the current time, or has live participants."""
@@ -707,15 +682,7 @@ class SchedulingService:
         if conference.broadcast_state == "STARTED":
             conference.broadcast_state = "STOPPED"
         self.session.flush()
-        log_action(
-            self.session,
-            "conference.streaming_stopped",
-            actor=actor.label,
-            ref=f"conference:{conference.id}",
-            company_id=conference.company_id,
-            host_id=conference.host_id,
-            conference_id=conference.id,
-        )
+        self._log("conference.streaming_stopped", conference, actor.label)
 
     def dial_number(self, actor: Actor, conference: Conference, fields: dict[str, Any]) -> str:
         """Validate and record a dial-out request (placed by a telephony gateway when one is connected)."""
@@ -727,31 +694,13 @@ class SchedulingService:
                 "phone_number must be an E.164 number such as 14165551212", field="phone_number"
             )
         name = coerce.to_str("name", fields.get("name") or phone)
-        log_action(
-            self.session,
-            "conference.dialout_requested",
-            actor=actor.label,
-            ref=f"conference:{conference.id}",
-            company_id=conference.company_id,
-            host_id=conference.host_id,
-            conference_id=conference.id,
-            phone_number=phone,
-            name=name,
-        )
+        self._log("conference.dialout_requested", conference, actor.label, phone_number=phone, name=name)
         return "new"
 
     def delete_media(self, actor: Actor, conference: Conference, kind: str) -> None:
         """Delete a past conference's recordings (with their transcripts) or transcripts."""
         self.require_past(conference)
-        log_action(
-            self.session,
-            f"conference.{kind}_deleted",
-            actor=actor.label,
-            ref=f"conference:{conference.id}",
-            company_id=conference.company_id,
-            host_id=conference.host_id,
-            conference_id=conference.id,
-        )
+        self._log(f"conference.{kind}_deleted", conference, actor.label)
 
     def visible_to(self, viewer: Host, conference_id: int) -> Conference:
         """A conference its organiser, or an admin whose scope holds the organiser, may look at."""
@@ -784,14 +733,10 @@ class SchedulingService:
         instance.code_valid_until = original.code_valid_until
         self.repo.add(instance)
         self._copy_participants(original, instance)
-        log_action(
-            self.session,
+        self._log(
             "conference.access_code_reused",
-            actor="room",
-            ref=f"conference:{instance.id}",
-            company_id=instance.company_id,
-            host_id=instance.host_id,
-            conference_id=instance.id,
+            instance,
+            "room",
             original_conference_id=original.id,
             access_code=original.access_code,
         )

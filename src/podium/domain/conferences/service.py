@@ -26,6 +26,23 @@ TITLE_MAX = 255
 DESCRIPTION_MAX = 4000
 
 
+def mark_started(session: Session, conference: Conference, at: datetime, *, actor_label: str) -> None:
+    """The one place a conference becomes started (its conference_start webhook fans out from here)."""
+    if conference.started_at is not None:
+        return
+    conference.started_at = at
+    session.flush()
+    log_action(
+        session,
+        "conference.started",
+        actor=actor_label,
+        ref=f"conference:{conference.id}",
+        company_id=conference.company_id,
+        host_id=conference.host_id,
+        conference_id=conference.id,
+    )
+
+
 @dataclass(frozen=True)
 class Unset:
     """Marks an optional argument the caller did not give (distinct from an empty value)."""
