@@ -1,0 +1,231 @@
+"""The media server: a local Janus that Podium configures, starts and stops itself, and a small client
+for its HTTP API (VideoRoom rooms) and Admin API (per-participant tokens).
+
+Janus runs with token authentication: nothing reaches it without a token Podium issued, and every
+token is bound to the VideoRoom plugin.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+log = logging.getLogger(__name__)
+VIDEOROOM = "janus.plugin.videoroom"
+LIB = Path("/usr/lib/x86_64-linux-gnu/janus")
+
+
+class JanusUnavailable(Exception):
+    """Janus could not be reached or refused a request."""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _library_folder() -> Path:
+    for candidate in (LIB, *Path("/usr/lib").glob("*/janus")):
+        if (candidate / "plugins").exists():
+            return candidate
+    return LIB
+
+
+@dataclass(frozen=True)
+class JanusEndpoint:
+    """Where one Janus answers: its public API (browsers) and its admin API (Podium only)."""
+
+    api_url: str
+    admin_url: str
+    admin_secret: str
+    room_admin_key: str
+
+
+class LocalJanus:
+    """A Janus process of our own on loopback, configured in the data directory."""
+
+    def __init__(self, data_dir: Path, *, cors_origin: str = "*") -> None:
+        self.folder = data_dir / "janus"
+        self.cors_origin = cors_origin
+        self.process: subprocess.Popen[bytes] | None = None
+        self.endpoint: JanusEndpoint | None = None
+
+    @staticmethod
+    def available() -> bool:
+        return shutil.which("janus") is not None
+
+    def _write_config(self, api_port: int, admin_port: int, admin_secret: str, room_admin_key: str) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        library = _library_folder()
+        (self.folder / "janus.jcfg").write_text(f"""general: {{
+  configs_folder = "{self.folder}"
+  plugins_folder = "{library / 'plugins'}"
+  transports_folder = "{library / 'transports'}"
+  events_folder = "{library / 'events'}"
+  loggers_folder = "{library / 'loggers'}"
+  debug_level = 3
+  admin_secret = "{admin_secret}"
+  token_auth = true
+  server_name = "podium-janus"
+  session_timeout = 60
+}}
+media: {{
+  rtp_port_range = "20000-40000"
+}}
+nat: {{
+  ice_ignore_list = "vmnet"
+  nice_debug = false
+}}
+plugins: {{
+  disable = "libjanus_audiobridge.so,libjanus_duktape.so,libjanus_echotest.so,libjanus_lua.so,libjanus_nosip.so,libjanus_recordplay.so,libjanus_sip.so,libjanus_streaming.so,libjanus_textroom.so,libjanus_videocall.so,libjanus_voicemail.so"
+}}
+transports: {{
+  disable = "libjanus_mqtt.so,libjanus_nanomsg.so,libjanus_pfunix.so,libjanus_rabbitmq.so,libjanus_websockets.so"
+}}
+events: {{
+  broadcast = false
+}}
+""")
+        (self.folder / "janus.transport.http.jcfg").write_text(f"""general: {{
+  json = "plain"
+  base_path = "/janus"
+  http = true
+  port = {api_port}
+  interface = "lo"
+  ip = "127.0.0.1"
+  https = false
+}}
+admin: {{
+  admin_base_path = "/admin"
+  admin_http = true
+  admin_port = {admin_port}
+  admin_ip = "127.0.0.1"
+  admin_https = false
+}}
+cors: {{
+  allow_origin = "{self.cors_origin}"
+}}
+""")
+        (self.folder / "janus.plugin.videoroom.jcfg").write_text(f"""general: {{
+  admin_key = "{room_admin_key}"
+  lock_rtp_forward = true
+  string_ids = false
+}}
+""")
+
+    def start(self, timeout: float = 20.0) -> JanusEndpoint:
+        api_port, admin_port = _free_port(), _free_port()
+        admin_secret, room_admin_key = secrets.token_hex(24), secrets.token_hex(16)
+        self._write_config(api_port, admin_port, admin_secret, room_admin_key)
+        log_file = (self.folder / "janus.log").open("ab")
+        self.process = subprocess.Popen(
+            ["janus", "--config", str(self.folder / "janus.jcfg"), "--configs-folder", str(self.folder),
+             "--disable-colors"],
+            stdout=log_file, stderr=subprocess.STDOUT,
+        )
+        endpoint = JanusEndpoint(f"http://127.0.0.1:{api_port}/janus", f"http://127.0.0.1:{admin_port}/admin",
+                                 admin_secret, room_admin_key)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise JanusUnavailable(f"janus exited with {self.process.returncode}; see {self.folder}/janus.log")
+            try:
+                if httpx.get(f"{endpoint.api_url}/info", timeout=1).status_code == 200:
+                    self.endpoint = endpoint
+                    log.info("janus started on %s", endpoint.api_url)
+                    return endpoint
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise JanusUnavailable("janus did not start in time")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self.process = None
+
+
+class JanusClient:
+    """Podium's own use of Janus: tokens (Admin API) and VideoRoom management (plugin requests)."""
+
+    def __init__(self, endpoint: JanusEndpoint) -> None:
+        self.endpoint = endpoint
+        self._server_token = secrets.token_hex(16)
+        self._token_ready = False
+
+    def _admin(self, request: str, **body: Any) -> dict[str, Any]:
+        payload = {"janus": request, "transaction": secrets.token_hex(6), "admin_secret": self.endpoint.admin_secret,
+                   **body}
+        try:
+            answer: dict[str, Any] = httpx.post(self.endpoint.admin_url, json=payload, timeout=5).json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise JanusUnavailable(str(exc)) from exc
+        if answer.get("janus") != "success":
+            raise JanusUnavailable(str(answer.get("error", answer)))
+        return answer
+
+    def add_token(self, token: str) -> None:
+        self._admin("add_token", token=token, plugins=[VIDEOROOM])
+
+    def remove_token(self, token: str) -> None:
+        try:
+            self._admin("remove_token", token=token)
+        except JanusUnavailable:
+            log.warning("could not remove a janus token")
+
+    def _videoroom(self, body: dict[str, Any]) -> dict[str, Any]:
+        """One synchronous VideoRoom request through a short-lived session."""
+        if not self._token_ready:
+            self.add_token(self._server_token)
+            self._token_ready = True
+        base, token = self.endpoint.api_url, self._server_token
+        try:
+            with httpx.Client(timeout=5) as http:
+                session = http.post(base, json={"janus": "create", "transaction": "s", "token": token}).json()
+                session_id = session["data"]["id"]
+                handle = http.post(f"{base}/{session_id}", json={
+                    "janus": "attach", "plugin": VIDEOROOM, "transaction": "a", "token": token}).json()
+                handle_id = handle["data"]["id"]
+                answer = http.post(f"{base}/{session_id}/{handle_id}", json={
+                    "janus": "message", "body": body, "transaction": "m", "token": token}).json()
+                http.post(f"{base}/{session_id}", json={"janus": "destroy", "transaction": "d", "token": token})
+        except (httpx.HTTPError, KeyError, ValueError) as exc:
+            raise JanusUnavailable(str(exc)) from exc
+        data: dict[str, Any] = answer.get("plugindata", {}).get("data", {})
+        if data.get("error"):
+            raise JanusUnavailable(str(data["error"]))
+        return data
+
+    def create_room(self, room: int, *, secret: str, publishers: int, description: str) -> None:
+        self._videoroom({"request": "create", "admin_key": self.endpoint.room_admin_key, "room": room,
+                         "secret": secret, "publishers": publishers,
+                         "description": description[:100] or "Podium", "is_private": True,
+                         "permanent": False, "bitrate": 512000, "notify_joining": True})
+
+    def destroy_room(self, room: int, *, secret: str) -> None:
+        try:
+            self._videoroom({"request": "destroy", "room": room, "secret": secret})
+        except JanusUnavailable as exc:
+            log.info("room %s not destroyed: %s", room, exc)
+
+    def room_exists(self, room: int) -> bool:
+        return bool(self._videoroom({"request": "exists", "room": room}).get("exists"))
+
+    def participants(self, room: int) -> list[dict[str, Any]]:
+        data = self._videoroom({"request": "listparticipants", "room": room})
+        return list(data.get("participants", []))
