@@ -1,22 +1,22 @@
-.PHONY: browser run test test-sqlite test-postgres check bench venv clean
+.PHONY: system-packages run test test-sqlite test-postgres check bench venv clean
 
 venv:
 	@scripts/ensure-venv.sh
 
-## Run the server on the embedded defaults (SQLite under ./var), migrating on start.
-run: venv
+## Run the server on the embedded defaults (SQLite under ./var, a local Janus), migrating on start.
+run: venv system-packages
 	.venv/bin/podium serve --host $${HOST:-127.0.0.1} --port $${PORT:-8000}
 
 ## The whole suite on SQLite, then again on a throwaway PostgreSQL.
 test: test-sqlite test-postgres
 
-browser:
-	@scripts/ensure-chromium.sh
+system-packages:
+	@scripts/ensure-system-packages.sh
 
-test-sqlite: venv browser
+test-sqlite: venv system-packages
 	.venv/bin/pytest tests
 
-test-postgres: venv browser
+test-postgres: venv system-packages
 	scripts/with-postgres.sh .venv/bin/pytest tests
 
 check: venv

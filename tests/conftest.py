@@ -57,6 +57,7 @@ def make_settings(data_dir: Path, database_url: str, **overrides: object) -> Set
         "public_url": PUBLIC_URL,
         "secret_key": "test-signing-key-0123456789abcdef0123456789",
         "run_outbox_worker": False,
+        "janus": "off",  # the room tests start Janus themselves
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -20,7 +24,13 @@ from podium.edges.boomstream import router as boomstream
 from podium.edges.iotum import routes as iotum
 from podium.edges.liveminutes import routes as liveminutes
 from podium.kit.db import make_engine, make_sessionmaker
-from podium.web import account, drive, pages
+from podium.kit.errors import DomainError
+from podium.rooms.hub import RoomHub
+from podium.rooms.janus import JanusClient, JanusEndpoint, JanusUnavailable, LocalJanus
+from podium.rooms.service import RoomService
+from podium.web import account, drive, pages, rooms
+
+log = logging.getLogger(__name__)
 
 
 class CaseInsensitiveMethods:
@@ -40,6 +50,30 @@ class CaseInsensitiveMethods:
         await self.app(scope, receive, send)
 
 
+def start_media(settings: Settings) -> tuple[JanusClient | None, LocalJanus | None]:
+    """The media server: an external Janus when configured, else a local one (unless turned off)."""
+    if settings.janus_url:
+        if not (settings.janus_admin_url and settings.janus_admin_secret and settings.janus_room_admin_key):
+            log.error("PODIUM_JANUS_URL needs PODIUM_JANUS_ADMIN_URL, _ADMIN_SECRET and _ROOM_ADMIN_KEY")
+            return None, None
+        endpoint = JanusEndpoint(
+            settings.janus_url,
+            settings.janus_admin_url,
+            settings.janus_admin_secret,
+            settings.janus_room_admin_key,
+        )
+        return JanusClient(endpoint), None
+    if settings.janus != "local" or not LocalJanus.available():
+        log.warning("no media server: rooms show their lobby only (janus %s)", settings.janus)
+        return None, None
+    local = LocalJanus(settings.data_dir.resolve())
+    try:
+        return JanusClient(local.start()), local
+    except JanusUnavailable as exc:
+        log.error("janus did not start: %s", exc)
+        return None, None
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -47,15 +81,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     sessions = make_sessionmaker(engine)
     worker = OutboxWorker(settings, sessions)
 
+    hub = RoomHub()
+    local_janus: LocalJanus | None = None
+
+    def close_room(conference_id: int) -> None:
+        with sessions() as session, suppress(DomainError):
+            RoomService(session, settings, app.state.media).close(conference_id)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        nonlocal local_janus
         settings.signing_key()  # generate and persist the secret before the first request
+        hub.loop = asyncio.get_running_loop()
+        hub.on_ended = close_room
+        app.state.media, local_janus = await asyncio.to_thread(start_media, settings)
         if settings.run_outbox_worker:
             worker.start()
         try:
             yield
         finally:
             worker.stop()
+            if local_janus is not None:
+                await asyncio.to_thread(local_janus.stop)
             engine.dispose()
 
     app = FastAPI(
@@ -70,6 +117,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.sessions = sessions
     app.state.outbox_worker = worker
+    app.state.room_hub = hub
+    app.state.media = None
 
     @app.get("/livez", tags=["ops"])
     async def livez() -> JSONResponse:
@@ -107,6 +156,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages.router)
     app.include_router(account.router)
     app.include_router(drive.router)
+    app.include_router(rooms.router)
+    app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "web" / "static")), name="static")
     app.add_middleware(
         CaseInsensitiveMethods,
         canonical=boomstream.canonical_paths() + liveminutes.canonical_paths(lm_prefix),

@@ -41,6 +41,13 @@ class Settings(BaseSettings):
     api_session_minutes: int = 60
     oauth_access_token_seconds: int = 3600
     drive_max_bytes: int = 100 * 1024 * 1024
+    # Media: start a local Janus (default) unless PODIUM_JANUS_URL names one; "off" runs without media.
+    janus: str = "local"
+    janus_url: str | None = None
+    janus_admin_url: str | None = None
+    janus_admin_secret: str | None = None
+    janus_room_admin_key: str | None = None
+    room_publishers: int = 12
 
     @property
     def resolved_database_url(self) -> str:

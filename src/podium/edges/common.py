@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from podium.config import Settings
 from podium.kit.errors import Conflict, InvalidInput
+from podium.rooms.events import take_room_events
 
 T = TypeVar("T")
 
@@ -139,6 +140,11 @@ def unit_of_work(request: Request, work: Callable[[Context], T]) -> T:
         except BaseException:
             session.rollback()
             raise
+    events = take_room_events(session)
+    hub = getattr(request.app.state, "room_hub", None)
+    if hub is not None:
+        for conference_id, event in events:
+            hub.publish_threadsafe(conference_id, event)
     if session.info.pop("outbox_dirty", False):
         worker = getattr(request.app.state, "outbox_worker", None)
         if worker is not None:

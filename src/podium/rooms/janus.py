@@ -22,6 +22,26 @@ import httpx
 log = logging.getLogger(__name__)
 VIDEOROOM = "janus.plugin.videoroom"
 LIB = Path("/usr/lib/x86_64-linux-gnu/janus")
+# Only the VideoRoom plugin and the HTTP transport are loaded.
+OTHER_PLUGINS = ",".join(
+    f"libjanus_{name}.so"
+    for name in (
+        "audiobridge",
+        "duktape",
+        "echotest",
+        "lua",
+        "nosip",
+        "recordplay",
+        "sip",
+        "streaming",
+        "textroom",
+        "videocall",
+        "voicemail",
+    )
+)
+OTHER_TRANSPORTS = ",".join(
+    f"libjanus_{name}.so" for name in ("mqtt", "nanomsg", "pfunix", "rabbitmq", "websockets")
+)
 
 
 class JanusUnavailable(Exception):
@@ -69,10 +89,10 @@ class LocalJanus:
         library = _library_folder()
         (self.folder / "janus.jcfg").write_text(f"""general: {{
   configs_folder = "{self.folder}"
-  plugins_folder = "{library / 'plugins'}"
-  transports_folder = "{library / 'transports'}"
-  events_folder = "{library / 'events'}"
-  loggers_folder = "{library / 'loggers'}"
+  plugins_folder = "{library / "plugins"}"
+  transports_folder = "{library / "transports"}"
+  events_folder = "{library / "events"}"
+  loggers_folder = "{library / "loggers"}"
   debug_level = 3
   admin_secret = "{admin_secret}"
   token_auth = true
@@ -87,10 +107,10 @@ nat: {{
   nice_debug = false
 }}
 plugins: {{
-  disable = "libjanus_audiobridge.so,libjanus_duktape.so,libjanus_echotest.so,libjanus_lua.so,libjanus_nosip.so,libjanus_recordplay.so,libjanus_sip.so,libjanus_streaming.so,libjanus_textroom.so,libjanus_videocall.so,libjanus_voicemail.so"
+  disable = "{OTHER_PLUGINS}"
 }}
 transports: {{
-  disable = "libjanus_mqtt.so,libjanus_nanomsg.so,libjanus_pfunix.so,libjanus_rabbitmq.so,libjanus_websockets.so"
+  disable = "{OTHER_TRANSPORTS}"
 }}
 events: {{
   broadcast = false
@@ -129,16 +149,29 @@ cors: {{
         self._write_config(api_port, admin_port, admin_secret, room_admin_key)
         log_file = (self.folder / "janus.log").open("ab")
         self.process = subprocess.Popen(
-            ["janus", "--config", str(self.folder / "janus.jcfg"), "--configs-folder", str(self.folder),
-             "--disable-colors"],
-            stdout=log_file, stderr=subprocess.STDOUT,
+            [
+                "janus",
+                "--config",
+                str(self.folder / "janus.jcfg"),
+                "--configs-folder",
+                str(self.folder),
+                "--disable-colors",
+            ],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
         )
-        endpoint = JanusEndpoint(f"http://127.0.0.1:{api_port}/janus", f"http://127.0.0.1:{admin_port}/admin",
-                                 admin_secret, room_admin_key)
+        endpoint = JanusEndpoint(
+            f"http://127.0.0.1:{api_port}/janus",
+            f"http://127.0.0.1:{admin_port}/admin",
+            admin_secret,
+            room_admin_key,
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise JanusUnavailable(f"janus exited with {self.process.returncode}; see {self.folder}/janus.log")
+                raise JanusUnavailable(
+                    f"janus exited with {self.process.returncode}; see {self.folder}/janus.log"
+                )
             try:
                 if httpx.get(f"{endpoint.api_url}/info", timeout=1).status_code == 200:
                     self.endpoint = endpoint
@@ -169,8 +202,12 @@ class JanusClient:
         self._token_ready = False
 
     def _admin(self, request: str, **body: Any) -> dict[str, Any]:
-        payload = {"janus": request, "transaction": secrets.token_hex(6), "admin_secret": self.endpoint.admin_secret,
-                   **body}
+        payload = {
+            "janus": request,
+            "transaction": secrets.token_hex(6),
+            "admin_secret": self.endpoint.admin_secret,
+            **body,
+        }
         try:
             answer: dict[str, Any] = httpx.post(self.endpoint.admin_url, json=payload, timeout=5).json()
         except (httpx.HTTPError, ValueError) as exc:
@@ -198,12 +235,18 @@ class JanusClient:
             with httpx.Client(timeout=5) as http:
                 session = http.post(base, json={"janus": "create", "transaction": "s", "token": token}).json()
                 session_id = session["data"]["id"]
-                handle = http.post(f"{base}/{session_id}", json={
-                    "janus": "attach", "plugin": VIDEOROOM, "transaction": "a", "token": token}).json()
+                handle = http.post(
+                    f"{base}/{session_id}",
+                    json={"janus": "attach", "plugin": VIDEOROOM, "transaction": "a", "token": token},
+                ).json()
                 handle_id = handle["data"]["id"]
-                answer = http.post(f"{base}/{session_id}/{handle_id}", json={
-                    "janus": "message", "body": body, "transaction": "m", "token": token}).json()
-                http.post(f"{base}/{session_id}", json={"janus": "destroy", "transaction": "d", "token": token})
+                answer = http.post(
+                    f"{base}/{session_id}/{handle_id}",
+                    json={"janus": "message", "body": body, "transaction": "m", "token": token},
+                ).json()
+                http.post(
+                    f"{base}/{session_id}", json={"janus": "destroy", "transaction": "d", "token": token}
+                )
         except (httpx.HTTPError, KeyError, ValueError) as exc:
             raise JanusUnavailable(str(exc)) from exc
         data: dict[str, Any] = answer.get("plugindata", {}).get("data", {})
@@ -212,10 +255,20 @@ class JanusClient:
         return data
 
     def create_room(self, room: int, *, secret: str, publishers: int, description: str) -> None:
-        self._videoroom({"request": "create", "admin_key": self.endpoint.room_admin_key, "room": room,
-                         "secret": secret, "publishers": publishers,
-                         "description": description[:100] or "Podium", "is_private": True,
-                         "permanent": False, "bitrate": 512000, "notify_joining": True})
+        self._videoroom(
+            {
+                "request": "create",
+                "admin_key": self.endpoint.room_admin_key,
+                "room": room,
+                "secret": secret,
+                "publishers": publishers,
+                "description": description[:100] or "Podium",
+                "is_private": True,
+                "permanent": False,
+                "bitrate": 512000,
+                "notify_joining": True,
+            }
+        )
 
     def destroy_room(self, room: int, *, secret: str) -> None:
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
@@ -13,6 +14,7 @@ from fastapi.templating import Jinja2Templates
 from podium.domain.joining.service import JoiningService, JoinTicket
 from podium.edges.common import Context, run_unit_of_work
 from podium.kit.errors import DomainError
+from podium.rooms.service import RoomService
 from podium.web.errors import TITLE_BY_CODE, status_for
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -27,9 +29,13 @@ SECURITY_HEADERS = {
 
 
 async def _lobby(request: Request, resolve: Callable[[JoiningService], JoinTicket]) -> HTMLResponse:
+    media = getattr(request.app.state, "media", None)
+
     def work(ctx: Context) -> dict[str, object]:
         ticket = resolve(JoiningService(ctx.session, ctx.settings))
         return {
+            "ticket": RoomService(ctx.session, ctx.settings, media).ticket_for(ticket),
+            "media_available": media is not None,
             "title": ticket.conference.title or "Meeting",
             "description": ticket.conference.description,
             "name": ticket.display_name,
@@ -42,7 +48,15 @@ async def _lobby(request: Request, resolve: Callable[[JoiningService], JoinTicke
         lobby = await run_unit_of_work(request, work)
     except DomainError as error:
         return _error_page(request, error)
-    return templates.TemplateResponse(request, "lobby.html", lobby, headers=SECURITY_HEADERS)
+    headers = dict(SECURITY_HEADERS)
+    if media is not None:
+        # The page talks to the media server directly.
+        janus = urlsplit(media.endpoint.api_url)
+        headers["Content-Security-Policy"] = (
+            f"default-src 'self'; style-src 'self' 'unsafe-inline'; "
+            f"connect-src 'self' {janus.scheme}://{janus.netloc}; media-src 'self' blob: mediastream:"
+        )
+    return templates.TemplateResponse(request, "lobby.html", lobby, headers=headers)
 
 
 def _error_page(request: Request, error: DomainError) -> HTMLResponse:

@@ -96,6 +96,36 @@ class AttendanceService:
             attendance.left_at = max(at, attendance.joined_at)
         self.session.flush()
 
+    def meeting_state(self, conference: Conference) -> str:
+        """scheduled (nobody came yet), in_progress, host_quit (the host left, others remain), finished."""
+        spans = self.repo.for_conferences([conference.id])[conference.id]
+        if conference.ended_at is not None:
+            return "finished"
+        if not spans:
+            return "scheduled"
+        open_spans = [a for a in spans if a.left_at is None]
+        if not open_spans:
+            return "finished"
+        host_spans = [a for a in spans if a.host_id is not None and a.host_id == conference.host_id] or [
+            a
+            for a in spans
+            if a.participant_id is None and a.host_id is None and a.name == conference.host_nickname
+        ]
+        if host_spans and all(a.left_at is not None for a in host_spans):
+            return "host_quit"
+        return "in_progress"
+
+    def participant_state(self, participant: Participant) -> str:
+        """invited (never joined), in_progress, or quit."""
+        spans = [
+            a
+            for a in self.repo.for_conferences([participant.conference_id])[participant.conference_id]
+            if a.participant_id == participant.id
+        ]
+        if not spans:
+            return "invited"
+        return "in_progress" if any(a.left_at is None for a in spans) else "quit"
+
     def usage(self, conferences: Sequence[Conference]) -> list[ConferenceUsage]:
         by_conference = self.repo.for_conferences([c.id for c in conferences])
         return [ConferenceUsage(c, by_conference[c.id]) for c in conferences]

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from podium.domain.audit.service import log_action
 from podium.kit.errors import Conflict, InvalidInput, NotFound
 from podium.models.activity import ChatMessage, ChatRoom
+from podium.rooms.events import room_event
 
 SYSTEM = "System"
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -91,6 +92,11 @@ class ChatService:
         posted = ChatMessage(conference_id=conference_id, sender=SYSTEM, content=_text(message))
         self.session.add(posted)
         self.session.flush()
+        room_event(
+            self.session,
+            conference_id,
+            {"type": "chat", "from": SYSTEM, "text": posted.content, "system": True},
+        )
         log_action(
             self.session,
             "conference.system_message",

@@ -38,6 +38,7 @@ from podium.models.contact import Contact
 from podium.models.participant import Participant, ParticipantRole
 from podium.models.subscription import Feature
 from podium.models.tenancy import Host
+from podium.rooms.events import room_event
 
 NOT_IN_CONTACTS = "Participants has one or more contact that does not exist in the host's contact list."
 MUTE_MODES = ("conversation", "q&a", "presentation")
@@ -595,6 +596,7 @@ class SchedulingService:
         conference.is_streaming = False
         AttendanceService(self.session).close_all(conference, now)
         self.session.flush()
+        room_event(self.session, conference.id, {"type": "ended"})
         self._log("conference.ended", conference, actor.label if actor else "system")
 
     def is_active(self, conference: Conference, now: datetime | None = None) -> bool:

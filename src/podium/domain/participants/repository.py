@@ -35,6 +35,9 @@ class ParticipantRepository:
     def by_code(self, code: str) -> Participant | None:
         return self.session.scalar(select(Participant).where(Participant.code == code))
 
+    def by_code_id(self, participant_id: int) -> Participant | None:
+        return self.session.get(Participant, participant_id)
+
     def by_url_token(self, token: str) -> Participant | None:
         return self.session.scalar(select(Participant).where(Participant.url_token == token))
 

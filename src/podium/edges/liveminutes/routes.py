@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from podium.domain.actor import Actor
+from podium.domain.attendance.service import AttendanceService
 from podium.domain.conferences.service import ConferenceService
 from podium.domain.participants.service import ParticipantService
 from podium.domain.tenancy.service import TenancyService
@@ -20,9 +21,9 @@ from podium.edges.liveminutes.errors import body_for, status_for
 from podium.kit.errors import DomainError, InvalidInput
 from podium.models.conference import Conference
 
-# Until rooms record attendance, a meeting is "1 start" and a participant "2 accepted".
-MEETING_SCHEDULED = "1"
-PARTICIPANT_ACCEPTED = "2"
+# The reference's status codes, from recorded attendance.
+MEETING_STATUS = {"scheduled": "1", "in_progress": "8", "finished": "12", "host_quit": "11"}
+PARTICIPANT_STATUS = {"invited": "2", "in_progress": "10", "quit": "11"}
 
 
 @dataclass(frozen=True)
@@ -128,13 +129,13 @@ def cancel_participant(call: Call) -> dict[str, Any]:
 
 
 def get_meeting_status(call: Call) -> dict[str, Any]:
-    call.meeting()
-    return {"status": MEETING_SCHEDULED}
+    state = AttendanceService(call.ctx.session).meeting_state(call.meeting())
+    return {"status": MEETING_STATUS[state]}
 
 
 def get_participant_status(call: Call) -> dict[str, Any]:
-    call.participants.get_external(call.meeting(), call.params.required("puid"))
-    return {"status": PARTICIPANT_ACCEPTED}
+    participant = call.participants.get_external(call.meeting(), call.params.required("puid"))
+    return {"status": PARTICIPANT_STATUS[AttendanceService(call.ctx.session).participant_state(participant)]}
 
 
 MEETING_KEY = ("meetingKey", "Meeting key", False)

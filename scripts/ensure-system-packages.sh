@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Podium's tests and server use when they are missing:
+# chromium (browser tests), janus and libjs-janus-gateway (media rooms).
+set -euo pipefail
+missing=()
+[ -x /usr/bin/chromium ] || [ -n "${PODIUM_CHROMIUM:-}" ] || missing+=(chromium)
+command -v janus >/dev/null || missing+=(janus)
+[ -f /usr/share/javascript/janus-gateway/janus.js ] || missing+=(libjs-janus-gateway)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "ensure-system-packages: installing ${missing[*]} (apt-get)" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq "${missing[@]}" >/dev/null
+fi

@@ -1,0 +1,197 @@
+"""Rooms: from a validated join link to a seat in the conference's media room, and attendance."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from podium.config import Settings
+from podium.domain.attendance.service import AttendanceService
+from podium.domain.conferences.repository import ConferenceRepository
+from podium.domain.joining.service import JoinTicket
+from podium.domain.participants.repository import ParticipantRepository
+from podium.kit import tokens
+from podium.kit.clock import utcnow
+from podium.kit.errors import Conflict, InvalidInput, LinkRevoked, NotFound
+from podium.models.conference import Conference
+from podium.rooms.janus import JanusClient, JanusUnavailable
+
+TICKET_AUDIENCE = "podium:room"
+SOCKET_AUDIENCE = "podium:room-socket"
+TICKET_LIFETIME = timedelta(hours=12)
+
+
+class MediaUnavailable(Conflict):
+    """The media server is down or not configured: the page says so, the API keeps working."""
+
+    code = "media_unavailable"
+
+
+@dataclass(frozen=True)
+class RoomEntry:
+    janus_url: str
+    room: int
+    media_token: str
+    display: str
+    role: str
+    socket_key: str
+    conference_id: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "janus_url": self.janus_url,
+            "room": self.room,
+            "token": self.media_token,
+            "display": self.display,
+            "role": self.role,
+            "socket_key": self.socket_key,
+            "conference_id": self.conference_id,
+        }
+
+
+@dataclass(frozen=True)
+class Seat:
+    """Who a socket key admits: the conference, their name and role, their media token."""
+
+    conference_id: int
+    participant_id: int | None
+    host_id: int | None
+    name: str
+    role: str
+    media_token: str
+
+
+class RoomService:
+    def __init__(self, session: Session, settings: Settings, media: JanusClient | None) -> None:
+        self.session = session
+        self.settings = settings
+        self.media = media
+        self.conferences = ConferenceRepository(session)
+
+    def ticket_for(self, ticket: JoinTicket) -> str:
+        """The lobby's ticket to the room (the link was checked when the lobby was shown)."""
+        participant = ticket.participant
+        return tokens.sign(
+            {
+                "aud": TICKET_AUDIENCE,
+                "conf": ticket.conference.id,
+                "pid": participant.id if participant else None,
+                "host": participant.host_id if participant else None,
+                "role": ticket.role,
+                "name": ticket.display_name,
+            },
+            self.settings.signing_key(),
+            expires_at=utcnow() + TICKET_LIFETIME,
+        )
+
+    def _live(self, conference_id: int) -> Conference:
+        conference = self.conferences.by_id(conference_id)
+        if conference is None or conference.deleted_at is not None:
+            raise LinkRevoked("This meeting has been cancelled")
+        if conference.ended_at is not None:
+            raise LinkRevoked("This meeting has ended")
+        return conference
+
+    def ensure_room(self, conference: Conference) -> int:
+        """The conference's VideoRoom, created on first join with its own secret."""
+        if self.media is None:
+            raise MediaUnavailable("Audio and video are not available on this server right now")
+        try:
+            if conference.media_room is not None and self.media.room_exists(conference.media_room):
+                return conference.media_room
+            room = secrets.randbelow(2**52) + 1
+            secret = secrets.token_hex(16)
+            self.media.create_room(
+                room, secret=secret, publishers=self.settings.room_publishers, description=conference.title
+            )
+        except JanusUnavailable as exc:
+            raise MediaUnavailable("Audio and video are not available on this server right now") from exc
+        conference.media_room, conference.media_secret = room, secret
+        self.session.flush()
+        return room
+
+    def enter(self, ticket: str, name: str) -> RoomEntry:
+        """Turn a lobby ticket into a media seat: the room exists, a token of the visitor's own."""
+        claims = tokens.verify(ticket, self.settings.signing_key(), audience=TICKET_AUDIENCE)
+        conference = self._live(int(claims["conf"]))
+        display = (claims.get("name") or name or "").strip()
+        if not display:
+            raise InvalidInput("Please give your name", field="name")
+        if len(display) > 255:
+            raise InvalidInput("name is longer than 255 characters", field="name")
+        participant_id = claims.get("pid")
+        if participant_id is not None:
+            participant = ParticipantRepository(self.session).by_code_id(int(participant_id))
+            if participant is None or participant.deleted_at is not None:
+                raise LinkRevoked("This invitation has been withdrawn")
+        room = self.ensure_room(conference)
+        media_token = secrets.token_urlsafe(24)
+        try:
+            assert self.media is not None
+            self.media.add_token(media_token)
+        except JanusUnavailable as exc:
+            raise MediaUnavailable("Audio and video are not available on this server right now") from exc
+        socket_key = tokens.sign(
+            {
+                "aud": SOCKET_AUDIENCE,
+                "conf": conference.id,
+                "pid": participant_id,
+                "host": claims.get("host"),
+                "role": claims.get("role", "guest"),
+                "name": display,
+                "media": media_token,
+            },
+            self.settings.signing_key(),
+            expires_at=utcnow() + timedelta(minutes=10),
+        )
+        assert self.media is not None
+        return RoomEntry(
+            self.media.endpoint.api_url,
+            room,
+            media_token,
+            display,
+            str(claims.get("role", "guest")),
+            socket_key,
+            conference.id,
+        )
+
+    def seat(self, socket_key: str) -> Seat:
+        claims = tokens.verify(socket_key, self.settings.signing_key(), audience=SOCKET_AUDIENCE)
+        return Seat(
+            int(claims["conf"]),
+            claims.get("pid"),
+            claims.get("host"),
+            str(claims["name"]),
+            str(claims["role"]),
+            str(claims["media"]),
+        )
+
+    def arrive(self, seat: Seat) -> int:
+        """Record the join (the first one starts the conference); returns the attendance id."""
+        conference = self._live(seat.conference_id)
+        participant = (
+            ParticipantRepository(self.session).by_code_id(seat.participant_id)
+            if seat.participant_id is not None
+            else None
+        )
+        attendance = AttendanceService(self.session).record_join(
+            conference, participant=participant, host_id=seat.host_id, name=seat.name
+        )
+        return attendance.id
+
+    def depart(self, attendance_id: int, media_token: str) -> None:
+        AttendanceService(self.session).record_leave(attendance_id)
+        if self.media is not None:
+            self.media.remove_token(media_token)
+
+    def close(self, conference_id: int) -> None:
+        """The conference ended: its media room goes."""
+        conference = self.conferences.by_id(conference_id)
+        if conference is None or conference.media_room is None:
+            raise NotFound("No room")
+        if self.media is not None:
+            self.media.destroy_room(conference.media_room, secret=conference.media_secret or "")

@@ -1,0 +1,249 @@
+// The meeting room: our signaling WebSocket (docs/protocol/signaling.md) for presence and chat, and
+// janus.js (Debian's libjs-janus-gateway) against the conference's VideoRoom for audio and video.
+(function () {
+  "use strict";
+  const lobby = document.getElementById("lobby");
+  if (!lobby) return;
+  const $ = (id) => document.getElementById(id);
+  const state = { entry: null, janus: null, publisher: null, feeds: {}, socket: null, audioOn: true, videoOn: true,
+                  joined: false, people: new Map() };
+  // What tests and curious people can read: the subscriber handles and their received bytes.
+  window.podium = {
+    state: state,
+    async inboundVideoBytes() {
+      let total = 0;
+      for (const feed of Object.values(state.feeds)) {
+        const pc = feed.handle && feed.handle.webrtcStuff && feed.handle.webrtcStuff.pc;
+        if (!pc) continue;
+        const report = await pc.getStats();
+        report.forEach((stat) => {
+          if (stat.type === "inbound-rtp" && stat.kind === "video") total += stat.bytesReceived || 0;
+        });
+      }
+      return total;
+    },
+    remoteCount() { return document.querySelectorAll(".tile.remote video").length; },
+  };
+
+  // janus.js reads browser details from webrtc-adapter; this page ships a minimal stand-in.
+  if (!window.adapter) {
+    const chrome = /Chrome\/(\d+)/.exec(navigator.userAgent);
+    const firefox = /Firefox\/(\d+)/.exec(navigator.userAgent);
+    window.adapter = { browserDetails: chrome ? { browser: "chrome", version: +chrome[1] }
+      : firefox ? { browser: "firefox", version: +firefox[1] } : { browser: "safari", version: 605 } };
+  }
+
+  const joinButton = $("join");
+  if (lobby.dataset.media === "yes" && window.Janus) joinButton.disabled = false;
+
+  function fail(message) {
+    const box = $("join-error");
+    box.textContent = message;
+    box.hidden = false;
+    joinButton.disabled = false;
+  }
+
+  function status(text) { $("room-status").textContent = text; }
+
+  joinButton.addEventListener("click", async () => {
+    const nameInput = $("display-name");
+    const name = nameInput ? nameInput.value.trim() : "";
+    if (nameInput && !name) { fail("Please give your name"); return; }
+    joinButton.disabled = true;
+    let response;
+    try {
+      response = await fetch("/rooms/enter", { method: "POST", headers: { "content-type": "application/json" },
+        body: JSON.stringify({ ticket: lobby.dataset.ticket, name: name }) });
+    } catch (error) { fail("The server cannot be reached"); return; }
+    const entry = await response.json();
+    if (!response.ok) { fail(entry.message || "You cannot join this meeting"); return; }
+    state.entry = entry;
+    lobby.hidden = true;
+    $("room").hidden = false;
+    openSocket(entry);
+    startMedia(entry);
+  });
+
+  // --- signaling -------------------------------------------------------------------------------
+  function openSocket(entry) {
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const socket = new WebSocket(`${scheme}://${location.host}/rooms/ws`);
+    state.socket = socket;
+    socket.onopen = () => {
+      socket.send(JSON.stringify({ type: "hello", version: 1, key: entry.socket_key }));
+      state.ping = setInterval(() => socket.readyState === 1 && socket.send(JSON.stringify({ type: "ping" })),
+                               10000);
+    };
+    socket.onmessage = (event) => {
+      const message = JSON.parse(event.data);
+      if (message.type === "welcome") {
+        state.joined = true;
+        message.participants.forEach((p) => state.people.set(p.id, p));
+        renderPeople();
+      } else if (message.type === "joined") {
+        state.people.set(message.participant.id, message.participant); renderPeople();
+      } else if (message.type === "left") {
+        state.people.delete(message.participant.id); renderPeople();
+      } else if (message.type === "chat") {
+        addChat(message.from, message.text, message.system);
+      } else if (message.type === "ended") {
+        status("The meeting has ended");
+        hangUp(false);
+      }
+    };
+    socket.onclose = () => clearInterval(state.ping);
+  }
+
+  function renderPeople() {
+    const list = $("people");
+    list.replaceChildren(...[...state.people.values()].map((p) => {
+      const item = document.createElement("li");
+      item.textContent = `${p.name} (${p.role})`;
+      return item;
+    }));
+  }
+
+  function addChat(from, text, system) {
+    const item = document.createElement("li");
+    if (system) item.className = "system";
+    const who = document.createElement("strong");
+    who.textContent = from + ": ";
+    item.append(who, document.createTextNode(text));
+    $("chat-log").append(item);
+  }
+
+  const guestForm = $("guest-form");
+  if (guestForm) guestForm.addEventListener("submit", (event) => { event.preventDefault(); joinButton.click(); });
+
+  $("chat-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const input = $("chat-input");
+    const text = input.value.trim();
+    if (text && state.socket && state.socket.readyState === 1) {
+      state.socket.send(JSON.stringify({ type: "chat", text: text }));
+      input.value = "";
+    }
+  });
+
+  // --- media ------------------------------------------------------------------------------------
+  function startMedia(entry) {
+    Janus.init({ debug: false, dependencies: Janus.useDefaultDependencies(), callback: () => {
+      state.janus = new Janus({ server: entry.janus_url, token: entry.token,
+        success: attachPublisher,
+        error: (error) => status("Media connection failed: " + error),
+        destroyed: () => {} });
+    } });
+  }
+
+  function attachPublisher() {
+    const entry = state.entry;
+    state.janus.attach({ plugin: "janus.plugin.videoroom", opaqueId: "podium-" + Janus.randomString(8),
+      success: (handle) => {
+        state.publisher = handle;
+        handle.send({ message: { request: "join", ptype: "publisher", room: entry.room, display: entry.display } });
+      },
+      error: (error) => status("Media error: " + error),
+      onmessage: (message, jsep) => {
+        const event = message.videoroom;
+        if (event === "joined") {
+          status("Connected");
+          publishOwnFeed();
+          (message.publishers || []).forEach(subscribe);
+        } else if (event === "event") {
+          (message.publishers || []).forEach(subscribe);
+          const gone = message.leaving || message.unpublished;
+          if (gone && gone !== "ok") dropFeed(gone);
+        }
+        if (jsep) state.publisher.handleRemoteJsep({ jsep: jsep });
+      },
+      onlocaltrack: (track, on) => {
+        if (track.kind !== "video" || !on) return;
+        $("local-video").srcObject = new MediaStream([track]);
+      },
+    });
+  }
+
+  function publishOwnFeed() {
+    state.publisher.createOffer({
+      tracks: [{ type: "audio", capture: true, recv: false }, { type: "video", capture: true, recv: false }],
+      success: (jsep) => state.publisher.send({ message: { request: "configure", audio: true, video: true },
+                                                jsep: jsep }),
+      error: (error) => status("Camera or microphone unavailable: " + (error.message || error)),
+    });
+  }
+
+  function subscribe(publisher) {
+    if (state.feeds[publisher.id]) return;
+    const feed = { id: publisher.id, display: publisher.display, handle: null, stream: new MediaStream() };
+    state.feeds[publisher.id] = feed;
+    state.janus.attach({ plugin: "janus.plugin.videoroom", opaqueId: "podium-" + Janus.randomString(8),
+      success: (handle) => {
+        feed.handle = handle;
+        handle.send({ message: { request: "join", ptype: "subscriber", room: state.entry.room,
+                                 streams: [{ feed: publisher.id }] } });
+      },
+      onmessage: (message, jsep) => {
+        if (jsep) {
+          feed.handle.createAnswer({ jsep: jsep, tracks: [{ type: "data" }],
+            success: (answer) => feed.handle.send({ message: { request: "start", room: state.entry.room },
+                                                    jsep: answer }),
+            error: (error) => status("Could not receive a participant: " + error) });
+        }
+      },
+      onremotetrack: (track, mid, on) => {
+        if (!on) { feed.stream.getTracks().filter((t) => t.id === track.id).forEach((t) => feed.stream.removeTrack(t)); return; }
+        feed.stream.addTrack(track);
+        let tile = document.getElementById("tile-" + feed.id);
+        if (!tile) {
+          tile = document.createElement("figure");
+          tile.className = "tile remote";
+          tile.id = "tile-" + feed.id;
+          const video = document.createElement("video");
+          video.autoplay = true; video.playsInline = true;
+          video.srcObject = feed.stream;
+          const caption = document.createElement("figcaption");
+          caption.textContent = feed.display || "Guest";
+          tile.append(video, caption);
+          $("videos").append(tile);
+        }
+      },
+    });
+  }
+
+  function dropFeed(id) {
+    const feed = state.feeds[id];
+    if (!feed) return;
+    if (feed.handle) feed.handle.detach();
+    delete state.feeds[id];
+    const tile = document.getElementById("tile-" + id);
+    if (tile) tile.remove();
+  }
+
+  // --- controls -------------------------------------------------------------------------------
+  $("toggle-audio").addEventListener("click", () => {
+    if (!state.publisher) return;
+    state.audioOn = !state.audioOn;
+    state.audioOn ? state.publisher.unmuteAudio() : state.publisher.muteAudio();
+    $("toggle-audio").textContent = state.audioOn ? "Mute" : "Unmute";
+  });
+  $("toggle-video").addEventListener("click", () => {
+    if (!state.publisher) return;
+    state.videoOn = !state.videoOn;
+    state.videoOn ? state.publisher.unmuteVideo() : state.publisher.muteVideo();
+    $("toggle-video").textContent = state.videoOn ? "Stop camera" : "Start camera";
+  });
+  $("share-screen").addEventListener("click", () => {
+    if (!state.publisher) return;
+    state.publisher.replaceTracks({ tracks: [{ type: "screen", capture: true, mid: "1" }],
+      error: (error) => status("Screen sharing failed: " + (error.message || error)) });
+  });
+  $("leave").addEventListener("click", () => hangUp(true));
+
+  function hangUp(byMe) {
+    if (byMe && state.socket && state.socket.readyState === 1) state.socket.send(JSON.stringify({ type: "leave" }));
+    if (state.socket) state.socket.close();
+    if (state.janus) state.janus.destroy();
+    $("videos").querySelectorAll(".tile.remote").forEach((tile) => tile.remove());
+    status(byMe ? "You left the meeting" : "The meeting has ended");
+  }
+})();
