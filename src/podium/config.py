@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     janus_admin_secret: str | None = None
     janus_room_admin_key: str | None = None
     room_publishers: int = 12
+    # A room socket silent (not even a ping) for this long belongs to a browser that vanished.
+    room_idle_seconds: float = 30.0
 
     @property
     def resolved_database_url(self) -> str:

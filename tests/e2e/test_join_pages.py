@@ -104,3 +104,25 @@ def test_revoked_by_client_delete_and_conference_delete(client: TestClient, tena
 def test_unknown_meeting_links(client: TestClient) -> None:
     assert client.get("/m/ZZZZZZ").status_code == 404
     assert client.get("/e/LIVE00000000000000000000").status_code == 404
+
+
+def test_without_a_media_server_the_page_says_so_and_the_api_works(client: TestClient,
+                                                                      tenants: TenantFactory) -> None:
+    # The suite's app runs with PODIUM_JANUS=off: no media server.
+    key, invite = _invite(client, tenants)
+    page = client.get(_path(invite["inviteLink"]))
+    assert page.status_code == 200
+    assert 'data-media="no"' in page.text and "not available on this server" in page.text
+    ticket = page.text.split('data-ticket="', 1)[1].split('"', 1)[0]
+    entered = client.post("/rooms/enter", json={"ticket": ticket})
+    assert entered.status_code == 503 and entered.json()["error"] == "media_unavailable"
+    assert ok(boom(client, "conference/info", key, code=invite["code"]))["title"] == "Weekly sync <b>"
+
+
+def test_room_tickets_are_checked(client: TestClient, tenants: TenantFactory) -> None:
+    key, invite = _invite(client, tenants)
+    page = client.get(_path(invite["inviteLink"]))
+    ticket = page.text.split('data-ticket="', 1)[1].split('"', 1)[0]
+    assert client.post("/rooms/enter", json={"ticket": ticket[:-2] + "xx"}).status_code == 403
+    ok(boom(client, "conference/client/delete", key, code=invite["clientCode"]))
+    assert client.post("/rooms/enter", json={"ticket": ticket}).status_code == 410

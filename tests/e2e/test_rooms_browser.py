@@ -124,3 +124,126 @@ def test_two_dialects_one_room(live_server: LiveServer, pages: Any, tenants: Ten
         message="meeting status 12",
     )
     assert meeting["meetingUrl"]
+
+
+def test_system_messages_and_end_reach_the_room(
+    live_server: LiveServer, pages: Any, tenants: TenantFactory
+) -> None:
+    from tests.fixtures.iotum import World, api
+
+    media = live_server.app.state.media  # type: ignore[attr-defined]
+    client = _Api(live_server)
+    world = _world(live_server)
+    world.subscribe(world.company_id, "small_plan")
+    host = world.new_host(world.company_id)
+    live = api(client, "conference/create/reservationless", world.home.ra, host_id=host).json()  # type: ignore[arg-type]
+    page = pages[0]
+    page.goto(live["room_url"])
+    page.fill("#display-name", "Guest One")
+    page.click("#join")
+    _wait(lambda: page.locator("#people li").count() == 1, message="in the room")
+    assert api(
+        client,
+        "conference/message/create",
+        world.home.ra,
+        conference_id=live["conference_id"],  # type: ignore[arg-type]
+        message="Five minutes left",
+    ).json() == {"message": "OK"}
+    _wait(lambda: "Five minutes left" in page.locator("#chat-log").inner_text(), message="the system message")
+    assert "System" in page.locator("#chat-log .system").inner_text()
+    active = api(client, "host/cdrs", world.home.ra, host_id=host).json()  # type: ignore[arg-type]
+    assert [row["participant_name"] for row in active] == ["Guest One"]
+    from podium.models.conference import Conference
+
+    with world.sessions() as session:
+        room = session.get(Conference, live["conference_id"]).media_room  # type: ignore[union-attr]
+    assert room is not None and media.room_exists(room)
+    assert api(client, "conference/end", world.home.ra, conference_id=live["conference_id"]).json() == {  # type: ignore[arg-type]
+        "message": "OK"
+    }
+    _wait(lambda: "ended" in page.locator("#room-status").inner_text(), message="the end reaches the page")
+    _wait(lambda: not media.room_exists(room), message="the media room destroyed")
+    assert isinstance(world, World)
+
+
+class _Api:
+    """An httpx client against the live server, shaped like the TestClient the helpers expect."""
+
+    def __init__(self, server: LiveServer) -> None:
+        self.http = httpx.Client(base_url=server.base_url)
+
+    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        return self.http.request(method, url, **kwargs)
+
+
+def _world(server: LiveServer) -> Any:
+    from tests.fixtures.iotum import build_world
+
+    return build_world(_WorldClient(server))  # type: ignore[arg-type]
+
+
+class _WorldClient(_Api):
+    @property
+    def app(self) -> Any:
+        return self._app
+
+    def __init__(self, server: LiveServer) -> None:
+        super().__init__(server)
+        self._app = server.app
+
+
+def test_a_vanished_browser_is_recorded_as_left(live_server: LiveServer, tenants: TenantFactory) -> None:
+    import json
+
+    from websockets.sync.client import connect
+
+    tenant = tenants()
+    _lm(live_server, tenant, "createMeeting", meetingKey="vanish", hostid="h")
+    url = _lm(live_server, tenant, "addParticipant", meetingKey="vanish", puid="ghost")["participantUrl"]
+    page = httpx.get(url).text
+    ticket = page.split('data-ticket="', 1)[1].split('"', 1)[0]
+    entry = httpx.post(f"{live_server.base_url}/rooms/enter", json={"ticket": ticket}).json()
+    settings = live_server.app.state.settings  # type: ignore[attr-defined]
+    settings.room_idle_seconds = 1.0
+    try:
+        with connect(live_server.base_url.replace("http://", "ws://") + "/rooms/ws") as socket:
+            socket.send(json.dumps({"type": "hello", "version": 1, "key": entry["socket_key"]}))
+            welcome = json.loads(socket.recv(timeout=5))
+            assert (
+                _lm(live_server, tenant, "getParticipantStatus", meetingKey="vanish", puid="ghost")["status"]
+                == "10"
+            )
+            # Then nothing: no ping, no leave. The server gives up on this browser.
+            _wait(
+                lambda: (
+                    _lm(live_server, tenant, "getParticipantStatus", meetingKey="vanish", puid="ghost")[
+                        "status"
+                    ]
+                    == "11"
+                ),
+                timeout=10,
+                message="timed out as left",
+            )
+    finally:
+        settings.room_idle_seconds = 30.0
+    assert welcome["type"] == "welcome" and welcome["you"]["name"] == "ghost"
+
+
+def test_protocol_errors_close_the_socket(live_server: LiveServer) -> None:
+    import json
+
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    def speak(first: dict[str, Any]) -> int:
+        with connect(live_server.base_url.replace("http://", "ws://") + "/rooms/ws") as socket:
+            socket.send(json.dumps(first))
+            try:
+                socket.recv(timeout=5)
+            except ConnectionClosed as closed:
+                return int(closed.rcvd.code) if closed.rcvd else 0
+        return 0
+
+    assert speak({"type": "chat", "text": "hi"}) == 4400
+    assert speak({"type": "hello", "version": 99, "key": "x"}) == 4400
+    assert speak({"type": "hello", "version": 1, "key": "forged"}) == 4403

@@ -21,7 +21,6 @@ from podium.web.errors import status_for
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["rooms"])
 PROTOCOL_VERSION = 1
-IDLE_TIMEOUT = 30.0  # a browser that sends nothing (not even a ping) for this long has vanished
 JANUS_JS = Path("/usr/share/javascript/janus-gateway/janus.js")
 
 
@@ -69,8 +68,9 @@ async def signaling(websocket: WebSocket) -> None:
     await websocket.accept()
     hub: RoomHub = websocket.app.state.room_hub
     carrier: Any = _Request(websocket)
+    idle = float(websocket.app.state.settings.room_idle_seconds)
     try:
-        hello = await asyncio.wait_for(websocket.receive_json(), IDLE_TIMEOUT)
+        hello = await asyncio.wait_for(websocket.receive_json(), idle)
     except (TimeoutError, WebSocketDisconnect, ValueError):
         await websocket.close(code=4400, reason="expected hello")
         return
@@ -112,7 +112,7 @@ async def signaling(websocket: WebSocket) -> None:
         )
         await hub.broadcast(seat.conference_id, {"type": "joined", "participant": me.describe()}, skip=me)
         while True:
-            message = await asyncio.wait_for(websocket.receive_json(), IDLE_TIMEOUT)
+            message = await asyncio.wait_for(websocket.receive_json(), idle)
             kind = message.get("type") if isinstance(message, dict) else None
             if kind == "ping":
                 await websocket.send_json({"type": "pong"})
