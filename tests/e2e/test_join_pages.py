@@ -106,8 +106,9 @@ def test_unknown_meeting_links(client: TestClient) -> None:
     assert client.get("/e/LIVE00000000000000000000").status_code == 404
 
 
-def test_without_a_media_server_the_page_says_so_and_the_api_works(client: TestClient,
-                                                                      tenants: TenantFactory) -> None:
+def test_without_a_media_server_the_page_says_so_and_the_api_works(
+    client: TestClient, tenants: TenantFactory
+) -> None:
     # The suite's app runs with PODIUM_JANUS=off: no media server.
     key, invite = _invite(client, tenants)
     page = client.get(_path(invite["inviteLink"]))

@@ -247,3 +247,110 @@ def test_protocol_errors_close_the_socket(live_server: LiveServer) -> None:
     assert speak({"type": "chat", "text": "hi"}) == 4400
     assert speak({"type": "hello", "version": 99, "key": "x"}) == 4400
     assert speak({"type": "hello", "version": 1, "key": "forged"}) == 4403
+
+
+def _iotum_room(live_server: LiveServer, **host_fields: Any) -> tuple[Any, dict[str, Any]]:
+    from tests.fixtures.iotum import api
+
+    world = _world(live_server)
+    world.subscribe(world.company_id, "large_plan")
+    host = world.new_host(world.company_id, plan_slug="large_plan", **host_fields)
+    return world, {"host": host, "api": api, "client": _Api(live_server)}
+
+
+def test_waiting_room_admit_and_remove(live_server: LiveServer, browser: Any) -> None:
+    world, ctx = _iotum_room(live_server, waiting_room=True)
+    api, client = ctx["api"], ctx["client"]
+    live = api(client, "conference/create/reservationless", world.home.ra, host_id=ctx["host"]).json()
+    guest, moderator = browser.new_page(), browser.new_page()
+    try:
+        guest.goto(live["room_url"])
+        guest.fill("#display-name", "Walk-in")
+        guest.click("#join")
+        _wait(
+            lambda: "Waiting for a moderator" in guest.locator("#room-status").inner_text(), message="waiting"
+        )
+        moderator.goto(f"{live['room_url']}?moderator_token={live['moderator_token']}")
+        assert moderator.locator("#participant-role").inner_text().lower() == "moderator"
+        moderator.fill("#display-name", "Mod")
+        moderator.click("#join")
+        _wait(lambda: moderator.locator("#people button.admit").count() == 1, message="the knock")
+        # Not admitted yet: no attendance, no media.
+        cdrs = api(client, "host/cdrs", world.home.ra, host_id=ctx["host"]).json()
+        assert [c["participant_name"] for c in cdrs] == ["Mod"]
+        moderator.click("#people button.admit")
+        _wait(
+            lambda: guest.evaluate("window.podium.remoteCount()") >= 1, message="the guest sees the moderator"
+        )
+        _wait(
+            lambda: moderator.evaluate("window.podium.remoteCount()") >= 1,
+            message="the moderator sees the guest",
+        )
+        _wait(lambda: moderator.locator("#people button.remove").count() == 1, message="remove button")
+        moderator.click("#people button.remove")
+        _wait(lambda: "removed" in guest.locator("#room-status").inner_text(), message="the removal")
+        _wait(
+            lambda: all(
+                c["end_time"]
+                for c in api(client, "host/cdrs", world.home.ra, host_id=ctx["host"]).json()
+                if c["participant_name"] == "Walk-in"
+            ),
+            message="the guest recorded as left",
+        )
+        moderator.click("#end-meeting")
+        _wait(lambda: "ended" in moderator.locator("#room-status").inner_text(), message="meeting ended")
+        fetched = api(client, "conference/fetch", world.home.ra, conference_id=live["conference_id"]).json()
+        assert fetched["active"] is False
+    finally:
+        guest.close()
+        moderator.close()
+
+
+def test_presentation_mode_blocks_participants_at_the_server(live_server: LiveServer, browser: Any) -> None:
+    world, ctx = _iotum_room(live_server)
+    api, client = ctx["api"], ctx["client"]
+    day = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 86400 * 3))
+    conference = api(
+        client,
+        "conference/create",
+        world.home.ra,
+        host_id=ctx["host"],
+        subject="Keynote",
+        start=f"{day} 10:00:00",
+        time_zone="UTC",
+        duration=60,
+        mute_mode="presentation",
+        one_time_access_code=True,
+    ).json()
+    presenter, audience = browser.new_page(), browser.new_page()
+
+    def pretend_allowed(route: Any) -> None:
+        # A tampered page: it claims it may publish. The server must still keep it unseen.
+        response = route.fetch()
+        body = response.json()
+        body["may_publish"] = True
+        route.fulfill(response=response, json=body)
+
+    try:
+        audience.route("**/rooms/enter", pretend_allowed)
+        presenter.goto(f"{conference['room_url']}?moderator_token={conference['moderator_token']}")
+        presenter.fill("#display-name", "Speaker")
+        presenter.click("#join")
+        audience.goto(conference["room_url"])
+        audience.fill("#display-name", "Listener")
+        audience.click("#join")
+        _wait(
+            lambda: audience.evaluate("window.podium.remoteCount()") >= 1,
+            message="the audience sees the speaker",
+        )
+        _wait(lambda: _inbound(audience), message="speaker video bytes")
+        time.sleep(3)
+        before = _inbound(presenter)
+        time.sleep(2)
+        assert _inbound(presenter) - before < 2000, "the participant's video reached the presenter"
+        grown = _inbound(audience)
+        time.sleep(1)
+        assert _inbound(audience) > grown
+    finally:
+        presenter.close()
+        audience.close()

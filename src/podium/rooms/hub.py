@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,12 +24,18 @@ class Connection:
     conference_id: int
     name: str
     role: str
-    attendance_id: int
     media_token: str
     participant_id: int | None = None
+    attendance_id: int | None = None  # None while in the waiting room
+    publisher_id: int | None = None  # the visitor's Janus publisher, as its page reports it
+    key: str = field(default_factory=lambda: secrets.token_hex(6))
+
+    @property
+    def waiting(self) -> bool:
+        return self.attendance_id is None
 
     def describe(self) -> dict[str, Any]:
-        return {"id": self.attendance_id, "name": self.name, "role": self.role}
+        return {"id": self.key, "name": self.name, "role": self.role, "waiting": self.waiting}
 
 
 @dataclass
@@ -47,7 +54,10 @@ class RoomHub:
             self.rooms.pop(connection.conference_id, None)
 
     def members(self, conference_id: int) -> list[Connection]:
-        return sorted(self.rooms.get(conference_id, set()), key=lambda c: c.attendance_id)
+        return sorted(self.rooms.get(conference_id, set()), key=lambda c: (c.attendance_id or 0, c.key))
+
+    def find(self, conference_id: int, key: str) -> Connection | None:
+        return next((c for c in self.members(conference_id) if c.key == key), None)
 
     async def broadcast(
         self, conference_id: int, message: dict[str, Any], *, skip: Connection | None = None

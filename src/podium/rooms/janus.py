@@ -279,6 +279,23 @@ class JanusClient:
     def room_exists(self, room: int) -> bool:
         return bool(self._videoroom({"request": "exists", "room": room}).get("exists"))
 
+    def moderate(self, room: int, *, secret: str, publisher: int, mids: list[str], mute: bool) -> None:
+        """Mute (or unmute) a publisher's streams at the server: nobody receives them."""
+        for mid in mids:
+            self._videoroom(
+                {
+                    "request": "moderate",
+                    "secret": secret,
+                    "room": room,
+                    "id": publisher,
+                    "mid": mid,
+                    "mute": mute,
+                }
+            )
+
+    def kick(self, room: int, *, secret: str, publisher: int) -> None:
+        self._videoroom({"request": "kick", "secret": secret, "room": room, "id": publisher})
+
     def participants(self, room: int) -> list[dict[str, Any]]:
         data = self._videoroom({"request": "listparticipants", "room": room})
         return list(data.get("participants", []))

@@ -31,15 +31,41 @@ class MediaUnavailable(Conflict):
     code = "media_unavailable"
 
 
+MODERATOR_ROLES = ("host", "moderator")
+
+
+def is_moderator(role: str) -> bool:
+    return role in MODERATOR_ROLES
+
+
+@dataclass(frozen=True)
+class RoomRules:
+    """How a conference's room behaves, from its options and its host's settings."""
+
+    mute_mode: str
+    waiting_room: bool
+
+    def may_publish(self, role: str) -> bool:
+        """In presentation mode only moderators are seen and heard."""
+        return is_moderator(role) or self.mute_mode != "presentation"
+
+    def starts_muted(self, role: str) -> bool:
+        return not is_moderator(role) and self.mute_mode in ("q&a", "presentation")
+
+    def waits(self, role: str) -> bool:
+        return self.waiting_room and not is_moderator(role)
+
+
 @dataclass(frozen=True)
 class RoomEntry:
     janus_url: str
     room: int
-    media_token: str
+    media_token: str | None  # None until a moderator admits the visitor from the waiting room
     display: str
     role: str
     socket_key: str
     conference_id: int
+    rules: RoomRules
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -50,6 +76,10 @@ class RoomEntry:
             "role": self.role,
             "socket_key": self.socket_key,
             "conference_id": self.conference_id,
+            "may_publish": self.rules.may_publish(self.role),
+            "start_muted": self.rules.starts_muted(self.role),
+            "waiting": self.media_token is None,
+            "moderator": is_moderator(self.role),
         }
 
 
@@ -96,6 +126,16 @@ class RoomService:
             raise LinkRevoked("This meeting has ended")
         return conference
 
+    def rules(self, conference: Conference) -> RoomRules:
+        from podium.domain.hosts.repository import HostRepository
+
+        host = HostRepository(self.session).by_id(conference.host_id) if conference.host_id else None
+        waiting = bool((host.settings or {}).get("waiting_room")) if host is not None else False
+        return RoomRules(conference.mute_mode or "conversation", waiting)
+
+    def rules_for(self, conference_id: int) -> RoomRules:
+        return self.rules(self._live(conference_id))
+
     def ensure_room(self, conference: Conference) -> int:
         """The conference's VideoRoom, created on first join with its own secret."""
         if self.media is None:
@@ -129,12 +169,11 @@ class RoomService:
             if participant is None or participant.deleted_at is not None:
                 raise LinkRevoked("This invitation has been withdrawn")
         room = self.ensure_room(conference)
+        rules = self.rules(conference)
+        role = str(claims.get("role", "guest"))
         media_token = secrets.token_urlsafe(24)
-        try:
-            assert self.media is not None
-            self.media.add_token(media_token)
-        except JanusUnavailable as exc:
-            raise MediaUnavailable("Audio and video are not available on this server right now") from exc
+        if not rules.waits(role):
+            self.grant_media(media_token)
         socket_key = tokens.sign(
             {
                 "aud": SOCKET_AUDIENCE,
@@ -152,12 +191,35 @@ class RoomService:
         return RoomEntry(
             self.media.endpoint.api_url,
             room,
-            media_token,
+            None if rules.waits(role) else media_token,
             display,
-            str(claims.get("role", "guest")),
+            role,
             socket_key,
             conference.id,
+            rules,
         )
+
+    def grant_media(self, media_token: str) -> None:
+        """Let a visitor's token reach the media server (on entry, or when admitted)."""
+        if self.media is None:
+            raise MediaUnavailable("Audio and video are not available on this server right now")
+        try:
+            self.media.add_token(media_token)
+        except JanusUnavailable as exc:
+            raise MediaUnavailable("Audio and video are not available on this server right now") from exc
+
+    def room_of(self, conference_id: int) -> tuple[int, str] | None:
+        conference = self.conferences.by_id(conference_id)
+        if conference is None or conference.media_room is None:
+            return None
+        return conference.media_room, conference.media_secret or ""
+
+    def end(self, conference_id: int) -> None:
+        """A moderator ends the meeting for everyone."""
+        from podium.domain.conferences.scheduling import SchedulingService
+
+        conference = self._live(conference_id)
+        SchedulingService(self.session, self.settings).end(None, conference)
 
     def seat(self, socket_key: str) -> Seat:
         claims = tokens.verify(socket_key, self.settings.signing_key(), audience=SOCKET_AUDIENCE)

@@ -15,7 +15,8 @@ from starlette.concurrency import run_in_threadpool
 from podium.edges.common import Context, run_unit_of_work, unit_of_work
 from podium.kit.errors import DomainError
 from podium.rooms.hub import Connection, RoomHub
-from podium.rooms.service import RoomService, Seat
+from podium.rooms.janus import JanusUnavailable
+from podium.rooms.service import RoomRules, RoomService, Seat, is_moderator
 from podium.web.errors import status_for
 
 log = logging.getLogger(__name__)
@@ -85,43 +86,57 @@ async def signaling(websocket: WebSocket) -> None:
         seat: Seat = await run_in_threadpool(
             unit_of_work, carrier, lambda ctx: _rooms(ctx, websocket).seat(str(hello.get("key", "")))
         )
-        attendance_id: int = await run_in_threadpool(
-            unit_of_work, carrier, lambda ctx: _rooms(ctx, websocket).arrive(seat)
+        rules: RoomRules = await run_in_threadpool(
+            unit_of_work,
+            carrier,
+            lambda ctx: _rooms(ctx, websocket).rules(_rooms(ctx, websocket)._live(seat.conference_id)),
         )
+        me = Connection(
+            websocket, seat.conference_id, seat.name, seat.role, seat.media_token, seat.participant_id
+        )
+        if not rules.waits(seat.role):
+            me.attendance_id = await run_in_threadpool(
+                unit_of_work, carrier, lambda ctx: _rooms(ctx, websocket).arrive(seat)
+            )
     except DomainError as error:
         await websocket.close(code=4403, reason=error.message[:120])
         return
-    me = Connection(
-        websocket,
-        seat.conference_id,
-        seat.name,
-        seat.role,
-        attendance_id,
-        seat.media_token,
-        seat.participant_id,
-    )
     hub.add(me)
+    tasks: set[asyncio.Task[None]] = set()
     try:
+        present = [c.describe() for c in hub.members(seat.conference_id) if not c.waiting or c is me]
         await websocket.send_json(
-            {
-                "type": "welcome",
-                "version": PROTOCOL_VERSION,
-                "you": me.describe(),
-                "participants": [c.describe() for c in hub.members(seat.conference_id)],
-            }
+            {"type": "welcome", "version": PROTOCOL_VERSION, "you": me.describe(), "participants": present}
         )
-        await hub.broadcast(seat.conference_id, {"type": "joined", "participant": me.describe()}, skip=me)
+        if me.waiting:
+            await websocket.send_json({"type": "waiting"})
+            await _to_moderators(hub, seat.conference_id, {"type": "knocking", "participant": me.describe()})
+        else:
+            await hub.broadcast(seat.conference_id, {"type": "joined", "participant": me.describe()}, skip=me)
+            await _moderators_see_waiting(hub, me)
         while True:
             message = await asyncio.wait_for(websocket.receive_json(), idle)
             kind = message.get("type") if isinstance(message, dict) else None
             if kind == "ping":
                 await websocket.send_json({"type": "pong"})
-            elif kind == "chat":
+            elif kind == "chat" and not me.waiting:
                 text = str(message.get("text", "")).strip()[:4000]
                 if text:
                     await hub.broadcast(
                         seat.conference_id, {"type": "chat", "from": me.name, "text": text, "system": False}
                     )
+            elif kind == "media" and not me.waiting:
+                me.publisher_id = int(message.get("publisher") or 0) or None
+                if rules.mute_mode == "presentation":
+                    # The publisher shows up in Janus once its offer is negotiated: look again shortly.
+                    for delay in (0.0, 1.0, 3.0):
+                        check = _enforce_later(delay, websocket, hub, seat.conference_id)
+                        tasks.add(asyncio.create_task(check))
+            elif kind in ("admit", "mute", "remove", "end"):
+                if not is_moderator(me.role):
+                    await websocket.send_json({"type": "error", "message": "Only moderators can do that"})
+                    continue
+                await _moderate(websocket, carrier, hub, me, kind, str(message.get("id", "")))
             elif kind == "leave":
                 break
             else:
@@ -130,9 +145,107 @@ async def signaling(websocket: WebSocket) -> None:
         pass
     finally:
         hub.remove(me)
-        await run_in_threadpool(
-            unit_of_work, carrier, lambda ctx: _rooms(ctx, websocket).depart(attendance_id, seat.media_token)
-        )
+        if me.attendance_id is not None:
+            attendance_id = me.attendance_id
+            await run_in_threadpool(
+                unit_of_work,
+                carrier,
+                lambda ctx: _rooms(ctx, websocket).depart(attendance_id, seat.media_token),
+            )
         await hub.broadcast(seat.conference_id, {"type": "left", "participant": me.describe()})
         with contextlib.suppress(RuntimeError, WebSocketDisconnect):
             await websocket.close()
+
+
+async def _to_moderators(hub: RoomHub, conference_id: int, message: dict[str, Any]) -> None:
+    for connection in hub.members(conference_id):
+        if is_moderator(connection.role) and not connection.waiting:
+            with contextlib.suppress(Exception):
+                await connection.websocket.send_json(message)
+
+
+async def _moderators_see_waiting(hub: RoomHub, me: Connection) -> None:
+    """A moderator who arrives learns who is already knocking."""
+    if is_moderator(me.role):
+        for connection in hub.members(me.conference_id):
+            if connection.waiting:
+                await me.websocket.send_json({"type": "knocking", "participant": connection.describe()})
+
+
+def _janus(websocket: WebSocket) -> Any:
+    return getattr(websocket.app.state, "media", None)
+
+
+def _room_of(websocket: WebSocket, conference_id: int) -> tuple[int, str] | None:
+    carrier: Any = _Request(websocket)
+    result: tuple[int, str] | None = unit_of_work(
+        carrier, lambda ctx: _rooms(ctx, websocket).room_of(conference_id)
+    )
+    return result
+
+
+async def _enforce_later(delay: float, websocket: WebSocket, hub: RoomHub, conference_id: int) -> None:
+    await asyncio.sleep(delay)
+    await run_in_threadpool(_enforce_presentation, websocket, hub, conference_id)
+
+
+def _enforce_presentation(websocket: WebSocket, hub: RoomHub, conference_id: int) -> None:
+    """In presentation mode, any publisher that is not a moderator's is muted at the media server."""
+    media, room = _janus(websocket), _room_of(websocket, conference_id)
+    if media is None or room is None:
+        return
+    allowed = {c.publisher_id for c in hub.members(conference_id) if is_moderator(c.role) and c.publisher_id}
+    try:
+        for publisher in media.participants(room[0]):
+            if publisher.get("publisher") and publisher.get("id") not in allowed:
+                media.moderate(
+                    room[0], secret=room[1], publisher=int(publisher["id"]), mids=["0", "1"], mute=True
+                )
+    except JanusUnavailable:
+        log.warning("could not enforce presentation mode in room %s", room[0])
+
+
+async def _moderate(
+    websocket: WebSocket, carrier: Any, hub: RoomHub, me: Connection, kind: str, key: str
+) -> None:
+    conference_id = me.conference_id
+    if kind == "end":
+        await run_in_threadpool(unit_of_work, carrier, lambda ctx: _rooms(ctx, websocket).end(conference_id))
+        return
+    target = hub.find(conference_id, key)
+    if target is None:
+        await websocket.send_json({"type": "error", "message": "No such participant"})
+        return
+    if kind == "admit":
+        if not target.waiting:
+            return
+        seat = Seat(conference_id, target.participant_id, None, target.name, target.role, target.media_token)
+
+        def admit(ctx: Context) -> int:
+            rooms = _rooms(ctx, websocket)
+            rooms.grant_media(target.media_token)
+            return rooms.arrive(seat)
+
+        target.attendance_id = await run_in_threadpool(unit_of_work, carrier, admit)
+        await target.websocket.send_json({"type": "admitted", "token": target.media_token})
+        await hub.broadcast(conference_id, {"type": "joined", "participant": target.describe()}, skip=target)
+        return
+    room = await run_in_threadpool(_room_of, websocket, conference_id)
+    media = _janus(websocket)
+    if kind == "mute":
+        if media is not None and room is not None and target.publisher_id:
+            await run_in_threadpool(
+                lambda: media.moderate(
+                    room[0], secret=room[1], publisher=target.publisher_id, mids=["0"], mute=True
+                )
+            )
+        await target.websocket.send_json({"type": "muted", "by": me.name})
+    elif kind == "remove":
+        if media is not None and room is not None and target.publisher_id:
+            with contextlib.suppress(JanusUnavailable):
+                await run_in_threadpool(
+                    lambda: media.kick(room[0], secret=room[1], publisher=target.publisher_id)
+                )
+        with contextlib.suppress(Exception):
+            await target.websocket.send_json({"type": "removed", "by": me.name})
+            await target.websocket.close(code=4001, reason="removed by a moderator")

@@ -36,7 +36,7 @@ class JoinTicket:
 
     @property
     def asks_for_name(self) -> bool:
-        return self.participant is None and self.role == GUEST
+        return self.participant is None and not self.display_name
 
 
 class JoiningService:

@@ -60,8 +60,10 @@
     state.entry = entry;
     lobby.hidden = true;
     $("room").hidden = false;
+    $("end-meeting").hidden = !entry.moderator;
     openSocket(entry);
-    startMedia(entry);
+    if (entry.waiting) status("Waiting for a moderator to let you in");
+    else startMedia(entry);
   });
 
   // --- signaling -------------------------------------------------------------------------------
@@ -78,8 +80,27 @@
       const message = JSON.parse(event.data);
       if (message.type === "welcome") {
         state.joined = true;
+        state.me = message.you;
         message.participants.forEach((p) => state.people.set(p.id, p));
         renderPeople();
+      } else if (message.type === "waiting") {
+        status("Waiting for a moderator to let you in");
+      } else if (message.type === "knocking") {
+        state.people.set(message.participant.id, message.participant); renderPeople();
+      } else if (message.type === "admitted") {
+        state.entry.token = message.token;
+        state.entry.waiting = false;
+        status("Connecting…");
+        startMedia(state.entry);
+      } else if (message.type === "muted") {
+        if (state.publisher) state.publisher.muteAudio();
+        state.audioOn = false;
+        $("toggle-audio").textContent = "Unmute";
+        status("You were muted by " + message.by);
+      } else if (message.type === "removed") {
+        hangUp(false);
+        status("You were removed from the meeting by " + message.by);
+        state.removed = true;
       } else if (message.type === "joined") {
         state.people.set(message.participant.id, message.participant); renderPeople();
       } else if (message.type === "left") {
@@ -87,18 +108,37 @@
       } else if (message.type === "chat") {
         addChat(message.from, message.text, message.system);
       } else if (message.type === "ended") {
-        status("The meeting has ended");
         hangUp(false);
+        status("The meeting has ended");
+      } else if (message.type === "error") {
+        status(message.message);
       }
     };
     socket.onclose = () => clearInterval(state.ping);
   }
 
+  function command(type, id) {
+    if (state.socket && state.socket.readyState === 1) state.socket.send(JSON.stringify({ type: type, id: id }));
+  }
+
   function renderPeople() {
     const list = $("people");
+    const moderator = state.entry && state.entry.moderator;
     list.replaceChildren(...[...state.people.values()].map((p) => {
       const item = document.createElement("li");
-      item.textContent = `${p.name} (${p.role})`;
+      item.dataset.id = p.id;
+      item.textContent = `${p.name} (${p.waiting ? "waiting" : p.role})`;
+      if (moderator && state.me && p.id !== state.me.id) {
+        const actions = p.waiting ? [["admit", "Admit"]] : [["mute", "Mute"], ["remove", "Remove"]];
+        for (const [type, label] of actions) {
+          const button = document.createElement("button");
+          button.type = "button";
+          button.className = "small " + type;
+          button.textContent = label;
+          button.addEventListener("click", () => command(type, p.id));
+          item.append(" ", button);
+        }
+      }
       return item;
     }));
   }
@@ -147,7 +187,9 @@
         const event = message.videoroom;
         if (event === "joined") {
           status("Connected");
-          publishOwnFeed();
+          state.publisherId = message.id;
+          if (state.entry.may_publish) publishOwnFeed();
+          else status("Connected — only moderators are seen and heard (presentation)");
           (message.publishers || []).forEach(subscribe);
         } else if (event === "event") {
           (message.publishers || []).forEach(subscribe);
@@ -166,8 +208,18 @@
   function publishOwnFeed() {
     state.publisher.createOffer({
       tracks: [{ type: "audio", capture: true, recv: false }, { type: "video", capture: true, recv: false }],
-      success: (jsep) => state.publisher.send({ message: { request: "configure", audio: true, video: true },
-                                                jsep: jsep }),
+      success: (jsep) => {
+        state.publisher.send({ message: { request: "configure", audio: true, video: true }, jsep: jsep });
+        // Tell our server which publisher is ours, so moderation (and presentation mode) can act on it.
+        if (state.socket && state.socket.readyState === 1) {
+          state.socket.send(JSON.stringify({ type: "media", publisher: state.publisherId }));
+        }
+        if (state.entry.start_muted) {
+          state.publisher.muteAudio();
+          state.audioOn = false;
+          $("toggle-audio").textContent = "Unmute";
+        }
+      },
       error: (error) => status("Camera or microphone unavailable: " + (error.message || error)),
     });
   }
@@ -238,6 +290,7 @@
       error: (error) => status("Screen sharing failed: " + (error.message || error)) });
   });
   $("leave").addEventListener("click", () => hangUp(true));
+  $("end-meeting").addEventListener("click", () => command("end", null));
 
   function hangUp(byMe) {
     if (byMe && state.socket && state.socket.readyState === 1) state.socket.send(JSON.stringify({ type: "leave" }));
