@@ -354,3 +354,34 @@ def test_presentation_mode_blocks_participants_at_the_server(live_server: LiveSe
     finally:
         presenter.close()
         audience.close()
+
+
+def test_the_signed_in_host_joins_as_host_and_is_on_an_active_call(
+    live_server: LiveServer, browser: Any
+) -> None:
+    from tests.fixtures.iotum import PASSWORD
+
+    email = f"host-{int(time.time() * 1000)}@example.com"
+    world, ctx = _iotum_room(live_server, email=email, password=PASSWORD)
+    api, client = ctx["api"], ctx["client"]
+    page = browser.new_page()
+    try:
+        page.goto(f"{live_server.base_url}/login")
+        page.fill("#email", email)
+        page.fill("#password", PASSWORD)
+        page.click("#sign-in")
+        meeting_url = api(client, "host/fetch", world.home.ra, host_id=ctx["host"]).json()["meeting_url"]
+        page.goto(meeting_url)
+        assert page.locator("#participant-role").inner_text().lower() == "host"
+        page.click("#join")
+        _wait(
+            lambda: api(client, "host/active_calls", world.home.ra, host_id=ctx["host"]).json(),
+            message="the host on an active call",
+        )
+        page.click("#leave")
+        _wait(
+            lambda: not api(client, "host/active_calls", world.home.ra, host_id=ctx["host"]).json(),
+            message="the call over for the host",
+        )
+    finally:
+        page.close()

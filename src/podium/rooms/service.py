@@ -110,7 +110,7 @@ class RoomService:
                 "aud": TICKET_AUDIENCE,
                 "conf": ticket.conference.id,
                 "pid": participant.id if participant else None,
-                "host": participant.host_id if participant else None,
+                "host": ticket.host_id or (participant.host_id if participant else None),
                 "role": ticket.role,
                 "name": ticket.display_name,
             },

@@ -16,6 +16,7 @@ from podium.edges.common import Context, run_unit_of_work
 from podium.kit.errors import DomainError
 from podium.rooms.service import RoomService
 from podium.web.errors import TITLE_BY_CODE, status_for
+from podium.web.session import signed_in_host_id
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 router = APIRouter(tags=["pages"])
@@ -30,9 +31,11 @@ SECURITY_HEADERS = {
 
 async def _lobby(request: Request, resolve: Callable[[JoiningService], JoinTicket]) -> HTMLResponse:
     media = getattr(request.app.state, "media", None)
+    signed_in = signed_in_host_id(request, request.app.state.settings)
 
     def work(ctx: Context) -> dict[str, object]:
-        ticket = resolve(JoiningService(ctx.session, ctx.settings))
+        joining = JoiningService(ctx.session, ctx.settings)
+        ticket = joining.as_organiser(resolve(joining), signed_in)
         return {
             "ticket": RoomService(ctx.session, ctx.settings, media).ticket_for(ticket),
             "media_available": media is not None,

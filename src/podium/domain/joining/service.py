@@ -33,6 +33,7 @@ class JoinTicket:
     role: str
     participant: Participant | None = None
     display_name: str = ""
+    host_id: int | None = None  # the organising host, when it is the one joining
 
     @property
     def asks_for_name(self) -> bool:
@@ -52,6 +53,24 @@ class JoiningService:
         if conference.deleted_at is not None:
             raise LinkRevoked("This meeting has been cancelled")
         return conference
+
+    def as_organiser(self, ticket: JoinTicket, signed_in_host_id: int | None) -> JoinTicket:
+        """The conference's own host, signed in to the web app, joins as its host."""
+        conference = ticket.conference
+        if signed_in_host_id is None or conference.host_id != signed_in_host_id:
+            return ticket
+        host = HostRepository(self.session).by_id(signed_in_host_id)
+        if host is None or host.deleted_at is not None:
+            return ticket
+        organiser = next(
+            (
+                p
+                for p in self.participants.for_conference(conference.id)
+                if p.host_id == host.id and p.deleted_at is None
+            ),
+            None,
+        )
+        return JoinTicket(conference, HOST, organiser, host.name, host.id)
 
     def resolve_invite(self, token: str) -> JoinTicket:
         """A Boomstream invite JWT: signature, expiry, participant and conference still live."""
