@@ -24,8 +24,9 @@ check: venv
 	.venv/bin/ruff format --check src tests bench
 	.venv/bin/mypy
 
-bench: venv
+bench: venv system-packages
 	.venv/bin/python bench/api_latency.py
+	.venv/bin/python bench/room_join.py
 
 clean:
 	rm -rf .venv var .pytest_cache .mypy_cache .ruff_cache
