@@ -207,14 +207,9 @@ def main() -> None:
                 for index, rates in enumerate(history, start=2):
                     shown = ", ".join(f"{r:.0f}" for r in rates)
                     print(f"  {index} participants: first participant receives fps [{shown}]")
-                limit = (
-                    "reached the --max-participants bound"
-                    if held == args.max_participants
-                    else f"frames dropped below {args.min_fps:.0f} fps beyond that"
-                )
                 print(
                     f"room capacity on this machine ({os.cpu_count()} cores, all browsers and Janus on it): "
-                    f"{held} participants ({limit})"
+                    f"{held} participants ({reason})"
                 )
                 browser.close()
         finally:
