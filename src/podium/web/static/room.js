@@ -188,6 +188,8 @@
         if (event === "joined") {
           status("Connected");
           state.publisherId = message.id;
+          // Events can be missed (a publisher announced while we were still negotiating): look again.
+          state.resync = setInterval(resync, 3000);
           if (state.entry.may_publish) publishOwnFeed();
           else status("Connected — only moderators are seen and heard (presentation)");
           (message.publishers || []).forEach(subscribe);
@@ -203,6 +205,16 @@
         $("local-video").srcObject = new MediaStream([track]);
       },
     });
+  }
+
+  function resync() {
+    if (!state.publisher) return;
+    state.publisher.send({ message: { request: "listparticipants", room: state.entry.room },
+      success: (result) => {
+        (result && result.participants || [])
+          .filter((p) => p.publisher && p.id !== state.publisherId)
+          .forEach((p) => subscribe({ id: p.id, display: p.display }));
+      } });
   }
 
   function publishOwnFeed() {
@@ -234,7 +246,13 @@
         handle.send({ message: { request: "join", ptype: "subscriber", room: state.entry.room,
                                  streams: [{ feed: publisher.id }] } });
       },
+      error: () => { delete state.feeds[publisher.id]; },  // the next resync tries again
       onmessage: (message, jsep) => {
+        if (message.error) {  // e.g. the feed is not published yet: drop it, the next resync retries
+          feed.handle.detach();
+          delete state.feeds[publisher.id];
+          return;
+        }
         if (jsep) {
           feed.handle.createAnswer({ jsep: jsep, tracks: [{ type: "data" }],
             success: (answer) => feed.handle.send({ message: { request: "start", room: state.entry.room },
@@ -293,6 +311,7 @@
   $("end-meeting").addEventListener("click", () => command("end", null));
 
   function hangUp(byMe) {
+    clearInterval(state.resync);
     if (byMe && state.socket && state.socket.readyState === 1) state.socket.send(JSON.stringify({ type: "leave" }));
     if (state.socket) state.socket.close();
     if (state.janus) state.janus.destroy();
