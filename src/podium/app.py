@@ -26,7 +26,7 @@ from podium.edges.liveminutes import routes as liveminutes
 from podium.kit.db import make_engine, make_sessionmaker
 from podium.kit.errors import DomainError
 from podium.rooms.hub import RoomHub
-from podium.rooms.janus import JanusClient, JanusEndpoint, JanusUnavailable, LocalJanus
+from podium.rooms.janus import JanusClient, JanusEndpoint, JanusUnavailable, LocalJanus, MediaPool
 from podium.rooms.service import RoomService
 from podium.web import account, drive, pages, rooms
 
@@ -50,25 +50,44 @@ class CaseInsensitiveMethods:
         await self.app(scope, receive, send)
 
 
-def start_media(settings: Settings) -> tuple[JanusClient | None, LocalJanus | None]:
-    """The media server: an external Janus when configured, else a local one (unless turned off)."""
+def start_media(settings: Settings) -> tuple[MediaPool | None, LocalJanus | None]:
+    """The media servers: external Janus instances when configured, else a local one (unless turned off)."""
+    instances = list(settings.janus_instances)
     if settings.janus_url:
-        if not (settings.janus_admin_url and settings.janus_admin_secret and settings.janus_room_admin_key):
-            log.error("PODIUM_JANUS_URL needs PODIUM_JANUS_ADMIN_URL, _ADMIN_SECRET and _ROOM_ADMIN_KEY")
-            return None, None
-        endpoint = JanusEndpoint(
-            settings.janus_url,
-            settings.janus_admin_url,
-            settings.janus_admin_secret,
-            settings.janus_room_admin_key,
+        instances.append(
+            {
+                "url": settings.janus_url,
+                "admin_url": settings.janus_admin_url or "",
+                "admin_secret": settings.janus_admin_secret or "",
+                "room_admin_key": settings.janus_room_admin_key or "",
+            }
         )
-        return JanusClient(endpoint), None
+    if instances:
+        clients = []
+        for instance in instances:
+            if not all(instance.get(k) for k in ("url", "admin_url", "admin_secret", "room_admin_key")):
+                log.error(
+                    "a Janus instance needs url, admin_url, admin_secret and room_admin_key: %s",
+                    instance.get("url"),
+                )
+                continue
+            clients.append(
+                JanusClient(
+                    JanusEndpoint(
+                        instance["url"],
+                        instance["admin_url"],
+                        instance["admin_secret"],
+                        instance["room_admin_key"],
+                    )
+                )
+            )
+        return (MediaPool(clients) if clients else None), None
     if settings.janus != "local" or not LocalJanus.available():
         log.warning("no media server: rooms show their lobby only (janus %s)", settings.janus)
         return None, None
     local = LocalJanus(settings.data_dir.resolve())
     try:
-        return JanusClient(local.start()), local
+        return MediaPool([JanusClient(local.start())]), local
     except JanusUnavailable as exc:
         log.error("janus did not start: %s", exc)
         return None, None

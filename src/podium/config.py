@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     janus_admin_url: str | None = None
     janus_admin_secret: str | None = None
     janus_room_admin_key: str | None = None
+    # Several external instances: a JSON list of {url, admin_url, admin_secret, room_admin_key}.
+    janus_instances: list[dict[str, str]] = []
     room_publishers: int = 12
     # A room socket silent (not even a ping) for this long belongs to a browser that vanished.
     room_idle_seconds: float = 30.0

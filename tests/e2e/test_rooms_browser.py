@@ -83,6 +83,18 @@ def test_two_dialects_one_room(live_server: LiveServer, pages: Any, tenants: Ten
         print(
             "STATUS", bea.locator("#room-status").inner_text(), "|", pat.locator("#room-status").inner_text()
         )
+        for name, page in (("bea", bea), ("pat", pat)):
+            print(
+                "STATE",
+                name,
+                page.evaluate(
+                    "JSON.stringify({pub: window.podium.state.publisherId,"
+                    " feeds: Object.keys(window.podium.state.feeds),"
+                    " room: window.podium.state.entry && window.podium.state.entry.room})"
+                ),
+            )
+        server = live_server.app.state.media.clients[0]  # type: ignore[attr-defined]
+        print("JANUS", server.participants(bea.evaluate("window.podium.state.entry.room")))
         print("\n".join(logs[-40:]))
         raise
     first = {
@@ -131,7 +143,7 @@ def test_system_messages_and_end_reach_the_room(
 ) -> None:
     from tests.fixtures.iotum import World, api
 
-    media = live_server.app.state.media  # type: ignore[attr-defined]
+    media = live_server.app.state.media.clients[0]  # type: ignore[attr-defined]
     client = _Api(live_server)
     world = _world(live_server)
     world.subscribe(world.company_id, "small_plan")

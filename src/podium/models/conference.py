@@ -97,5 +97,6 @@ class Conference(Timestamped, Base):
     # The media server's room, made when the conference is first joined.
     media_room: Mapped[int | None] = mapped_column(BigInteger)
     media_secret: Mapped[str | None] = mapped_column(String(64))
+    media_server: Mapped[str | None] = mapped_column(String(255))  # the Janus (API URL) the room lives on
     ended_at: Mapped[datetime | None] = mapped_column(DateTime)
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -276,6 +276,11 @@ class JanusClient:
         except JanusUnavailable as exc:
             log.info("room %s not destroyed: %s", room, exc)
 
+    def rooms(self) -> list[dict[str, Any]]:
+        """Every VideoRoom of this instance (private ones too: the request carries the admin key)."""
+        data = self._videoroom({"request": "list", "admin_key": self.endpoint.room_admin_key})
+        return list(data.get("list", []))
+
     def room_exists(self, room: int) -> bool:
         return bool(self._videoroom({"request": "exists", "room": room}).get("exists"))
 
@@ -299,3 +304,42 @@ class JanusClient:
     def participants(self, room: int) -> list[dict[str, Any]]:
         data = self._videoroom({"request": "listparticipants", "room": room})
         return list(data.get("participants", []))
+
+
+class MediaPool:
+    """Every Janus Podium may use; a new room goes to the least loaded one and stays there."""
+
+    def __init__(self, clients: list[JanusClient]) -> None:
+        if not clients:
+            raise ValueError("a media pool needs at least one Janus")
+        self.clients = clients
+
+    @property
+    def origins(self) -> list[str]:
+        from urllib.parse import urlsplit
+
+        return sorted(
+            {
+                f"{urlsplit(c.endpoint.api_url).scheme}://{urlsplit(c.endpoint.api_url).netloc}"
+                for c in self.clients
+            }
+        )
+
+    def by_url(self, api_url: str | None) -> JanusClient | None:
+        return next((c for c in self.clients if c.endpoint.api_url == api_url), None)
+
+    def least_loaded(self) -> JanusClient:
+        """The instance with the fewest participants (then rooms); unreachable ones are skipped."""
+        best: tuple[int, int, int] | None = None
+        chosen: JanusClient | None = None
+        for index, client in enumerate(self.clients):
+            try:
+                rooms = client.rooms()
+            except JanusUnavailable:
+                continue
+            load = (sum(int(r.get("num_participants", 0)) for r in rooms), len(rooms), index)
+            if best is None or load < best:
+                best, chosen = load, client
+        if chosen is None:
+            raise JanusUnavailable("no media server answers")
+        return chosen

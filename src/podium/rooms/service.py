@@ -18,7 +18,7 @@ from podium.kit import tokens
 from podium.kit.clock import utcnow
 from podium.kit.errors import Conflict, InvalidInput, LinkRevoked, NotFound
 from podium.models.conference import Conference
-from podium.rooms.janus import JanusClient, JanusUnavailable
+from podium.rooms.janus import JanusClient, JanusUnavailable, MediaPool
 
 TICKET_AUDIENCE = "podium:room"
 SOCKET_AUDIENCE = "podium:room-socket"
@@ -96,11 +96,18 @@ class Seat:
 
 
 class RoomService:
-    def __init__(self, session: Session, settings: Settings, media: JanusClient | None) -> None:
+    def __init__(self, session: Session, settings: Settings, media: MediaPool | None) -> None:
         self.session = session
         self.settings = settings
-        self.media = media
+        self.pool = media
         self.conferences = ConferenceRepository(session)
+
+    def _unavailable(self) -> MediaUnavailable:
+        return MediaUnavailable("Audio and video are not available on this server right now")
+
+    def server_of(self, conference: Conference) -> JanusClient | None:
+        """The Janus the conference's room lives on (None before its first join or without media)."""
+        return self.pool.by_url(conference.media_server) if self.pool is not None else None
 
     def ticket_for(self, ticket: JoinTicket) -> str:
         """The lobby's ticket to the room (the link was checked when the lobby was shown)."""
@@ -136,23 +143,39 @@ class RoomService:
     def rules_for(self, conference_id: int) -> RoomRules:
         return self.rules(self._live(conference_id))
 
-    def ensure_room(self, conference: Conference) -> int:
-        """The conference's VideoRoom, created on first join with its own secret."""
-        if self.media is None:
-            raise MediaUnavailable("Audio and video are not available on this server right now")
+    def ensure_room(self, conference: Conference) -> JanusClient:
+        """The conference's VideoRoom, made on first join, with its own secret, on the least loaded Janus.
+
+        Two visitors arriving together may both make one: the first to record it wins, the other's
+        room is destroyed and it joins the winner's.
+        """
+        if self.pool is None:
+            raise self._unavailable()
         try:
-            if conference.media_room is not None and self.media.room_exists(conference.media_room):
-                return conference.media_room
-            room = secrets.randbelow(2**52) + 1
-            secret = secrets.token_hex(16)
-            self.media.create_room(
+            current = self.server_of(conference)
+            if current is not None and conference.media_room is not None:
+                if current.room_exists(conference.media_room):
+                    return current
+                self.conferences.forget_media_room(
+                    conference.id, conference.media_room
+                )  # e.g. Janus restarted
+                self.session.refresh(conference)
+            server = self.pool.least_loaded()
+            room, secret = secrets.randbelow(2**52) + 1, secrets.token_hex(16)
+            server.create_room(
                 room, secret=secret, publishers=self.settings.room_publishers, description=conference.title
             )
         except JanusUnavailable as exc:
-            raise MediaUnavailable("Audio and video are not available on this server right now") from exc
-        conference.media_room, conference.media_secret = room, secret
-        self.session.flush()
-        return room
+            raise self._unavailable() from exc
+        won = self.conferences.claim_media_room(conference.id, room, secret, server.endpoint.api_url)
+        self.session.refresh(conference)
+        if not won:
+            server.destroy_room(room, secret=secret)
+            winner = self.server_of(conference)
+            if winner is None:
+                raise self._unavailable()
+            return winner
+        return server
 
     def enter(self, ticket: str, name: str) -> RoomEntry:
         """Turn a lobby ticket into a media seat: the room exists, a token of the visitor's own."""
@@ -168,12 +191,14 @@ class RoomService:
             participant = ParticipantRepository(self.session).by_code_id(int(participant_id))
             if participant is None or participant.deleted_at is not None:
                 raise LinkRevoked("This invitation has been withdrawn")
-        room = self.ensure_room(conference)
+        server = self.ensure_room(conference)
+        assert conference.media_room is not None
+        room = conference.media_room
         rules = self.rules(conference)
         role = str(claims.get("role", "guest"))
         media_token = secrets.token_urlsafe(24)
         if not rules.waits(role):
-            self.grant_media(media_token)
+            self.grant_media(server, media_token)
         socket_key = tokens.sign(
             {
                 "aud": SOCKET_AUDIENCE,
@@ -187,9 +212,8 @@ class RoomService:
             self.settings.signing_key(),
             expires_at=utcnow() + timedelta(minutes=10),
         )
-        assert self.media is not None
         return RoomEntry(
-            self.media.endpoint.api_url,
+            server.endpoint.api_url,
             room,
             None if rules.waits(role) else media_token,
             display,
@@ -199,20 +223,27 @@ class RoomService:
             rules,
         )
 
-    def grant_media(self, media_token: str) -> None:
-        """Let a visitor's token reach the media server (on entry, or when admitted)."""
-        if self.media is None:
-            raise MediaUnavailable("Audio and video are not available on this server right now")
+    def grant_media(self, server: JanusClient | None, media_token: str) -> None:
+        """Let a visitor's token reach the room's media server (on entry, or when admitted)."""
+        if server is None:
+            raise self._unavailable()
         try:
-            self.media.add_token(media_token)
+            server.add_token(media_token)
         except JanusUnavailable as exc:
-            raise MediaUnavailable("Audio and video are not available on this server right now") from exc
+            raise self._unavailable() from exc
 
-    def room_of(self, conference_id: int) -> tuple[int, str] | None:
+    def admit(self, seat: Seat) -> int:
+        """A moderator let a waiting visitor in: media token, then the join."""
+        conference = self._live(seat.conference_id)
+        self.grant_media(self.server_of(conference), seat.media_token)
+        return self.arrive(seat)
+
+    def room_of(self, conference_id: int) -> tuple[JanusClient, int, str] | None:
         conference = self.conferences.by_id(conference_id)
-        if conference is None or conference.media_room is None:
+        server = self.server_of(conference) if conference is not None else None
+        if conference is None or conference.media_room is None or server is None:
             return None
-        return conference.media_room, conference.media_secret or ""
+        return server, conference.media_room, conference.media_secret or ""
 
     def end(self, conference_id: int) -> None:
         """A moderator ends the meeting for everyone."""
@@ -246,14 +277,17 @@ class RoomService:
         return attendance.id
 
     def depart(self, attendance_id: int, media_token: str) -> None:
-        AttendanceService(self.session).record_leave(attendance_id)
-        if self.media is not None:
-            self.media.remove_token(media_token)
+        attendance = AttendanceService(self.session).record_leave(attendance_id)
+        conference = self.conferences.by_id(attendance.conference_id)
+        server = self.server_of(conference) if conference is not None else None
+        if server is not None:
+            server.remove_token(media_token)
 
     def close(self, conference_id: int) -> None:
         """The conference ended: its media room goes."""
         conference = self.conferences.by_id(conference_id)
         if conference is None or conference.media_room is None:
             raise NotFound("No room")
-        if self.media is not None:
-            self.media.destroy_room(conference.media_room, secret=conference.media_secret or "")
+        server = self.server_of(conference)
+        if server is not None:
+            server.destroy_room(conference.media_room, secret=conference.media_secret or "")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
@@ -54,10 +53,9 @@ async def _lobby(request: Request, resolve: Callable[[JoiningService], JoinTicke
     headers = dict(SECURITY_HEADERS)
     if media is not None:
         # The page talks to the media server directly.
-        janus = urlsplit(media.endpoint.api_url)
         headers["Content-Security-Policy"] = (
             f"default-src 'self'; style-src 'self' 'unsafe-inline'; "
-            f"connect-src 'self' {janus.scheme}://{janus.netloc}; media-src 'self' blob: mediastream:"
+            f"connect-src 'self' {' '.join(media.origins)}; media-src 'self' blob: mediastream:"
         )
     return templates.TemplateResponse(request, "lobby.html", lobby, headers=headers)
 

@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from podium.edges.common import Context, run_unit_of_work, unit_of_work
 from podium.kit.errors import DomainError
 from podium.rooms.hub import Connection, RoomHub
-from podium.rooms.janus import JanusUnavailable
+from podium.rooms.janus import JanusClient, JanusUnavailable
 from podium.rooms.service import RoomRules, RoomService, Seat, is_moderator
 from podium.web.errors import status_for
 
@@ -172,13 +172,10 @@ async def _moderators_see_waiting(hub: RoomHub, me: Connection) -> None:
                 await me.websocket.send_json({"type": "knocking", "participant": connection.describe()})
 
 
-def _janus(websocket: WebSocket) -> Any:
-    return getattr(websocket.app.state, "media", None)
-
-
-def _room_of(websocket: WebSocket, conference_id: int) -> tuple[int, str] | None:
+def _room_of(websocket: WebSocket, conference_id: int) -> tuple[JanusClient, int, str] | None:
+    """The Janus, room number and room secret of a conference (None before its first join)."""
     carrier: Any = _Request(websocket)
-    result: tuple[int, str] | None = unit_of_work(
+    result: tuple[JanusClient, int, str] | None = unit_of_work(
         carrier, lambda ctx: _rooms(ctx, websocket).room_of(conference_id)
     )
     return result
@@ -191,18 +188,19 @@ async def _enforce_later(delay: float, websocket: WebSocket, hub: RoomHub, confe
 
 def _enforce_presentation(websocket: WebSocket, hub: RoomHub, conference_id: int) -> None:
     """In presentation mode, any publisher that is not a moderator's is muted at the media server."""
-    media, room = _janus(websocket), _room_of(websocket, conference_id)
-    if media is None or room is None:
+    found = _room_of(websocket, conference_id)
+    if found is None:
         return
+    server, room, secret = found
     allowed = {c.publisher_id for c in hub.members(conference_id) if is_moderator(c.role) and c.publisher_id}
     try:
-        for publisher in media.participants(room[0]):
+        for publisher in server.participants(room):
             if publisher.get("publisher") and publisher.get("id") not in allowed:
-                media.moderate(
-                    room[0], secret=room[1], publisher=int(publisher["id"]), mids=["0", "1"], mute=True
+                server.moderate(
+                    room, secret=secret, publisher=int(publisher["id"]), mids=["0", "1"], mute=True
                 )
     except JanusUnavailable:
-        log.warning("could not enforce presentation mode in room %s", room[0])
+        log.warning("could not enforce presentation mode in room %s", room)
 
 
 async def _moderate(
@@ -221,31 +219,27 @@ async def _moderate(
             return
         seat = Seat(conference_id, target.participant_id, None, target.name, target.role, target.media_token)
 
-        def admit(ctx: Context) -> int:
-            rooms = _rooms(ctx, websocket)
-            rooms.grant_media(target.media_token)
-            return rooms.arrive(seat)
-
-        target.attendance_id = await run_in_threadpool(unit_of_work, carrier, admit)
+        target.attendance_id = await run_in_threadpool(
+            unit_of_work, carrier, lambda ctx: _rooms(ctx, websocket).admit(seat)
+        )
         await target.websocket.send_json({"type": "admitted", "token": target.media_token})
         await hub.broadcast(conference_id, {"type": "joined", "participant": target.describe()}, skip=target)
         return
-    room = await run_in_threadpool(_room_of, websocket, conference_id)
-    media = _janus(websocket)
+    found = await run_in_threadpool(_room_of, websocket, conference_id)
+    publisher = target.publisher_id
     if kind == "mute":
-        if media is not None and room is not None and target.publisher_id:
-            await run_in_threadpool(
-                lambda: media.moderate(
-                    room[0], secret=room[1], publisher=target.publisher_id, mids=["0"], mute=True
-                )
-            )
-        await target.websocket.send_json({"type": "muted", "by": me.name})
-    elif kind == "remove":
-        if media is not None and room is not None and target.publisher_id:
+        if found is not None and publisher:
+            server, room, secret = found
             with contextlib.suppress(JanusUnavailable):
                 await run_in_threadpool(
-                    lambda: media.kick(room[0], secret=room[1], publisher=target.publisher_id)
+                    lambda: server.moderate(room, secret=secret, publisher=publisher, mids=["0"], mute=True)
                 )
+        await target.websocket.send_json({"type": "muted", "by": me.name})
+    elif kind == "remove":
+        if found is not None and publisher:
+            server, room, secret = found
+            with contextlib.suppress(JanusUnavailable):
+                await run_in_threadpool(lambda: server.kick(room, secret=secret, publisher=publisher))
         with contextlib.suppress(Exception):
             await target.websocket.send_json({"type": "removed", "by": me.name})
             await target.websocket.close(code=4001, reason="removed by a moderator")

@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from podium.models.conference import Conference, Folder
@@ -57,6 +57,22 @@ class ConferenceRepository:
     def code_exists(self, column: str, value: str) -> bool:
         return (
             self.session.scalar(select(Conference.id).where(getattr(Conference, column) == value)) is not None
+        )
+
+    def claim_media_room(self, conference_id: int, room: int, secret: str, server: str) -> bool:
+        """Record the conference's media room unless another request already did (first one wins)."""
+        result = self.session.execute(
+            update(Conference)
+            .where(Conference.id == conference_id, Conference.media_room.is_(None))
+            .values(media_room=room, media_secret=secret, media_server=server)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def forget_media_room(self, conference_id: int, room: int) -> None:
+        self.session.execute(
+            update(Conference)
+            .where(Conference.id == conference_id, Conference.media_room == room)
+            .values(media_room=None, media_secret=None, media_server=None)
         )
 
     def access_code_used(self, code: str) -> bool:
