@@ -114,7 +114,7 @@ def test_two_dialects_one_room(live_server: LiveServer, pages: Any, tenants: Ten
         f"{live_server.base_url}/api/conference/client/list",
         params={"apikey": tenant.boomstream_apikey, "code": code, "format": "json"},
     ).json()["Clients"]
-    assert {c["name"] for c in clients} == {"Pat", "Bea"}
+    assert {(c["name"], c["online"]) for c in clients} == {("Pat", "yes"), ("Bea", "yes")}
 
     # Chat travels through our signaling socket.
     bea.fill("#chat-input", "hello from Bea")
@@ -298,7 +298,10 @@ def test_waiting_room_admit_and_remove(live_server: LiveServer, browser: Any) ->
             lambda: moderator.evaluate("window.podium.remoteCount()") >= 1,
             message="the moderator sees the guest",
         )
-        _wait(lambda: moderator.locator("#people button.remove").count() == 1, message="remove button")
+        _wait(lambda: moderator.locator("#people button.mute").count() == 1, message="mute button")
+        moderator.click("#people button.mute")
+        _wait(lambda: "muted by Mod" in guest.locator("#room-status").inner_text(), message="the mute")
+        assert guest.locator("#toggle-audio").inner_text() == "Unmute"
         moderator.click("#people button.remove")
         _wait(lambda: "removed" in guest.locator("#room-status").inner_text(), message="the removal")
         _wait(

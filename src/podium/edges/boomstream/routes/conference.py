@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from podium.domain.attendance.service import AttendanceService
 from podium.domain.conferences.service import UNSET, ConferenceService
 from podium.domain.participants.service import ParticipantService
 from podium.edges.boomstream.methods import Call, Method, Param
@@ -31,7 +32,7 @@ def conference_fields(service: ConferenceService, conference: Conference) -> dic
     }
 
 
-def client_fields(participant: Participant, conference: Conference) -> dict[str, Any]:
+def client_fields(participant: Participant, conference: Conference, state: str) -> dict[str, Any]:
     return {
         "email": participant.email,
         "name": participant.name,
@@ -40,6 +41,8 @@ def client_fields(participant: Participant, conference: Conference) -> dict[str,
         "moderator": "yes" if participant.role != ParticipantRole.PARTICIPANT else "no",
         "added": participant.created_at.strftime(TIME_FORMAT),
         "is_deleted": "yes" if participant.deleted_at is not None else "no",
+        # From presence: "yes" while the client is in the room (an addition to the reference's fields).
+        "online": "yes" if state == "in_progress" else "no",
     }
 
 
@@ -107,12 +110,20 @@ def invite(call: Call) -> dict[str, Any]:
 
 def client_list(call: Call) -> dict[str, Any]:
     conference = _conferences(call).get(call.actor, call.params.required("code"))
-    return {"Clients": [client_fields(p, conference) for p in _participants(call).list(conference)]}
+    attendance = AttendanceService(call.ctx.session)
+    return {
+        "Clients": [
+            client_fields(p, conference, attendance.participant_state(p))
+            for p in _participants(call).list(conference)
+        ]
+    }
 
 
 def client_info(call: Call) -> dict[str, Any]:
     participant, conference = _participants(call).get(call.actor, call.params.required("code"))
-    return client_fields(participant, conference)
+    return client_fields(
+        participant, conference, AttendanceService(call.ctx.session).participant_state(participant)
+    )
 
 
 def client_update(call: Call) -> dict[str, Any]:
