@@ -398,5 +398,19 @@ def test_the_signed_in_host_joins_as_host_and_is_on_an_active_call(
             lambda: not api(client, "host/active_calls", world.home.ra, host_id=ctx["host"]).json(),
             message="the call over for the host",
         )
+        # The host's ad-hoc room emptied: the conference ended (conference_end fans out from this).
+        summary = api(client, "host/conferences", world.home.ra, host_id=ctx["host"]).json()
+        assert len(summary) == 1 and summary[0]["total_participants"] == 1
+        from sqlalchemy import select
+
+        from podium.models.audit import AuditEntry
+
+        with world.sessions() as session:
+            ended = session.scalars(
+                select(AuditEntry).where(
+                    AuditEntry.action == "conference.ended", AuditEntry.company_id == world.company_id
+                )
+            ).all()
+        assert [e.data.get("reason") for e in ended] == ["empty"]
     finally:
         page.close()

@@ -277,11 +277,16 @@ class RoomService:
         return attendance.id
 
     def depart(self, attendance_id: int, media_token: str) -> None:
+        """Record the leave; the last one out of a host's ad-hoc (or overrun) conference ends it."""
+        from podium.domain.conferences.scheduling import SchedulingService
+
         attendance = AttendanceService(self.session).record_leave(attendance_id)
         conference = self.conferences.by_id(attendance.conference_id)
         server = self.server_of(conference) if conference is not None else None
         if server is not None:
             server.remove_token(media_token)
+        if conference is not None:
+            SchedulingService(self.session, self.settings).end_if_empty(conference)
 
     def close(self, conference_id: int) -> None:
         """The conference ended: its media room goes."""

@@ -599,6 +599,22 @@ class SchedulingService:
         room_event(self.session, conference.id, {"type": "ended"})
         self._log("conference.ended", conference, actor.label if actor else "system")
 
+    def end_if_empty(self, conference: Conference) -> bool:
+        """The last one out of a host's reservationless (or overrun) conference ends it."""
+        if conference.host_id is None or conference.ended_at is not None or conference.started_at is None:
+            return False
+        if AttendanceRepository(self.session).open_for_conference(conference.id):
+            return False
+        now = utcnow()
+        if not conference.reservationless and now < self.end_of(conference):
+            return False  # scheduled and still within its time: people may come back
+        conference.ended_at = now
+        conference.is_streaming = False
+        self.session.flush()
+        room_event(self.session, conference.id, {"type": "ended"})
+        self._log("conference.ended", conference, "room", reason="empty")
+        return True
+
     def is_active(self, conference: Conference, now: datetime | None = None) -> bool:
         """The reference's rule: scheduled for the current time, or has live participants."""
         now = now or utcnow()
