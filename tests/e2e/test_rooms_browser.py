@@ -11,10 +11,11 @@ import pytest
 
 from tests.fixtures.browser import LiveServer
 
+from tests.fixtures.tenants import TenantFactory
+
 # Real browsers, real WebRTC and Janus on two loaded cores: one retry absorbs a scheduling hiccup;
 # a real fault fails twice. Each run's diagnostics are printed on failure.
 pytestmark = pytest.mark.flaky(reruns=1, reruns_delay=2)
-from tests.fixtures.tenants import TenantFactory
 
 
 def _wait(condition: Any, timeout: float = 30.0, message: str = "condition") -> Any:
