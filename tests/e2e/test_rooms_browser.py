@@ -10,7 +10,6 @@ import httpx
 import pytest
 
 from tests.fixtures.browser import LiveServer
-
 from tests.fixtures.tenants import TenantFactory
 
 # Real browsers, real WebRTC and Janus on two loaded cores: one retry absorbs a scheduling hiccup;
