@@ -167,6 +167,23 @@ def test_system_messages_and_end_reach_the_room(
     ).json() == {"message": "OK"}
     _wait(lambda: "Five minutes left" in page.locator("#chat-log").inner_text(), message="the system message")
     assert "System" in page.locator("#chat-log .system").inner_text()
+    from podium.domain.chat.service import ChatService
+
+    with world.sessions() as session:
+        ChatService(session).create_room(world.company_id, "channel", slug="news")
+        session.commit()
+    assert api(
+        client,
+        "chat/create",
+        world.home.ra,
+        company_id=world.company_id,
+        slug="news",
+        message="Office closed Friday",
+    ).json() == {"message": "OK"}
+    _wait(
+        lambda: "Office closed Friday" in page.locator("#chat-log").inner_text(),
+        message="the channel message",
+    )
     active = api(client, "host/cdrs", world.home.ra, host_id=host).json()  # type: ignore[arg-type]
     assert [row["participant_name"] for row in active] == ["Guest One"]
     from podium.models.conference import Conference

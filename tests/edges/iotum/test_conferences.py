@@ -110,6 +110,15 @@ def test_schedule_conference_fields(client: TestClient, setup: Setup) -> None:
         client, "contact/fetch", setup.world.home.ra, host_id=setup.large, contact_id=body["participants"][0]
     ).json()
     assert (organiser["email"], organiser["has_host"]) == (host["email"], True)
+    # Made by a reseller admin of another company, the conference belongs to the host's company.
+    from podium.models.conference import Conference
+
+    with setup.world.sessions() as session:
+        stored = session.get(Conference, body["conference_id"])
+        assert (
+            stored is not None
+            and stored.company_id == setup.world.company_id != setup.world.home.admin_company_id
+        )
 
 
 def test_iso_start_and_loose_types(client: TestClient, setup: Setup) -> None:

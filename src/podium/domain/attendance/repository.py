@@ -59,6 +59,20 @@ class AttendanceRepository:
         rows = self.session.execute(stmt.order_by(Attendance.joined_at, Attendance.id).limit(limit)).all()
         return [(row[0], row[1]) for row in rows]
 
+    def live_conference_ids(self, company_id: int) -> list[int]:
+        """Conferences of the company with someone in the room now."""
+        stmt = (
+            select(Attendance.conference_id)
+            .join(Conference, Conference.id == Attendance.conference_id)
+            .where(
+                Conference.company_id == company_id,
+                Attendance.left_at.is_(None),
+                Conference.ended_at.is_(None),
+            )
+            .distinct()
+        )
+        return list(self.session.scalars(stmt).all())
+
     def active_for_host(self, host_id: int) -> Sequence[Conference]:
         """Conferences in which the host has an open attendance (is on the call now)."""
         stmt = (

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from podium.domain.attendance.repository import AttendanceRepository
 from podium.domain.audit.service import log_action
 from podium.kit.errors import Conflict, InvalidInput, NotFound
 from podium.models.activity import ChatMessage, ChatRoom
@@ -76,6 +77,20 @@ class ChatService:
         posted = ChatMessage(room_id=room.id, sender=SYSTEM, content=_text(message))
         self.session.add(posted)
         self.session.flush()
+        if room.kind == "channel":
+            # A channel announcement also reaches the company's meetings in progress, as System.
+            for conference_id in AttendanceRepository(self.session).live_conference_ids(room.company_id):
+                room_event(
+                    self.session,
+                    conference_id,
+                    {
+                        "type": "chat",
+                        "from": SYSTEM,
+                        "text": posted.content,
+                        "system": True,
+                        "channel": room.slug,
+                    },
+                )
         log_action(
             self.session,
             "chat.system_message",

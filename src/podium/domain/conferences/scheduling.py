@@ -364,7 +364,9 @@ class SchedulingService:
     # --- create ------------------------------------------------------------------------------
 
     def _new(self, actor: Actor | _RoomActor, host: Host) -> Conference:
-        conference = ConferenceService(self.session, self.settings).create(actor, host_id=host.id)  # type: ignore[arg-type]
+        """A conference in the host's own company (a reseller admin may act from another one)."""
+        on_behalf = _OnBehalf(company_id=host.company_id, label=actor.label)
+        conference = ConferenceService(self.session, self.settings).create(on_behalf, host_id=host.id)  # type: ignore[arg-type]
         conference.time_zone = host.time_zone or "UTC"
         return conference
 
@@ -780,6 +782,14 @@ class SchedulingService:
         self._set_participants(conference, host, None)
         self._start(conference, now)
         return conference
+
+
+@dataclass(frozen=True)
+class _OnBehalf:
+    """The caller, acting in the organiser's company."""
+
+    company_id: int
+    label: str
 
 
 @dataclass(frozen=True)
