@@ -124,6 +124,14 @@ def test_two_dialects_one_room(live_server: LiveServer, pages: Any, tenants: Ten
     bea.fill("#chat-input", "hello from Bea")
     bea.click("#chat-send")
     _wait(lambda: "hello from Bea" in pat.locator("#chat-log").inner_text(), message="chat")
+    # Room chat is kept with the conference (its detail output and summary show it).
+    from podium.domain.chat.service import ChatService
+    from podium.models.conference import Conference
+
+    with live_server.app.state.sessions() as session:  # type: ignore[attr-defined]
+        stored = session.query(Conference).filter_by(code=code).one()
+        kept = [(m.sender, m.content) for m in ChatService(session).messages(conference_id=stored.id)]
+    assert kept == [("Bea", "hello from Bea")]
 
     pat.click("#leave")
     _wait(

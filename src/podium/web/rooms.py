@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from podium.domain.chat.service import ChatService
 from podium.edges.common import Context, run_unit_of_work, unit_of_work
 from podium.kit.errors import DomainError
 from podium.rooms.hub import Connection, RoomHub
@@ -122,6 +123,13 @@ async def signaling(websocket: WebSocket) -> None:
             elif kind == "chat" and not me.waiting:
                 text = str(message.get("text", "")).strip()[:4000]
                 if text:
+                    await run_in_threadpool(
+                        unit_of_work,
+                        carrier,
+                        lambda ctx, t=text: ChatService(ctx.session).post_from_room(
+                            seat.conference_id, me.name, me.participant_id, t
+                        ),
+                    )
                     await hub.broadcast(
                         seat.conference_id, {"type": "chat", "from": me.name, "text": text, "system": False}
                     )

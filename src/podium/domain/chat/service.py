@@ -123,6 +123,20 @@ class ChatService:
         )
         return posted
 
+    def post_from_room(
+        self, conference_id: int, sender: str, participant_id: int | None, text: str
+    ) -> ChatMessage:
+        """Someone in the meeting wrote to everyone: kept for the conference's detail and summary."""
+        posted = ChatMessage(
+            conference_id=conference_id,
+            sender=sender[:255],
+            participant_id=participant_id,
+            content=_text(text),
+        )
+        self.session.add(posted)
+        self.session.flush()
+        return posted
+
     def messages(
         self, *, room_id: int | None = None, conference_id: int | None = None, limit: int = 200
     ) -> Sequence[ChatMessage]:
