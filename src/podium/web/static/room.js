@@ -97,9 +97,11 @@
         state.audioOn = false;
         $("toggle-audio").textContent = "Unmute";
         status("You were muted by " + message.by);
+        addChat("System", "You were muted by " + message.by, true);
       } else if (message.type === "removed") {
         hangUp(false);
         status("You were removed from the meeting by " + message.by);
+        addChat("System", "You were removed from the meeting by " + message.by, true);
         state.removed = true;
       } else if (message.type === "joined") {
         state.people.set(message.participant.id, message.participant); renderPeople();
