@@ -332,7 +332,10 @@ def test_waiting_room_admit_and_remove(live_server: LiveServer, browser: Any) ->
         _wait(lambda: "muted by Mod" in guest.locator("#chat-log").inner_text(), message="the mute")
         assert guest.locator("#toggle-audio").inner_text() == "Unmute"
         moderator.click("#people button.remove")
-        _wait(lambda: "removed from the meeting" in guest.locator("#chat-log").inner_text(), message="the removal")
+        _wait(
+            lambda: "removed from the meeting" in guest.locator("#chat-log").inner_text(),
+            message="the removal",
+        )
         _wait(
             lambda: all(
                 c["end_time"]
