@@ -56,13 +56,7 @@ class DriveService:
         )
         self.session.add(file)
         self.session.flush()
-        log_action(
-            self.session,
-            "drive.file_created",
-            actor=f"host:{host.id}",
-            ref=f"drive_file:{file.id}",
-            company_id=host.company_id,
-        )
+        self._log("file_created", host, file)
         return file
 
     def get(self, host: Host, file_id: int) -> DriveFile:
@@ -84,21 +78,30 @@ class DriveService:
         stmt = select(DriveFile).where(*where).order_by(DriveFile.id.desc()).offset((page - 1) * PAGE_SIZE)
         return self.session.scalars(stmt.limit(PAGE_SIZE)).all(), max(1, math.ceil(total / PAGE_SIZE))
 
-    def upload_url(self, file: DriveFile) -> str:
+    def _signed(self, file: DriveFile, audience: str, path: str) -> str:
+        """A link to this file for one purpose, valid for an hour (checked by by_signed_link)."""
         token = tokens.sign(
-            {"aud": UPLOAD_AUDIENCE, "sub": str(file.id), "key": file.storage_key},
+            {"aud": audience, "sub": str(file.id), "key": file.storage_key},
             self.settings.signing_key(),
             expires_at=utcnow() + LINK_LIFETIME,
         )
-        return f"{self.settings.base_url}/drive/upload/{file.id}?token={token}"
+        return f"{self.settings.base_url}/drive/{path}/{file.id}?token={token}"
+
+    def _log(self, action: str, host: Host, file: DriveFile, **data: object) -> None:
+        log_action(
+            self.session,
+            f"drive.{action}",
+            actor=f"host:{host.id}",
+            ref=f"drive_file:{file.id}",
+            company_id=host.company_id,
+            **data,
+        )
+
+    def upload_url(self, file: DriveFile) -> str:
+        return self._signed(file, UPLOAD_AUDIENCE, "upload")
 
     def download_link(self, file: DriveFile) -> str:
-        token = tokens.sign(
-            {"aud": DOWNLOAD_AUDIENCE, "sub": str(file.id), "key": file.storage_key},
-            self.settings.signing_key(),
-            expires_at=utcnow() + LINK_LIFETIME,
-        )
-        return f"{self.settings.base_url}/drive/download/{file.id}?token={token}"
+        return self._signed(file, DOWNLOAD_AUDIENCE, "download")
 
     def by_signed_link(self, file_id: int, token: str, audience: str) -> DriveFile:
         claims = tokens.verify(token, self.settings.signing_key(), audience=audience)
@@ -141,14 +144,7 @@ class DriveService:
         file.size = path.stat().st_size
         file.finished_at = utcnow()
         self.session.flush()
-        log_action(
-            self.session,
-            "drive.file_uploaded",
-            actor=f"host:{host.id}",
-            ref=f"drive_file:{file.id}",
-            company_id=host.company_id,
-            size=file.size,
-        )
+        self._log("file_uploaded", host, file, size=file.size)
         return file
 
     def delete(self, host: Host, file_id: int) -> None:
@@ -156,13 +152,7 @@ class DriveService:
         file.deleted_at = utcnow()
         self.path(file).unlink(missing_ok=True)
         self.session.flush()
-        log_action(
-            self.session,
-            "drive.file_deleted",
-            actor=f"host:{host.id}",
-            ref=f"drive_file:{file.id}",
-            company_id=host.company_id,
-        )
+        self._log("file_deleted", host, file)
 
 
 def _pdf_pages(path: Path) -> tuple[int | None, str]:
