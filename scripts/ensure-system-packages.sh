@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Podium's tests and server use when they are missing:
-# chromium (browser tests), janus and libjs-janus-gateway (media rooms).
+# chromium (browser tests), janus and libjs-janus-gateway (media rooms), ffmpeg (media transcoding).
 set -euo pipefail
 missing=()
 [ -x /usr/bin/chromium ] || [ -n "${PODIUM_CHROMIUM:-}" ] || missing+=(chromium)
 command -v janus >/dev/null || missing+=(janus)
 [ -f /usr/share/javascript/janus-gateway/janus.js ] || missing+=(libjs-janus-gateway)
+{ command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null; } || missing+=(ffmpeg)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "ensure-system-packages: installing ${missing[*]} (apt-get)" >&2
   export DEBIAN_FRONTEND=noninteractive

@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from podium import __version__
 from podium.config import Settings, get_settings
+from podium.domain.media.worker import MediaWorker
 from podium.domain.outbox.worker import OutboxWorker
 from podium.edges.boomstream import router as boomstream
 from podium.edges.iotum import routes as iotum
@@ -28,7 +29,7 @@ from podium.kit.errors import DomainError
 from podium.rooms.hub import RoomHub
 from podium.rooms.janus import JanusClient, JanusEndpoint, JanusUnavailable, LocalJanus, MediaPool
 from podium.rooms.service import RoomService
-from podium.web import account, drive, pages, rooms
+from podium.web import account, drive, media, pages, rooms, watch
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     engine = make_engine(settings.resolved_database_url)
     sessions = make_sessionmaker(engine)
     worker = OutboxWorker(settings, sessions)
+    media_worker = MediaWorker(settings, sessions, on_outbox=worker.wake)
 
     hub = RoomHub()
     local_janus: LocalJanus | None = None
@@ -116,9 +118,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.media, local_janus = await asyncio.to_thread(start_media, settings)
         if settings.run_outbox_worker:
             worker.start()
+        if settings.run_media_worker:
+            media_worker.start()
         try:
             yield
         finally:
+            media_worker.stop()
             worker.stop()
             if local_janus is not None:
                 await asyncio.to_thread(local_janus.stop)
@@ -136,6 +141,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.sessions = sessions
     app.state.outbox_worker = worker
+    app.state.media_worker = media_worker
     app.state.room_hub = hub
     app.state.media = None
 
@@ -176,6 +182,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(account.router)
     app.include_router(drive.router)
     app.include_router(rooms.router)
+    app.include_router(media.router)
+    app.include_router(watch.router)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "web" / "static")), name="static")
     app.add_middleware(
         CaseInsensitiveMethods,

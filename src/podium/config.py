@@ -52,6 +52,24 @@ class Settings(BaseSettings):
     room_publishers: int = 12
     # A room socket silent (not even a ping) for this long belongs to a browser that vanished.
     room_idle_seconds: float = 30.0
+    # Media library and pay-per-view.
+    media_max_bytes: int = 5 * 1024**3
+    run_media_worker: bool = True
+    ffmpeg: str = "ffmpeg"
+    ffprobe: str = "ffprobe"
+    # A transcoding job's lease, renewed while ffmpeg reports progress; a dead worker's job is retried.
+    media_lease_seconds: int = 120
+    media_max_attempts: int = 3
+    transcode_timeout_seconds: int = 6 * 3600
+    # Lifetime of the links the API hands out (upload, progress, owner playback and download).
+    media_link_seconds: int = 86400
+    # Lifetime of a viewer's playback token; the player renews it with every heartbeat.
+    play_token_seconds: int = 90
+    heartbeat_seconds: int = 10
+    # A view session silent for longer than this is no longer a live device (device_ban).
+    view_live_seconds: int = 45
+    # A MaxMind-format (.mmdb) country database for ppv/sessions; without it, Country is "Unknown".
+    geoip_database: Path | None = None
 
     @property
     def resolved_database_url(self) -> str:

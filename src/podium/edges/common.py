@@ -23,8 +23,11 @@ T = TypeVar("T")
 class Params(Mapping[str, str]):
     """Request parameters with case-insensitive names; later sources override earlier ones."""
 
-    def __init__(self, values: dict[str, str], *, json_body: bool) -> None:
+    def __init__(
+        self, values: dict[str, str], *, json_body: bool, lists: dict[str, list[str]] | None = None
+    ) -> None:
         self._values = {k.lower(): v for k, v in values.items()}
+        self._lists = {k.lower(): v for k, v in (lists or {}).items()}
         self.json_body = json_body
 
     def __getitem__(self, key: str) -> str:
@@ -41,6 +44,13 @@ class Params(Mapping[str, str]):
 
     def text(self, key: str, default: str = "") -> str:
         return self._values.get(key.lower(), default)
+
+    def all(self, key: str) -> list[str]:
+        """Every value of a repeated parameter (``code[]=a&code[]=b``, or a JSON array)."""
+        if key.lower() in self._lists:
+            return list(self._lists[key.lower()])
+        value = self._values.get(key.lower())
+        return [] if value is None else [value]
 
     def required(self, key: str) -> str:
         value = self._values.get(key.lower(), "").strip()
@@ -62,8 +72,14 @@ def _scalar(name: str, value: Any) -> str | None:
 async def read_params(request: Request, settings: Settings) -> Params:
     """Merge the query string with a JSON or form body (the body wins)."""
     values: dict[str, str] = {}
-    for key, value in request.query_params.multi_items():
+    lists: dict[str, list[str]] = {}
+
+    def put(key: str, value: str) -> None:
         values[key] = value
+        lists.setdefault(key.lower(), []).append(value)
+
+    for key, value in request.query_params.multi_items():
+        put(key, value)
     json_body = False
     if request.method in ("POST", "PUT"):
         body = await _read_limited(request, settings.max_body_bytes)
@@ -78,23 +94,32 @@ async def read_params(request: Request, settings: Settings) -> Params:
                 if not isinstance(data, dict):
                     raise InvalidInput("Request body must be a JSON object")
                 for key, value in data.items():
+                    if isinstance(value, list):
+                        # An array of scalars is a repeated parameter; read it with Params.all.
+                        scalars = [_scalar(str(key), item) for item in value]
+                        lists[str(key).lower()] = [item for item in scalars if item is not None]
+                        continue
                     text = _scalar(str(key), value)
                     if text is not None:
                         values[str(key)] = text
+                        lists[str(key).lower()] = [text]
         elif body:
             try:
                 decoded = body.decode("utf-8")
             except UnicodeDecodeError as exc:
                 raise InvalidInput("Request body is not UTF-8") from exc
             if content_type in ("", "application/x-www-form-urlencoded", "text/plain"):
+                body_lists: dict[str, list[str]] = {}
                 for key, value in parse_qsl(decoded, keep_blank_values=True):
                     values[key] = value
+                    body_lists.setdefault(key.lower(), []).append(value)
+                lists.update(body_lists)  # the body wins over the query string, key by key
             else:
                 raise InvalidInput(f"Unsupported content type {content_type}")
-    for key, value in values.items():
-        if "\x00" in value or "\x00" in key:
+    for key, items in lists.items():
+        if "\x00" in key or any("\x00" in item for item in items):
             raise InvalidInput(f"Parameter '{key}' contains a NUL character", field=key)
-    return Params(values, json_body=json_body)
+    return Params(values, json_body=json_body, lists=lists)
 
 
 async def _read_limited(request: Request, limit: int) -> bytes:

@@ -21,8 +21,17 @@ def conference_code() -> str:
 
 
 def client_code() -> str:
-    """Boomstream client / folder code: eight mixed-case letters and digits."""
+    """Boomstream object code (clients, folders, media, PPV subscriptions): eight letters and digits."""
     return random_string(ALNUM, 8)
+
+
+# Access passwords are typed by people: no 0/O, 1/l/I look-alikes; 12 characters is about 60 bits.
+PASSWORD_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"
+
+
+def access_password() -> str:
+    """A PPV buyer's access password (Boomstream ``hash``)."""
+    return random_string(PASSWORD_ALPHABET, 12)
 
 
 def meeting_short_code() -> str:

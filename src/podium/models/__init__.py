@@ -12,8 +12,18 @@ from podium.models.audit import AuditEntry
 from podium.models.auth import ApiSession, OAuthAuthorizationCode, OAuthClient, OAuthToken
 from podium.models.conference import Conference, Folder
 from podium.models.contact import Contact
+from podium.models.media import Media, MediaImage, MediaRendition, MediaStatus
 from podium.models.outbox import OutboxMessage
 from podium.models.participant import Participant
+from podium.models.paywall import (
+    AccessKind,
+    AccessPass,
+    Paywall,
+    PaywallMedia,
+    SellerContacts,
+    ViewRollup,
+    ViewSession,
+)
 from podium.models.subscription import (
     Feature,
     HostSubscription,
@@ -51,4 +61,15 @@ __all__ = [
     "OutboxMessage",
     "Participant",
     "Reseller",
+    "Media",
+    "MediaImage",
+    "MediaRendition",
+    "MediaStatus",
+    "AccessKind",
+    "AccessPass",
+    "Paywall",
+    "PaywallMedia",
+    "SellerContacts",
+    "ViewRollup",
+    "ViewSession",
 ]

@@ -95,6 +95,8 @@ class WebhookEndpoint(Timestamped, Base):
     events: Mapped[list[str]] = mapped_column(JSON, default=list)
     # Sent as x-signing-token so the receiver knows the call is ours; kept to be sent again.
     signing_token: Mapped[str] = mapped_column(String(64))
+    # iotum: JSON body with x-signing-token; boomstream: form-encoded POST, retried every 10 minutes.
+    style: Mapped[str] = mapped_column(String(12), default="iotum", server_default="iotum")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime)
 

@@ -28,6 +28,8 @@ class Folder(Timestamped, Base):
     company_id: Mapped[int] = mapped_column(ForeignKey("companies.id"))
     code: Mapped[str] = mapped_column(String(32))
     name: Mapped[str] = mapped_column(String(255), default="")
+    # Media folders nest (Boomstream ``media/folder``); conference folders stay at the top.
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("folders.id"), index=True)
 
 
 class Conference(Timestamped, Base):

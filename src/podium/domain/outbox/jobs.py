@@ -21,6 +21,13 @@ def _subscriptions_set_all(session: Session, _settings: Settings, payload: dict[
     )
 
 
+def _media_purge(session: Session, settings: Settings, payload: dict[str, Any]) -> None:
+    from podium.domain.media.service import MediaService
+
+    MediaService(session, settings).purge_files(str(payload["storage_key"]))
+
+
 JOBS: dict[str, Callable[[Session, Settings, dict[str, Any]], None]] = {
     "subscriptions.set_all": _subscriptions_set_all,
+    "media.purge": _media_purge,
 }

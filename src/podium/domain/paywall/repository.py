@@ -1,0 +1,161 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from podium.models.media import Media
+from podium.models.paywall import AccessPass, Paywall, PaywallMedia, SellerContacts, ViewSession
+
+
+class PaywallRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, obj: Any) -> None:
+        self.session.add(obj)
+        self.session.flush()
+
+    def code_taken(self, code: str) -> bool:
+        return self.session.scalar(select(Paywall.id).where(Paywall.code == code)) is not None
+
+    # --- paywalls --------------------------------------------------------------------------
+
+    def live_by_code(self, company_id: int, code: str) -> Paywall | None:
+        stmt = select(Paywall).where(
+            Paywall.company_id == company_id, Paywall.code == code, Paywall.deleted_at.is_(None)
+        )
+        return self.session.scalar(stmt)
+
+    def live_by_public_code(self, code: str) -> Paywall | None:
+        return self.session.scalar(select(Paywall).where(Paywall.code == code, Paywall.deleted_at.is_(None)))
+
+    def live_for_company(self, company_id: int) -> Sequence[tuple[Paywall, int]]:
+        """Every live paywall with the number of live media in it."""
+        count = (
+            select(func.count(PaywallMedia.id))
+            .join(Media, Media.id == PaywallMedia.media_id)
+            .where(PaywallMedia.paywall_id == Paywall.id, Media.deleted_at.is_(None))
+            .scalar_subquery()
+        )
+        stmt = (
+            select(Paywall, count)
+            .where(Paywall.company_id == company_id, Paywall.deleted_at.is_(None))
+            .order_by(Paywall.id)
+        )
+        return [(row[0], int(row[1] or 0)) for row in self.session.execute(stmt).all()]
+
+    def live_for_media(self, media_id: int) -> Sequence[Paywall]:
+        stmt = (
+            select(Paywall)
+            .join(PaywallMedia, PaywallMedia.paywall_id == Paywall.id)
+            .where(PaywallMedia.media_id == media_id, Paywall.deleted_at.is_(None))
+            .order_by(Paywall.id)
+        )
+        return self.session.scalars(stmt).all()
+
+    # --- media in paywalls ---------------------------------------------------------------------
+
+    def link(self, paywall_id: int, media_id: int) -> PaywallMedia | None:
+        stmt = select(PaywallMedia).where(
+            PaywallMedia.paywall_id == paywall_id, PaywallMedia.media_id == media_id
+        )
+        return self.session.scalar(stmt)
+
+    def unlink(self, link: PaywallMedia) -> None:
+        self.session.delete(link)
+        self.session.flush()
+
+    def detach_media(self, media_id: int) -> None:
+        self.session.execute(delete(PaywallMedia).where(PaywallMedia.media_id == media_id))
+
+    def media_page(self, paywall_id: int, limit: int, offset: int) -> Sequence[Media]:
+        stmt = (
+            select(Media)
+            .join(PaywallMedia, PaywallMedia.media_id == Media.id)
+            .where(PaywallMedia.paywall_id == paywall_id, Media.deleted_at.is_(None))
+            .order_by(PaywallMedia.added_at, PaywallMedia.id)
+            .offset(offset)
+            .limit(limit)
+        )
+        return self.session.scalars(stmt).all()
+
+    # --- access passes (buyers) ---------------------------------------------------------------------
+
+    def password_taken(self, paywall_id: int, password: str) -> bool:
+        stmt = select(AccessPass.id).where(
+            AccessPass.paywall_id == paywall_id, AccessPass.password == password
+        )
+        return self.session.scalar(stmt) is not None
+
+    def live_pass(self, paywall_id: int, password: str) -> AccessPass | None:
+        stmt = select(AccessPass).where(
+            AccessPass.paywall_id == paywall_id,
+            AccessPass.password == password,
+            AccessPass.deleted_at.is_(None),
+        )
+        return self.session.scalar(stmt)
+
+    def live_passes(
+        self, paywall_id: int, *, email: str | None = None, media_id: int | None = None
+    ) -> Sequence[AccessPass]:
+        conditions = [AccessPass.paywall_id == paywall_id, AccessPass.deleted_at.is_(None)]
+        if email is not None:
+            conditions.append(func.lower(AccessPass.email) == email.lower())
+        if media_id is not None:
+            conditions.append(AccessPass.media_id == media_id)
+        stmt = select(AccessPass).where(*conditions).order_by(AccessPass.id)
+        return self.session.scalars(stmt).all()
+
+    def passes_for_password(self, password: str, paywall_ids: Sequence[int]) -> Sequence[AccessPass]:
+        stmt = select(AccessPass).where(
+            AccessPass.password == password,
+            AccessPass.paywall_id.in_(list(paywall_ids)),
+            AccessPass.deleted_at.is_(None),
+        )
+        return self.session.scalars(stmt).all()
+
+    def take_activation(self, pass_id: int, limit: int | None) -> bool:
+        """Count one activation, unless ``limit`` is reached (decided by the database, race-free)."""
+        condition = AccessPass.id == pass_id
+        if limit is not None:
+            condition = and_(condition, AccessPass.activations_used < limit)
+        result = self.session.execute(
+            update(AccessPass).where(condition).values(activations_used=AccessPass.activations_used + 1)
+        )
+        self.session.expire_all()
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+    # --- viewer sessions of a pass ----------------------------------------------------------------------
+
+    def device_known(self, pass_id: int, device_hash: str, ip: str | None) -> bool:
+        """Whether this device (or, with ip_recovery, this IP) already activated the pass."""
+        same = ViewSession.device_hash == device_hash
+        if ip:
+            same = or_(same, ViewSession.ip == ip)
+        stmt = select(ViewSession.id).where(ViewSession.pass_id == pass_id, same).limit(1)
+        return self.session.scalar(stmt) is not None
+
+    def other_live_device(self, pass_id: int, device_hash: str, ip: str | None, since: datetime) -> bool:
+        same = ViewSession.device_hash == device_hash
+        if ip:
+            same = or_(same, ViewSession.ip == ip)
+        stmt = (
+            select(ViewSession.id)
+            .where(
+                ViewSession.pass_id == pass_id,
+                ViewSession.ended_at.is_(None),
+                ViewSession.last_seen_at >= since,
+                ~same,
+            )
+            .limit(1)
+        )
+        return self.session.scalar(stmt) is not None
+
+    # --- seller contacts ---------------------------------------------------------------------------------
+
+    def contacts(self, company_id: int) -> SellerContacts | None:
+        return self.session.scalar(select(SellerContacts).where(SellerContacts.company_id == company_id))

@@ -1,0 +1,487 @@
+"""Paywalls (Boomstream PPV subscriptions): their media, buyers with access passwords, seller contacts.
+
+The access rules (a buyer's window, activation limit, which media a pass opens) live here once and
+serve both the API and the watch pages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy.orm import Session
+
+from podium.config import Settings
+from podium.domain.actor import Actor
+from podium.domain.audit.service import log_action
+from podium.domain.conferences.service import UNSET, Unset
+from podium.domain.outbox.service import enqueue_email
+from podium.domain.paywall.repository import PaywallRepository
+from podium.kit import ids
+from podium.kit.clock import utcnow
+from podium.kit.errors import InvalidInput, NotFound
+from podium.kit.validation import check_length, normalise_email
+from podium.models.media import Media
+from podium.models.paywall import AccessKind, AccessPass, Paywall, PaywallMedia, SellerContacts
+
+SCOPES = ("single", "group")
+COLLECTION_TYPES = ("collect", "protect")
+MAX_ACTIVATIONS = 1_000_000
+MAX_PERIOD_DAYS = 36_500
+MAX_PREVIEW_SECONDS = 86_400
+MEDIA_PAGE_MAX = 1000
+
+
+@dataclass
+class PaywallChanges:
+    """The settable fields of a paywall; UNSET ones are left as they are."""
+
+    name: str | Unset = UNSET
+    description: str | Unset = UNSET
+    scope: str | Unset = UNSET
+    collection_type: str | Unset = UNSET
+    cost: str | Unset = UNSET
+    period_days: int | None | Unset = UNSET
+    access_start: datetime | None | Unset = UNSET
+    access_expire: datetime | None | Unset = UNSET
+    activations: int | None | Unset = UNSET
+    materials: str | Unset = UNSET
+    buy_redirect_url: str | Unset = UNSET
+    custom_url: str | Unset = UNSET
+    ip_recovery: bool | Unset = UNSET
+    device_ban: bool | Unset = UNSET
+    buyer_commission: bool | Unset = UNSET
+    downloadable_origin: bool | Unset = UNSET
+    preview_seconds: int | None | Unset = UNSET
+    watermark: bool | Unset = UNSET
+    watermark_email: bool | Unset = UNSET
+    watermark_name: bool | Unset = UNSET
+    watermark_ip: bool | Unset = UNSET
+
+    def given(self) -> dict[str, Any]:
+        return {
+            f.name: getattr(self, f.name)
+            for f in fields(self)
+            if not isinstance(getattr(self, f.name), Unset)
+        }
+
+
+@dataclass
+class BuyerChanges:
+    name: str | Unset = UNSET
+    activations: int | None | Unset = UNSET
+    access_start: datetime | None | Unset = UNSET
+    access_expire: datetime | None | Unset = UNSET
+
+
+@dataclass(frozen=True)
+class Window:
+    """When a pass opens: ``start`` and ``expire`` (None: no limit on that side)."""
+
+    start: datetime | None
+    expire: datetime | None
+
+    def contains(self, moment: datetime) -> bool:
+        return (self.start is None or self.start <= moment) and (self.expire is None or moment <= self.expire)
+
+
+class PaywallService:
+    def __init__(self, session: Session, settings: Settings) -> None:
+        self.session = session
+        self.settings = settings
+        self.repo = PaywallRepository(session)
+
+    # --- paywalls ---------------------------------------------------------------------------
+
+    def create(self, actor: Actor, *, access_kind: str, changes: PaywallChanges) -> Paywall:
+        """A paywall; it needs a name, and a ``period`` or an ``access_expire`` (the reference's
+        "partly optional" pair)."""
+        kinds = [k.value for k in AccessKind]
+        if access_kind not in kinds:
+            raise InvalidInput(
+                f"subscription_type must be one of {', '.join(kinds)}", field="subscription_type"
+            )
+        if isinstance(changes.name, Unset) or not changes.name.strip():
+            raise InvalidInput("Parameter 'name' is required", field="name")
+        given = changes.given()
+        if given.get("period_days") is None and given.get("access_expire") is None:
+            raise InvalidInput("Either period or access_expire is required", field="period")
+        if "collection_type" in given and access_kind != AccessKind.REGISTRATION.value:
+            raise InvalidInput(
+                "collection_type is only for subscriptions of type collection", field="collection_type"
+            )
+        paywall = Paywall(
+            company_id=actor.company_id,
+            code=self._code(),
+            access_kind=access_kind,
+            scope="single",
+            collection_type="collect" if access_kind == AccessKind.REGISTRATION.value else None,
+        )
+        self._apply(paywall, changes)
+        self.repo.add(paywall)
+        self._log("created", actor, paywall)
+        return paywall
+
+    def get(self, actor: Actor, code: str) -> Paywall:
+        paywall = self.repo.live_by_code(actor.company_id, code.strip())
+        if paywall is None:
+            raise NotFound(f"Subscription {code} not found")
+        return paywall
+
+    def list(self, actor: Actor) -> Sequence[tuple[Paywall, int]]:
+        return self.repo.live_for_company(actor.company_id)
+
+    def update(self, actor: Actor, paywall: Paywall, changes: PaywallChanges) -> Paywall:
+        given = changes.given()
+        if "collection_type" in given and paywall.access_kind != AccessKind.REGISTRATION.value:
+            raise InvalidInput(
+                "collection_type is only for subscriptions of type collection", field="collection_type"
+            )
+        if "name" in given and not str(given["name"]).strip():
+            raise InvalidInput("The subscription name cannot be empty", field="name")
+        self._apply(paywall, changes)
+        if paywall.period_days is None and paywall.access_expire is None:
+            raise InvalidInput("Either period or access_expire is required", field="period")
+        self.session.flush()
+        self._log("updated", actor, paywall)
+        return paywall
+
+    def delete(self, actor: Actor, paywall: Paywall) -> None:
+        """The paywall and its passwords stop opening anything; buyers' records stay for the stats."""
+        paywall.deleted_at = utcnow()
+        self.session.flush()
+        self._log("deleted", actor, paywall)
+
+    def _apply(self, paywall: Paywall, changes: PaywallChanges) -> None:
+        given = changes.given()
+        if "name" in given:
+            paywall.name = check_length("name", str(given["name"]).strip(), 255)
+        for key in ("description", "materials"):
+            if key in given:
+                setattr(paywall, key, check_length(key, str(given[key]), 65535))
+        if "scope" in given:
+            scope = str(given["scope"]).lower() or "single"
+            if scope not in SCOPES:
+                raise InvalidInput("type must be single or group", field="type")
+            paywall.scope = scope
+        if "collection_type" in given:
+            collection = str(given["collection_type"]).lower() or "collect"
+            if collection not in COLLECTION_TYPES:
+                raise InvalidInput("collection_type must be collect or protect", field="collection_type")
+            paywall.collection_type = collection
+        if "cost" in given:
+            paywall.cost = _cost(str(given["cost"]))
+        if "period_days" in given:
+            paywall.period_days = _bounded("period", given["period_days"], 1, MAX_PERIOD_DAYS)
+        if "activations" in given:
+            paywall.activations = _bounded("activation", given["activations"], 1, MAX_ACTIVATIONS)
+        if "preview_seconds" in given:
+            paywall.preview_seconds = (
+                _bounded("preview", given["preview_seconds"], 0, MAX_PREVIEW_SECONDS) or None
+            )
+        for key in ("access_start", "access_expire"):
+            if key in given:
+                setattr(paywall, key, given[key])
+        if paywall.access_start and paywall.access_expire and paywall.access_start > paywall.access_expire:
+            raise InvalidInput("access_start must be before access_expire", field="access_start")
+        for key in ("buy_redirect_url", "custom_url"):
+            if key in given:
+                setattr(paywall, key, _url(key, str(given[key])))
+        for key in (
+            "ip_recovery",
+            "device_ban",
+            "buyer_commission",
+            "downloadable_origin",
+            "watermark",
+            "watermark_email",
+            "watermark_name",
+            "watermark_ip",
+        ):
+            if key in given:
+                setattr(paywall, key, bool(given[key]))
+
+    def _code(self) -> str:
+        for _ in range(20):
+            code = ids.client_code()
+            if not self.repo.code_taken(code):
+                return code
+        raise RuntimeError("could not draw a free subscription code")
+
+    # --- media in a paywall ------------------------------------------------------------------------
+
+    def add_media(self, actor: Actor, paywall: Paywall, media: Media) -> None:
+        """Put a media behind the paywall; adding it again changes nothing."""
+        if self.repo.link(paywall.id, media.id) is not None:
+            return
+        self.repo.add(PaywallMedia(paywall_id=paywall.id, media_id=media.id))
+        self._log("media_added", actor, paywall, media=media.code)
+
+    def remove_media(self, actor: Actor, paywall: Paywall, media: Media) -> None:
+        link = self.repo.link(paywall.id, media.id)
+        if link is None:
+            raise NotFound(f"Media {media.code} is not in subscription {paywall.code}")
+        self.repo.unlink(link)
+        self._log("media_removed", actor, paywall, media=media.code)
+
+    def media_page(self, paywall: Paywall, limit: int | None, offset: int | None) -> Sequence[Media]:
+        limit = MEDIA_PAGE_MAX if limit is None else limit
+        offset = 0 if offset is None else offset
+        if not 1 <= limit <= MEDIA_PAGE_MAX:
+            raise InvalidInput(f"limit must be between 1 and {MEDIA_PAGE_MAX}", field="limit")
+        if offset < 0:
+            raise InvalidInput("offset must be 0 or more", field="offset")
+        return self.repo.media_page(paywall.id, limit, offset)
+
+    def require_media(self, paywall: Paywall, media: Media) -> None:
+        if self.repo.link(paywall.id, media.id) is None:
+            raise NotFound(f"Media {media.code} is not in subscription {paywall.code}")
+
+    # --- buyers ---------------------------------------------------------------------------------------
+
+    def add_buyer(
+        self,
+        actor_label: str,
+        paywall: Paywall,
+        media: Media,
+        *,
+        email: str = "",
+        phone: str = "",
+        name: str = "",
+        activations: int | None = None,
+        access_start: datetime | None = None,
+        access_expire: datetime | None = None,
+        custom_url: str = "",
+        use_subscription_custom_url: bool = False,
+        notify: bool = False,
+        source: str = "api",
+    ) -> AccessPass:
+        """A buyer with a fresh access password; ``ppv.bought`` is announced and, when asked, mailed."""
+        self.require_media(paywall, media)
+        email = normalise_email(email, required=False)
+        phone = _phone(phone)
+        if not email and not phone:
+            raise InvalidInput("Either email or phone is required", field="email")
+        check_length("name", name, 255)
+        if access_start and access_expire and access_start > access_expire:
+            raise InvalidInput("access_start must be before access_expire", field="access_start")
+        buyer = AccessPass(
+            company_id=paywall.company_id,
+            paywall_id=paywall.id,
+            media_id=media.id,
+            password=self._password(paywall.id),
+            email=email,
+            phone=phone,
+            name=name.strip(),
+            activations=_bounded("activation", activations, 1, MAX_ACTIVATIONS),
+            access_start=access_start,
+            access_expire=access_expire,
+            custom_url=_url("custom_url", custom_url),
+            source=source,
+            purchased_at=utcnow(),
+        )
+        self.repo.add(buyer)
+        log_action(
+            self.session,
+            "ppv.bought",
+            actor=actor_label,
+            ref=f"access_pass:{buyer.id}",
+            company_id=paywall.company_id,
+            code=paywall.code,
+            media=media.code,
+            hash=buyer.password,
+            email=buyer.email,
+            phone=buyer.phone,
+            name=buyer.name,
+            cost=str(paywall.cost) if paywall.cost is not None else "",
+        )
+        if notify and email:
+            link = buyer.custom_url or (paywall.custom_url if use_subscription_custom_url else "")
+            self._notify(paywall, buyer, link or self.recovery_link(paywall, buyer))
+        return buyer
+
+    def _notify(self, paywall: Paywall, buyer: AccessPass, link: str) -> None:
+        window = self.window(paywall, buyer)
+        until = window.expire.strftime("%Y-%m-%d %H:%M:%S UTC") if window.expire else "no end date"
+        greeting = f"Hello {buyer.name}," if buyer.name else "Hello,"
+        enqueue_email(
+            self.session,
+            to=buyer.email,
+            subject=f"Your access to {paywall.name}",
+            body=(
+                f"{greeting}\n\nYour access password for \u201c{paywall.name}\u201d is:\n\n"
+                f"    {buyer.password}\n\nWatch here: {link}\n\nAccess valid until: {until}.\n"
+            ),
+        )
+
+    def recovery_link(self, paywall: Paywall, buyer: AccessPass) -> str:
+        """The subscription's watch page with the password in the fragment (never sent to a server)."""
+        return f"{self.settings.base_url}/watch/s/{paywall.code}#access={buyer.password}"
+
+    def _password(self, paywall_id: int) -> str:
+        for _ in range(20):
+            password = ids.access_password()
+            if not self.repo.password_taken(paywall_id, password):
+                return password
+        raise RuntimeError("could not draw a free access password")
+
+    def buyer(self, paywall: Paywall, password: str) -> AccessPass:
+        buyer = self.repo.live_pass(paywall.id, password.strip())
+        if buyer is None:
+            raise NotFound("Recovery code is not found")
+        return buyer
+
+    def update_buyer(
+        self, actor: Actor, paywall: Paywall, buyer: AccessPass, changes: BuyerChanges
+    ) -> AccessPass:
+        if not isinstance(changes.name, Unset):
+            buyer.name = check_length("name", changes.name.strip(), 255)
+        if not isinstance(changes.activations, Unset):
+            buyer.activations = _bounded("activation", changes.activations, 1, MAX_ACTIVATIONS)
+        if not isinstance(changes.access_start, Unset):
+            buyer.access_start = changes.access_start
+        if not isinstance(changes.access_expire, Unset):
+            buyer.access_expire = changes.access_expire
+        if buyer.access_start and buyer.access_expire and buyer.access_start > buyer.access_expire:
+            raise InvalidInput("access_start must be before access_expire", field="access_start")
+        self.session.flush()
+        self._log("buyer_updated", actor, paywall, hash=buyer.password)
+        return buyer
+
+    def delete_buyer(self, actor: Actor, paywall: Paywall, buyer: AccessPass) -> None:
+        buyer.deleted_at = utcnow()
+        self.session.flush()
+        self._log("buyer_deleted", actor, paywall, hash=buyer.password)
+
+    def buyers(self, paywall: Paywall, media: Media, email: str | None = None) -> Sequence[AccessPass]:
+        """Buyers who can watch ``media``: all of a group paywall's, those added for it in a single one."""
+        self.require_media(paywall, media)
+        email = email.strip() if email else None
+        media_id = media.id if paywall.scope == "single" else None
+        return self.repo.live_passes(paywall.id, email=email or None, media_id=media_id)
+
+    # --- the access rules ---------------------------------------------------------------------------------
+
+    def window(self, paywall: Paywall, buyer: AccessPass) -> Window:
+        """The buyer's own dates win; else the paywall's, with ``period`` days from the purchase."""
+        start = buyer.access_start or paywall.access_start
+        expire = buyer.access_expire
+        if expire is None:
+            candidates = [paywall.access_expire] if paywall.access_expire else []
+            if paywall.period_days:
+                candidates.append(buyer.purchased_at + timedelta(days=paywall.period_days))
+            expire = min(candidates) if candidates else None
+        return Window(start, expire)
+
+    def activation_limit(self, paywall: Paywall, buyer: AccessPass) -> int | None:
+        return buyer.activations if buyer.activations is not None else paywall.activations
+
+    def left_activations(self, paywall: Paywall, buyer: AccessPass) -> int | None:
+        limit = self.activation_limit(paywall, buyer)
+        return None if limit is None else max(0, limit - buyer.activations_used)
+
+    def opens(self, paywall: Paywall, buyer: AccessPass, media: Media) -> bool:
+        """Whether the pass opens this media (the media must still be behind the paywall)."""
+        if buyer.deleted_at is not None or paywall.deleted_at is not None or buyer.paywall_id != paywall.id:
+            return False
+        if paywall.scope == "single" and buyer.media_id not in (None, media.id):
+            return False
+        return self.repo.link(paywall.id, media.id) is not None
+
+    # --- seller contacts ------------------------------------------------------------------------------------
+
+    def contacts(self, actor: Actor) -> SellerContacts:
+        return self.repo.contacts(actor.company_id) or SellerContacts(company_id=actor.company_id)
+
+    def update_contacts(
+        self,
+        actor: Actor,
+        *,
+        name: str,
+        phone: str | Unset = UNSET,
+        email: str | Unset = UNSET,
+        site: str | Unset = UNSET,
+        description: str | Unset = UNSET,
+    ) -> SellerContacts:
+        contacts = self.repo.contacts(actor.company_id)
+        if contacts is None:
+            contacts = SellerContacts(company_id=actor.company_id)
+            self.session.add(contacts)
+        if not name.strip():
+            raise InvalidInput("Parameter 'name' is required", field="name")
+        contacts.name = check_length("name", name.strip(), 255)
+        if not isinstance(phone, Unset):
+            contacts.phone = check_length("phone", phone.strip(), 64)
+        if not isinstance(email, Unset):
+            contacts.email = normalise_email(email, required=False)
+        if not isinstance(site, Unset):
+            contacts.site = _url("site", site)
+        if not isinstance(description, Unset):
+            contacts.description = check_length("description", description, 65535)
+        if not contacts.phone and not contacts.email:
+            raise InvalidInput("Either phone or email is required", field="phone")
+        self.session.flush()
+        log_action(
+            self.session,
+            "ppv.contacts_updated",
+            actor=actor.label,
+            ref=f"company:{actor.company_id}",
+            company_id=actor.company_id,
+        )
+        return contacts
+
+    def _log(self, action: str, actor: Actor, paywall: Paywall, **data: object) -> None:
+        log_action(
+            self.session,
+            f"paywall.{action}",
+            actor=actor.label,
+            ref=f"paywall:{paywall.id}",
+            company_id=paywall.company_id,
+            code=paywall.code,
+            **data,
+        )
+
+
+def _bounded(label: str, value: Any, low: int, high: int) -> int | None:
+    if value is None:
+        return None
+    if not low <= int(value) <= high:
+        raise InvalidInput(f"{label} must be between {low} and {high}", field=label)
+    return int(value)
+
+
+def _cost(raw: str) -> Decimal | None:
+    raw = raw.strip().replace(",", ".")
+    if not raw:
+        return None
+    try:
+        cost = Decimal(raw)
+    except InvalidOperation:
+        raise InvalidInput("cost must be a number", field="cost") from None
+    if not cost.is_finite() or cost < 0 or cost >= Decimal("10000000000"):
+        raise InvalidInput("cost must be a number from 0 to 9999999999.99", field="cost")
+    return cost.quantize(Decimal("0.01"))
+
+
+def _url(label: str, raw: str) -> str:
+    raw = raw.strip()
+    if not raw:
+        return ""
+    check_length(label, raw, 2048)
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise InvalidInput(f"{label} must be an http(s) URL", field=label)
+    return raw
+
+
+def _phone(raw: str) -> str:
+    phone = raw.strip()
+    if not phone:
+        return ""
+    digits = sum(c.isdigit() for c in phone)
+    if len(phone) > 32 or digits < 5 or any(not (c.isdigit() or c in "+-() .") for c in phone):
+        raise InvalidInput("phone must be a phone number (digits, spaces, + - ( ) .)", field="phone")
+    return phone

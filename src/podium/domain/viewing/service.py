@@ -1,0 +1,375 @@
+"""Watching: who may play a media, view sessions per device, and heartbeats that count watched time.
+
+A view session is one page's playback on one device. A password opens a session when the media is
+behind the password's paywall, inside the buyer's window; a device the password has not been used on
+before takes one activation (with ``ip_recovery``, the same IP counts as a known device); with
+``device_ban``, a password live on another device is refused. Every playlist and segment request
+carries a short-lived token bound to the session, and each is checked here again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from podium.config import Settings
+from podium.domain.media import links
+from podium.domain.media.links import PlayGrant
+from podium.domain.media.repository import MediaRepository
+from podium.domain.paywall.repository import PaywallRepository
+from podium.domain.paywall.service import PaywallService
+from podium.domain.stats.geoip import country_of
+from podium.domain.stats.repository import PROJECT, StatsRepository
+from podium.kit.clock import utcnow
+from podium.kit.errors import DomainError, InvalidInput, NotFound
+from podium.kit.validation import normalise_email
+from podium.models.media import Media, MediaStatus
+from podium.models.paywall import AccessKind, AccessPass, Paywall, ViewSession
+
+# A heartbeat may claim the time since the previous one, plus this much for network jitter.
+HEARTBEAT_SLACK = timedelta(seconds=5)
+MAX_HEARTBEAT_MS = 5 * 60 * 1000
+
+
+class AccessDenied(DomainError):
+    code = "access_denied"
+
+
+class AccessExpired(DomainError):
+    code = "access_expired"
+
+
+class ActivationsExhausted(DomainError):
+    code = "activations_exhausted"
+
+
+class DeviceInUse(DomainError):
+    code = "device_in_use"
+
+
+class SessionEnded(DomainError):
+    code = "session_ended"
+
+
+class NotReady(DomainError):
+    code = "not_ready"
+
+
+@dataclass(frozen=True)
+class Viewer:
+    device_id: str
+    ip: str
+    user_agent: str
+
+    @property
+    def device_hash(self) -> str:
+        return hashlib.sha256(self.device_id.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Offer:
+    """What the watch page of a media offers a visitor."""
+
+    media: Media
+    paywalls: Sequence[Paywall]
+    preview_seconds: int | None
+
+    @property
+    def free(self) -> bool:
+        return not self.paywalls
+
+    @property
+    def registration(self) -> Paywall | None:
+        return next((p for p in self.paywalls if p.access_kind == AccessKind.REGISTRATION.value), None)
+
+    @property
+    def needs_password(self) -> bool:
+        return any(p.access_kind != AccessKind.REGISTRATION.value for p in self.paywalls)
+
+
+@dataclass(frozen=True)
+class Started:
+    session: ViewSession
+    token: str
+    watermark: str
+    preview_seconds: int | None
+    downloadable: bool
+
+
+class ViewingService:
+    def __init__(self, session: Session, settings: Settings) -> None:
+        self.session = session
+        self.settings = settings
+        self.media = MediaRepository(session)
+        self.paywalls = PaywallRepository(session)
+        self.rules = PaywallService(session, settings)
+        self.stats = StatsRepository(session)
+
+    # --- what a page offers ---------------------------------------------------------------
+
+    def offer(self, media_code: str) -> Offer:
+        media = self._ready_media(media_code)
+        paywalls = self.paywalls.live_for_media(media.id)
+        previews = [p.preview_seconds for p in paywalls if p.preview_seconds]
+        return Offer(media, paywalls, max(previews) if previews else None)
+
+    def paywall_page(self, paywall_code: str) -> tuple[Paywall, list[Media]]:
+        paywall = self.paywalls.live_by_public_code(paywall_code.strip())
+        if paywall is None:
+            raise NotFound("This subscription does not exist")
+        media = [
+            m for m in self.paywalls.media_page(paywall.id, 1000, 0) if m.status == MediaStatus.DONE.value
+        ]
+        return paywall, media
+
+    def _ready_media(self, code: str) -> Media:
+        media = self.media.live_by_public_code(code.strip())
+        if media is None:
+            raise NotFound("This video does not exist")
+        if media.status != MediaStatus.DONE.value:
+            raise NotReady(
+                "This video is not ready yet"
+                if media.status != MediaStatus.FAILED.value
+                else "This video could not be processed"
+            )
+        return media
+
+    # --- starting a session -----------------------------------------------------------------
+
+    def start(
+        self,
+        media_code: str,
+        viewer: Viewer,
+        *,
+        password: str = "",
+        email: str = "",
+        name: str = "",
+        phone: str = "",
+        preview: bool = False,
+    ) -> Started:
+        offer = self.offer(media_code)
+        media = offer.media
+        if offer.free:
+            return self._open(media, viewer, kind="free")
+        if preview and not (password or email):
+            if not offer.preview_seconds:
+                raise AccessDenied("This video has no preview")
+            return self._open(media, viewer, kind="preview", preview_seconds=offer.preview_seconds)
+        if password.strip():
+            paywall, buyer = self._by_password(offer, password.strip())
+        elif email.strip():
+            paywall, buyer = self._by_registration(offer, email, name, phone)
+        else:
+            raise AccessDenied("An access password is required to watch this video")
+        self._admit_device(paywall, buyer, viewer)
+        return self._open(media, viewer, kind="pass", paywall=paywall, buyer=buyer)
+
+    def _by_password(self, offer: Offer, password: str) -> tuple[Paywall, AccessPass]:
+        by_id = {p.id: p for p in offer.paywalls}
+        candidates = [
+            (by_id[b.paywall_id], b)
+            for b in self.paywalls.passes_for_password(password, list(by_id))
+            if self.rules.opens(by_id[b.paywall_id], b, offer.media)
+        ]
+        if not candidates:
+            raise AccessDenied("Wrong access password")
+        return self._in_window(candidates)
+
+    def _by_registration(self, offer: Offer, email: str, name: str, phone: str) -> tuple[Paywall, AccessPass]:
+        paywall = offer.registration
+        if paywall is None:
+            raise AccessDenied("This video is not open by registration")
+        email = normalise_email(email, required=True)
+        listed = [
+            b
+            for b in self.paywalls.live_passes(paywall.id, email=email)
+            if self.rules.opens(paywall, b, offer.media)
+        ]
+        if listed:
+            return self._in_window([(paywall, b) for b in listed])
+        if paywall.collection_type == "protect":
+            raise AccessDenied("This email is not on the list of viewers")
+        if not name.strip():
+            raise InvalidInput("Your name is required", field="name")
+        buyer = self.rules.add_buyer(
+            "viewer:registration", paywall, offer.media, email=email, name=name, phone=phone, source="form"
+        )
+        return paywall, buyer
+
+    def _in_window(self, candidates: list[tuple[Paywall, AccessPass]]) -> tuple[Paywall, AccessPass]:
+        now = utcnow()
+        for paywall, buyer in candidates:
+            if self.rules.window(paywall, buyer).contains(now):
+                return paywall, buyer
+        window = self.rules.window(*candidates[0])
+        if window.start and now < window.start:
+            raise AccessExpired(f"Access opens on {window.start:%Y-%m-%d %H:%M:%S} UTC")
+        raise AccessExpired("Access with this password has expired")
+
+    def _admit_device(self, paywall: Paywall, buyer: AccessPass, viewer: Viewer) -> None:
+        ip = viewer.ip if paywall.ip_recovery else None
+        if paywall.device_ban:
+            since = utcnow() - timedelta(seconds=self.settings.view_live_seconds)
+            if self.paywalls.other_live_device(buyer.id, viewer.device_hash, ip, since):
+                raise DeviceInUse("This access password is being used on another device right now")
+        if self.paywalls.device_known(buyer.id, viewer.device_hash, ip):
+            return
+        if not self.paywalls.take_activation(buyer.id, self.rules.activation_limit(paywall, buyer)):
+            raise ActivationsExhausted("This access password has no activations left")
+
+    def _open(
+        self,
+        media: Media,
+        viewer: Viewer,
+        *,
+        kind: str,
+        paywall: Paywall | None = None,
+        buyer: AccessPass | None = None,
+        preview_seconds: int | None = None,
+    ) -> Started:
+        now = utcnow()
+        view = ViewSession(
+            company_id=media.company_id,
+            media_id=media.id,
+            pass_id=buyer.id if buyer else None,
+            paywall_id=paywall.id if paywall else None,
+            kind=kind,
+            device_hash=viewer.device_hash,
+            session_key=secrets.token_hex(24),
+            ip=viewer.ip[:45],
+            country=country_of(self.settings.geoip_database, viewer.ip),
+            user_agent=viewer.user_agent[:512],
+            started_at=now,
+            last_seen_at=now,
+            left_activations=self.rules.left_activations(paywall, buyer) if paywall and buyer else None,
+        )
+        self.session.add(view)
+        self.session.flush()
+        return Started(
+            session=view,
+            token=self._token(view, media, preview_seconds),
+            watermark=self._watermark(paywall, buyer, viewer) if paywall and buyer else "",
+            preview_seconds=preview_seconds,
+            downloadable=bool(paywall and paywall.downloadable_origin),
+        )
+
+    def _token(self, view: ViewSession, media: Media, preview_seconds: int | None) -> str:
+        return links.sign_play(
+            self.settings,
+            media.code,
+            session_id=view.id,
+            session_key=view.session_key,
+            preview_seconds=preview_seconds,
+        )
+
+    @staticmethod
+    def _watermark(paywall: Paywall, buyer: AccessPass, viewer: Viewer) -> str:
+        if not paywall.watermark:
+            return ""
+        parts = []
+        if paywall.watermark_email and buyer.email:
+            parts.append(buyer.email)
+        if paywall.watermark_name and buyer.name:
+            parts.append(buyer.name)
+        if paywall.watermark_ip and viewer.ip:
+            parts.append(viewer.ip)
+        return " · ".join(parts) or buyer.email or buyer.phone or buyer.password
+
+    # --- while playing ---------------------------------------------------------------------------
+
+    def session_for(self, session_id: int, key: str) -> ViewSession:
+        view = self.session.get(ViewSession, session_id)
+        if view is None or not hmac.compare_digest(view.session_key, key):
+            raise AccessDenied("Unknown viewing session")
+        return view
+
+    def heartbeat(self, session_id: int, key: str, watched_ms: int) -> str:
+        """Count watched time (at most the wall time since the last beat) and renew the token."""
+        view = self.session_for(session_id, key)
+        media = self._check(view)
+        if not 0 <= watched_ms <= MAX_HEARTBEAT_MS:
+            raise InvalidInput(f"watched must be between 0 and {MAX_HEARTBEAT_MS} ms", field="watched")
+        now = utcnow()
+        allowed = int(((now - view.last_seen_at) + HEARTBEAT_SLACK).total_seconds() * 1000)
+        counted = max(0, min(watched_ms, allowed))
+        view.watched_ms += counted
+        view.last_seen_at = now
+        self.record_watched(view.company_id, view.media_id, now, counted)
+        self.session.flush()
+        preview = self.offer_preview(view, media)
+        return self._token(view, media, preview)
+
+    def offer_preview(self, view: ViewSession, media: Media) -> int | None:
+        if view.kind != "preview":
+            return None
+        return self.offer(media.code).preview_seconds
+
+    def record_watched(self, company_id: int, media_id: int, moment: datetime, watched_ms: int) -> None:
+        hour = moment.replace(minute=0, second=0, microsecond=0)
+        self.stats.add_watched(
+            [(company_id, media_id, hour, watched_ms), (company_id, PROJECT, hour, watched_ms)]
+        )
+
+    def end(self, session_id: int, key: str) -> None:
+        view = self.session_for(session_id, key)
+        if view.ended_at is None:
+            view.ended_at = utcnow()
+            view.end_reason = "closed"
+            self.session.flush()
+
+    def authorize(self, grant: PlayGrant) -> tuple[Media, int | None]:
+        """Check one playlist or file request; returns the media and the preview limit (seconds)."""
+        if grant.session_id is None:
+            media = self.media.live_by_public_code(grant.media_code)
+            if media is None or media.status != MediaStatus.DONE.value:
+                raise NotFound("This video does not exist")
+            return media, None
+        view = self.session.get(ViewSession, grant.session_id)
+        if view is None or not view.session_key.startswith(grant.session_key or "-"):
+            raise AccessDenied("Unknown viewing session")
+        media = self._check(view)
+        if media.code != grant.media_code:
+            raise AccessDenied("Unknown viewing session")
+        return media, grant.preview_seconds
+
+    def download_allowed(self, view: ViewSession, media: Media) -> bool:
+        """``downloadable_origin``: the original, once the viewer has watched (nearly) to the end."""
+        if view.kind != "pass" or view.paywall_id is None:
+            return False
+        paywall = self.session.get(Paywall, view.paywall_id)
+        watched_enough = view.watched_ms >= 0.9 * (media.duration or 0) * 1000
+        return bool(paywall and paywall.downloadable_origin and watched_enough)
+
+    def _check(self, view: ViewSession) -> Media:
+        """The session may still play: raises (and ends the session) when it may not."""
+        if view.ended_at is not None:
+            raise SessionEnded(view.end_reason or "This viewing session has ended")
+        media = self.media.by_id(view.media_id)
+        if media is None or media.deleted_at is not None or media.status != MediaStatus.DONE.value:
+            self._end(view, "This video is no longer available")
+        assert media is not None
+        paywalls = self.paywalls.live_for_media(media.id)
+        if view.kind == "free" and paywalls:
+            self._end(view, "This video now needs an access password")
+        if view.kind == "preview" and not any(p.preview_seconds for p in paywalls):
+            self._end(view, "The preview of this video has ended")
+        if view.kind == "pass":
+            paywall = self.session.get(Paywall, view.paywall_id) if view.paywall_id else None
+            buyer = self.session.get(AccessPass, view.pass_id) if view.pass_id else None
+            if paywall is None or buyer is None or not self.rules.opens(paywall, buyer, media):
+                self._end(view, "This access password no longer opens this video")
+            assert paywall is not None and buyer is not None
+            if not self.rules.window(paywall, buyer).contains(utcnow()):
+                self._end(view, "Access with this password has expired")
+        return media
+
+    @staticmethod
+    def _end(view: ViewSession, reason: str) -> None:
+        # Nothing is written: the same checks refuse the session's next request too.
+        raise SessionEnded(reason)

@@ -1,0 +1,451 @@
+"""Media files over HTTP: the signed upload and progress URLs, pictures, and playback.
+
+Playback paths carry a signed token (``/play/<token>/<code>/…``); every playlist, segment and file
+request is checked on its own (signature, expiry, and the viewer's session: password, window,
+preview), so a copied segment URL stops working with its session.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from collections.abc import Callable
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
+
+from podium.domain.media import links
+from podium.domain.media.repository import MediaRepository
+from podium.domain.media.service import MediaService
+from podium.domain.viewing.service import ViewingService
+from podium.edges.common import Context, run_unit_of_work
+from podium.kit.errors import DomainError, InvalidInput
+from podium.models.media import Media, MediaRendition
+
+router = APIRouter(tags=["media"])
+
+CORS = {"Access-Control-Allow-Origin": "*"}
+PROGRESS_EVERY_BYTES = 1024 * 1024
+SEGMENT_RE = re.compile(r"^seg_\d{5}\.ts$")
+STATUS_BY_CODE = {
+    "not_found": 404,
+    "conflict": 409,
+    "invalid_input": 400,
+    "link_invalid": 403,
+    "link_expired": 403,
+    "access_denied": 403,
+    "access_expired": 403,
+    "session_ended": 403,
+    "not_ready": 409,
+}
+
+
+def _failed(error: DomainError | str, status: int | None = None) -> JSONResponse:
+    """Upload and progress answers speak Boomstream's envelope: Status and Message."""
+    message = error if isinstance(error, str) else error.message
+    code = status or (STATUS_BY_CODE.get(error.code, 400) if isinstance(error, DomainError) else 400)
+    return JSONResponse({"Status": "Failed", "Message": message}, status_code=code, headers=CORS)
+
+
+# --- upload --------------------------------------------------------------------------------
+
+
+class _FirstFilePart:
+    """Feeds a multipart body to python-multipart and writes the first file part to ``sink``."""
+
+    def __init__(self, boundary: bytes, sink: BinaryIO) -> None:
+        self.sink = sink
+        self.file_name = ""
+        self.written = 0
+        self._field = b""
+        self._value = b""
+        self._disposition = b""
+        self._in_file = False
+        self._done = False
+        self.parser = MultipartParser(
+            boundary,
+            {
+                "on_part_begin": self._part_begin,
+                "on_header_field": self._header_field,
+                "on_header_value": self._header_value,
+                "on_header_end": self._header_end,
+                "on_headers_finished": self._headers_finished,
+                "on_part_data": self._part_data,
+                "on_part_end": self._part_end,
+            },
+        )
+
+    def _part_begin(self) -> None:
+        self._disposition = b""
+        self._in_file = False
+
+    def _header_field(self, data: bytes, start: int, end: int) -> None:
+        self._field += data[start:end]
+
+    def _header_value(self, data: bytes, start: int, end: int) -> None:
+        self._value += data[start:end]
+
+    def _header_end(self) -> None:
+        if self._field.lower() == b"content-disposition":
+            self._disposition = self._value
+        self._field, self._value = b"", b""
+
+    def _headers_finished(self) -> None:
+        _, options = parse_options_header(self._disposition)
+        if not self._done and b"filename" in options:
+            self._in_file = True
+            self.file_name = options[b"filename"].decode("utf-8", "replace")
+
+    def _part_data(self, data: bytes, start: int, end: int) -> None:
+        if self._in_file:
+            self.sink.write(data[start:end])
+            self.written += end - start
+
+    def _part_end(self) -> None:
+        if self._in_file:
+            self._done = True
+        self._in_file = False
+
+    @property
+    def found(self) -> bool:
+        return self._done or self._in_file
+
+
+@router.options("/media/upload/{code}", include_in_schema=False)
+async def upload_preflight(code: str) -> Response:
+    return Response(
+        status_code=204,
+        headers={
+            **CORS,
+            "Access-Control-Allow-Methods": "POST, PUT, OPTIONS",
+            "Access-Control-Allow-Headers": "Content-Type, Content-Disposition, X-File-Name",
+            "Access-Control-Max-Age": "86400",
+        },
+    )
+
+
+@router.api_route("/media/upload/{code}", methods=["POST", "PUT"])
+async def upload(request: Request, code: str, token: str = "") -> Response:
+    """Receive a media's file (signed, expiring URL): multipart form or raw body, streamed to disk."""
+    settings = request.app.state.settings
+    limit = settings.media_max_bytes
+
+    def target(ctx: Context) -> tuple[int, Path]:
+        service = MediaService(ctx.session, ctx.settings)
+        media = service.by_link(code, token, links.UPLOAD_AUDIENCE)
+        service.check_uploadable(media)
+        return media.id, service.source_path(media)
+
+    try:
+        media_id, source = await run_unit_of_work(request, target)
+    except DomainError as error:
+        return _failed(error)
+    declared = request.headers.get("content-length")
+    expected = int(declared) if declared and declared.isdigit() else None
+    if expected is not None and expected > limit:
+        return _failed(f"The file is larger than {limit} bytes", 413)
+
+    source.parent.mkdir(parents=True, exist_ok=True)
+    partial = source.with_name(f"source.{secrets.token_hex(4)}.part")
+    content_type, options = parse_options_header(request.headers.get("content-type", ""))
+    multipart = content_type == b"multipart/form-data"
+    if multipart and not options.get(b"boundary"):
+        return _failed("The multipart upload has no boundary", 400)
+    received = 0
+    reported = 0
+    try:
+        with partial.open("wb") as handle:
+            part = _FirstFilePart(options[b"boundary"], handle) if multipart else None
+            async for chunk in request.stream():
+                received += len(chunk)
+                if received > limit + 64 * 1024 or (part is None and received > limit):
+                    break
+                if part is not None:
+                    await run_in_threadpool(part.parser.write, chunk)
+                else:
+                    await run_in_threadpool(handle.write, chunk)
+                if received - reported >= PROGRESS_EVERY_BYTES:
+                    reported = received
+                    await _record_progress(request, media_id, received, expected)
+            if part is not None:
+                part.parser.finalize()
+        size = part.written if part is not None else received
+        file_name = (part.file_name if part is not None else "") or _raw_file_name(request)
+        if received > limit + 64 * 1024 or size > limit:
+            partial.unlink(missing_ok=True)
+            return _failed(f"The file is larger than {limit} bytes", 413)
+        if part is not None and not part.found:
+            partial.unlink(missing_ok=True)
+            return _failed("The form has no file", 400)
+    except ClientDisconnect:
+        partial.unlink(missing_ok=True)
+        return _failed("The upload was interrupted", 400)
+    except Exception:
+        partial.unlink(missing_ok=True)
+        raise
+
+    def accept(ctx: Context) -> dict[str, Any]:
+        service = MediaService(ctx.session, ctx.settings)
+        media = service.by_link(code, token, links.UPLOAD_AUDIENCE)
+        service.accept_upload(media, size, file_name)
+        # Only the upload that won the state change puts its file in place.
+        os.replace(partial, source)
+        return {"Status": "Success", "Code": media.code, "MediaStatus": media.status, "FileSize": size}
+
+    try:
+        answer = await run_unit_of_work(request, accept)
+    except DomainError as error:
+        partial.unlink(missing_ok=True)
+        return _failed(error)
+    worker = getattr(request.app.state, "media_worker", None)
+    if worker is not None:
+        worker.wake()
+    return JSONResponse(answer, headers=CORS)
+
+
+def _raw_file_name(request: Request) -> str:
+    name = request.headers.get("x-file-name", "")
+    if not name:
+        _, options = parse_options_header(request.headers.get("content-disposition", ""))
+        name = options.get(b"filename", b"").decode("utf-8", "replace")
+    return name
+
+
+async def _record_progress(request: Request, media_id: int, received: int, expected: int | None) -> None:
+    def work(ctx: Context) -> None:
+        MediaService(ctx.session, ctx.settings).record_upload_progress(media_id, received, expected)
+
+    await run_unit_of_work(request, work)
+
+
+@router.get("/media/progress/{code}")
+async def progress(request: Request, code: str, token: str = "") -> Response:
+    """Upload and transcoding progress of a media, as JSON (signed, expiring URL)."""
+
+    def work(ctx: Context) -> dict[str, object]:
+        service = MediaService(ctx.session, ctx.settings)
+        return service.progress(service.by_link(code, token, links.PROGRESS_AUDIENCE))
+
+    try:
+        answer = await run_unit_of_work(request, work)
+    except DomainError as error:
+        return _failed(error)
+    return JSONResponse({**answer, "Status": "Success"}, headers={**CORS, "Cache-Control": "no-store"})
+
+
+@router.get("/media/images/{image_code}.jpg")
+async def image(request: Request, image_code: str) -> Response:
+    """A poster or screenshot (public, like the player's poster)."""
+
+    def work(ctx: Context) -> Path | None:
+        repo = MediaRepository(ctx.session)
+        picture = repo.image_by_code(image_code)
+        media = repo.by_id(picture.media_id) if picture else None
+        if picture is None or media is None or media.deleted_at is not None:
+            return None
+        return MediaService(ctx.session, ctx.settings).output_dir(media) / "images" / f"{picture.code}.jpg"
+
+    path = await run_unit_of_work(request, work)
+    if path is None or not path.exists():
+        return PlainTextResponse("Not found", status_code=404, headers=CORS)
+    return FileResponse(
+        path, media_type="image/jpeg", headers={**CORS, "Cache-Control": "public, max-age=86400"}
+    )
+
+
+# --- playback ------------------------------------------------------------------------------------
+
+
+def _play_error(error: DomainError) -> Response:
+    status = STATUS_BY_CODE.get(error.code, 403)
+    return PlainTextResponse(error.message, status_code=status, headers={**CORS, "Cache-Control": "no-store"})
+
+
+async def _authorized(
+    request: Request, token: str, code: str, then: Callable[[Context, Media, int | None], Any]
+) -> Any:
+    def work(ctx: Context) -> Any:
+        grant = links.verify_play(ctx.settings, token, code)
+        media, preview = ViewingService(ctx.session, ctx.settings).authorize(grant)
+        return then(ctx, media, preview)
+
+    return await run_unit_of_work(request, work)
+
+
+def _rendition(ctx: Context, media: Media, title: str) -> MediaRendition:
+    rendition = MediaRepository(ctx.session).rendition(media.id, title)
+    if rendition is None:
+        raise InvalidInput("No such rendition")
+    return rendition
+
+
+@router.get("/play/{token}/{code}/master.m3u8")
+async def master_playlist(request: Request, token: str, code: str) -> Response:
+    """The adaptive playlist: every rendition, for the player to choose from."""
+
+    def build(ctx: Context, media: Media, _preview: int | None) -> str:
+        lines = ["#EXTM3U", "#EXT-X-VERSION:3"]
+        for r in MediaRepository(ctx.session).renditions(media.id):
+            attributes = f"BANDWIDTH={r.bandwidth}"
+            if r.width and r.height:
+                attributes += f",RESOLUTION={r.width}x{r.height}"
+            attributes += f',CODECS="{r.codecs}"'
+            lines += [f"#EXT-X-STREAM-INF:{attributes}", f"{r.title}/index.m3u8"]
+        return "\n".join(lines) + "\n"
+
+    try:
+        text = await _authorized(request, token, code, build)
+    except DomainError as error:
+        return _play_error(error)
+    return _playlist(text)
+
+
+@router.get("/play/{token}/{code}/{title}/index.m3u8")
+async def rendition_playlist(request: Request, token: str, code: str, title: str) -> Response:
+    """One rendition's segments; a preview ends after its seconds."""
+
+    def build(ctx: Context, media: Media, preview: int | None) -> str:
+        _rendition(ctx, media, title)
+        path = MediaService(ctx.session, ctx.settings).output_dir(media) / "hls" / title / "index.m3u8"
+        return _playlist_text(path, preview)
+
+    try:
+        text = await _authorized(request, token, code, build)
+    except DomainError as error:
+        return _play_error(error)
+    return _playlist(text)
+
+
+@router.get("/play/{token}/{code}/{title}/{segment}")
+async def segment(request: Request, token: str, code: str, title: str, segment: str) -> Response:
+    """One HLS segment, checked like its playlist (a preview cannot fetch past its end)."""
+    if not SEGMENT_RE.match(segment):
+        return PlainTextResponse("Not found", status_code=404, headers=CORS)
+
+    def find(ctx: Context, media: Media, preview: int | None) -> Path:
+        _rendition(ctx, media, title)
+        directory = MediaService(ctx.session, ctx.settings).output_dir(media) / "hls" / title
+        if preview is not None:
+            starts = _segment_starts(directory / "index.m3u8")
+            if starts.get(segment, float("inf")) >= preview:
+                raise PreviewOver("The preview of this video has ended")
+        return directory / segment
+
+    try:
+        path = await _authorized(request, token, code, find)
+    except DomainError as error:
+        return _play_error(error)
+    if not path.exists():
+        return PlainTextResponse("Not found", status_code=404, headers=CORS)
+    return FileResponse(
+        path, media_type="video/mp2t", headers={**CORS, "Cache-Control": "private, max-age=60"}
+    )
+
+
+@router.get("/play/{token}/{code}/{title}.mp4")
+async def progressive(request: Request, token: str, code: str, title: str) -> Response:
+    """A rendition as one MP4 file (Boomstream ``PseudoMP4``); not for previews."""
+
+    def find(ctx: Context, media: Media, preview: int | None) -> Path:
+        if preview is not None:
+            raise PreviewOver("The preview plays as HLS only")
+        _rendition(ctx, media, title)
+        return MediaService(ctx.session, ctx.settings).output_dir(media) / "mp4" / f"{title}.mp4"
+
+    try:
+        path = await _authorized(request, token, code, find)
+    except DomainError as error:
+        return _play_error(error)
+    if not path.exists():
+        return PlainTextResponse("Not found", status_code=404, headers=CORS)
+    return FileResponse(
+        path, media_type="video/mp4", headers={**CORS, "Cache-Control": "private, max-age=60"}
+    )
+
+
+@router.get("/play/{token}/{code}/original")
+async def original(request: Request, token: str, code: str) -> Response:
+    """The uploaded file: the owner's download link, or a buyer's when the paywall allows it."""
+
+    def find(ctx: Context, media: Media, preview: int | None) -> tuple[Path, str]:
+        grant = links.verify_play(ctx.settings, token, code)
+        if grant.session_id is not None:
+            viewing = ViewingService(ctx.session, ctx.settings)
+            from podium.models.paywall import ViewSession
+
+            view = ctx.session.get(ViewSession, grant.session_id)
+            if view is None or not viewing.download_allowed(view, media):
+                raise PreviewOver("Downloading this video is not allowed")
+        return MediaService(ctx.session, ctx.settings).source_path(media), media.file_name or media.code
+
+    try:
+        path, name = await _authorized(request, token, code, find)
+    except DomainError as error:
+        return _play_error(error)
+    if not path.exists():
+        return PlainTextResponse("Not found", status_code=404, headers=CORS)
+    return FileResponse(path, filename=name, headers={**CORS, "Cache-Control": "private, no-store"})
+
+
+class PreviewOver(DomainError):
+    code = "access_denied"
+
+
+def _playlist(text: str) -> Response:
+    return Response(
+        text,
+        media_type="application/vnd.apple.mpegurl",
+        headers={**CORS, "Cache-Control": "no-store"},
+    )
+
+
+def _playlist_text(path: Path, preview: int | None) -> str:
+    text = _read_playlist(str(path), path.stat().st_mtime if path.exists() else 0.0)
+    if preview is None:
+        return text
+    kept: list[str] = []
+    elapsed = 0.0
+    duration = 0.0
+    for line in text.splitlines():
+        if line.startswith("#EXT-X-ENDLIST"):
+            continue
+        if line.startswith("#EXTINF:"):
+            duration = float(line[len("#EXTINF:") :].split(",")[0] or 0)
+            if elapsed >= preview:
+                break
+            kept.append(line)
+            continue
+        if line and not line.startswith("#"):
+            kept.append(line)
+            elapsed += duration
+            continue
+        kept.append(line)
+    return "\n".join(kept + ["#EXT-X-ENDLIST"]) + "\n"
+
+
+@lru_cache(maxsize=512)
+def _read_playlist(path: str, _mtime: float) -> str:
+    try:
+        return Path(path).read_text()
+    except OSError:
+        raise InvalidInput("This video is not available") from None
+
+
+def _segment_starts(path: Path) -> dict[str, float]:
+    starts: dict[str, float] = {}
+    elapsed = 0.0
+    duration = 0.0
+    for line in _read_playlist(str(path), path.stat().st_mtime if path.exists() else 0.0).splitlines():
+        if line.startswith("#EXTINF:"):
+            duration = float(line[len("#EXTINF:") :].split(",")[0] or 0)
+        elif line and not line.startswith("#"):
+            starts[line] = elapsed
+            elapsed += duration
+    return starts

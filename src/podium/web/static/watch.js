@@ -1,0 +1,199 @@
+// The watch page: starts a view session (password, registration, preview or free), plays the signed
+// HLS stream with hls.js, keeps the playback token fresh through heartbeats that also report the
+// time watched, enforces the preview on the page (the server enforces it too) and shows the watermark.
+(function () {
+  "use strict";
+  const $ = (id) => document.getElementById(id);
+  const ACCESS_KEY = "podium.access";
+
+  // A subscription link carries its password in the fragment (never sent to a server): keep it for
+  // the media pages of the subscription, then take it out of the address bar.
+  const fragment = new URLSearchParams(location.hash.slice(1));
+  if (fragment.get("access")) {
+    sessionStorage.setItem(ACCESS_KEY, fragment.get("access"));
+    history.replaceState(null, "", location.pathname + location.search);
+  }
+  const root = $("watch");
+  if (!root) return;
+
+  const code = root.dataset.code;
+  const video = $("player");
+  const state = { session: null, key: null, token: null, src: null, hls: null, watched: 0, lastTick: null,
+                  timer: null, preview: 0, downloadable: false, stopped: false, heartbeats: 0 };
+  window.podium = { state: state };
+
+  function deviceId() {
+    let id = localStorage.getItem("podium.device");
+    if (!id || !/^[0-9a-f]{32}$/.test(id)) {
+      const bytes = new Uint8Array(16);
+      crypto.getRandomValues(bytes);
+      id = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+      localStorage.setItem("podium.device", id);
+    }
+    return id;
+  }
+
+  function status(text) { $("watch-status").textContent = text; }
+  function showError(text) {
+    const box = $("watch-error");
+    box.textContent = text;
+    box.hidden = !text;
+  }
+  function showUnlock(visible) {
+    const unlock = $("unlock");
+    if (unlock) unlock.hidden = !visible;
+  }
+
+  function withToken(url) {
+    return state.token ? url.replace(/\/play\/[^/]+\//, "/play/" + state.token + "/") : url;
+  }
+
+  async function post(path, body, keepalive) {
+    const response = await fetch(path, { method: "POST", keepalive: !!keepalive,
+      headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    let data = {};
+    try { data = await response.json(); } catch (error) { data = {}; }
+    return { ok: response.ok, status: response.status, data: data };
+  }
+
+  async function start(body) {
+    showError("");
+    let answer;
+    try {
+      answer = await post("/watch/" + encodeURIComponent(code) + "/session", Object.assign({ device: deviceId() }, body));
+    } catch (error) { showError("The server cannot be reached"); return false; }
+    if (!answer.ok) { showError(answer.data.message || "You cannot watch this video"); return false; }
+    const data = answer.data;
+    stopPlayback();
+    Object.assign(state, { session: data.session, key: data.key, token: data.token, src: data.src,
+                           preview: data.preview_seconds || 0, downloadable: data.downloadable, stopped: false });
+    if (body.password) sessionStorage.setItem(ACCESS_KEY, body.password);
+    showUnlock(!!state.preview);
+    status(state.preview ? "Preview: the first " + state.preview + " seconds" : "");
+    watermark(data.watermark);
+    play(data.src);
+    state.timer = setInterval(heartbeat, (data.heartbeat_seconds || 10) * 1000);
+    return true;
+  }
+
+  function play(src) {
+    if (window.Hls && window.Hls.isSupported()) {
+      const hls = new window.Hls({
+        // Every request uses the freshest token: an old one expires within a couple of minutes.
+        xhrSetup: (xhr, url) => { xhr.open("GET", withToken(url), true); },
+      });
+      hls.on(window.Hls.Events.ERROR, (_event, data) => {
+        if (data.fatal) {
+          if (data.response && data.response.code === 403) showError("Playback was refused by the server");
+          else showError("Playback failed (" + data.details + ")");
+        }
+      });
+      hls.loadSource(src);
+      hls.attachMedia(video);
+      state.hls = hls;
+    } else if (video.canPlayType("application/vnd.apple.mpegurl")) {
+      video.src = src;  // native HLS (Safari): the token in this URL is renewed on reload
+    } else {
+      showError("This browser cannot play this video");
+      return;
+    }
+    video.play().catch(() => status("Press play to start"));
+  }
+
+  function stopPlayback() {
+    if (state.timer) clearInterval(state.timer);
+    state.timer = null;
+    if (state.hls) { state.hls.destroy(); state.hls = null; }
+    video.pause();
+  }
+
+  function tick() {
+    const now = performance.now();
+    if (state.lastTick !== null) state.watched += Math.min(now - state.lastTick, 2000);
+    state.lastTick = video.paused || video.ended ? null : now;
+  }
+
+  async function heartbeat(final) {
+    if (!state.session || state.stopped) return;
+    tick();
+    const watched = Math.round(state.watched);
+    state.watched = 0;
+    let answer;
+    try {
+      answer = await post("/watch/heartbeat", { session: state.session, key: state.key, watched: watched }, final);
+    } catch (error) { state.watched += watched; return; }
+    state.heartbeats += 1;
+    if (answer.ok) { state.token = answer.data.token; return; }
+    if (answer.status === 400) return;
+    state.stopped = true;
+    stopPlayback();
+    showError(answer.data.message || "Playback has ended");
+    showUnlock(true);
+  }
+
+  let watermarkText = "";
+  function watermark(text) {
+    watermarkText = text || "";
+    let mark = $("watermark");
+    if (!watermarkText) { if (mark) mark.hidden = true; return; }
+    if (!mark) {  // removed from the page: put it back
+      mark = document.createElement("div");
+      mark.id = "watermark";
+      video.parentNode.appendChild(mark);
+    }
+    mark.textContent = watermarkText;
+    mark.hidden = false;
+    mark.style.top = (10 + Math.random() * 70) + "%";
+    mark.style.left = (5 + Math.random() * 60) + "%";
+  }
+  setInterval(() => { if (watermarkText) watermark(watermarkText); }, 4000);
+
+  video.addEventListener("playing", () => { state.lastTick = performance.now(); });
+  video.addEventListener("pause", tick);
+  video.addEventListener("waiting", () => { tick(); state.lastTick = null; });
+  video.addEventListener("timeupdate", () => {
+    tick();
+    if (state.preview && video.currentTime >= state.preview) {
+      stopPlayback();
+      state.preview = 0;
+      status("The preview is over: enter your access password to watch on");
+      showUnlock(true);
+    }
+  });
+  video.addEventListener("ended", () => {
+    tick();
+    heartbeat().then(() => {
+      if (!state.downloadable) return;
+      const link = $("download");
+      link.href = withToken(state.src.replace(/master\.m3u8$/, "original"));
+      link.hidden = false;
+    });
+  });
+  window.addEventListener("pagehide", () => {
+    if (!state.session) return;
+    heartbeat(true);
+    const body = JSON.stringify({ session: state.session, key: state.key });
+    navigator.sendBeacon("/watch/end", new Blob([body], { type: "application/json" }));
+  });
+
+  const passwordForm = $("password-form");
+  if (passwordForm) {
+    const remembered = fragment.get("access") || sessionStorage.getItem(ACCESS_KEY);
+    if (remembered) $("password").value = remembered;
+    passwordForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      start({ password: $("password").value.trim() });
+    });
+  }
+  const registrationForm = $("registration-form");
+  if (registrationForm) {
+    registrationForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const value = (id) => ($(id) ? $(id).value.trim() : "");
+      start({ email: value("reg-email"), name: value("reg-name"), phone: value("reg-phone") });
+    });
+  }
+  const previewButton = $("preview-button");
+  if (previewButton) previewButton.addEventListener("click", () => start({ preview: true }));
+  if (root.dataset.free === "yes") start({});
+})();

@@ -1,0 +1,248 @@
+"""Watch pages: a media (or a whole subscription) behind its paywall, played with hls.js.
+
+The page asks for what the media's paywalls need (an access password, the registration form, or
+nothing for a free media), starts a view session, plays the signed HLS stream, overlays the
+watermark and sends heartbeats that renew the playback token and count watched time.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from podium.domain.media import links
+from podium.domain.media.repository import MediaRepository
+from podium.domain.paywall.repository import PaywallRepository
+from podium.domain.viewing.service import Viewer, ViewingService
+from podium.edges.common import Context, run_unit_of_work
+from podium.kit.errors import DomainError, InvalidInput
+
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+router = APIRouter(tags=["watch"])
+
+DEVICE_COOKIE = "podium_device"
+DEVICE_RE = re.compile(r"^[0-9a-f]{32}$")
+VENDOR_HLS = Path(__file__).parent / "static" / "vendor" / "hls.min.js"
+STATUS_BY_CODE = {
+    "not_found": 404,
+    "not_ready": 409,
+    "invalid_input": 400,
+    "access_denied": 403,
+    "access_expired": 403,
+    "activations_exhausted": 403,
+    "device_in_use": 409,
+    "session_ended": 403,
+    "link_invalid": 403,
+    "link_expired": 403,
+}
+TITLE_BY_CODE = {"not_found": "Video not found", "not_ready": "Video not ready"}
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    # Players are embedded in customers' sites (Boomstream PlayerCode is an iframe).
+    "Content-Security-Policy": (
+        "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+        "media-src 'self' blob:; worker-src 'self' blob:; frame-ancestors *"
+    ),
+}
+
+
+def _status(error: DomainError) -> int:
+    return STATUS_BY_CODE.get(error.code, 400)
+
+
+def _error_page(request: Request, error: DomainError) -> HTMLResponse:
+    return templates.TemplateResponse(
+        request,
+        "link_error.html",
+        {
+            "heading": TITLE_BY_CODE.get(error.code, "Video unavailable"),
+            "message": error.message,
+            "code": error.code,
+        },
+        status_code=_status(error),
+        headers=PAGE_HEADERS,
+    )
+
+
+def _device(request: Request, body: dict[str, Any]) -> str:
+    """The browser's device id: kept by the page (localStorage) and in a cookie; made when absent."""
+    for candidate in (str(body.get("device", "")), request.cookies.get(DEVICE_COOKIE, "")):
+        if DEVICE_RE.match(candidate):
+            return candidate
+    return secrets.token_hex(16)
+
+
+def _viewer(request: Request, device: str) -> Viewer:
+    return Viewer(
+        device_id=device,
+        ip=request.client.host if request.client else "",
+        user_agent=request.headers.get("user-agent", ""),
+    )
+
+
+async def _json(request: Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError:
+        raise InvalidInput("The request body must be JSON") from None
+    if not isinstance(body, dict):
+        raise InvalidInput("The request body must be a JSON object")
+    return body
+
+
+def _api_error(error: DomainError) -> JSONResponse:
+    return JSONResponse(
+        {"code": error.code, "message": error.message},
+        status_code=_status(error),
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+@router.get("/watch/{code}", response_class=HTMLResponse)
+async def watch_page(request: Request, code: str, embed: str = "") -> HTMLResponse:
+    """The player page of one media: free, or behind a password, a registration form or a preview."""
+
+    def work(ctx: Context) -> dict[str, Any]:
+        offer = ViewingService(ctx.session, ctx.settings).offer(code)
+        media = offer.media
+        poster = next((i for i in MediaRepository(ctx.session).images(media.id) if i.kind == "poster"), None)
+        main = offer.paywalls[0] if offer.paywalls else None
+        contacts = PaywallRepository(ctx.session).contacts(media.company_id) if main else None
+        registration = offer.registration
+        return {
+            "media": media,
+            "poster_url": f"/media/images/{poster.code}.jpg" if poster else "",
+            "free": offer.free,
+            "needs_password": offer.needs_password,
+            "registration": registration.collection_type if registration else "",
+            "preview_seconds": offer.preview_seconds or 0,
+            "paywall": main,
+            "contacts": contacts,
+            "embed": embed in ("1", "true", "yes"),
+            "heartbeat_seconds": ctx.settings.heartbeat_seconds,
+            "has_hls_js": VENDOR_HLS.exists(),
+        }
+
+    try:
+        page = await run_unit_of_work(request, work)
+    except DomainError as error:
+        return _error_page(request, error)
+    return templates.TemplateResponse(request, "watch.html", page, headers=PAGE_HEADERS)
+
+
+@router.get("/watch/s/{code}", response_class=HTMLResponse)
+async def subscription_page(request: Request, code: str) -> HTMLResponse:
+    """A subscription's page: its media, each opening with the subscription's access password."""
+
+    def work(ctx: Context) -> dict[str, Any]:
+        paywall, medias = ViewingService(ctx.session, ctx.settings).paywall_page(code)
+        repo = MediaRepository(ctx.session)
+        items = []
+        for media in medias:
+            poster = next((i for i in repo.images(media.id) if i.kind == "poster"), None)
+            items.append({"media": media, "poster_url": f"/media/images/{poster.code}.jpg" if poster else ""})
+        contacts = PaywallRepository(ctx.session).contacts(paywall.company_id)
+        return {"paywall": paywall, "items": items, "contacts": contacts}
+
+    try:
+        page = await run_unit_of_work(request, work)
+    except DomainError as error:
+        return _error_page(request, error)
+    return templates.TemplateResponse(request, "subscription.html", page, headers=PAGE_HEADERS)
+
+
+@router.post("/watch/{code}/session")
+async def start_session(request: Request, code: str) -> Response:
+    """Start playback: with an access password, the registration form, as a preview, or free."""
+    try:
+        body = await _json(request)
+    except DomainError as error:
+        return _api_error(error)
+    device = _device(request, body)
+
+    def work(ctx: Context) -> dict[str, Any]:
+        started = ViewingService(ctx.session, ctx.settings).start(
+            code,
+            _viewer(request, device),
+            password=str(body.get("password", "")),
+            email=str(body.get("email", "")),
+            name=str(body.get("name", "")),
+            phone=str(body.get("phone", "")),
+            preview=bool(body.get("preview", False)),
+        )
+        return {
+            "session": started.session.id,
+            "key": started.session.session_key,
+            "token": started.token,
+            "src": f"{links.play_base(ctx.settings, started.token, code)}/master.m3u8",
+            "watermark": started.watermark,
+            "preview_seconds": started.preview_seconds,
+            "downloadable": started.downloadable,
+            "heartbeat_seconds": ctx.settings.heartbeat_seconds,
+            "device": device,
+        }
+
+    try:
+        answer = await run_unit_of_work(request, work)
+    except DomainError as error:
+        return _api_error(error)
+    response = JSONResponse(answer, headers={"Cache-Control": "no-store"})
+    response.set_cookie(DEVICE_COOKIE, device, max_age=400 * 86400, httponly=True, samesite="lax")
+    return response
+
+
+def _session_ref(body: dict[str, Any]) -> tuple[int, str]:
+    session = body.get("session")
+    key = body.get("key")
+    if not isinstance(session, int) or isinstance(session, bool) or not isinstance(key, str):
+        raise InvalidInput("session (a number) and key are required")
+    return session, key
+
+
+@router.post("/watch/heartbeat")
+async def heartbeat(request: Request) -> Response:
+    """Watched time since the last beat; answers a fresh playback token (or why playback must stop)."""
+    try:
+        body = await _json(request)
+        session_id, key = _session_ref(body)
+        watched = body.get("watched", 0)
+        if not isinstance(watched, int | float) or isinstance(watched, bool):
+            raise InvalidInput("watched must be a number of milliseconds")
+    except DomainError as error:
+        return _api_error(error)
+
+    def work(ctx: Context) -> dict[str, Any]:
+        token = ViewingService(ctx.session, ctx.settings).heartbeat(session_id, key, int(watched))
+        return {"token": token, "heartbeat_seconds": ctx.settings.heartbeat_seconds}
+
+    try:
+        answer = await run_unit_of_work(request, work)
+    except DomainError as error:
+        return _api_error(error)
+    return JSONResponse(answer, headers={"Cache-Control": "no-store"})
+
+
+@router.post("/watch/end")
+async def end_session(request: Request) -> Response:
+    """The page is closing (sent with sendBeacon): the device is no longer live."""
+    try:
+        body = await _json(request)
+        session_id, key = _session_ref(body)
+    except DomainError as error:
+        return _api_error(error)
+
+    def work(ctx: Context) -> None:
+        ViewingService(ctx.session, ctx.settings).end(session_id, key)
+
+    try:
+        await run_unit_of_work(request, work)
+    except DomainError as error:
+        return _api_error(error)
+    return Response(status_code=204)
