@@ -57,15 +57,25 @@ def cmd_db_upgrade(_args: argparse.Namespace) -> int:
 
 
 def cmd_worker(_args: argparse.Namespace) -> int:
+    from podium.domain.media.worker import MediaWorker
     from podium.domain.outbox.worker import OutboxWorker
     from podium.kit.db import make_engine, make_sessionmaker
 
     settings = get_settings()
     _migrate(settings)
-    worker = OutboxWorker(settings, make_sessionmaker(make_engine(settings.resolved_database_url)))
-    signal.signal(signal.SIGTERM, lambda *_: worker.stop())
+    sessions = make_sessionmaker(make_engine(settings.resolved_database_url))
+    worker = OutboxWorker(settings, sessions)
+    transcoder = MediaWorker(settings, sessions, on_outbox=worker.wake)
+    transcoder.start()
+
+    def stop(*_: object) -> None:
+        transcoder.stop()
+        worker.stop()
+
+    signal.signal(signal.SIGTERM, stop)
     with contextlib.suppress(KeyboardInterrupt):
         worker.run_forever()
+    transcoder.stop()
     return 0
 
 
@@ -237,6 +247,7 @@ def cmd_create_webhook(args: argparse.Namespace) -> int:
             "company_id": endpoint.company_id,
             "url": endpoint.url,
             "events": endpoint.events,
+            "style": endpoint.style,
             "signing_token": endpoint.signing_token,
         }
 
@@ -298,9 +309,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     db.add_parser("upgrade", help="apply every migration").set_defaults(func=cmd_db_upgrade)
 
-    commands.add_parser("worker", help="deliver the outbox (email) in this process").set_defaults(
-        func=cmd_worker
-    )
+    commands.add_parser(
+        "worker", help="deliver the outbox (email, webhooks, jobs) and transcode media in this process"
+    ).set_defaults(func=cmd_worker)
 
     admin = commands.add_parser("admin", help="provisioning; prints one JSON object").add_subparsers(
         dest="admin_command", required=True
@@ -386,7 +397,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     hook.add_argument("--company-id", type=int, required=True)
     hook.add_argument("--url", required=True)
-    hook.add_argument("--events", required=True, help="comma-separated, e.g. conference_start,conference_end")
+    hook.add_argument(
+        "--events",
+        required=True,
+        help="comma-separated: Iotum events (conference_start,conference_end …, JSON) or Boomstream ones "
+        "(media.created,media.completed,media.failed,ppv.bought, form-encoded)",
+    )
     hook.set_defaults(func=cmd_create_webhook)
     hooks = admin.add_parser("list-webhooks", help="a company's webhook endpoints with their delivery log")
     hooks.add_argument("--company-id", type=int, required=True)

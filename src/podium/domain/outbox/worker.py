@@ -58,8 +58,12 @@ class OutboxWorker:
                 except Exception as exc:  # noqa: BLE001 - any failure is retried
                     log.warning("outbox %s attempt %s failed: %s", message.id, message.attempts, exc)
                     message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-                    if message.attempts >= MAX_ATTEMPTS:
+                    # A message may carry its own policy (Boomstream webhooks: every 10 minutes, 4 tries).
+                    every = message.payload.get("retry_every")
+                    if message.attempts >= int(message.payload.get("max_attempts") or MAX_ATTEMPTS):
                         message.status = "failed"
+                    elif every:
+                        message.next_attempt_at = utcnow() + timedelta(seconds=int(every))
                     else:
                         message.next_attempt_at = utcnow() + backoff(message.attempts)
                 else:
@@ -80,11 +84,14 @@ class OutboxWorker:
             raise ValueError(f"unknown outbox kind {kind!r}")
 
     def _post_webhook(self, message: dict[str, Any], message_id: int, attempt: int) -> None:
-        """POST one event; any answer but 2xx is a failure to retry. Every attempt is logged."""
+        """POST one event; a failed answer is retried. Every attempt is logged.
+
+        Iotum style: JSON, any 2xx succeeds. Boomstream style: a form, only 200 succeeds.
+        """
         import httpx
 
         from podium.domain.webhooks.repository import WebhookRepository
-        from podium.domain.webhooks.service import WebhookService, body_for
+        from podium.domain.webhooks.service import WebhookService, body_for, form_for
 
         with self.sessions() as session:
             endpoint = WebhookRepository(session).endpoint(int(message["endpoint_id"]))
@@ -93,16 +100,22 @@ class OutboxWorker:
             url, token = endpoint.url, endpoint.signing_token
         status: int | None = None
         error = ""
+        boomstream = message.get("style") == "boomstream"
         try:
-            response = httpx.post(
-                url,
-                json=body_for(message),
-                headers={"x-signing-token": token},
-                timeout=10,
-                follow_redirects=False,
-            )
+            if boomstream:
+                response = httpx.post(
+                    url, data=form_for(message), headers={"x-signing-token": token}, timeout=10
+                )
+            else:
+                response = httpx.post(
+                    url,
+                    json=body_for(message),
+                    headers={"x-signing-token": token},
+                    timeout=10,
+                    follow_redirects=False,
+                )
             status = response.status_code
-            if not 200 <= status < 300:
+            if (boomstream and status != 200) or not 200 <= status < 300:
                 error = f"HTTP {status}"
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"

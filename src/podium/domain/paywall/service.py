@@ -363,6 +363,9 @@ class PaywallService:
         media_id = media.id if paywall.scope == "single" else None
         return self.repo.live_passes(paywall.id, email=email or None, media_id=media_id)
 
+    def all_buyers(self, paywall: Paywall, email: str | None = None) -> Sequence[AccessPass]:
+        return self.repo.live_passes(paywall.id, email=email.strip() if email else None)
+
     # --- the access rules ---------------------------------------------------------------------------------
 
     def window(self, paywall: Paywall, buyer: AccessPass) -> Window:

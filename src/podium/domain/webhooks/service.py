@@ -1,7 +1,9 @@
 """Webhooks: per-company endpoints; events fan out from audit actions and leave through the outbox.
 
-Body and header follow the Iotum format (NOTES.md): POST JSON
-``{"event": str, "payload": "<serialized JSON>", "timestamp": ISO 8601}`` with ``x-signing-token``.
+Two styles, from NOTES.md. Iotum: POST JSON ``{"event": str, "payload": "<serialized JSON>",
+"timestamp": ISO 8601}`` with ``x-signing-token``, retried with exponential backoff. Boomstream:
+a form-encoded POST of ``event`` and the event's fields (same header), where any answer but 200 is
+retried every 10 minutes, 3 times. An endpoint's style follows from the events it listens to.
 """
 
 from __future__ import annotations
@@ -32,12 +34,16 @@ EVENTS_BY_ACTION: dict[str, str] = {
     "conference.cancelled": "conference_cancelled",
 }
 EVENTS = tuple(dict.fromkeys(EVENTS_BY_ACTION.values()))
+# Boomstream events carry the names of the audit actions they come from.
+BOOMSTREAM_EVENTS = ("media.created", "media.completed", "media.failed", "ppv.bought")
+BOOMSTREAM_RETRY = {"retry_every": 600, "max_attempts": 4}
 
 
 def fan_out(session: Session, entry: AuditEntry) -> None:
     """Queue one delivery per endpoint of the company that listens for the action's event."""
-    event = EVENTS_BY_ACTION.get(entry.action)
-    if event is None or entry.company_id is None:
+    iotum_event = EVENTS_BY_ACTION.get(entry.action)
+    boomstream_event = entry.action if entry.action in BOOMSTREAM_EVENTS else None
+    if (iotum_event is None and boomstream_event is None) or entry.company_id is None:
         return
     # host_id, company_id and conference_id lead, as in the reference's payloads.
     leading = ("host_id", "company_id", "conference_id")
@@ -46,15 +52,23 @@ def fan_out(session: Session, entry: AuditEntry) -> None:
     payload.update({key: value for key, value in data.items() if key not in leading})
     timestamp = utcnow().isoformat(timespec="seconds") + "Z"
     for endpoint in WebhookRepository(session).live_for_company(entry.company_id):
-        if endpoint.active and event in endpoint.events:
-            enqueue(
-                session,
-                "webhook",
-                {"endpoint_id": endpoint.id, "event": event, "payload": payload, "timestamp": timestamp},
-            )
+        event = boomstream_event if endpoint.style == "boomstream" else iotum_event
+        if event is None or not endpoint.active or event not in endpoint.events:
+            continue
+        message: dict[str, Any] = {
+            "endpoint_id": endpoint.id,
+            "event": event,
+            "payload": payload,
+            "timestamp": timestamp,
+            "style": endpoint.style,
+        }
+        if endpoint.style == "boomstream":
+            message.update(BOOMSTREAM_RETRY)
+        enqueue(session, "webhook", message)
 
 
 def body_for(message: dict[str, Any]) -> dict[str, str]:
+    """The Iotum JSON body."""
     return {
         "event": message["event"],
         "payload": json.dumps(message["payload"]),
@@ -62,21 +76,54 @@ def body_for(message: dict[str, Any]) -> dict[str, str]:
     }
 
 
+def form_for(message: dict[str, Any]) -> dict[str, str]:
+    """The Boomstream form fields: the event, its fields flat, and when it happened."""
+    fields = {"event": str(message["event"])}
+    for key, value in message["payload"].items():
+        if key != "company_id" and value is not None:
+            fields[key] = str(value)
+    fields["timestamp"] = str(message["timestamp"])
+    return fields
+
+
+def style_of(events: Sequence[str]) -> str:
+    """Which style an endpoint listening to ``events`` speaks; a mix of the two is refused."""
+    chosen = set(events)
+    if chosen and chosen <= set(BOOMSTREAM_EVENTS):
+        return "boomstream"
+    if chosen and chosen <= set(EVENTS):
+        return "iotum"
+    raise InvalidInput(
+        f"events must be among {', '.join(EVENTS)} (Iotum) or among {', '.join(BOOMSTREAM_EVENTS)} "
+        "(Boomstream), not both",
+        field="events",
+    )
+
+
 class WebhookService:
     def __init__(self, session: Session) -> None:
         self.session = session
         self.repo = WebhookRepository(session)
 
-    def create(self, company_id: int, url: str, events: Sequence[str]) -> WebhookEndpoint:
+    def create(
+        self, company_id: int, url: str, events: Sequence[str], *, style: str | None = None
+    ) -> WebhookEndpoint:
+        """An endpoint for ``events``; ``style`` (iotum | boomstream) follows from them unless given."""
         parts = urlsplit(url.strip())
         if parts.scheme not in ("http", "https") or not parts.netloc or len(url) > 2048:
             raise InvalidInput("url must be an http(s) URL", field="url")
         chosen = list(dict.fromkeys(e.strip() for e in events if e.strip()))
-        unknown = set(chosen) - set(EVENTS)
-        if not chosen or unknown:
-            raise InvalidInput(f"events must be among {', '.join(EVENTS)}", field="events")
+        if style == "iotum":
+            unknown = set(chosen) - set(EVENTS)
+            if not chosen or unknown:
+                raise InvalidInput(f"events must be among {', '.join(EVENTS)}", field="events")
+        style = style_of(chosen)
         endpoint = WebhookEndpoint(
-            company_id=company_id, url=url.strip(), events=chosen, signing_token=secrets.token_hex(24)
+            company_id=company_id,
+            url=url.strip(),
+            events=chosen,
+            signing_token=secrets.token_hex(24),
+            style=style,
         )
         self.repo.add(endpoint)
         return endpoint

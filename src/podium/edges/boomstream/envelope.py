@@ -64,6 +64,11 @@ def to_xml(body: dict[str, Any]) -> str:
 
 
 def _append(parent: ET.Element, tag: str, value: Any) -> None:
+    if tag == "Item" and isinstance(value, list):
+        # A list under "Item" repeats <Item> in place (ppv/sessions' sample has no wrapper element).
+        for item in value:
+            _append(parent, "Item", item)
+        return
     element = ET.SubElement(parent, tag)
     if isinstance(value, dict):
         for key, item in value.items():

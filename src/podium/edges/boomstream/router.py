@@ -22,11 +22,13 @@ from podium.edges.boomstream.errors import UnknownMethod, status_for
 from podium.edges.boomstream.methods import Call, Method, openapi_parameters
 from podium.edges.boomstream.routes.conference import METHODS as CONFERENCE_METHODS
 from podium.edges.boomstream.routes.media import METHODS as MEDIA_METHODS
+from podium.edges.boomstream.routes.ppv import METHODS as PPV_METHODS
+from podium.edges.boomstream.routes.stats import METHODS as STATS_METHODS
 from podium.edges.common import Context, Params, read_params, run_unit_of_work
 from podium.kit.errors import DomainError, InvalidInput
 
 PREFIX = "/api"
-ALL_METHODS: tuple[Method, ...] = (*CONFERENCE_METHODS, *MEDIA_METHODS)
+ALL_METHODS: tuple[Method, ...] = (*CONFERENCE_METHODS, *MEDIA_METHODS, *PPV_METHODS, *STATS_METHODS)
 
 
 def _guess_format(request: Request) -> str:

@@ -366,7 +366,7 @@ def webhook_create(call: Call) -> Answer:
     company = call.policy.company(call.body.int_("company_id", required=False))
     events = coerce.to_str_list("events", call.body.get("events") or [])
     endpoint = WebhookService(call.ctx.session).create(
-        company.id, call.body.str_("url", required=True), events
+        company.id, call.body.str_("url", required=True), events, style="iotum"
     )
     return Answer(present.webhook(endpoint, with_token=True))
 
