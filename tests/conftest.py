@@ -23,7 +23,7 @@ from podium.kit.migrate import upgrade
 from tests.fixtures.tenants import TenantFactory
 
 PUBLIC_URL = "http://podium.test"
-pytest_plugins = ["tests.fixtures.browser"]
+pytest_plugins = ["tests.fixtures.browser", "tests.fixtures.media"]
 
 
 def _reset_database(url: str) -> None:
@@ -57,6 +57,7 @@ def make_settings(data_dir: Path, database_url: str, **overrides: object) -> Set
         "public_url": PUBLIC_URL,
         "secret_key": "test-signing-key-0123456789abcdef0123456789",
         "run_outbox_worker": False,
+        "run_media_worker": False,  # tests run the transcoder themselves (tests/fixtures/media.py)
         "janus": "off",  # the room tests start Janus themselves
     }
     values.update(overrides)
