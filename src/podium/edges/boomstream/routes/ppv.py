@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from podium.domain.conferences.service import Unset
+from podium.domain.conferences.service import UNSET, Unset
 from podium.domain.media.service import MediaService
 from podium.domain.paywall.service import BuyerChanges, PaywallChanges, PaywallService
 from podium.domain.stats.service import StatsService
@@ -140,7 +140,10 @@ def create(call: Call) -> dict[str, Any]:
 
 def update(call: Call) -> dict[str, Any]:
     service = _paywalls(call)
-    paywall = service.update(call.actor, _subscription(call), _changes(call))
+    changes = _changes(call)
+    if changes.name == "":
+        changes.name = UNSET  # an empty name would blank the subscription's: treat it as "not given"
+    paywall = service.update(call.actor, _subscription(call), changes)
     return {"Items": [paywall_fields(paywall)]}
 
 
