@@ -131,7 +131,8 @@ async def upload_preflight(code: str) -> Response:
     )
 
 
-@router.api_route("/media/upload/{code}", methods=["POST", "PUT"])
+@router.post("/media/upload/{code}", operation_id="media_upload_post")
+@router.put("/media/upload/{code}", operation_id="media_upload_put")
 async def upload(request: Request, code: str, token: str = "") -> Response:
     """Receive a media's file (signed, expiring URL): multipart form or raw body, streamed to disk."""
     settings = request.app.state.settings
