@@ -27,6 +27,7 @@ check: venv
 bench: venv system-packages
 	.venv/bin/python bench/api_latency.py
 	.venv/bin/python bench/room_join.py
+	.venv/bin/python bench/ppv_stats.py
 
 clean:
 	rm -rf .venv var .pytest_cache .mypy_cache .ruff_cache

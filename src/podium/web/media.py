@@ -270,12 +270,14 @@ def _play_error(error: DomainError) -> Response:
 
 
 async def _authorized(
-    request: Request, token: str, code: str, then: Callable[[Context, Media, int | None], Any]
+    request: Request, token: str, code: str, then: Callable[[Context, Media, links.PlayGrant], Any]
 ) -> Any:
+    """Check the token and its session, then run ``then`` with the media and what the token grants."""
+
     def work(ctx: Context) -> Any:
         grant = links.verify_play(ctx.settings, token, code)
-        media, preview = ViewingService(ctx.session, ctx.settings).authorize(grant)
-        return then(ctx, media, preview)
+        media = ViewingService(ctx.session, ctx.settings).authorize(grant)
+        return then(ctx, media, grant)
 
     return await run_unit_of_work(request, work)
 
@@ -291,7 +293,7 @@ def _rendition(ctx: Context, media: Media, title: str) -> MediaRendition:
 async def master_playlist(request: Request, token: str, code: str) -> Response:
     """The adaptive playlist: every rendition, for the player to choose from."""
 
-    def build(ctx: Context, media: Media, _preview: int | None) -> str:
+    def build(ctx: Context, media: Media, _grant: links.PlayGrant) -> str:
         lines = ["#EXTM3U", "#EXT-X-VERSION:3"]
         for r in MediaRepository(ctx.session).renditions(media.id):
             attributes = f"BANDWIDTH={r.bandwidth}"
@@ -312,10 +314,10 @@ async def master_playlist(request: Request, token: str, code: str) -> Response:
 async def rendition_playlist(request: Request, token: str, code: str, title: str) -> Response:
     """One rendition's segments; a preview ends after its seconds."""
 
-    def build(ctx: Context, media: Media, preview: int | None) -> str:
+    def build(ctx: Context, media: Media, grant: links.PlayGrant) -> str:
         _rendition(ctx, media, title)
         path = MediaService(ctx.session, ctx.settings).output_dir(media) / "hls" / title / "index.m3u8"
-        return _playlist_text(path, preview)
+        return _playlist_text(path, grant.preview_seconds)
 
     try:
         text = await _authorized(request, token, code, build)
@@ -330,12 +332,12 @@ async def segment(request: Request, token: str, code: str, title: str, segment: 
     if not SEGMENT_RE.match(segment):
         return PlainTextResponse("Not found", status_code=404, headers=CORS)
 
-    def find(ctx: Context, media: Media, preview: int | None) -> Path:
+    def find(ctx: Context, media: Media, grant: links.PlayGrant) -> Path:
         _rendition(ctx, media, title)
         directory = MediaService(ctx.session, ctx.settings).output_dir(media) / "hls" / title
-        if preview is not None:
+        if grant.preview_seconds is not None:
             starts = _segment_starts(directory / "index.m3u8")
-            if starts.get(segment, float("inf")) >= preview:
+            if starts.get(segment, float("inf")) >= grant.preview_seconds:
                 raise PreviewOver("The preview of this video has ended")
         return directory / segment
 
@@ -354,8 +356,8 @@ async def segment(request: Request, token: str, code: str, title: str, segment: 
 async def progressive(request: Request, token: str, code: str, title: str) -> Response:
     """A rendition as one MP4 file (Boomstream ``PseudoMP4``); not for previews."""
 
-    def find(ctx: Context, media: Media, preview: int | None) -> Path:
-        if preview is not None:
+    def find(ctx: Context, media: Media, grant: links.PlayGrant) -> Path:
+        if grant.preview_seconds is not None:
             raise PreviewOver("The preview plays as HLS only")
         _rendition(ctx, media, title)
         return MediaService(ctx.session, ctx.settings).output_dir(media) / "mp4" / f"{title}.mp4"
@@ -375,15 +377,11 @@ async def progressive(request: Request, token: str, code: str, title: str) -> Re
 async def original(request: Request, token: str, code: str) -> Response:
     """The uploaded file: the owner's download link, or a buyer's when the paywall allows it."""
 
-    def find(ctx: Context, media: Media, preview: int | None) -> tuple[Path, str]:
-        grant = links.verify_play(ctx.settings, token, code)
-        if grant.session_id is not None:
-            viewing = ViewingService(ctx.session, ctx.settings)
-            from podium.models.paywall import ViewSession
-
-            view = ctx.session.get(ViewSession, grant.session_id)
-            if view is None or not viewing.download_allowed(view, media):
-                raise PreviewOver("Downloading this video is not allowed")
+    def find(ctx: Context, media: Media, grant: links.PlayGrant) -> tuple[Path, str]:
+        if grant.session_id is not None and not ViewingService(ctx.session, ctx.settings).download_allowed(
+            grant.session_id, media
+        ):
+            raise PreviewOver("Downloading this video is not allowed")
         return MediaService(ctx.session, ctx.settings).source_path(media), media.file_name or media.code
 
     try:

@@ -323,24 +323,25 @@ class ViewingService:
             view.end_reason = "closed"
             self.session.flush()
 
-    def authorize(self, grant: PlayGrant) -> tuple[Media, int | None]:
-        """Check one playlist or file request; returns the media and the preview limit (seconds)."""
+    def authorize(self, grant: PlayGrant) -> Media:
+        """Check one playlist or file request against the token's session; returns the media."""
         if grant.session_id is None:
             media = self.media.live_by_public_code(grant.media_code)
             if media is None or media.status != MediaStatus.DONE.value:
                 raise NotFound("This video does not exist")
-            return media, None
+            return media
         view = self.session.get(ViewSession, grant.session_id)
         if view is None or not view.session_key.startswith(grant.session_key or "-"):
             raise AccessDenied("Unknown viewing session")
         media = self._check(view)
         if media.code != grant.media_code:
             raise AccessDenied("Unknown viewing session")
-        return media, grant.preview_seconds
+        return media
 
-    def download_allowed(self, view: ViewSession, media: Media) -> bool:
+    def download_allowed(self, session_id: int, media: Media) -> bool:
         """``downloadable_origin``: the original, once the viewer has watched (nearly) to the end."""
-        if view.kind != "pass" or view.paywall_id is None:
+        view = self.session.get(ViewSession, session_id)
+        if view is None or view.kind != "pass" or view.paywall_id is None:
             return False
         paywall = self.session.get(Paywall, view.paywall_id)
         watched_enough = view.watched_ms >= 0.9 * (media.duration or 0) * 1000
@@ -354,12 +355,13 @@ class ViewingService:
         if media is None or media.deleted_at is not None or media.status != MediaStatus.DONE.value:
             self._end(view, "This video is no longer available")
         assert media is not None
-        paywalls = self.paywalls.live_for_media(media.id)
-        if view.kind == "free" and paywalls:
-            self._end(view, "This video now needs an access password")
-        if view.kind == "preview" and not any(p.preview_seconds for p in paywalls):
-            self._end(view, "The preview of this video has ended")
-        if view.kind == "pass":
+        if view.kind in ("free", "preview"):
+            paywalls = self.paywalls.live_for_media(media.id)
+            if view.kind == "free" and paywalls:
+                self._end(view, "This video now needs an access password")
+            if view.kind == "preview" and not any(p.preview_seconds for p in paywalls):
+                self._end(view, "The preview of this video has ended")
+        else:
             paywall = self.session.get(Paywall, view.paywall_id) if view.paywall_id else None
             buyer = self.session.get(AccessPass, view.pass_id) if view.pass_id else None
             if paywall is None or buyer is None or not self.rules.opens(paywall, buyer, media):
