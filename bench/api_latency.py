@@ -65,6 +65,27 @@ async def drive(
     return elapsed, latencies
 
 
+def serve(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+    """`podium serve` on a free loopback port, once /healthz answers."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "podium.cli", "serve", "--port", str(port), "--log-level", "warning"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    for _ in range(300):
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return server, base
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    server.kill()
+    raise SystemExit("the server did not start")
+
+
 def percentile(values: list[float], q: float) -> float:
     return (
         statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1] if len(values) > 1 else values[0]
@@ -90,21 +111,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as data_dir:
         # Each invite adds a user: lift the account quota so the run measures the API, not the limit.
         env = {**os.environ, "PODIUM_DATA_DIR": data_dir, "PODIUM_QUOTA_USERS": "10000000"}
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        server = subprocess.Popen(
-            [sys.executable, "-m", "podium.cli", "serve", "--port", str(port), "--log-level", "warning"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        server, base = serve(env)
         try:
-            for _ in range(300):
-                try:
-                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.1)
             tenant = podium(env, "admin", "bootstrap")
             key = str(tenant["boomstream_apikey"])
             code = httpx.get(

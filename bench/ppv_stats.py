@@ -31,21 +31,10 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from api_latency import free_port, peak_memory_mib, percentile, podium  # noqa: E402
+from api_latency import peak_memory_mib, percentile, podium, serve  # noqa: E402
 
 MEDIA_PER_PROJECT = 20
 DAYS = 90
-
-
-def wait_healthy(base: str) -> None:
-    for _ in range(300):
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise SystemExit("the server did not start")
 
 
 def api(base: str, key: str, method: str, **params: Any) -> dict[str, Any]:
@@ -89,7 +78,8 @@ async def heartbeats(base: str, media: str, total: int, concurrency: int) -> tup
             for _ in counter:
                 started = time.perf_counter()
                 response = await client.post(
-                    "/watch/heartbeat", json={"session": session["session"], "key": session["key"], "watched": 50}
+                    "/watch/heartbeat",
+                    json={"session": session["session"], "key": session["key"], "watched": 50},
                 )
                 latencies.append(time.perf_counter() - started)
                 if response.status_code != 200:
@@ -144,7 +134,9 @@ def fill(database_url: str, company_id: int, media_ids: list[int], events: int, 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--heartbeats", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--queries", type=int, default=200)
@@ -155,16 +147,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as data_dir:
         env = {**os.environ, "PODIUM_DATA_DIR": data_dir, "PODIUM_JANUS": "off"}
         database_url = env.get("PODIUM_DATABASE_URL") or f"sqlite:///{data_dir}/podium.sqlite3"
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        server = subprocess.Popen(
-            [sys.executable, "-m", "podium.cli", "serve", "--port", str(port), "--log-level", "warning"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        server, base = serve(env)
         try:
-            wait_healthy(base)
             print(f"database {os.environ.get('PODIUM_DATABASE_URL', 'SQLite')}")
             key = str(podium(env, "admin", "bootstrap")["boomstream_apikey"])
             media = ready_video(base, key, Path(data_dir))
@@ -173,7 +157,8 @@ def main() -> None:
             elapsed, latencies = asyncio.run(heartbeats(base, media, args.heartbeats, args.concurrency))
             print(
                 f"heartbeat ingest over HTTP: {len(latencies) / elapsed:.0f} heartbeats/s, "
-                f"p50 {percentile(latencies, 50) * 1000:.1f} ms, p99 {percentile(latencies, 99) * 1000:.1f} ms "
+                f"p50 {percentile(latencies, 50) * 1000:.1f} ms, "
+                f"p99 {percentile(latencies, 99) * 1000:.1f} ms "
                 f"({args.concurrency} concurrent players)"
             )
 
@@ -187,7 +172,10 @@ def main() -> None:
                     "--name", f"Scale {events}", "--subdomain", f"scale-{events}",
                 )  # fmt: skip
                 project_key = str(company["boomstream_apikey"])
-                codes = [api(base, project_key, "media/upload", title=f"M{i}")["Code"] for i in range(MEDIA_PER_PROJECT)]
+                codes = [
+                    api(base, project_key, "media/upload", title=f"M{i}")["Code"]
+                    for i in range(MEDIA_PER_PROJECT)
+                ]
                 media_ids = media_ids_of(database_url, codes)
                 filled = fill(database_url, int(str(company["company_id"])), media_ids, events, end)
                 cases = [

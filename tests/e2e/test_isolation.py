@@ -113,3 +113,77 @@ def test_boomstream_list_and_create_stay_in_tenant(client: TestClient, tenants: 
         c["title"] for c in ok(boom(client, "conference/list", intruder.boomstream_apikey))["conferences"]
     ]
     assert titles == ["Mine"]
+
+
+def _shop(client: TestClient, tenant: Tenant) -> dict[str, str]:
+    """A project with a folder, a media in it behind a subscription, and a buyer."""
+    key = tenant.boomstream_apikey
+    folder = ok(boom(client, "media/folder/create", key, name="Private"))["Code"]
+    media = ok(boom(client, "media/upload", key, title="Secret", folder=folder))["Code"]
+    code = ok(boom(client, "ppv/create", key, name="Paid", subscription_type="password", period="5"))[
+        "Items"
+    ][0]["Code"]
+    ok(boom(client, "ppv/addmedia", key, code=code, media=media))
+    buyer = ok(boom(client, "ppv/addbuyer", key, code=code, media=media, email="b@example.com"))["Items"][0]
+    return {"media": media, "folder": folder, "ppv": code, "hash": buyer["Hash"]}
+
+
+def _shop_snapshot(client: TestClient, tenant: Tenant, shop: dict[str, str]) -> Any:
+    key = tenant.boomstream_apikey
+    media = {
+        k: v for k, v in ok(boom(client, "media/info", key, code=shop["media"])).items() if "Link" not in k
+    }
+    media.pop("RequestURI", None)
+    return (
+        {k: v for k, v in media.items() if k not in ("DownloadLink", "Adaptive", "Transcodes")},
+        ok(boom(client, "ppv/list", key))["Items"],
+        ok(boom(client, "ppv/listbuyers", key, code=shop["ppv"], media=shop["media"], ver="1.1"))["Items"],
+        ok(boom(client, "media/folder", key))["countTotal"],
+    )
+
+
+SHOP_CALLS = [
+    ("media/info", {"code": "{media}"}),
+    ("media/bulkinfo", {"code": "{media}"}),
+    ("media/update", {"code": "{media}", "title": "hacked"}),
+    ("media/delete", {"code": "{media}"}),
+    ("media/folder", {"code": "{folder}"}),
+    ("media/folder/update", {"code": "{folder}", "name": "hacked"}),
+    ("media/folder/delete", {"code": "{folder}"}),
+    ("ppv/update", {"code": "{ppv}", "name": "hacked"}),
+    ("ppv/delete", {"code": "{ppv}"}),
+    ("ppv/listmedia", {"code": "{ppv}"}),
+    ("ppv/deletemedia", {"code": "{ppv}", "media": "{media}"}),
+    ("ppv/addbuyer", {"code": "{ppv}", "media": "{media}", "email": "i@example.com"}),
+    ("ppv/updatebuyer", {"code": "{ppv}", "hash": "{hash}", "activation": "1"}),
+    ("ppv/deletebuyer", {"code": "{ppv}", "hash": "{hash}"}),
+    ("ppv/listbuyers", {"code": "{ppv}", "media": "{media}"}),
+    ("ppv/info", {"code": "{ppv}", "hash": "{hash}"}),
+    ("ppv/sessions", {"code": "{media}", "hash": "{hash}"}),
+    ("stats", {"code": "{media}"}),
+]
+
+
+@pytest.mark.parametrize(("method", "params"), SHOP_CALLS, ids=[m for m, _ in SHOP_CALLS])
+def test_boomstream_foreign_media_and_subscriptions_are_not_found(
+    client: TestClient, tenants: TenantFactory, method: str, params: dict[str, str]
+) -> None:
+    owner, intruder = tenants(), tenants()
+    shop = _shop(client, owner)
+    before = _shop_snapshot(client, owner, shop)
+    unknown_values = {"media": "zzzzzzz1", "folder": "zzzzzzz2", "ppv": "zzzzzzz3", "hash": "zzzzzzzzzzz4"}
+    foreign = boom(
+        client, method, intruder.boomstream_apikey, **{k: v.format(**shop) for k, v in params.items()}
+    )
+    unknown = boom(
+        client,
+        method,
+        intruder.boomstream_apikey,
+        **{k: v.format(**unknown_values) for k, v in params.items()},
+    )
+    assert foreign["Status"] == unknown["Status"] == "Failed"
+    message = foreign["Message"]
+    for name, value in shop.items():
+        message = message.replace(value, unknown_values[name])
+    assert message == unknown["Message"]  # indistinguishable from codes that do not exist
+    assert _shop_snapshot(client, owner, shop) == before

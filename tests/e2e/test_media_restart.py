@@ -12,7 +12,6 @@ import httpx
 
 from tests.fixtures.processes import podium_env, podium_json, running_server, start_server
 
-
 PUBLIC = "http://127.0.0.1:8000"  # the default PODIUM_PUBLIC_URL: links name it, the servers run elsewhere
 
 

@@ -282,6 +282,23 @@ async def _authorized(
     return await run_unit_of_work(request, work)
 
 
+async def _serve(
+    request: Request,
+    token: str,
+    code: str,
+    find: Callable[[Context, Media, links.PlayGrant], Path],
+    media_type: str,
+) -> Response:
+    """A media file after its request is authorized (ranges supported, for seeking in MP4s)."""
+    try:
+        path = await _authorized(request, token, code, find)
+    except DomainError as error:
+        return _play_error(error)
+    if not path.exists():
+        return PlainTextResponse("Not found", status_code=404, headers=CORS)
+    return FileResponse(path, media_type=media_type, headers={**CORS, "Cache-Control": "private, max-age=60"})
+
+
 def _rendition(ctx: Context, media: Media, title: str) -> MediaRendition:
     rendition = MediaRepository(ctx.session).rendition(media.id, title)
     if rendition is None:
@@ -341,15 +358,7 @@ async def segment(request: Request, token: str, code: str, title: str, segment: 
                 raise PreviewOver("The preview of this video has ended")
         return directory / segment
 
-    try:
-        path = await _authorized(request, token, code, find)
-    except DomainError as error:
-        return _play_error(error)
-    if not path.exists():
-        return PlainTextResponse("Not found", status_code=404, headers=CORS)
-    return FileResponse(
-        path, media_type="video/mp2t", headers={**CORS, "Cache-Control": "private, max-age=60"}
-    )
+    return await _serve(request, token, code, find, "video/mp2t")
 
 
 @router.get("/play/{token}/{code}/{title}.mp4")
@@ -362,15 +371,7 @@ async def progressive(request: Request, token: str, code: str, title: str) -> Re
         _rendition(ctx, media, title)
         return MediaService(ctx.session, ctx.settings).output_dir(media) / "mp4" / f"{title}.mp4"
 
-    try:
-        path = await _authorized(request, token, code, find)
-    except DomainError as error:
-        return _play_error(error)
-    if not path.exists():
-        return PlainTextResponse("Not found", status_code=404, headers=CORS)
-    return FileResponse(
-        path, media_type="video/mp4", headers={**CORS, "Cache-Control": "private, max-age=60"}
-    )
+    return await _serve(request, token, code, find, "video/mp4")
 
 
 @router.get("/play/{token}/{code}/original")

@@ -203,12 +203,7 @@ def transcode(
         playlist = rendition_dir / "index.m3u8"
         _run(
             [
-                ffmpeg,
-                "-hide_banner",
-                "-nostdin",
-                "-y",
-                "-loglevel",
-                "error",
+                *_quiet(ffmpeg),
                 "-i",
                 str(mp4),
                 "-c",
@@ -257,12 +252,7 @@ def images(
         target = out_dir / f"{kind}-{index}.jpg"
         _run(
             [
-                ffmpeg,
-                "-hide_banner",
-                "-nostdin",
-                "-y",
-                "-loglevel",
-                "error",
+                *_quiet(ffmpeg),
                 "-ss",
                 f"{at:.3f}",
                 "-i",
@@ -293,6 +283,11 @@ def probe_image(path: Path, ffprobe: str = "ffprobe") -> tuple[int, int]:
     )
     streams = json.loads(result.stdout or "{}").get("streams") or [{}]
     return int(streams[0].get("width") or 0), int(streams[0].get("height") or 0)
+
+
+def _quiet(ffmpeg: str) -> list[str]:
+    """An ffmpeg that overwrites its output, reads no keyboard and reports only errors."""
+    return [ffmpeg, "-hide_banner", "-nostdin", "-y", "-loglevel", "error"]
 
 
 def _codecs(source: Probe) -> str:
