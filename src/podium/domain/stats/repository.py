@@ -37,22 +37,27 @@ class StatsRepository:
         )
         self.session.execute(stmt, values)
 
-    def hourly(
-        self, company_ids: Sequence[int], media_id: int, start: datetime, end: datetime
+    def watched(
+        self, company_ids: Sequence[int], media_id: int, start: datetime, end: datetime, *, by_day: bool
     ) -> Sequence[tuple[datetime, int]]:
-        """Watched ms per hour in [start, end), summed over the companies."""
+        """Watched ms per hour (or per day) in [start, end), summed over the companies."""
+        bucket = func.date(ViewRollup.hour) if by_day else ViewRollup.hour
         stmt = (
-            select(ViewRollup.hour, func.sum(ViewRollup.watched_ms))
+            select(bucket, func.sum(ViewRollup.watched_ms))
             .where(
                 ViewRollup.company_id.in_(list(company_ids)),
                 ViewRollup.media_id == media_id,
                 ViewRollup.hour >= start,
                 ViewRollup.hour < end,
             )
-            .group_by(ViewRollup.hour)
-            .order_by(ViewRollup.hour)
+            .group_by(bucket)
+            .order_by(bucket)
         )
-        return [(row[0], int(row[1] or 0)) for row in self.session.execute(stmt).all()]
+        rows = self.session.execute(stmt).all()
+        if by_day:
+            # date() answers a string on SQLite and a date on PostgreSQL.
+            return [(datetime.fromisoformat(str(row[0])), int(row[1] or 0)) for row in rows]
+        return [(row[0], int(row[1] or 0)) for row in rows]
 
     def sessions_page(
         self,

@@ -173,11 +173,8 @@ class StatsService:
         group = (group or "day").lower()
         if group not in ("day", "hour"):
             raise InvalidInput("group must be day or hour", field="group")
-        buckets: dict[datetime, int] = {}
-        for hour, watched in self.repo.hourly(company_ids, media_id, period.since, period.until):
-            key = hour if group == "hour" else hour.replace(hour=0)
-            buckets[key] = buckets.get(key, 0) + watched
-        items = sorted(((k, v) for k, v in buckets.items() if v > 0), reverse=_descending(order))
+        rows = self.repo.watched(company_ids, media_id, period.since, period.until, by_day=group == "day")
+        items = sorted(((k, v) for k, v in rows if v > 0), reverse=_descending(order))
         number = _page_number(page)
         return StatsPage(
             period=period,
