@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from podium.domain.media.worker import MediaWorker
 from tests.fixtures.browser import LiveServer
 from tests.fixtures.tenants import TenantFactory
 
@@ -41,6 +42,19 @@ def uploaded(server: LiveServer, key: str, path: Path, title: str) -> str:
             return str(answer["Code"])
         assert status == "Processing" and time.monotonic() < deadline, status
         time.sleep(0.3)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def server_transcoder(live_server: LiveServer) -> Iterator[None]:
+    """The server's own transcoding worker, running in the server process while this module runs."""
+    app: Any = live_server.app
+    worker = MediaWorker(app.state.settings, app.state.sessions, on_outbox=app.state.outbox_worker.wake)
+    idle = app.state.media_worker
+    app.state.media_worker = worker  # the upload route wakes it
+    worker.start()
+    yield
+    worker.stop()
+    app.state.media_worker = idle
 
 
 @pytest.fixture(scope="module")
