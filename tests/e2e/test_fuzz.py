@@ -163,3 +163,17 @@ def test_liveminutes_never_fails_with_a_server_error(
         assert response.json()["resultcode"] in (0, 1)
 
     check()
+
+
+@pytest.mark.parametrize(
+    "path", ["company/fetch", "host/fetch_all", "contact/fetch_all", "subscription/fetch"]
+)
+def test_iotum_ids_beyond_an_integer_column_are_bad_input(
+    client: TestClient, world: World, path: str
+) -> None:
+    """2**31 fits no INTEGER column on PostgreSQL: it must be refused before it reaches the database."""
+    from tests.fixtures.iotum import api
+
+    response = api(client, path, world.home.ra, company_id=2**31)
+    assert response.status_code == 422, response.text  # the edge's answer to invalid input
+    assert response.json()["message"] == "company_id must be an integer"

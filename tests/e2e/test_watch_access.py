@@ -125,6 +125,14 @@ def test_signatures_are_checked_on_every_request(client: TestClient, shop: Shop)
     )
     refused(wrong_key, 403, "Unknown viewing session")
     refused(client.post("/watch/heartbeat", json={"session": "1"}), 400, "session (a number) and key")
+    huge = client.post("/watch/heartbeat", json={"session": 2**40, "key": "k", "watched": 1})
+    refused(huge, 400, "session (a number) and key")
+    endless = client.post(
+        "/watch/heartbeat",
+        content=f'{{"session": {session["session"]}, "key": "{session["key"]}", "watched": Infinity}}',
+        headers={"content-type": "application/json"},
+    )
+    refused(endless, 400, "watched must be a number")
 
 
 def test_passwords(client: TestClient, shop: Shop, media_files: dict[str, Path]) -> None:

@@ -25,8 +25,9 @@ def to_bool(field: str, value: Any) -> bool:
     raise InvalidInput(f"{field} must be true or false", field=field)
 
 
-# Beyond this a number fits no database integer column; it is bad input, not a server error.
-INT_LIMIT = 2**62
+# Beyond this a number fits no INTEGER column (32 bits on PostgreSQL): it is bad input, not a
+# server error. Ids, counts, durations and access codes (9 digits) all fit.
+INT_LIMIT = 2**31 - 1
 
 
 def to_int(field: str, value: Any) -> int:

@@ -7,6 +7,7 @@ watermark and sends heartbeats that renew the playback token and count watched t
 
 from __future__ import annotations
 
+import math
 import re
 import secrets
 from pathlib import Path
@@ -21,6 +22,7 @@ from podium.domain.media.repository import MediaRepository
 from podium.domain.paywall.repository import PaywallRepository
 from podium.domain.viewing.service import Viewer, ViewingService
 from podium.edges.common import Context, run_unit_of_work
+from podium.kit import coerce
 from podium.kit.errors import DomainError, InvalidInput
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -201,7 +203,12 @@ async def start_session(request: Request, code: str) -> Response:
 def _session_ref(body: dict[str, Any]) -> tuple[int, str]:
     session = body.get("session")
     key = body.get("key")
-    if not isinstance(session, int) or isinstance(session, bool) or not isinstance(key, str):
+    if (
+        not isinstance(session, int)
+        or isinstance(session, bool)
+        or not 0 < session <= coerce.INT_LIMIT
+        or not isinstance(key, str)
+    ):
         raise InvalidInput("session (a number) and key are required")
     return session, key
 
@@ -213,7 +220,7 @@ async def heartbeat(request: Request) -> Response:
         body = await _json(request)
         session_id, key = _session_ref(body)
         watched = body.get("watched", 0)
-        if not isinstance(watched, int | float) or isinstance(watched, bool):
+        if not isinstance(watched, int | float) or isinstance(watched, bool) or not math.isfinite(watched):
             raise InvalidInput("watched must be a number of milliseconds")
     except DomainError as error:
         return _api_error(error)

@@ -92,7 +92,15 @@
       hls.attachMedia(video);
       state.hls = hls;
     } else if (video.canPlayType("application/vnd.apple.mpegurl")) {
-      video.src = src;  // native HLS (Safari): the token in this URL is renewed on reload
+      // Native HLS (Safari): requests cannot be rewritten, so when the token in the URL has expired
+      // and a segment is refused, reload with the newest token where playback stopped.
+      video.src = src;
+      video.onerror = () => {
+        if (state.stopped || !state.token) return;
+        const at = video.currentTime;
+        video.src = withToken(state.src);
+        video.addEventListener("loadedmetadata", () => { video.currentTime = at; video.play(); }, { once: true });
+      };
     } else {
       showError("This browser cannot play this video");
       return;
@@ -103,6 +111,7 @@
   function stopPlayback() {
     if (state.timer) clearInterval(state.timer);
     state.timer = null;
+    video.onerror = null;
     if (state.hls) { state.hls.destroy(); state.hls = null; }
     video.pause();
   }
