@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import string
+from collections.abc import Callable
 
 LOWER = string.ascii_lowercase
 UPPER_DIGITS = string.ascii_uppercase + string.digits
@@ -59,3 +60,12 @@ def hash_secret(secret: str) -> str:
     guess from) and lets us look a credential up by its hash.
     """
     return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def unused(make: Callable[[], str], taken: Callable[[str], bool], what: str = "code") -> str:
+    """A fresh random value that ``taken`` says is free (a collision is rare; twenty draws is plenty)."""
+    for _ in range(20):
+        value = make()
+        if not taken(value):
+            return value
+    raise RuntimeError(f"could not draw a free {what}")

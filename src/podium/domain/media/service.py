@@ -87,11 +87,7 @@ class MediaService:
     # --- library ------------------------------------------------------------------------
 
     def _code(self, model: type) -> str:
-        for _ in range(20):
-            code = ids.client_code()
-            if not self.repo.code_taken(model, code):
-                return code
-        raise RuntimeError("could not draw a free code")
+        return ids.unused(ids.client_code, lambda code: self.repo.code_taken(model, code))
 
     def create(self, actor: Actor, *, title: str, description: str = "", folder_code: str = "") -> Media:
         """A media waiting for its file (status Uploading); ``media.created`` is announced."""

@@ -41,11 +41,7 @@ class ParticipantService:
         self.repo = ParticipantRepository(session)
 
     def _unique(self, column: str, make: Callable[[], str]) -> str:
-        for _ in range(20):
-            value = make()
-            if not self.repo.code_exists(column, value):
-                return value
-        raise RuntimeError(f"could not draw a free {column}")
+        return ids.unused(make, lambda value: self.repo.code_exists(column, value), column)
 
     def _check_user_quota(self, company_id: int, identity: str) -> None:
         """A new person beyond ``quota_users`` distinct users of the company is refused."""

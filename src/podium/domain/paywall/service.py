@@ -205,11 +205,7 @@ class PaywallService:
                 setattr(paywall, key, bool(given[key]))
 
     def _code(self) -> str:
-        for _ in range(20):
-            code = ids.client_code()
-            if not self.repo.code_taken(code):
-                return code
-        raise RuntimeError("could not draw a free subscription code")
+        return ids.unused(ids.client_code, self.repo.code_taken, "subscription code")
 
     # --- media in a paywall ------------------------------------------------------------------------
 
@@ -322,11 +318,9 @@ class PaywallService:
         return f"{self.settings.base_url}/watch/s/{paywall.code}#access={buyer.password}"
 
     def _password(self, paywall_id: int) -> str:
-        for _ in range(20):
-            password = ids.access_password()
-            if not self.repo.password_taken(paywall_id, password):
-                return password
-        raise RuntimeError("could not draw a free access password")
+        return ids.unused(
+            ids.access_password, lambda password: self.repo.password_taken(paywall_id, password), "password"
+        )
 
     def buyer(self, paywall: Paywall, password: str) -> AccessPass:
         buyer = self.repo.live_pass(paywall.id, password.strip())
