@@ -7,8 +7,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from podium.models.media import Media
-from podium.models.paywall import AccessPass, ViewRollup, ViewSession
+from podium.models.paywall import ViewRollup, ViewSession
 
 PROJECT = 0  # the media_id of a project-wide rollup row
 
@@ -69,7 +68,7 @@ class StatsRepository:
         descending: bool,
         limit: int,
         offset: int,
-    ) -> tuple[Sequence[tuple[ViewSession, AccessPass | None]], int]:
+    ) -> tuple[Sequence[ViewSession], int]:
         where = (
             ViewSession.media_id == media_id,
             ViewSession.pass_id.in_(list(pass_ids)),
@@ -85,15 +84,5 @@ class StatsRepository:
                 ViewSession.id.asc(),
             )
         )
-        stmt = (
-            select(ViewSession, AccessPass)
-            .outerjoin(AccessPass, AccessPass.id == ViewSession.pass_id)
-            .where(*where)
-            .order_by(*order)
-            .offset(offset)
-            .limit(limit)
-        )
-        return [(row[0], row[1]) for row in self.session.execute(stmt).all()], total
-
-    def media_title(self, media_id: int) -> str:
-        return str(self.session.scalar(select(Media.title).where(Media.id == media_id)) or "")
+        stmt = select(ViewSession).where(*where).order_by(*order).offset(offset).limit(limit)
+        return self.session.scalars(stmt).all(), total

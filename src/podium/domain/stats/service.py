@@ -23,7 +23,7 @@ from podium.domain.tenancy.service import TenancyService
 from podium.kit.clock import utcnow
 from podium.kit.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 from podium.models.media import Media
-from podium.models.paywall import AccessPass, ViewSession
+from podium.models.paywall import ViewSession
 
 PAGE_LIMIT = 1000
 MAX_DAYS = 3660
@@ -62,7 +62,7 @@ class SessionsPage:
     page: int
     page_count: int
     item_count: int
-    rows: Sequence[tuple[ViewSession, AccessPass | None]]
+    rows: Sequence[ViewSession]
     page_limit: int = PAGE_LIMIT
 
 

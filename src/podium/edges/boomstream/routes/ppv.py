@@ -304,7 +304,7 @@ def sessions(call: Call) -> dict[str, Any]:
                 "LeftActivations": view.left_activations,
                 "WatchedTime": view.watched_ms,
             }
-            for view, _buyer in page.rows
+            for view in page.rows
         ],
     }
 
