@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     media_lease_seconds: int = 120
     media_max_attempts: int = 3
     transcode_timeout_seconds: int = 6 * 3600
+    # media/create fetches files from URLs: only public addresses unless this allows private ones
+    # (an intranet media store; the tests' local file server).
+    media_import_private_networks: bool = False
+    media_import_timeout_seconds: int = 3600
     # Lifetime of the links the API hands out (upload, progress, owner playback and download).
     media_link_seconds: int = 86400
     # Lifetime of a viewer's playback token; the player renews it with every heartbeat.

@@ -146,6 +146,7 @@ SHOP_CALLS = [
     ("media/info", {"code": "{media}"}),
     ("media/bulkinfo", {"code": "{media}"}),
     ("media/update", {"code": "{media}", "title": "hacked"}),
+    ("media/create", {"url": "https://files.example.com/a.mp4", "folder": "{folder}"}),
     ("media/delete", {"code": "{media}"}),
     ("media/folder", {"code": "{folder}"}),
     ("media/folder/update", {"code": "{folder}", "name": "hacked"}),

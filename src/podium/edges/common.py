@@ -170,8 +170,9 @@ def unit_of_work(request: Request, work: Callable[[Context], T]) -> T:
     if hub is not None:
         for conference_id, event in events:
             hub.publish_threadsafe(conference_id, event)
-    if session.info.pop("outbox_dirty", False):
-        worker = getattr(request.app.state, "outbox_worker", None)
-        if worker is not None:
-            worker.wake()
+    for flag, worker_name in (("outbox_dirty", "outbox_worker"), ("media_queued", "media_worker")):
+        if session.info.pop(flag, False):
+            worker = getattr(request.app.state, worker_name, None)
+            if worker is not None:
+                worker.wake()
     return result

@@ -53,6 +53,8 @@ class Media(Timestamped, Base):
     # Where the original and its renditions live, under DATA_DIR/media/.
     storage_key: Mapped[str] = mapped_column(String(32))
     file_name: Mapped[str] = mapped_column(String(255), default="")
+    # media/create: the URL the worker fetches the file from before transcoding it.
+    source_url: Mapped[str | None] = mapped_column(Text)
     file_size: Mapped[int | None] = mapped_column(BigInteger)
     # Upload progress: bytes received so far and, when the client declared it, the total.
     upload_received: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -205,9 +205,6 @@ async def upload(request: Request, code: str, token: str = "") -> Response:
     except DomainError as error:
         partial.unlink(missing_ok=True)
         return _failed(error)
-    worker = getattr(request.app.state, "media_worker", None)
-    if worker is not None:
-        worker.wake()
     return JSONResponse(answer, headers=CORS)
 
 

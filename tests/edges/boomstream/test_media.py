@@ -334,6 +334,7 @@ def test_folders(client: TestClient, tenants: TenantFactory, media_files: dict[s
 MEDIA_METHODS = [
     "media/info",
     "media/bulkinfo",
+    "media/create",
     "media/upload",
     "media/update",
     "media/folder",
@@ -359,6 +360,7 @@ def test_golden_output(
     params: dict[str, Any] = {
         "media/info": {"code": code},
         "media/bulkinfo": {"code[]": code},
+        "media/create": {"url": "https://files.example.com/lessons/Lesson%203.mp4", "folder": folder},
         "media/upload": {"title": "Lesson 2"},
         "media/update": {"code": code, "title": "Lesson one"},
         "media/folder": {"code": folder},
@@ -370,7 +372,7 @@ def test_golden_output(
     response = client.get(f"/api/{method}", params={"apikey": key, "format": fmt, **params})
     assert response.status_code == 200
     replacements = {key: "<apikey>", code: "<media-code>", folder: "<folder-code>"}
-    if method in ("media/upload", "media/folder/create"):
+    if method in ("media/create", "media/upload", "media/folder/create"):
         replacements[_top_field(response.text, fmt, "Code")] = "<new-code>"
     if method == "media/folder/delete":
         replacements[params["code"]] = "<empty-folder-code>"

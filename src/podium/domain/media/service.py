@@ -16,7 +16,7 @@ from podium.config import Settings
 from podium.domain.actor import Actor
 from podium.domain.audit.service import log_action
 from podium.domain.conferences.service import UNSET, Unset
-from podium.domain.media import links
+from podium.domain.media import importer, links
 from podium.domain.media.repository import SORT_COLUMNS, MediaRepository
 from podium.domain.outbox.service import enqueue
 from podium.kit import ids
@@ -105,6 +105,20 @@ class MediaService:
         )
         self.repo.add(media)
         self._log("created", actor.label, media)
+        return media
+
+    def create_import(
+        self, actor: Actor, *, url: str, title: str, description: str = "", folder_code: str = ""
+    ) -> Media:
+        """A media whose file the worker fetches from ``url`` (media/create), then transcodes."""
+        url = importer.check_url(url, allow_private=self.settings.media_import_private_networks)
+        if not title.strip():
+            title = importer.name_in_url(url).rsplit(".", 1)[0]
+        media = self.create(actor, title=title[:255], description=description, folder_code=folder_code)
+        media.source_url = url
+        media.status = MediaStatus.PROCESSING.value
+        self.session.flush()
+        self.session.info["media_queued"] = True
         return media
 
     def get(self, actor: Actor, code: str) -> Media:
@@ -217,23 +231,37 @@ class MediaService:
         self.check_uploadable(media)
         if size <= 0:
             raise InvalidInput("The uploaded file is empty")
+        self._file_arrived(media, size, file_name)
+        media.status = MediaStatus.PROCESSING.value
+        media.lease_until = None
+        media.attempts = 0
+        self.session.flush()
+        self.session.info["media_queued"] = True
+        self._log("uploaded", f"upload:{media.code}", media, size=size)
+        return media
+
+    def accept_fetched(self, media: Media, size: int, file_name: str) -> None:
+        """An imported file has been fetched; transcoding follows in the same job."""
+        self._file_arrived(media, size, file_name)
+        self.session.flush()
+        self._log("fetched", "system:importer", media, size=size)
+
+    def _file_arrived(self, media: Media, size: int, file_name: str) -> None:
         name = _SAFE_NAME.sub("_", file_name.replace("/", "_").replace("\\", "_")).strip()[:255]
         media.file_name = name or "upload"
         if not media.title:
             media.title = media.file_name.rsplit(".", 1)[0][:255] or media.file_name
         media.file_size = size
         media.upload_received = size
-        media.status = MediaStatus.PROCESSING.value
-        media.lease_until = None
-        media.attempts = 0
-        self.session.flush()
-        self._log("uploaded", f"upload:{media.code}", media, size=size)
-        return media
 
     def progress(self, media: Media) -> dict[str, object]:
         total = media.upload_expected or media.file_size
         uploaded = media.upload_received
-        if media.status == MediaStatus.UPLOADING.value:
+        # An import still being fetched is uploading in all but name.
+        fetching = media.source_url is not None and media.file_size is None
+        if media.status == MediaStatus.UPLOADING.value or (
+            fetching and media.status == MediaStatus.PROCESSING.value
+        ):
             upload_percent = int(uploaded * 100 / total) if total else 0
         else:
             upload_percent = 100

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from podium.config import Settings
 from podium.domain.audit.service import log_action
-from podium.domain.media import transcoder
+from podium.domain.media import importer, transcoder
 from podium.domain.media.repository import MediaRepository
 from podium.domain.media.service import MediaService
 from podium.domain.media.transcoder import Probe, TranscodeError
@@ -74,11 +74,15 @@ class MediaWorker:
             storage = service.storage_dir(media)
             output = service.output_dir(media)
             attempts, code = media.attempts, media.code
+            # media/create: the file is still to be fetched (file_size is set once it has been).
+            fetch_from = media.source_url if media.file_size is None else None
         if attempts > self.settings.media_max_attempts:
             self._fail(media_id, f"Transcoding did not finish after {attempts - 1} attempts")
             return True
         work = storage / f"work-{attempts}"
         try:
+            if fetch_from is not None:
+                self._fetch(media_id, fetch_from, source_path)
             probe, renditions, images = self._transcode(media_id, source_path, work)
         except Cancelled:
             shutil.rmtree(work, ignore_errors=True)
@@ -89,6 +93,13 @@ class MediaWorker:
             log.info("media %s failed: %s", code, error)
             self._fail(media_id, str(error))
             return True
+        except importer.FetchUnavailable as error:
+            log.info("fetching media %s failed (attempt %s): %s", code, attempts, error)
+            if attempts >= self.settings.media_max_attempts:
+                self._fail(media_id, f"{error} ({attempts} attempts)")
+                return True
+            self._release(media_id, retry_at=utcnow() + timedelta(seconds=60), attempt_counts=True)
+            return False
         except Exception:  # noqa: BLE001 - a bug or a full disk: retry later, then give up
             log.exception("transcoding media %s crashed", code)
             shutil.rmtree(work, ignore_errors=True)
@@ -100,6 +111,41 @@ class MediaWorker:
         self._finish(media_id, probe, renditions, images, work, output)
         return True
 
+    def _lease_keeper(self, media_id: int) -> Callable[..., None]:
+        """A progress callback: stops the job when the worker stops, renews its lease once a second."""
+        last_write = 0.0
+
+        def keep(**progress: int | None) -> None:
+            nonlocal last_write
+            if self._stop.is_set():
+                raise Cancelled()
+            now = time.monotonic()
+            if now - last_write >= 1.0:
+                last_write = now
+                with self.sessions() as session:
+                    MediaRepository(session).renew_lease(media_id, utcnow() + self.lease, **progress)
+                    session.commit()
+
+        return keep
+
+    def _fetch(self, media_id: int, url: str, source_path: Path) -> None:
+        source_path.parent.mkdir(parents=True, exist_ok=True)
+        keep = self._lease_keeper(media_id)
+        fetched = importer.fetch(
+            url,
+            source_path,
+            max_bytes=self.settings.media_max_bytes,
+            allow_private=self.settings.media_import_private_networks,
+            deadline_seconds=self.settings.media_import_timeout_seconds,
+            on_progress=lambda received, expected: keep(upload_received=received, upload_expected=expected),
+        )
+        with self.sessions() as session:
+            media = session.get(Media, media_id)
+            if media is None:
+                raise Cancelled()
+            MediaService(session, self.settings).accept_fetched(media, fetched.size, fetched.file_name)
+            session.commit()
+
     def _transcode(
         self, media_id: int, source_path: Path, work: Path
     ) -> tuple[Probe, list[transcoder.Rendition], list[transcoder.Image]]:
@@ -109,24 +155,12 @@ class MediaWorker:
         work.mkdir(parents=True)
         tools = {"ffmpeg": self.settings.ffmpeg, "ffprobe": self.settings.ffprobe}
         probe = transcoder.probe(source_path, self.settings.ffprobe)
-        last_write = 0.0
-
-        def on_progress(percent: int) -> None:
-            nonlocal last_write
-            if self._stop.is_set():
-                raise Cancelled()
-            now = time.monotonic()
-            if now - last_write >= 1.0:
-                last_write = now
-                with self.sessions() as session:
-                    MediaRepository(session).renew_lease(media_id, utcnow() + self.lease, percent)
-                    session.commit()
-
+        keep = self._lease_keeper(media_id)
         renditions = transcoder.transcode(
             source_path,
             probe,
             work,
-            on_progress=on_progress,
+            on_progress=lambda percent: keep(progress=percent),
             timeout=self.settings.transcode_timeout_seconds,
             **tools,
         )

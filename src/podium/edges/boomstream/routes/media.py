@@ -99,14 +99,23 @@ def bulkinfo(call: Call) -> dict[str, Any]:
     return {"Medias": [media_fields(service.view(m)) for m in service.get_many(call.actor, codes)]}
 
 
+def _new_media_fields(call: Call) -> dict[str, str]:
+    return {
+        "title": call.params.text("title"),
+        "description": call.params.text("description"),
+        "folder_code": call.params.text("folder").strip() or call.params.text("folderCode").strip(),
+    }
+
+
+def create(call: Call) -> dict[str, Any]:
+    service = _media(call)
+    media = service.create_import(call.actor, url=call.params.required("url"), **_new_media_fields(call))
+    return {**media_fields(service.view(media)), "ProgressBarUrl": service.progress_url(media)}
+
+
 def upload(call: Call) -> dict[str, Any]:
     service = _media(call)
-    media = service.create(
-        call.actor,
-        title=call.params.text("title"),
-        description=call.params.text("description"),
-        folder_code=call.params.text("folder").strip() or call.params.text("folderCode").strip(),
-    )
+    media = service.create(call.actor, **_new_media_fields(call))
     return {
         "Code": media.code,
         "MediaStatus": media.status,
@@ -202,6 +211,17 @@ METHODS: tuple[Method, ...] = (
         "Several media at once",
         bulkinfo,
         (Param("code[]", "Media codes (repeat the parameter, or a JSON array, or commas)"),),
+    ),
+    Method(
+        "media/create",
+        "A new media fetched from a URL, then transcoded",
+        create,
+        (
+            Param("url", "http(s) URL of the video or audio file", required=True),
+            Param("title", "Title (the file name in the URL when empty)"),
+            Param("description", "Description"),
+            Param("folder", "Folder code"),
+        ),
     ),
     Method(
         "media/upload",
