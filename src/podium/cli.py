@@ -401,7 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--events",
         required=True,
         help="comma-separated: Iotum events (conference_start,conference_end …, JSON) or Boomstream ones "
-        "(media.created,media.completed,media.failed,ppv.bought, form-encoded)",
+        "(media.created,media.completed,media.failed,screenshots.completed,ppv.bought, form-encoded)",
     )
     hook.set_defaults(func=cmd_create_webhook)
     hooks = admin.add_parser("list-webhooks", help="a company's webhook endpoints with their delivery log")

@@ -374,7 +374,7 @@ def boomstream_hook(client: TestClient, tenants: TenantFactory) -> Iterator[tupl
             endpoint = WebhookService(session).create(
                 tenant.company_id,
                 target.url,
-                ["media.created", "media.completed", "media.failed", "ppv.bought"],
+                ["media.created", "media.completed", "media.failed", "screenshots.completed", "ppv.bought"],
             )
             session.commit()
             assert endpoint.style == "boomstream"
@@ -399,6 +399,7 @@ def test_boomstream_webhooks_are_form_posts(
         ("media.created", good),
         ("media.created", bad),
         ("media.completed", good),
+        ("screenshots.completed", good),
         ("media.failed", bad),
         ("ppv.bought", code),
     ]
@@ -407,8 +408,10 @@ def test_boomstream_webhooks_are_form_posts(
         assert "timestamp" in request.body and "company_id" not in request.body
     completed = target.requests[2].body
     assert (completed["title"], completed["status"]) == ("Good", "Done")
-    assert target.requests[3].body["reason"].startswith("The file is not a video")
-    bought = target.requests[4].body
+    shots = target.requests[3].body
+    assert (shots["title"], shots["count"]) == ("Good", "3")
+    assert target.requests[4].body["reason"].startswith("The file is not a video")
+    bought = target.requests[5].body
     assert (bought["media"], bought["hash"], bought["email"], bought["name"], bought["cost"]) == (
         good,
         buyer["Items"][0]["Hash"],

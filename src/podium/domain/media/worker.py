@@ -227,6 +227,20 @@ class MediaWorker:
             media.lease_until = None
             media.processed_at = utcnow()
             self._log(session, "completed", media)
+            screenshots = [i for i in image_rows if i.kind == "screenshot"]
+            if screenshots:
+                # Made in the same job, so they complete with the media; announced for clients that wait
+                # for this event rather than media.completed.
+                log_action(
+                    session,
+                    "screenshots.completed",
+                    actor="system:transcoder",
+                    ref=f"media:{media.id}",
+                    company_id=media.company_id,
+                    code=media.code,
+                    title=media.title,
+                    count=len(screenshots),
+                )
             session.commit()
         self._outbox_written(session)
 

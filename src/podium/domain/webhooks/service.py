@@ -35,7 +35,13 @@ EVENTS_BY_ACTION: dict[str, str] = {
 }
 EVENTS = tuple(dict.fromkeys(EVENTS_BY_ACTION.values()))
 # Boomstream events carry the names of the audit actions they come from.
-BOOMSTREAM_EVENTS = ("media.created", "media.completed", "media.failed", "ppv.bought")
+BOOMSTREAM_EVENTS = (
+    "media.created",
+    "media.completed",
+    "media.failed",
+    "screenshots.completed",
+    "ppv.bought",
+)
 BOOMSTREAM_RETRY = {"retry_every": 600, "max_attempts": 4}
 
 
