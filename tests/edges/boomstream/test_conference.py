@@ -127,6 +127,42 @@ def test_delete_hides_conference_and_clients(client: TestClient, tenants: Tenant
     assert ok(boom(client, "conference/list", key))["conferences"] == []
 
 
+def test_client_list_shows_who_is_in_the_room(client: TestClient, tenants: TenantFactory) -> None:
+    """``online`` comes from attendance: never joined, left, or still in (one of several visits open)."""
+    from sqlalchemy import select
+
+    from podium.domain.attendance.service import AttendanceService
+    from podium.models.conference import Conference
+    from podium.models.participant import Participant
+
+    key = tenants().boomstream_apikey
+    code = ok(boom(client, "conference/create", key, title="Presence"))["Code"]
+    for email in ("never@example.com", "left@example.com", "back@example.com"):
+        ok(boom(client, "conference/invite", key, code=code, email=email))
+    app: Any = client.app
+    with app.state.sessions() as session:  # what the room records as people come and go
+        conference = session.scalar(select(Conference).where(Conference.code == code))
+        people = {
+            p.email: p
+            for p in session.scalars(select(Participant).where(Participant.conference_id == conference.id))
+        }
+        attendance = AttendanceService(session)
+        visit = attendance.record_join(conference, participant=people["left@example.com"])
+        attendance.record_leave(visit.id)
+        first = attendance.record_join(conference, participant=people["back@example.com"])
+        attendance.record_leave(first.id)
+        attendance.record_join(conference, participant=people["back@example.com"])
+        session.commit()
+    clients = ok(boom(client, "conference/client/list", key, code=code))["Clients"]
+    assert {c["email"]: c["online"] for c in clients} == {
+        "never@example.com": "no",
+        "left@example.com": "no",
+        "back@example.com": "yes",
+    }
+    back = next(c for c in clients if c["email"] == "back@example.com")
+    assert ok(boom(client, "conference/client/info", key, code=back["code"]))["online"] == "yes"
+
+
 def test_invite_same_email_updates_the_client(client: TestClient, tenants: TenantFactory) -> None:
     key = tenants().boomstream_apikey
     code = ok(boom(client, "conference/create", key, title="T"))["Code"]

@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
 from podium.models.activity import Attendance
@@ -30,6 +30,18 @@ class AttendanceRepository:
             for row in self.session.scalars(stmt).all():
                 result[row.conference_id].append(row)
         return result
+
+    def presence(self, conference_id: int, participant_ids: Sequence[int]) -> dict[int, bool]:
+        """For each participant who ever joined: True while one of their spans is still open."""
+        if not participant_ids:
+            return {}
+        still_in = func.sum(case((Attendance.left_at.is_(None), 1), else_=0))
+        stmt = (
+            select(Attendance.participant_id, still_in)
+            .where(Attendance.conference_id == conference_id, Attendance.participant_id.in_(participant_ids))
+            .group_by(Attendance.participant_id)
+        )
+        return {int(pid): bool(open_spans) for pid, open_spans in self.session.execute(stmt).all()}
 
     def open_for_conference(self, conference_id: int) -> Sequence[Attendance]:
         stmt = select(Attendance).where(

@@ -117,14 +117,15 @@ class AttendanceService:
 
     def participant_state(self, participant: Participant) -> str:
         """invited (never joined), in_progress, or quit."""
-        spans = [
-            a
-            for a in self.repo.for_conferences([participant.conference_id])[participant.conference_id]
-            if a.participant_id == participant.id
-        ]
-        if not spans:
-            return "invited"
-        return "in_progress" if any(a.left_at is None for a in spans) else "quit"
+        return self.participant_states(participant.conference_id, [participant])[participant.id]
+
+    def participant_states(self, conference_id: int, participants: Sequence[Participant]) -> dict[int, str]:
+        """Each participant's state (by id), from one grouped query over the conference's attendance."""
+        present = self.repo.presence(conference_id, [p.id for p in participants])
+        return {
+            p.id: "invited" if p.id not in present else "in_progress" if present[p.id] else "quit"
+            for p in participants
+        }
 
     def usage(self, conferences: Sequence[Conference]) -> list[ConferenceUsage]:
         by_conference = self.repo.for_conferences([c.id for c in conferences])

@@ -110,13 +110,9 @@ def invite(call: Call) -> dict[str, Any]:
 
 def client_list(call: Call) -> dict[str, Any]:
     conference = _conferences(call).get(call.actor, call.params.required("code"))
-    attendance = AttendanceService(call.ctx.session)
-    return {
-        "Clients": [
-            client_fields(p, conference, attendance.participant_state(p))
-            for p in _participants(call).list(conference)
-        ]
-    }
+    participants = _participants(call).list(conference)
+    states = AttendanceService(call.ctx.session).participant_states(conference.id, participants)
+    return {"Clients": [client_fields(p, conference, states[p.id]) for p in participants]}
 
 
 def client_info(call: Call) -> dict[str, Any]:
