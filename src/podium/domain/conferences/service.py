@@ -14,6 +14,7 @@ from podium.config import Settings
 from podium.domain.actor import Actor
 from podium.domain.audit.service import log_action
 from podium.domain.conferences.repository import ConferenceRepository
+from podium.domain.tenancy.repository import TenancyRepository
 from podium.kit import ids
 from podium.kit.clock import utcnow
 from podium.kit.errors import Conflict, InvalidInput, NotFound, QuotaExceeded
@@ -136,6 +137,7 @@ class ConferenceService:
         check_length("lang", lang, 16)
         if duration_minutes is not None and not 0 <= duration_minutes <= 7 * 24 * 60:
             raise InvalidInput("duration must be between 0 and 10080 minutes", field="duration")
+        TenancyRepository(self.session).lock_company(actor.company_id)
         if self.repo.count_live(actor.company_id) >= self.settings.quota_conferences:
             raise QuotaExceeded(
                 f"Session limit reached ({self.settings.quota_conferences} sessions per account)"

@@ -15,6 +15,7 @@ from podium.domain.audit.service import log_action
 from podium.domain.conferences.service import UNSET, Unset
 from podium.domain.outbox.service import enqueue_email
 from podium.domain.participants.repository import ParticipantRepository
+from podium.domain.tenancy.repository import TenancyRepository
 from podium.kit import ids, tokens
 from podium.kit.clock import utcnow
 from podium.kit.errors import Conflict, InvalidInput, NotFound, QuotaExceeded
@@ -45,6 +46,7 @@ class ParticipantService:
 
     def _check_user_quota(self, company_id: int, identity: str) -> None:
         """A new person beyond ``quota_users`` distinct users of the company is refused."""
+        TenancyRepository(self.session).lock_company(company_id)
         if self.repo.count_user_rows(company_id) < self.settings.quota_users:
             return  # far from the limit: skip the exact (DISTINCT) count
         if identity and (

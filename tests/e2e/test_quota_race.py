@@ -1,0 +1,62 @@
+"""Quotas hold under concurrent requests: a real `podium serve` (its thread pool, its database) gets
+many creations at once, and exactly the quota's worth succeed."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.fixtures.processes import podium_env, podium_json, running_server
+
+QUOTA = 4
+RACERS = 24
+
+
+def _all_at_once(call: Any, count: int) -> list[dict[str, Any]]:
+    """``count`` calls released together from their own threads."""
+    gate = threading.Barrier(count)
+
+    def one(index: int) -> dict[str, Any]:
+        gate.wait()
+        answer: dict[str, Any] = call(index)
+        return answer
+
+    with ThreadPoolExecutor(count) as pool:
+        return list(pool.map(one, range(count)))
+
+
+def test_concurrent_creations_never_exceed_the_quotas(tmp_path: Path) -> None:
+    env = podium_env(
+        tmp_path / "var",
+        PODIUM_JANUS="off",
+        PODIUM_QUOTA_CONFERENCES=str(QUOTA),
+        PODIUM_QUOTA_USERS=str(QUOTA),
+    )
+    key = str(podium_json(env, "admin", "bootstrap")["boomstream_apikey"])
+    with running_server(env) as base, httpx.Client(base_url=base, timeout=60) as http:
+
+        def boom(method: str, **params: str) -> dict[str, Any]:
+            body: dict[str, Any] = http.get(
+                f"/api/{method}", params={"apikey": key, "format": "json", **params}
+            ).json()
+            return body
+
+        created = _all_at_once(lambda i: boom("conference/create", title=f"Race {i}"), RACERS)
+        won = [a for a in created if "Code" in a]
+        assert len(won) == QUOTA, created
+        assert all("limit reached" in a["Message"] for a in created if "Code" not in a), created
+        assert len(boom("conference/list")["conferences"]) == QUOTA
+
+        # Users: every invitation is a new person of the company.
+        room = won[0]["Code"]
+        invited = _all_at_once(
+            lambda i: boom("conference/invite", code=room, email=f"racer{i}@example.com"), RACERS
+        )
+        admitted = [a for a in invited if "clientCode" in a]
+        assert len(admitted) == QUOTA, invited
+        assert all("limit reached" in a["Message"] for a in invited if "clientCode" not in a), invited
+        assert len(boom("conference/client/list", code=room)["Clients"]) == QUOTA
