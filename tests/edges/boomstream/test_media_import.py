@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
 
 from podium.app import create_app
 from podium.config import Settings
@@ -20,7 +19,7 @@ from podium.models.media import Media
 from tests.conftest import make_settings
 from tests.edges.boomstream.helpers import boom, failed
 from tests.fixtures.file_host import FileHost, file_host
-from tests.fixtures.media import boom_json, local
+from tests.fixtures.media import boom_json, local, media_id
 from tests.fixtures.tenants import TenantFactory
 
 
@@ -41,14 +40,6 @@ def importing(settings: Settings) -> Iterator[TestClient]:
         yield client
 
 
-def _media_id(client: TestClient, code: str) -> int:
-    app: Any = client.app
-    with app.state.sessions() as session:
-        media_id = session.scalar(select(Media.id).where(Media.code == code))
-    assert media_id is not None
-    return int(media_id)
-
-
 def _run_job(client: TestClient, code: str, **overrides: Any) -> bool:
     """The real worker, once, on one media (with the client's settings, or some changed)."""
     app: Any = client.app
@@ -57,13 +48,13 @@ def _run_job(client: TestClient, code: str, **overrides: Any) -> bool:
         settings = make_settings(settings.data_dir, settings.database_url or "", **{
             "media_import_private_networks": settings.media_import_private_networks, **overrides
         })  # fmt: skip
-    return MediaWorker(settings, app.state.sessions).process(_media_id(client, code))
+    return MediaWorker(settings, app.state.sessions).process(media_id(client, code))
 
 
 def _make_due(client: TestClient, code: str) -> None:
     app: Any = client.app
     with app.state.sessions() as session:
-        media = session.get(Media, _media_id(client, code))
+        media = session.get(Media, media_id(client, code))
         assert media is not None and media.lease_until is not None and media.lease_until > utcnow()
         media.lease_until = utcnow()
         session.commit()
@@ -209,7 +200,7 @@ def test_a_transfer_cut_short_is_retried_not_transcoded(
     assert not _run_job(importing, code)
     app: Any = importing.app
     with app.state.sessions() as session:
-        media = session.get(Media, _media_id(importing, code))
+        media = session.get(Media, media_id(importing, code))
         assert media is not None and media.status == "Processing" and media.file_size is None
         storage = Path(app.state.settings.data_dir) / "media" / media.storage_key
     assert not (storage / "source").exists() and not (storage / "source.part").exists()
