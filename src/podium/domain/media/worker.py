@@ -1,6 +1,7 @@
-"""The transcoding worker: takes uploaded media off the queue (the media table) and runs ffmpeg.
+"""The transcoding worker: takes uploaded media off the queue (the media table) and runs ffmpeg;
+a media made by ``media/create`` has its file fetched first, in the same job.
 
-A job is held by a lease that the worker renews while ffmpeg reports progress; a worker that dies
+A job is held by a lease that the worker renews while the fetch or ffmpeg progresses; a worker that dies
 leaves a lease that runs out, and the job is taken again (within ``media_max_attempts``). Each
 attempt works in a directory of its own and replaces the finished output in one rename.
 """
