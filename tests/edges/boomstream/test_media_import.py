@@ -206,6 +206,34 @@ def test_a_transfer_cut_short_is_retried_not_transcoded(
     assert not (storage / "source").exists() and not (storage / "source.part").exists()
 
 
+def test_deleting_a_media_stops_its_fetch(
+    importing: TestClient, tenants: TenantFactory, host: FileHost
+) -> None:
+    """The host would take a minute; the job stops within its next lease renewal after the delete."""
+    import threading
+    import time
+
+    key = tenants().boomstream_apikey
+    code = boom_json(importing, "media/create", key, url=f"{host.url}/slow/")["Code"]
+    outcome: list[bool] = []
+    job = threading.Thread(target=lambda: outcome.append(_run_job(importing, code)))
+    started = time.monotonic()
+    job.start()
+    while "/slow/" not in host.requests:
+        assert time.monotonic() - started < 10, "the fetch never began"
+        time.sleep(0.05)
+    boom_json(importing, "media/delete", key, code=code)
+    job.join(timeout=15)
+    assert not job.is_alive(), "the fetch went on after the media was deleted"
+    assert outcome == [False]
+    app: Any = importing.app
+    with app.state.sessions() as session:
+        media = session.get(Media, media_id(importing, code))
+        assert media is not None and media.deleted_at is not None and media.status == "Processing"
+        storage = Path(app.state.settings.data_dir) / "media" / media.storage_key
+    assert not (storage / "source.part").exists() and not (storage / "source").exists()
+
+
 @pytest.mark.parametrize("path", ["/files/small.mp4", "/endless/"])
 def test_a_file_over_the_size_limit_is_refused(
     importing: TestClient, tenants: TenantFactory, host: FileHost, path: str

@@ -105,11 +105,15 @@ class MediaRepository:
             return None
         return self.session.get(Media, media_id, populate_existing=True)
 
-    def renew_lease(self, media_id: int, lease_until: datetime, **progress: int | None) -> None:
-        """Keep a job's lease, with how far it got (``progress``, or ``upload_received``/``_expected``)."""
-        self.session.execute(
-            update(Media).where(Media.id == media_id).values(lease_until=lease_until, **progress)
+    def renew_lease(self, media_id: int, lease_until: datetime, **progress: int | None) -> bool:
+        """Keep a job's lease, with how far it got (``progress``, or ``upload_received``/``_expected``);
+        False when the media has been deleted meanwhile."""
+        result = self.session.execute(
+            update(Media)
+            .where(Media.id == media_id, Media.deleted_at.is_(None))
+            .values(lease_until=lease_until, **progress)
         )
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
     def set_upload_progress(self, media_id: int, received: int, expected: int | None) -> None:
         self.session.execute(

@@ -113,7 +113,8 @@ class MediaWorker:
         return True
 
     def _lease_keeper(self, media_id: int) -> Callable[..., None]:
-        """A progress callback: stops the job when the worker stops, renews its lease once a second."""
+        """A progress callback: stops the job when the worker stops or the media is deleted, and
+        renews its lease once a second."""
         last_write = 0.0
 
         def keep(**progress: int | None) -> None:
@@ -124,8 +125,10 @@ class MediaWorker:
             if now - last_write >= 1.0:
                 last_write = now
                 with self.sessions() as session:
-                    MediaRepository(session).renew_lease(media_id, utcnow() + self.lease, **progress)
+                    live = MediaRepository(session).renew_lease(media_id, utcnow() + self.lease, **progress)
                     session.commit()
+                if not live:
+                    raise Cancelled()  # deleted while we worked: stop fetching or encoding it
 
         return keep
 
