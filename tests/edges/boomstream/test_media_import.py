@@ -125,6 +125,29 @@ def test_a_media_is_fetched_from_a_url_and_transcoded(
     )
 
 
+def test_an_import_is_announced_as_created_then_completed(
+    importing: TestClient, tenants: TenantFactory, host: FileHost
+) -> None:
+    from podium.domain.webhooks.service import WebhookService
+    from tests.fixtures.receiver import receiver
+
+    tenant = tenants()
+    app: Any = importing.app
+    with receiver() as target:
+        with app.state.sessions() as session:
+            WebhookService(session).create(
+                tenant.company_id, target.url, ["media.created", "media.completed"]
+            )
+            session.commit()
+        code = boom_json(
+            importing, "media/create", tenant.boomstream_apikey, url=f"{host.url}/files/small.mp4"
+        )["Code"]
+        assert _run_job(importing, code)
+        app.state.outbox_worker.deliver_due()
+        announced = [(r.body["event"], r.body["code"], r.body["status"]) for r in target.requests]
+    assert announced == [("media.created", code, "Processing"), ("media.completed", code, "Done")]
+
+
 def test_redirects_are_followed_and_the_hosts_file_name_is_kept(
     importing: TestClient, tenants: TenantFactory, host: FileHost
 ) -> None:

@@ -89,8 +89,23 @@ class MediaService:
     def _code(self, model: type) -> str:
         return ids.unused(ids.client_code, lambda code: self.repo.code_taken(model, code))
 
-    def create(self, actor: Actor, *, title: str, description: str = "", folder_code: str = "") -> Media:
-        """A media waiting for its file (status Uploading); ``media.created`` is announced."""
+    def create(
+        self,
+        actor: Actor,
+        *,
+        title: str,
+        description: str = "",
+        folder_code: str = "",
+        source_url: str | None = None,
+    ) -> Media:
+        """A media waiting for its file (status Uploading), or, given ``source_url``, queued for the
+        worker to fetch it from there (media/create); ``media.created`` is announced."""
+        if source_url is not None:
+            source_url = importer.check_url(
+                source_url, allow_private=self.settings.media_import_private_networks
+            )
+            if not title.strip():
+                title = importer.name_in_url(source_url).rsplit(".", 1)[0][:255]
         check_length("title", title, 255)
         check_length("description", description, 65535)
         folder = self.folder(actor, folder_code) if folder_code else None
@@ -100,25 +115,14 @@ class MediaService:
             title=title.strip(),
             description=description,
             folder_id=folder.id if folder else None,
-            status=MediaStatus.UPLOADING.value,
+            status=MediaStatus.UPLOADING.value if source_url is None else MediaStatus.PROCESSING.value,
+            source_url=source_url,
             storage_key=secrets.token_hex(16),
         )
         self.repo.add(media)
+        if source_url is not None:
+            self.session.info["media_queued"] = True
         self._log("created", actor.label, media)
-        return media
-
-    def create_import(
-        self, actor: Actor, *, url: str, title: str, description: str = "", folder_code: str = ""
-    ) -> Media:
-        """A media whose file the worker fetches from ``url`` (media/create), then transcodes."""
-        url = importer.check_url(url, allow_private=self.settings.media_import_private_networks)
-        if not title.strip():
-            title = importer.name_in_url(url).rsplit(".", 1)[0]
-        media = self.create(actor, title=title[:255], description=description, folder_code=folder_code)
-        media.source_url = url
-        media.status = MediaStatus.PROCESSING.value
-        self.session.flush()
-        self.session.info["media_queued"] = True
         return media
 
     def get(self, actor: Actor, code: str) -> Media:

@@ -109,7 +109,7 @@ def _new_media_fields(call: Call) -> dict[str, str]:
 
 def create(call: Call) -> dict[str, Any]:
     service = _media(call)
-    media = service.create_import(call.actor, url=call.params.required("url"), **_new_media_fields(call))
+    media = service.create(call.actor, source_url=call.params.required("url"), **_new_media_fields(call))
     return {**media_fields(service.view(media)), "ProgressBarUrl": service.progress_url(media)}
 
 
