@@ -51,14 +51,13 @@ def _future(days: int = 10, hour: int = 13) -> str:
 
 
 def all_conferences(client: TestClient, setup: Setup, host: int) -> list[dict[str, Any]]:
-    """Every page of conference/fetch_all."""
-    rows = api(client, "conference/fetch_all", setup.world.home.ra, host_id=host, page=1).json()
-    found = list(rows["conferences"])
-    while rows["next_page"]:
-        rows = api(
-            client, "conference/fetch_all", setup.world.home.ra, host_id=host, page=rows["next_page"]
-        ).json()
-        found.extend(rows["conferences"])
+    """Every page of conference/fetch_all, following X-Next-Page."""
+    response = api(client, "conference/fetch_all", setup.world.home.ra, host_id=host)
+    found = list(response.json())
+    while "x-next-page" in response.headers:
+        page = int(response.headers["x-next-page"])
+        response = api(client, "conference/fetch_all", setup.world.home.ra, host_id=host, page=page)
+        found.extend(response.json())
     return found
 
 
@@ -328,9 +327,7 @@ def test_unbounded_series_materialise_lazily_within_18_months(client: TestClient
     assert 17 <= later <= 19  # past ones dropped out of the list, new ones materialised
     starts = [
         c["start"]
-        for c in api(client, "conference/fetch_all", setup.world.home.ra, host_id=host, page=2).json()[
-            "conferences"
-        ]
+        for c in api(client, "conference/fetch_all", setup.world.home.ra, host_id=host, page=2).json()
     ]
     assert starts and all(c.startswith(("20",)) for c in starts)
     assert master["schedule"] == "FREQ=MONTHLY;BYMONTHDAY=-3"
@@ -341,12 +338,22 @@ def test_fetch_all_pages_of_ten(client: TestClient, setup: Setup) -> None:
     ids = [
         create(client, setup, host=host, start=_future(day)).json()["conference_id"] for day in range(1, 13)
     ]
-    first = api(client, "conference/fetch_all", setup.world.home.ra, host_id=host).json()
-    assert [c["conference_id"] for c in first["conferences"]] == ids[:10] and first["next_page"] == 2
-    second = api(
-        client, "conference/fetch_all", setup.world.home.ra, host_id=host, page=first["next_page"]
-    ).json()
-    assert [c["conference_id"] for c in second["conferences"]] == ids[10:] and second["next_page"] is None
+    # Real clients iterate on the answer: it is an array on every page; the next page is in headers.
+    first = api(client, "conference/fetch_all", setup.world.home.ra, host_id=host)
+    assert [c["conference_id"] for c in first.json()] == ids[:10]
+    assert first.headers["x-next-page"] == "2"
+    assert first.headers["link"] == (
+        '<http://podium.test/enterprise_api/conference/fetch_all?page=2>; rel="next"'
+    )
+    # The Link target works as given: the page travels in the query string of the same POST.
+    body = {"auth_token": setup.world.home.ra, "host_id": host}
+    second = client.post("/enterprise_api/conference/fetch_all?page=2", json=body)
+    assert [c["conference_id"] for c in second.json()] == ids[10:]
+    assert "x-next-page" not in second.headers and "link" not in second.headers
+    beyond = api(client, "conference/fetch_all", setup.world.home.ra, host_id=host, page=5)
+    assert beyond.status_code == 200 and beyond.json() == []
+    bad = api(client, "conference/fetch_all", setup.world.home.ra, host_id=host, page=0)
+    assert bad.status_code == 422 and bad.json() == {"message": "page must be 1 or more"}
     few = setup.world.new_host(setup.world.company_id, plan_slug="large_plan")
     create(client, setup, host=few)
     assert isinstance(api(client, "conference/fetch_all", setup.world.home.ra, host_id=few).json(), list)

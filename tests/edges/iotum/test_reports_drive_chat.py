@@ -173,10 +173,13 @@ def test_host_conferences_pages(client: TestClient, world: World) -> None:
             duration=30,
             start=(base + timedelta(days=day)).strftime("%Y-%m-%d %H:%M:%S"),
         )
-    first = api(client, "host/conferences", ra, host_id=host).json()
-    assert len(first["conferences"]) == 10 and first["next_page"] == 2
-    second = api(client, "host/conferences", ra, host_id=host, page=2).json()
-    assert len(second["conferences"]) == 2 and second["next_page"] is None
+    first = api(client, "host/conferences", ra, host_id=host)
+    assert isinstance(first.json(), list) and len(first.json()) == 10
+    assert first.headers["x-next-page"] == "2" and 'rel="next"' in first.headers["link"]
+    second = api(client, "host/conferences", ra, host_id=host, page=2)
+    assert len(second.json()) == 2 and "x-next-page" not in second.headers
+    detail = api(client, "host/conferences", ra, host_id=host, output="detail")
+    assert isinstance(detail.json(), list) and detail.headers["x-next-page"] == "2"
 
 
 # --- drive -------------------------------------------------------------------------------------

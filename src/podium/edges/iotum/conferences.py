@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from podium.domain.attendance.repository import AttendanceRepository
@@ -24,6 +24,7 @@ from podium.models.conference import Conference
 from podium.models.tenancy import Host
 
 PAGE = 10
+T = TypeVar("T")
 CONFERENCE_FIELDS = (
     "subject",
     "agenda",
@@ -67,28 +68,32 @@ def _answer(call: Call, conference: Conference) -> dict[str, Any]:
     return present.conference(_scheduling(call).view(conference))
 
 
-def _page_of(items: Sequence[Any], page_param: Any) -> tuple[list[Any], dict[str, Any] | None]:
-    """Ten per page; the page/next_page cursor appears only when there is more than one page."""
-    page = 1 if page_param in (None, "") else coerce.to_int("page", page_param)
+def _page_of(call: Call, endpoint: str, items: Sequence[T]) -> tuple[list[T], dict[str, str] | None]:
+    """Ten per page. The answer stays a JSON array (clients iterate on it); the next page, when there
+    is one, is announced out of band: ``Link: <…?page=N>; rel="next"`` and ``X-Next-Page: N``."""
+    raw = call.body.get("page")
+    page = 1 if raw in (None, "") else coerce.to_int("page", raw)
     if page < 1:
         raise InvalidInput("page must be 1 or more", field="page")
     chunk = list(items[(page - 1) * PAGE : page * PAGE])
-    if page_param in (None, "") and len(items) <= PAGE:
+    if len(items) <= page * PAGE:
         return chunk, None
-    return chunk, {"page": page, "next_page": page + 1 if len(items) > page * PAGE else None}
+    following = page + 1
+    link = f"{call.ctx.settings.base_url}/enterprise_api/{endpoint}?page={following}"
+    return chunk, {"Link": f'<{link}>; rel="next"', "X-Next-Page": str(following)}
 
 
 # --- conferences ---------------------------------------------------------------------------------
 
 
 def conference_create(call: Call) -> Answer:
-    host = call.policy.host(call.body.id_("host_id"))
+    host = call.policy.host(call.host_id())
     conference = _scheduling(call).create(call.actor, host, _fields(call))
     return Answer(_answer(call, conference))
 
 
 def conference_create_reservationless(call: Call) -> Answer:
-    host = call.policy.host(call.body.id_("host_id"))
+    host = call.policy.host(call.host_id())
     conference = _scheduling(call).create_reservationless(call.actor, host, _fields(call))
     return Answer(_answer(call, conference))
 
@@ -115,12 +120,12 @@ def conference_fetch(call: Call) -> Answer:
 
 
 def conference_fetch_all(call: Call) -> Answer:
-    host = call.policy.host(call.body.id_("host_id"))
+    host = call.policy.host(call.host_id())
     conferences = _scheduling(call).for_host(host)
-    chunk, cursor = _page_of(conferences, call.body.get("page"))
+    chunk, next_page = _page_of(call, "conference/fetch_all", conferences)
     detail = call.body.str_("output") == "detail"
     rows = [_detail(call, c) if detail else _answer(call, c) for c in chunk]
-    return Answer(rows if cursor is None else {"conferences": rows, **cursor})
+    return Answer(rows, headers=next_page)
 
 
 def conference_cancel(call: Call) -> Answer:
@@ -217,7 +222,7 @@ def _date_range(call: Call, zone: ZoneInfo) -> tuple[datetime | None, datetime |
 
 
 def host_conferences(call: Call) -> Answer:
-    host = call.policy.host(call.body.id_("host_id"))
+    host = call.policy.host(call.host_id())
     zone = _zone(call)
     since, before = _date_range(call, zone)
     output = call.body.str_("output") or "summary"
@@ -225,7 +230,7 @@ def host_conferences(call: Call) -> Answer:
         raise InvalidInput("output must be summary or detail", field="output")
     now = utcnow()
     conferences = AttendanceRepository(call.ctx.session).host_conferences(host.id, since, before, now)
-    chunk, cursor = _page_of(conferences, call.body.get("page"))
+    chunk, next_page = _page_of(call, "host/conferences", conferences)
     scheduling = _scheduling(call)
     usages = AttendanceService(call.ctx.session).usage(chunk)
     if output == "summary":
@@ -247,11 +252,11 @@ def host_conferences(call: Call) -> Answer:
             )
             for u in usages
         ]
-    return Answer(rows if cursor is None else {"conferences": rows, **cursor})
+    return Answer(rows, headers=next_page)
 
 
 def host_cdrs(call: Call) -> Answer:
-    host = call.policy.host(call.body.id_("host_id"))
+    host = call.policy.host(call.host_id())
     zone = _zone(call)
     since, before = _date_range(call, zone)
     rows = AttendanceRepository(call.ctx.session).cdrs(
@@ -267,7 +272,7 @@ def host_cdrs(call: Call) -> Answer:
 
 
 def host_active_calls(call: Call) -> Answer:
-    host = call.policy.host(call.body.id_("host_id"))
+    host = call.policy.host(call.host_id())
     zone = _zone(call)
     calls = AttendanceRepository(call.ctx.session).active_for_host(host.id)
     return Answer(
@@ -287,7 +292,7 @@ def host_active_calls(call: Call) -> Answer:
 
 
 def _drive(call: Call) -> tuple[DriveService, Host]:
-    return DriveService(call.ctx.session, call.ctx.settings), call.policy.host(call.body.id_("host_id"))
+    return DriveService(call.ctx.session, call.ctx.settings), call.policy.host(call.host_id())
 
 
 def drive_fetch_all(call: Call) -> Answer:

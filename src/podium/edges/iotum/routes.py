@@ -194,7 +194,9 @@ def host_create(call: Call) -> Answer:
 
 
 def host_fetch(call: Call) -> Answer:
-    return Answer(present.host(call.hosts.view(call.policy.host(call.body.id_("host_id")))))
+    host_id = call.host_id()
+    host = call.policy.own_host() if host_id == call.actor.host_id else call.policy.host(host_id)
+    return Answer(present.host(call.hosts.view(host)))
 
 
 def host_update(call: Call) -> Answer:
@@ -232,7 +234,10 @@ def _book(call: Call) -> Book:
     if host_id is not None:
         host = call.policy.host(host_id)
         return Book(call.policy.company_or_own(host.company_id), host)
-    return Book(call.policy.company(call.body.int_("company_id", required=False)))
+    company_id = call.body.int_("company_id", required=False)
+    # Neither named: one's own company's company-level book, for a company admin (as the reference
+    # says) and for a reseller admin alike.
+    return Book(call.policy.company_or_own(company_id))
 
 
 def contact_create(call: Call) -> Answer:
@@ -354,8 +359,8 @@ def _endpoint(endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
         except DomainError as error:
             return _error(error)
         if answer.status == 204:
-            return Response(status_code=204)
-        return JSONResponse(answer.body, status_code=answer.status)
+            return Response(status_code=204, headers=answer.headers)
+        return JSONResponse(answer.body, status_code=answer.status, headers=answer.headers)
 
     handle.__name__ = "iotum_" + endpoint.path.replace("/", "_")
     handle.__doc__ = endpoint.summary

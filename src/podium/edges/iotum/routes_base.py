@@ -13,12 +13,14 @@ from podium.domain.subscriptions.service import SubscriptionService
 from podium.domain.tenancy.companies import CompanyService
 from podium.edges.common import Context
 from podium.edges.iotum.params import Body
+from podium.kit.errors import InvalidInput
 
 
 @dataclass(frozen=True)
 class Answer:
     body: Any
     status: int = 200
+    headers: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,19 @@ class Call:
     ctx: Context
     actor: Actor
     body: Body
+
+    def host_id(self) -> int:
+        """``host_id``, or the caller's own host when the body names none.
+
+        OAuth apps and ``auth_token`` sessions act for one host; where ``host_id`` can only mean
+        "which host", leaving it out means "the one whose credential this is".
+        """
+        named = self.body.int_("host_id", required=False)
+        if named is not None:
+            return named
+        if self.actor.host_id is None:
+            raise InvalidInput("host_id is required", field="host_id")
+        return self.actor.host_id
 
     @property
     def policy(self) -> AccessPolicy:
