@@ -52,6 +52,22 @@ def to_str(field: str, value: Any, *, maximum: int = 255) -> str:
     return text
 
 
+MEDIA_MODES = ("none", "audio", "video")
+
+
+def media_mode(field: str, value: Any) -> str:
+    """``none``, ``audio`` or ``video``; loose clients send a boolean (true records video, false
+    nothing) or leave it empty (nothing)."""
+    if value is None:
+        return "none"
+    if isinstance(value, bool) or (isinstance(value, str) and value.strip().lower() in TRUE | FALSE):
+        return "video" if to_bool(field, value) else "none"
+    mode = to_str(field, value).lower() or "none"
+    if mode not in MEDIA_MODES:
+        raise InvalidInput(f"{field} must be one of none, audio, video", field=field)
+    return mode
+
+
 def to_int_list(field: str, value: Any) -> list[int]:
     if not isinstance(value, list):
         raise InvalidInput(f"{field} must be an array of integers", field=field)

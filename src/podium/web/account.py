@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from oauthlib.oauth2 import FatalClientError, OAuth2Error
 
 from podium.domain.auth.oauth import OAuthService
@@ -217,12 +217,48 @@ def _oauth_response(headers: dict[str, str], body: str | None, status: int) -> R
     )
 
 
+def _oauth_error(error: str, description: str, status: int = 400) -> Response:
+    return JSONResponse(
+        {"error": error, "error_description": description},
+        status_code=status,
+        headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
+    )
+
+
+def _token_request_problem(content_type: str, raw: bytes) -> str | None:
+    """What is wrong with a token request's body, said plainly (oauthlib would answer
+    ``unsupported_grant_type`` to anything it cannot parse)."""
+    kind = content_type.split(";")[0].strip().lower()
+    if kind == "application/json" or raw.lstrip().startswith((b"{", b"[")):
+        return (
+            "The token endpoint takes its parameters as application/x-www-form-urlencoded "
+            "(RFC 6749 section 4.1.3), not JSON"
+        )
+    if kind not in ("", "application/x-www-form-urlencoded"):
+        return f"Unsupported content type {kind}: send application/x-www-form-urlencoded"
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return "The request body is not UTF-8"
+    try:
+        fields = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text.strip()))
+    except ValueError:
+        return "The request body is not a valid form (name=value pairs joined by &)"
+    if not any(name == "grant_type" and value for name, value in fields):
+        return "grant_type is required: client_credentials, authorization_code or refresh_token"
+    return None
+
+
 @router.post("/oauth/token")
 async def oauth_token(request: Request) -> Response:
     """OAuth 2 token endpoint: client_credentials, authorization_code (PKCE) and refresh_token grants."""
     settings = request.app.state.settings
     _oauth_transport(settings)
-    body = (await request.body()).decode("utf-8", errors="replace")
+    raw = await request.body()
+    problem = _token_request_problem(request.headers.get("content-type", ""), raw)
+    if problem is not None:
+        return _oauth_error("invalid_request", problem)
+    body = raw.decode("utf-8")
     uri, headers = str(request.url), dict(request.headers)
 
     def work(ctx: Context) -> tuple[dict[str, str], str | None, int]:

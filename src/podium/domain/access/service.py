@@ -87,6 +87,13 @@ class AccessPolicy:
             raise Forbidden("This host is beyond your scope")
         return host
 
+    def own_host(self) -> Host:
+        """The caller's own host, whatever its role: anyone may read who they are."""
+        host = self.repo.host(self.actor.host_id or 0)
+        if host is None or host.deleted_at is not None:
+            raise NotFound("Host not found")
+        return host
+
     def may_grant(self, role: Role) -> None:
         """Only a reseller admin grants (or touches) the reseller-admin role."""
         if role == Role.RESELLER_ADMIN and not self.actor.is_reseller_admin:

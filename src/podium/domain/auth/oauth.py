@@ -110,10 +110,13 @@ class PodiumRequestValidator(RequestValidator):
         known = client or self._client(client_id)
         return known is not None and grant_type in known.grant_types
 
-    # --- authorization codes (PKCE required) ------------------------------------------------
+    # --- authorization codes (PKCE required of public clients) -------------------------------
 
     def is_pkce_required(self, client_id: str, request: Any) -> bool:
-        return True
+        """Public clients must use PKCE; a confidential one authenticates with its secret instead
+        (RFC 6749 §4.1), and its PKCE, when sent, is still checked."""
+        client = self._client(client_id)
+        return client is None or not client.confidential
 
     def save_authorization_code(
         self, client_id: str, code: dict[str, Any], request: Any, *args: Any, **kwargs: Any

@@ -42,7 +42,6 @@ from podium.rooms.events import room_event
 
 NOT_IN_CONTACTS = "Participants has one or more contact that does not exist in the host's contact list."
 MUTE_MODES = ("conversation", "q&a", "presentation")
-MEDIA_MODES = ("none", "audio", "video")
 HORIZON = timedelta(days=548)  # 18 months: fetch_all does not look further
 ONE_TIME_GRACE = timedelta(hours=72)
 MAX_DURATION = 7 * 24 * 60
@@ -94,6 +93,8 @@ class ConferenceView:
     conference: Conference
     participants: list[int]
     moderators: list[int]
+    # The moderators as people: host id (when the moderator is a host), name and email.
+    moderator_people: list[dict[str, Any]]
     participant_emails: list[dict[str, Any]]
     room_url: str
     active: bool
@@ -190,14 +191,7 @@ class SchedulingService:
             conference.duration_minutes = duration
         for key in ("auto_record", "auto_stream"):
             if key in fields:
-                value = fields[key]
-                if isinstance(value, bool) or (isinstance(value, str) and value.lower() in ("true", "false")):
-                    # Loose clients send auto_record: true; it means record (as video) or not.
-                    value = "video" if coerce.to_bool(key, value) else "none"
-                mode = coerce.to_str(key, value if value is not None else "none").lower() or "none"
-                if mode not in MEDIA_MODES:
-                    raise InvalidInput(f"{key} must be one of none, audio, video", field=key)
-                setattr(conference, key, mode)
+                setattr(conference, key, coerce.media_mode(key, fields[key]))
         if (
             "none" not in (conference.auto_record, conference.auto_stream)
             and conference.auto_record != conference.auto_stream
@@ -400,7 +394,19 @@ class SchedulingService:
         return conference
 
     def create_reservationless(self, actor: Actor, host: Host, fields: dict[str, Any]) -> Conference:
-        """An active conference now: one-time code and/or secure URL, or the host's dedicated code."""
+        """An active conference now: one-time code and/or secure URL, or the host's dedicated code.
+
+        Every option ``create`` takes means the same here (recording, streaming, PIN, mute mode,
+        participants…); only ``start`` and ``schedule`` have no meaning for a call that starts now,
+        and are refused rather than ignored.
+        """
+        for key in ("start", "schedule"):
+            if fields.get(key) not in (None, ""):
+                raise InvalidInput(
+                    f"{key} cannot be given to a reservationless conference: it starts now "
+                    "(use conference/create to schedule one)",
+                    field=key,
+                )
         conference = self._new(actor, host)
         conference.reservationless = True
         conference.title = f"{host.name}'s meeting"
@@ -408,25 +414,17 @@ class SchedulingService:
         settings = host.settings or {}
         conference.mute_mode = "conversation"
         conference.host_initiated_recording = bool(settings.get("host_initiated_recording", False))
-        self._apply(
-            conference,
-            {
-                k: v
-                for k, v in fields.items()
-                if k
-                in ("secure_url", "subject", "agenda", "duration", "time_zone", "mute_mode", "security_pin")
-            },
-            creating=True,
-        )
+        self._apply(conference, fields, creating=True)
         conference.one_time_code = coerce.to_bool(
             "one_time_access_code", fields.get("one_time_access_code") or False
         )
         self._check_features(host, conference)
+        invitees = self._invitees(host, fields)
         now = utcnow()
         conference.starts_at = now
         conference.access_code = self._one_time_code() if conference.one_time_code else host.access_code
         self._set_validity(conference)
-        self._set_participants(conference, host, None)
+        self._set_participants(conference, host, invitees)
         self._start(conference, now)
         return conference
 
@@ -535,6 +533,10 @@ class SchedulingService:
             if wanted != conference.one_time_code:
                 conference.one_time_code = wanted
                 conference.access_code = self._one_time_code() if wanted else host.access_code
+            if not wanted and "security_pin" not in fields:
+                # The PIN exists only with a one-time code: turning the code off drops it. Naming a
+                # PIN in the same request is still refused by the feature check below.
+                conference.security_pin = None
         self._check_features(host, conference)
         invitees = self._invitees(host, fields)
         self._set_participants(conference, host, invitees)
@@ -657,6 +659,7 @@ class SchedulingService:
             for p in self.participants.for_conference(conference.id)
             if p.deleted_at is None and p.contact_id is not None
         ]
+        moderators = [p for p in participants if p.role in (ParticipantRole.HOST, ParticipantRole.MODERATOR)]
         master = None
         if conference.master_id is not None:
             master = (
@@ -665,11 +668,8 @@ class SchedulingService:
         return ConferenceView(
             conference=conference,
             participants=[p.contact_id for p in participants if p.contact_id is not None],
-            moderators=[
-                p.contact_id
-                for p in participants
-                if p.contact_id is not None and p.role in (ParticipantRole.HOST, ParticipantRole.MODERATOR)
-            ],
+            moderators=[p.contact_id for p in moderators if p.contact_id is not None],
+            moderator_people=[{"person_id": p.host_id, "name": p.name, "email": p.email} for p in moderators],
             participant_emails=[
                 {"email": p.email, "moderator": p.role != ParticipantRole.PARTICIPANT} for p in participants
             ],

@@ -27,7 +27,6 @@ from podium.models.tenancy import Company, Host, Role
 
 PASSWORD_AUDIENCE = "podium:password"
 PASSWORD_LINK_DAYS = 7
-MEDIA_MODES = ("none", "audio", "video")
 DISABLE_EMAIL_KEYS = (
     "conference_invitations",
     "conference_reminders",
@@ -88,10 +87,7 @@ def _settings(current: dict[str, Any], changes: HostChanges) -> dict[str, Any]:
             merged[key] = coerce.to_bool(key, changes.get(key))
     for key in ("auto_record", "auto_stream"):
         if changes.has(key):
-            mode = coerce.to_str(key, changes.get(key)).lower() or "none"
-            if mode not in MEDIA_MODES:
-                raise InvalidInput(f"{key} must be one of none, audio, video", field=key)
-            merged[key] = mode
+            merged[key] = coerce.media_mode(key, changes.get(key))
     if (
         "none" not in (merged["auto_record"], merged["auto_stream"])
         and merged["auto_record"] != merged["auto_stream"]

@@ -19,12 +19,21 @@ def snake(key: str) -> str:
     return _CAMEL.sub(r"_\1", key).lower()
 
 
+def _snake_keys(value: Any) -> Any:
+    """camelCase keys become snake_case at every level (``disableEmails: {conferenceInvitations}``)."""
+    if isinstance(value, dict):
+        return {snake(str(k)): _snake_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_snake_keys(item) for item in value]
+    return value
+
+
 class Body:
     """The request's parameters: the JSON body over the query string, keys in snake_case."""
 
     def __init__(self, values: dict[str, Any]) -> None:
         _reject_nul(values)
-        self.values = {snake(k): v for k, v in values.items()}
+        self.values = _snake_keys(values)
 
     def has(self, key: str) -> bool:
         return key in self.values

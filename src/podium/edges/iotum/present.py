@@ -275,7 +275,7 @@ def conference_detail(
         "has_video": False,
         "has_audio": False,
         "conference_id": c.id,
-        "moderators": [{"person_id": None, "contact_id": contact_id} for contact_id in view.moderators],
+        "moderators": view.moderator_people,
         "is_streaming": c.is_streaming,
         "time_zone": str(zone),
         "room_url": view.room_url,
