@@ -29,7 +29,7 @@ from podium.kit.errors import DomainError
 from podium.rooms.hub import RoomHub
 from podium.rooms.janus import JanusClient, JanusEndpoint, JanusUnavailable, LocalJanus, MediaPool
 from podium.rooms.service import RoomService
-from podium.web import account, drive, media, pages, rooms, watch
+from podium.web import account, drive, embeds, media, pages, rooms, watch
 
 log = logging.getLogger(__name__)
 
@@ -185,6 +185,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(media.router)
     app.include_router(watch.router)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "web" / "static")), name="static")
+    # Last: ``/<media code>`` (Boomstream's player address) must never shadow another route.
+    app.include_router(embeds.router)
     app.add_middleware(
         CaseInsensitiveMethods,
         canonical=boomstream.canonical_paths() + liveminutes.canonical_paths(lm_prefix),

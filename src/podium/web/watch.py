@@ -59,7 +59,7 @@ def _status(error: DomainError) -> int:
     return STATUS_BY_CODE.get(error.code, 400)
 
 
-def _error_page(request: Request, error: DomainError) -> HTMLResponse:
+def error_page(request: Request, error: DomainError) -> HTMLResponse:
     return templates.TemplateResponse(
         request,
         "link_error.html",
@@ -107,9 +107,27 @@ def _api_error(error: DomainError) -> JSONResponse:
     )
 
 
-@router.get("/watch/{code}", response_class=HTMLResponse)
-async def watch_page(request: Request, code: str, embed: str = "") -> HTMLResponse:
-    """The player page of one media: free, or behind a password, a registration form or a preview."""
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
+
+
+def _word(value: str | None) -> bool | None:
+    """A yes/no page option: True, False, or None when absent or not a yes/no word."""
+    value = (value or "").strip().lower()
+    return True if value in TRUE_WORDS else False if value in FALSE_WORDS else None
+
+
+async def player_page(request: Request, code: str, *, embed: bool, title_shown: bool) -> HTMLResponse:
+    """The watch page of one media, for every way a site opens it (``/watch/<code>`` and the embeds).
+
+    Options read from the query string: ``title=0`` hides the title, ``autostart`` (or ``autoplay``)
+    ``1``/``0`` plays at once or waits for the viewer's click; ``id_recovery`` is read by the page
+    itself (it signs in through the session API like a typed password). Other options are ignored.
+    ``title_shown`` is the default when ``title`` is not given.
+    """
+    query = request.query_params
+    title = _word(query.get("title"))
+    autostart = _word(query.get("autostart", query.get("autoplay")))
 
     def work(ctx: Context) -> dict[str, Any]:
         offer = ViewingService(ctx.session, ctx.settings).offer(code)
@@ -127,7 +145,9 @@ async def watch_page(request: Request, code: str, embed: str = "") -> HTMLRespon
             "preview_seconds": offer.preview_seconds or 0,
             "paywall": main,
             "contacts": contacts,
-            "embed": embed in ("1", "true", "yes"),
+            "embed": embed,
+            "show_title": title_shown if title is None else title,
+            "autostart": "" if autostart is None else "yes" if autostart else "no",
             "heartbeat_seconds": ctx.settings.heartbeat_seconds,
             "has_hls_js": VENDOR_HLS.exists(),
         }
@@ -135,8 +155,15 @@ async def watch_page(request: Request, code: str, embed: str = "") -> HTMLRespon
     try:
         page = await run_unit_of_work(request, work)
     except DomainError as error:
-        return _error_page(request, error)
+        return error_page(request, error)
     return templates.TemplateResponse(request, "watch.html", page, headers=PAGE_HEADERS)
+
+
+@router.get("/watch/{code}", response_class=HTMLResponse)
+async def watch_page(request: Request, code: str, embed: str = "") -> HTMLResponse:
+    """The player page of one media: free, or behind a password, a registration form or a preview."""
+    embedded = bool(_word(embed))  # PlayerCode's iframe: no title unless ``title=1``
+    return await player_page(request, code, embed=embedded, title_shown=not embedded)
 
 
 @router.get("/watch/s/{code}", response_class=HTMLResponse)
@@ -156,7 +183,7 @@ async def subscription_page(request: Request, code: str) -> HTMLResponse:
     try:
         page = await run_unit_of_work(request, work)
     except DomainError as error:
-        return _error_page(request, error)
+        return error_page(request, error)
     return templates.TemplateResponse(request, "subscription.html", page, headers=PAGE_HEADERS)
 
 
@@ -174,6 +201,7 @@ async def start_session(request: Request, code: str) -> Response:
             code,
             _viewer(request, device),
             password=str(body.get("password", "")),
+            recovery=recovery if isinstance(recovery := body.get("id_recovery"), str) else "",
             email=str(body.get("email", "")),
             name=str(body.get("name", "")),
             phone=str(body.get("phone", "")),

@@ -35,6 +35,11 @@ from podium.models.paywall import AccessKind, AccessPass, Paywall, ViewSession
 # A heartbeat may claim the time since the previous one, plus this much for network jitter.
 HEARTBEAT_SLACK = timedelta(seconds=5)
 MAX_HEARTBEAT_MS = 5 * 60 * 1000
+# Longer than any access password; longer input is refused without a query.
+MAX_PASSWORD_LENGTH = 256
+WRONG_PASSWORD = "Wrong access password"
+# ``id_recovery`` that opens nothing here: the same words whether or not it exists elsewhere.
+WRONG_RECOVERY = "This access link is not valid for this video"
 
 
 class AccessDenied(DomainError):
@@ -128,10 +133,21 @@ class ViewingService:
         ]
         return paywall, media
 
-    def _ready_media(self, code: str) -> Media:
-        media = self.media.live_by_public_code(code.strip())
+    def embedded(self, media_code: str) -> Media:
+        """The media a player embed names, ready or not (its watch page says which).
+
+        Raises:
+            NotFound: no live media has this code.
+        """
+        code = media_code.strip()
+        # No code is long or has control characters (nor can PostgreSQL compare a NUL): not a query.
+        media = self.media.live_by_public_code(code) if len(code) <= 64 and code.isprintable() else None
         if media is None:
             raise NotFound("This video does not exist")
+        return media
+
+    def _ready_media(self, code: str) -> Media:
+        media = self.embedded(code)
         if media.status != MediaStatus.DONE.value:
             raise NotReady(
                 "This video is not ready yet"
@@ -148,21 +164,39 @@ class ViewingService:
         viewer: Viewer,
         *,
         password: str = "",
+        recovery: str = "",
         email: str = "",
         name: str = "",
         phone: str = "",
         preview: bool = False,
     ) -> Started:
+        """Open a view session of one media for one device.
+
+        Args:
+            media_code: the media's public code.
+            viewer: the device, IP and user agent asking.
+            password: an access password the viewer typed.
+            recovery: an access password that came in a link (Boomstream ``id_recovery``): it opens
+                exactly what the same password typed would (activations and device rules included);
+                only the refusal's words differ.
+            email, name, phone: the registration form.
+            preview: the preview, when no password or email is given.
+
+        Raises:
+            AccessDenied, AccessExpired, ActivationsExhausted, DeviceInUse, NotFound, NotReady.
+        """
         offer = self.offer(media_code)
         media = offer.media
         if offer.free:
             return self._open(media, viewer, kind="free")
-        if preview and not (password or email):
+        if preview and not (password or recovery or email):
             if not offer.preview_seconds:
                 raise AccessDenied("This video has no preview")
             return self._open(media, viewer, kind="preview", preview_seconds=offer.preview_seconds)
         if password.strip():
-            paywall, buyer = self._by_password(offer, password.strip())
+            paywall, buyer = self._by_password(offer, password.strip(), WRONG_PASSWORD)
+        elif recovery.strip():
+            paywall, buyer = self._by_password(offer, recovery.strip(), WRONG_RECOVERY)
         elif email.strip():
             paywall, buyer = self._by_registration(offer, email, name, phone)
         else:
@@ -170,7 +204,9 @@ class ViewingService:
         self._admit_device(paywall, buyer, viewer)
         return self._open(media, viewer, kind="pass", paywall=paywall, buyer=buyer)
 
-    def _by_password(self, offer: Offer, password: str) -> tuple[Paywall, AccessPass]:
+    def _by_password(self, offer: Offer, password: str, wrong: str) -> tuple[Paywall, AccessPass]:
+        if len(password) > MAX_PASSWORD_LENGTH or not password.isprintable():
+            raise AccessDenied(wrong)  # no access password looks like this (nor can PostgreSQL hold a NUL)
         by_id = {p.id: p for p in offer.paywalls}
         candidates = [
             (by_id[b.paywall_id], b)
@@ -178,7 +214,7 @@ class ViewingService:
             if self.rules.opens(by_id[b.paywall_id], b, offer.media)
         ]
         if not candidates:
-            raise AccessDenied("Wrong access password")
+            raise AccessDenied(wrong)
         return self._in_window(candidates)
 
     def _by_registration(self, offer: Offer, email: str, name: str, phone: str) -> tuple[Paywall, AccessPass]:

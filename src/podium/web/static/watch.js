@@ -16,6 +16,18 @@
   const root = $("watch");
   if (!root) return;
 
+  // An embed may carry the buyer's access password as `id_recovery` (Boomstream's sign-in link): it
+  // signs in as if typed. Taken out of the address bar like the fragment's, once read.
+  const query = new URLSearchParams(location.search);
+  const recovery = (query.get("id_recovery") || "").trim();
+  if (query.has("id_recovery")) {
+    query.delete("id_recovery");
+    const rest = query.toString();
+    history.replaceState(null, "", location.pathname + (rest ? "?" + rest : "") + location.hash);
+  }
+  // "yes": start by itself (muted if the browser wants it); "no": wait for the viewer; "": try.
+  const autostart = root.dataset.autostart || "";
+
   const code = root.dataset.code;
   const video = $("player");
   const state = { session: null, key: null, token: null, src: null, hls: null, watched: 0, lastTick: null,
@@ -56,7 +68,8 @@
     return { ok: response.ok, status: response.status, data: data };
   }
 
-  async function start(body) {
+  // `auto`: not asked for by a click (a free video, or an id_recovery link, on load).
+  async function start(body, auto) {
     showError("");
     let answer;
     try {
@@ -67,16 +80,18 @@
     stopPlayback();
     Object.assign(state, { session: data.session, key: data.key, token: data.token, src: data.src,
                            preview: data.preview_seconds || 0, downloadable: data.downloadable, stopped: false });
-    if (body.password) sessionStorage.setItem(ACCESS_KEY, body.password);
+    const password = body.password || body.id_recovery;
+    if (password) sessionStorage.setItem(ACCESS_KEY, password);
     showUnlock(!!state.preview);
+    root.classList.toggle("previewing", !!state.preview);
     status(state.preview ? "Preview: the first " + state.preview + " seconds" : "");
     watermark(data.watermark);
-    play(data.src);
+    play(data.src, auto);
     state.timer = setInterval(heartbeat, (data.heartbeat_seconds || 10) * 1000);
     return true;
   }
 
-  function play(src) {
+  function play(src, auto) {
     if (window.Hls && window.Hls.isSupported()) {
       const hls = new window.Hls({
         // Every request uses the freshest token: an old one expires within a couple of minutes.
@@ -105,7 +120,12 @@
       showError("This browser cannot play this video");
       return;
     }
-    video.play().catch(() => status("Press play to start"));
+    if (auto && autostart === "no") return;
+    video.play().catch(() => {
+      if (!auto || autostart !== "yes") { status("Press play to start"); return; }
+      video.muted = true;  // browsers let a muted video start by itself
+      video.play().catch(() => status("Press play to start"));
+    });
   }
 
   function stopPlayback() {
@@ -157,14 +177,15 @@
   }
   setInterval(() => { if (watermarkText) watermark(watermarkText); }, 4000);
 
-  video.addEventListener("playing", () => { state.lastTick = performance.now(); });
-  video.addEventListener("pause", tick);
+  video.addEventListener("playing", () => { state.lastTick = performance.now(); root.classList.add("playing"); });
+  video.addEventListener("pause", () => { tick(); root.classList.remove("playing"); });
   video.addEventListener("waiting", () => { tick(); state.lastTick = null; });
   video.addEventListener("timeupdate", () => {
     tick();
     if (state.preview && video.currentTime >= state.preview) {
       stopPlayback();
       state.preview = 0;
+      root.classList.remove("previewing");
       status("The preview is over: enter your access password to watch on");
       showUnlock(true);
     }
@@ -204,5 +225,15 @@
   }
   const previewButton = $("preview-button");
   if (previewButton) previewButton.addEventListener("click", () => start({ preview: true }));
-  if (root.dataset.free === "yes") start({});
+  if (root.dataset.free === "yes") {
+    start({}, true);
+  } else if (recovery) {
+    showUnlock(false);
+    status("Signing in…");
+    start({ id_recovery: recovery }, true).then((ok) => {
+      if (ok) return;
+      status("");
+      showUnlock(true);  // the normal form, under the reason
+    });
+  }
 })();
