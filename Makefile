@@ -1,10 +1,10 @@
-.PHONY: system-packages run test test-sqlite test-postgres check bench venv clean
+.PHONY: system-packages web-assets run test test-sqlite test-postgres check bench venv clean
 
 venv:
 	@scripts/ensure-venv.sh
 
 ## Run the server on the embedded defaults (SQLite under ./var, a local Janus), migrating on start.
-run: venv system-packages
+run: venv system-packages web-assets
 	.venv/bin/podium serve --host $${HOST:-127.0.0.1} --port $${PORT:-8000}
 
 ## The whole suite on SQLite, then again on a throwaway PostgreSQL.
@@ -13,10 +13,14 @@ test: test-sqlite test-postgres
 system-packages:
 	@scripts/ensure-system-packages.sh
 
-test-sqlite: venv system-packages
+## The watch page's player library (hls.js) with npm, pinned and hash-checked; a no-op once it is there.
+web-assets: venv system-packages
+	@.venv/bin/python scripts/fetch-web-assets.py
+
+test-sqlite: venv system-packages web-assets
 	.venv/bin/pytest tests
 
-test-postgres: venv system-packages
+test-postgres: venv system-packages web-assets
 	scripts/with-postgres.sh .venv/bin/pytest tests
 
 check: venv
@@ -24,7 +28,7 @@ check: venv
 	.venv/bin/ruff format --check src tests bench
 	.venv/bin/mypy
 
-bench: venv system-packages
+bench: venv system-packages web-assets
 	.venv/bin/python bench/api_latency.py
 	.venv/bin/python bench/room_join.py
 	.venv/bin/python bench/ppv_stats.py

@@ -13,5 +13,3 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/pip install -q -e '.[dev]'
   touch "$stamp"
 fi
-# The watch page's player library (hls.js), pinned and hash-checked; a no-op once it is there.
-.venv/bin/python scripts/fetch-web-assets.py
