@@ -175,7 +175,7 @@ def test_activation_limit_counts_devices(
     assert started(client, media, DEVICE_A, password=password)["session"] != first["session"]
     started(client, media, DEVICE_B, password=password)
     refused(start(client, media, "c" * 32, password=password), 403, "no activations left")
-    info = boom_json(client, "ppv/info", shop.key, code=code, hash=password)["Items"][0]
+    info = boom_json(client, "ppv/info", shop.key, code=code, hash=password)["Items"]["Item"]
     assert (info["Activation"], info["LeftActivations"]) == (2, 0)
     boom_json(client, "ppv/updatebuyer", shop.key, code=code, hash=password, activation="3")
     started(client, media, "c" * 32, password=password)
@@ -221,9 +221,10 @@ def test_access_windows(client: TestClient, shop: Shop, media_files: dict[str, P
     media = _fresh(client, shop, media_files)
     code = paywall(client, shop.key, [media], period="1")
     clock.freeze(datetime(2031, 5, 1, 12, 0, 0))
-    later = buyer(client, shop.key, code, media, access_start="2031-05-02")
-    expired = buyer(client, shop.key, code, media, access_expire="2031-04-30")
-    by_period = buyer(client, shop.key, code, media)
+    # Three buyers (one email again would update the same buyer).
+    later = buyer(client, shop.key, code, media, email="later@example.com", access_start="2031-05-02")
+    expired = buyer(client, shop.key, code, media, email="expired@example.com", access_expire="2031-04-30")
+    by_period = buyer(client, shop.key, code, media, email="period@example.com")
     refused(start(client, media, password=later), 403, "Access opens on 2031-05-02 00:00:01 UTC")
     refused(start(client, media, password=expired), 403, "has expired")
     session = started(client, media, password=by_period)

@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -84,7 +85,16 @@ class AccessPass(Timestamped, Base):
 
     __tablename__ = "access_passes"
     __table_args__ = (
-        UniqueConstraint("paywall_id", "password"),
+        # One live buyer per password in a subscription: a deleted buyer's password may be given again
+        # (a shop that chose it re-adds its customer), so the rule leaves deleted rows out.
+        Index(
+            "uq_access_passes_live_password",
+            "paywall_id",
+            "password",
+            unique=True,
+            sqlite_where=text("deleted_at IS NULL"),
+            postgresql_where=text("deleted_at IS NULL"),
+        ),
         Index("ix_access_passes_password", "password"),
         Index("ix_access_passes_paywall_email", "paywall_id", "email"),
     )
@@ -94,7 +104,8 @@ class AccessPass(Timestamped, Base):
     paywall_id: Mapped[int] = mapped_column(ForeignKey("paywalls.id"))
     # The media named when the buyer was added: the only one a "single" paywall opens.
     media_id: Mapped[int | None] = mapped_column(ForeignKey("media.id"))
-    password: Mapped[str] = mapped_column(String(32))
+    # Made by Podium (12 characters) or chosen by the shop (``addbuyer`` with ``hash``).
+    password: Mapped[str] = mapped_column(String(255))
     email: Mapped[str] = mapped_column(String(254), default="")
     phone: Mapped[str] = mapped_column(String(32), default="")
     name: Mapped[str] = mapped_column(String(255), default="")

@@ -48,6 +48,15 @@ class PaywallRepository:
         )
         return [(row[0], int(row[1] or 0)) for row in self.session.execute(stmt).all()]
 
+    def lock_paywall(self, paywall_id: int) -> None:
+        """Hold the paywall's row until the transaction ends, so that adding buyers (look up, then
+        insert or update) runs one call at a time per paywall. A no-op write: a row lock on
+        PostgreSQL, the write lock on SQLite (see ``TenancyRepository.lock_company``)."""
+        self.session.execute(
+            update(Paywall).where(Paywall.id == paywall_id).values(updated_at=Paywall.updated_at),
+            execution_options={"synchronize_session": False},
+        )
+
     def live_for_media(self, media_id: int) -> Sequence[Paywall]:
         stmt = (
             select(Paywall)
@@ -109,6 +118,23 @@ class PaywallRepository:
             conditions.append(AccessPass.media_id == media_id)
         stmt = select(AccessPass).where(*conditions).order_by(AccessPass.id)
         return self.session.scalars(stmt).all()
+
+    def latest_live_pass(
+        self, paywall_id: int, *, email: str = "", phone: str = "", media_id: int | None = None
+    ) -> AccessPass | None:
+        """The newest live pass with this email (case-insensitive), else with this phone, optionally
+        only among those added for ``media_id``."""
+        conditions = [AccessPass.paywall_id == paywall_id, AccessPass.deleted_at.is_(None)]
+        if email:
+            conditions.append(func.lower(AccessPass.email) == email.lower())
+        elif phone:
+            conditions.append(AccessPass.phone == phone)
+        else:
+            return None
+        if media_id is not None:
+            conditions.append(AccessPass.media_id == media_id)
+        stmt = select(AccessPass).where(*conditions).order_by(AccessPass.id.desc()).limit(1)
+        return self.session.scalar(stmt)
 
     def passes_for_password(self, password: str, paywall_ids: Sequence[int]) -> Sequence[AccessPass]:
         stmt = select(AccessPass).where(

@@ -11,7 +11,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from sqlalchemy.orm import Session
 
@@ -23,17 +23,22 @@ from podium.domain.outbox.service import enqueue_email
 from podium.domain.paywall.repository import PaywallRepository
 from podium.kit import ids
 from podium.kit.clock import utcnow
-from podium.kit.errors import InvalidInput, NotFound
+from podium.kit.errors import Conflict, InvalidInput, NotFound
 from podium.kit.validation import check_length, normalise_email
 from podium.models.media import Media
 from podium.models.paywall import AccessKind, AccessPass, Paywall, PaywallMedia, SellerContacts
 
+# The reference's ``create`` sample sends no ``subscription_type``: a PPV object with a cost.
+DEFAULT_ACCESS_KIND = AccessKind.PAY_PER_VIEW.value
 SCOPES = ("single", "group")
 COLLECTION_TYPES = ("collect", "protect")
 MAX_ACTIVATIONS = 1_000_000
 MAX_PERIOD_DAYS = 36_500
 MAX_PREVIEW_SECONDS = 86_400
 MEDIA_PAGE_MAX = 1000
+# A password a shop chooses (``addbuyer`` with ``hash``): the Moodle plugin sends
+# ``<site host>|<user id>|<media>``; the watch page takes up to 256 characters.
+MAX_PASSWORD_LENGTH = 255
 
 
 @dataclass
@@ -99,8 +104,16 @@ class PaywallService:
 
     def create(self, actor: Actor, *, access_kind: str, changes: PaywallChanges) -> Paywall:
         """A paywall; it needs a name, and a ``period`` or an ``access_expire`` (the reference's
-        "partly optional" pair)."""
+        "partly optional" pair).
+
+        Args:
+            actor: the project's caller.
+            access_kind: Boomstream ``subscription_type``; empty means ``subscription`` (pay per
+                view), the kind of the reference's own sample, which sends none and sells at a cost.
+            changes: the settings sent.
+        """
         kinds = [k.value for k in AccessKind]
+        access_kind = access_kind.strip().lower() or DEFAULT_ACCESS_KIND
         if access_kind not in kinds:
             raise InvalidInput(
                 f"subscription_type must be one of {', '.join(kinds)}", field="subscription_type"
@@ -247,39 +260,105 @@ class PaywallService:
         email: str = "",
         phone: str = "",
         name: str = "",
-        activations: int | None = None,
-        access_start: datetime | None = None,
-        access_expire: datetime | None = None,
+        password: str | None = None,
+        activations: int | None | Unset = UNSET,
+        access_start: datetime | None | Unset = UNSET,
+        access_expire: datetime | None | Unset = UNSET,
         custom_url: str = "",
         use_subscription_custom_url: bool = False,
         notify: bool = False,
         source: str = "api",
     ) -> AccessPass:
-        """A buyer with a fresh access password; ``ppv.bought`` is announced and, when asked, mailed."""
+        """Add a buyer to the paywall, or update the buyer this email already is.
+
+        A buyer is one person in one paywall: its live buyer with the same email (case-insensitive;
+        the phone when no email is given) — in a ``single`` paywall, its buyer for this media, since
+        a single pass opens only its own media. Adding that person again updates the buyer instead
+        of making a second password: what is given changes (name, phone, dates, activations, link,
+        the password when given), the rest stays, and so does the purchase date the period counts
+        from. Only a new buyer is announced (``ppv.bought``); either is mailed when ``notify``.
+
+        Args:
+            actor_label: who adds (audit).
+            paywall, media: the media must be in the paywall.
+            email, phone: at least one.
+            name: the buyer's name; empty keeps an existing buyer's.
+            password: the access password the caller chose (Boomstream ``hash``); None: a new buyer
+                gets a generated one, an existing buyer keeps its own.
+            activations, access_start, access_expire: the buyer's own limits; UNSET leaves them,
+                None clears them (the paywall's apply).
+            custom_url: the link in this buyer's emails; empty keeps an existing buyer's.
+            use_subscription_custom_url: the paywall's ``custom_url`` in the email, when the buyer
+                has none of its own.
+            notify: email the buyer its password and link.
+            source: ``api`` or ``form`` (the registration form).
+
+        Raises:
+            InvalidInput: a bad value. Conflict: the password is another live buyer's here.
+        """
         self.require_media(paywall, media)
         email = normalise_email(email, required=False)
         phone = _phone(phone)
         if not email and not phone:
             raise InvalidInput("Either email or phone is required", field="email")
-        check_length("name", name, 255)
-        if access_start and access_expire and access_start > access_expire:
-            raise InvalidInput("access_start must be before access_expire", field="access_start")
-        buyer = AccessPass(
-            company_id=paywall.company_id,
-            paywall_id=paywall.id,
-            media_id=media.id,
-            password=self._password(paywall.id),
-            email=email,
-            phone=phone,
-            name=name.strip(),
-            activations=_bounded("activation", activations, 1, MAX_ACTIVATIONS),
-            access_start=access_start,
-            access_expire=access_expire,
-            custom_url=_url("custom_url", custom_url),
-            source=source,
-            purchased_at=utcnow(),
+        name = check_length("name", name.strip(), 255)
+        chosen = None if password is None else _chosen_password(password)
+        if not isinstance(activations, Unset):
+            activations = _bounded("activation", activations, 1, MAX_ACTIVATIONS)
+        custom_url = _url("custom_url", custom_url)
+        self.repo.lock_paywall(paywall.id)
+        buyer = self.repo.latest_live_pass(
+            paywall.id, email=email, phone=phone, media_id=media.id if paywall.scope == "single" else None
         )
-        self.repo.add(buyer)
+        if chosen is not None:
+            holder = self.repo.live_pass(paywall.id, chosen)
+            if holder is not None and (buyer is None or holder.id != buyer.id):
+                raise Conflict(
+                    f"This hash is already the access password of another buyer of subscription "
+                    f"{paywall.code}; choose another one",
+                    field="hash",
+                )
+        if buyer is None:
+            created = True
+            buyer = AccessPass(
+                company_id=paywall.company_id,
+                paywall_id=paywall.id,
+                media_id=media.id,
+                password=chosen or self._password(paywall.id),
+                email=email,
+                phone=phone,
+                name=name,
+                custom_url="",
+                source=source,
+                purchased_at=utcnow(),
+            )
+        else:
+            created = False
+            buyer.email = email or buyer.email
+            buyer.phone = phone or buyer.phone
+            buyer.name = name or buyer.name
+            buyer.password = chosen or buyer.password
+        if not isinstance(activations, Unset):
+            buyer.activations = activations
+        if not isinstance(access_start, Unset):
+            buyer.access_start = access_start
+        if not isinstance(access_expire, Unset):
+            buyer.access_expire = access_expire
+        if buyer.access_start and buyer.access_expire and buyer.access_start > buyer.access_expire:
+            raise InvalidInput("access_start must be before access_expire", field="access_start")
+        buyer.custom_url = custom_url or buyer.custom_url
+        if created:
+            self.repo.add(buyer)
+            self._announce(actor_label, paywall, media, buyer)
+        else:
+            self.session.flush()
+            self._log("buyer_updated", actor_label, paywall, hash=buyer.password)
+        if notify and buyer.email:
+            link = buyer.custom_url or (paywall.custom_url if use_subscription_custom_url else "")
+            self._notify(paywall, buyer, link or self.recovery_link(paywall, buyer))
+        return buyer
+
+    def _announce(self, actor_label: str, paywall: Paywall, media: Media, buyer: AccessPass) -> None:
         log_action(
             self.session,
             "ppv.bought",
@@ -294,10 +373,6 @@ class PaywallService:
             name=buyer.name,
             cost=str(paywall.cost) if paywall.cost is not None else "",
         )
-        if notify and email:
-            link = buyer.custom_url or (paywall.custom_url if use_subscription_custom_url else "")
-            self._notify(paywall, buyer, link or self.recovery_link(paywall, buyer))
-        return buyer
 
     def _notify(self, paywall: Paywall, buyer: AccessPass, link: str) -> None:
         window = self.window(paywall, buyer)
@@ -314,8 +389,9 @@ class PaywallService:
         )
 
     def recovery_link(self, paywall: Paywall, buyer: AccessPass) -> str:
-        """The subscription's watch page with the password in the fragment (never sent to a server)."""
-        return f"{self.settings.base_url}/watch/s/{paywall.code}#access={buyer.password}"
+        """The subscription's watch page with the password in the fragment (never sent to a server),
+        percent-encoded: a shop's own password may hold ``+``, ``&``, ``#`` or spaces."""
+        return f"{self.settings.base_url}/watch/s/{paywall.code}#access={quote(buyer.password, safe='')}"
 
     def _password(self, paywall_id: int) -> str:
         return ids.unused(
@@ -359,6 +435,20 @@ class PaywallService:
 
     def all_buyers(self, paywall: Paywall, email: str | None = None) -> Sequence[AccessPass]:
         return self.repo.live_passes(paywall.id, email=email.strip() if email else None)
+
+    def find_buyers(
+        self, paywall: Paywall, *, media: Media | None = None, email: str = "", password: str = ""
+    ) -> Sequence[AccessPass]:
+        """Live buyers by email and/or password (both given: the buyer must match both), among
+        those who can watch ``media`` when it is given (``ppv/info``)."""
+        email, password = email.strip(), password.strip()
+        if not email and not password:
+            raise InvalidInput("Either email or hash is required", field="email")
+        if media is not None:
+            found = self.buyers(paywall, media, email or None)
+        else:
+            found = self.all_buyers(paywall, email or None)
+        return [b for b in found if not password or b.password == password]
 
     # --- the access rules ---------------------------------------------------------------------------------
 
@@ -430,11 +520,11 @@ class PaywallService:
         )
         return contacts
 
-    def _log(self, action: str, actor: Actor, paywall: Paywall, **data: object) -> None:
+    def _log(self, action: str, actor: Actor | str, paywall: Paywall, **data: object) -> None:
         log_action(
             self.session,
             f"paywall.{action}",
-            actor=actor.label,
+            actor=actor if isinstance(actor, str) else actor.label,
             ref=f"paywall:{paywall.id}",
             company_id=paywall.company_id,
             code=paywall.code,
@@ -461,6 +551,24 @@ def _cost(raw: str) -> Decimal | None:
     if not cost.is_finite() or cost < 0 or cost >= Decimal("10000000000"):
         raise InvalidInput("cost must be a number from 0 to 9999999999.99", field="cost")
     return cost.quantize(Decimal("0.01"))
+
+
+def _chosen_password(raw: str) -> str:
+    """A password the caller chose: trimmed (the watch page trims what it is given), not empty, at
+    most MAX_PASSWORD_LENGTH printable characters (no control characters, which no one can type)."""
+    password = raw.strip()
+    if not password:
+        raise InvalidInput(
+            "Parameter 'hash' is empty: send the buyer's password, or leave hash out to have one made",
+            field="hash",
+        )
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise InvalidInput(f"hash must be at most {MAX_PASSWORD_LENGTH} characters", field="hash")
+    if not password.isprintable():
+        raise InvalidInput(
+            "hash must be printable characters (no tabs, line breaks or controls)", field="hash"
+        )
+    return password
 
 
 def _url(label: str, raw: str) -> str:

@@ -23,7 +23,7 @@ from podium.domain.media import links
 from podium.domain.media.links import PlayGrant
 from podium.domain.media.repository import MediaRepository
 from podium.domain.paywall.repository import PaywallRepository
-from podium.domain.paywall.service import PaywallService
+from podium.domain.paywall.service import MAX_PASSWORD_LENGTH, PaywallService
 from podium.domain.stats.geoip import country_of
 from podium.domain.stats.repository import PROJECT, StatsRepository
 from podium.kit.clock import utcnow
@@ -35,8 +35,6 @@ from podium.models.paywall import AccessKind, AccessPass, Paywall, ViewSession
 # A heartbeat may claim the time since the previous one, plus this much for network jitter.
 HEARTBEAT_SLACK = timedelta(seconds=5)
 MAX_HEARTBEAT_MS = 5 * 60 * 1000
-# Longer than any access password; longer input is refused without a query.
-MAX_PASSWORD_LENGTH = 256
 WRONG_PASSWORD = "Wrong access password"
 # ``id_recovery`` that opens nothing here: the same words whether or not it exists elsewhere.
 WRONG_RECOVERY = "This access link is not valid for this video"
@@ -205,6 +203,7 @@ class ViewingService:
         return self._open(media, viewer, kind="pass", paywall=paywall, buyer=buyer)
 
     def _by_password(self, offer: Offer, password: str, wrong: str) -> tuple[Paywall, AccessPass]:
+        # No access password looks like this (longer than any, or with control characters).
         if len(password) > MAX_PASSWORD_LENGTH or not password.isprintable():
             raise AccessDenied(wrong)  # no access password looks like this (nor can PostgreSQL hold a NUL)
         by_id = {p.id: p for p in offer.paywalls}

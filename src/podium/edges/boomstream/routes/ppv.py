@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from podium.domain.conferences.service import UNSET, Unset
+from podium.domain.conferences.service import UNSET
 from podium.domain.media.service import MediaService
 from podium.domain.paywall.service import BuyerChanges, PaywallChanges, PaywallService
 from podium.domain.stats.service import StatsService
@@ -17,12 +17,12 @@ from podium.edges.boomstream.params import (
     given_integer,
     given_text,
     integer,
+    optional,
     plain_date,
     show_time,
     yes_no,
 )
 from podium.edges.boomstream.routes.media import media_fields
-from podium.kit.errors import InvalidInput
 from podium.models.media import Media
 from podium.models.paywall import AccessPass, Paywall
 
@@ -124,16 +124,16 @@ def _media(call: Call) -> Media:
 
 
 def _medias(call: Call, medias: list[Media]) -> dict[str, Any]:
-    """``ver=1.2`` answers the full media object; earlier versions the short one."""
+    """The full media object in every version: the reference's samples, sent without ``ver``,
+    answer it with its links, poster, renditions and screenshots (see docs/compat.md)."""
     service = MediaService(call.ctx.session, call.ctx.settings)
-    full = _version(call) >= (1, 2)
-    return {"Medias": [media_fields(service.view(m), full=full) for m in medias]}
+    return {"Medias": [media_fields(service.view(m)) for m in medias]}
 
 
 def create(call: Call) -> dict[str, Any]:
     changes = _changes(call)
     paywall = _paywalls(call).create(
-        call.actor, access_kind=call.params.required("subscription_type").strip().lower(), changes=changes
+        call.actor, access_kind=call.params.text("subscription_type"), changes=changes
     )
     return {"Items": [paywall_fields(paywall)]}
 
@@ -175,25 +175,29 @@ def listmedia(call: Call) -> dict[str, Any]:
 
 
 def addbuyer(call: Call) -> dict[str, Any]:
+    """Add a buyer, or update the one its email already is; ``hash`` is its password when sent."""
     service = _paywalls(call)
     paywall, media = _subscription(call), _media(call)
-    start = date_time(call.params, "access_start", end_of_day=False)
-    expire = date_time(call.params, "access_expire", end_of_day=True)
+    p = call.params
     buyer = service.add_buyer(
         call.actor.label,
         paywall,
         media,
-        email=call.params.text("email"),
-        phone=call.params.text("phone"),
-        name=call.params.text("name"),
-        activations=integer(call.params, "activation"),
-        access_start=None if isinstance(start, Unset) else start,
-        access_expire=None if isinstance(expire, Unset) else expire,
-        custom_url=call.params.text("custom_url"),
-        use_subscription_custom_url=bool(yes_no(call.params, "use_subscription_custom_url")),
-        notify=bool(yes_no(call.params, "notification")),
+        email=p.text("email"),
+        phone=p.text("phone"),
+        name=p.text("name"),
+        password=optional(p, "hash"),
+        activations=given_integer(p, "activation"),
+        access_start=date_time(p, "access_start", end_of_day=False),
+        access_expire=date_time(p, "access_expire", end_of_day=True),
+        custom_url=p.text("custom_url"),
+        use_subscription_custom_url=bool(yes_no(p, "use_subscription_custom_url")),
+        notify=bool(yes_no(p, "notification")),
     )
-    return {"Items": [buyer_fields(service, paywall, buyer)]}
+    fields = buyer_fields(service, paywall, buyer)
+    # The sample's Items, and the buyer at the top level, where the official PHP plugin reads
+    # ``Recovery`` and ``AccessExpirationDate``.
+    return {"Items": [fields], **fields}
 
 
 def updatebuyer(call: Call) -> dict[str, Any]:
@@ -234,20 +238,19 @@ def listbuyers(call: Call) -> dict[str, Any]:
 
 
 def info(call: Call) -> dict[str, Any]:
-    """A buyer's access, by email or password (the Moodle plugin's check)."""
+    """A buyer's access, by email and/or password (the Moodle plugin's check)."""
     service = _paywalls(call)
     paywall = _subscription(call)
-    email = call.params.text("email").strip()
-    password = call.params.text("hash").strip()
-    if not email and not password:
-        raise InvalidInput("Either email or hash is required", field="email")
-    media = _media(call) if call.params.text("media").strip() else None
-    buyers = (
-        service.buyers(paywall, media, email or None) if media else service.all_buyers(paywall, email or None)
-    )
-    if password:
-        buyers = [b for b in buyers if b.password == password]
-    return {"Items": [buyer_fields(service, paywall, b) for b in buyers]}
+    p = call.params
+    media = _media(call) if p.text("media").strip() else None
+    buyers = service.find_buyers(paywall, media=media, email=p.text("email"), password=p.text("hash"))
+    items = [buyer_fields(service, paywall, b) for b in buyers]
+    # ``Items.Item`` is one buyer object when one matches (the Moodle plugin reads
+    # ``Items['Item']['Activation']``), a list of them otherwise; XML is <Items><Item>… either way.
+    # One buyer is also answered at the top level, as ``addbuyer`` does.
+    if len(items) == 1:
+        return {"Items": {"Item": items[0]}, **items[0]}
+    return {"Items": {"Item": items}}
 
 
 def contact_fields(contacts: Any) -> dict[str, Any]:
@@ -347,7 +350,7 @@ METHODS: tuple[Method, ...] = (
         create,
         (
             Param("name", "Subscription name", required=True),
-            Param("subscription_type", "subscription, password or collection", required=True),
+            Param("subscription_type", "subscription (default), password or collection"),
             *SETTINGS,
         ),
     ),
@@ -366,14 +369,15 @@ METHODS: tuple[Method, ...] = (
     ),
     Method(
         "ppv/addbuyer",
-        "Add a buyer: a new access password",
+        "Add a buyer (an access password), or update the buyer with this email",
         addbuyer,
         (
             CODE,
             MEDIA,
             Param("notification", "1: email the password to the buyer"),
-            Param("email", "Buyer's email (or phone)"),
+            Param("email", "Buyer's email (or phone): the same email again updates that buyer"),
             Param("phone", "Buyer's phone (or email; no SMS is sent)"),
+            Param("hash", "The access password to give (else one is made; an existing buyer keeps its own)"),
             Param("name", "Buyer's name"),
             *BUYER_DATES,
             Param("custom_url", "Link in the email (wins over use_subscription_custom_url)"),
@@ -400,7 +404,7 @@ METHODS: tuple[Method, ...] = (
     ),
     Method(
         "ppv/info",
-        "A buyer's access by email or password",
+        "A buyer's access by email and/or password",
         info,
         (
             CODE,
