@@ -179,6 +179,7 @@ def cmd_create_product(args: argparse.Namespace) -> int:
             price_cents=args.price_cents,
             description=args.description,
             features=[f for f in args.features.split(",") if f],
+            is_default=args.default,
         )
         return {
             "product_id": product.id,
@@ -188,6 +189,22 @@ def cmd_create_product(args: argparse.Namespace) -> int:
             "pricing": product.pricing.value,
             "price_cents": product.price_cents,
             "features": product.features,
+            "default": product.is_default,
+        }
+
+    return _admin(work)
+
+
+def cmd_set_default_plan(args: argparse.Namespace) -> int:
+    from podium.domain.subscriptions.service import SubscriptionService
+
+    def work(session: Any, _settings: Settings) -> dict[str, object]:
+        product = SubscriptionService(session).set_default_plan(args.reseller_id, args.slug)
+        return {
+            "product_id": product.id,
+            "reseller_id": product.reseller_id,
+            "slug": product.slug,
+            "default": True,
         }
 
     return _admin(work)
@@ -367,7 +384,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated: recording,video_recording,"
         "transcription,one_time_access_code,sip_gateway,streaming",
     )
+    product.add_argument(
+        "--default",
+        action="store_true",
+        help="make this plan the catalogue's default product (else the catalogue's first plan is)",
+    )
     product.set_defaults(func=cmd_create_product)
+
+    default_plan = admin.add_parser(
+        "set-default-plan",
+        help="the plan new companies are subscribed to when none is named (company/create, bootstrap)",
+    )
+    default_plan.add_argument("--reseller-id", type=int, required=True)
+    default_plan.add_argument("--slug", required=True)
+    default_plan.set_defaults(func=cmd_set_default_plan)
 
     lock = admin.add_parser(
         "lock-host-limits", help="make host-limit overruns fail instead of raising the limit"

@@ -33,6 +33,10 @@ class Attendance(Timestamped, Base):
     name: Mapped[str] = mapped_column(String(255), default="")
     email: Mapped[str] = mapped_column(String(254), default="")
     via: Mapped[str] = mapped_column(String(16), default="web")  # web | phone
+    # What the link that admitted them made them: host (a LiveMinutes host URL, the organiser),
+    # moderator, participant (a personal link) or guest (a shared link; the name is typed).
+    # The host is recognised by this, never by a display name anyone can type.
+    role: Mapped[str] = mapped_column(String(16), default="guest", server_default="guest")
     caller: Mapped[str | None] = mapped_column(String(32))  # the number dialled from, for phone legs
     joined_at: Mapped[datetime] = mapped_column(DateTime)
     left_at: Mapped[datetime | None] = mapped_column(DateTime)

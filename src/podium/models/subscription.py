@@ -14,6 +14,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -47,7 +49,17 @@ class Product(Timestamped, Base):
     """A plan or add-on in a reseller's catalogue."""
 
     __tablename__ = "products"
-    __table_args__ = (UniqueConstraint("reseller_id", "slug"),)
+    __table_args__ = (
+        UniqueConstraint("reseller_id", "slug"),
+        # At most one default product per catalogue.
+        Index(
+            "uq_products_reseller_default",
+            "reseller_id",
+            unique=True,
+            sqlite_where=text("is_default"),
+            postgresql_where=text("is_default"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     reseller_id: Mapped[int] = mapped_column(ForeignKey("resellers.id"))
@@ -58,6 +70,9 @@ class Product(Timestamped, Base):
     pricing: Mapped[Pricing] = mapped_column(Enum(Pricing, native_enum=False, length=10))
     price_cents: Mapped[int] = mapped_column(Integer, default=0)
     features: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The catalogue's default product (always a plan): what a new company is subscribed to when
+    # nobody names a product (Iotum company/create without product_id, podium admin bootstrap).
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Subscription(Timestamped, Base):

@@ -272,7 +272,7 @@ class RoomService:
             else None
         )
         attendance = AttendanceService(self.session).record_join(
-            conference, participant=participant, host_id=seat.host_id, name=seat.name
+            conference, participant=participant, host_id=seat.host_id, name=seat.name, role=seat.role
         )
         return attendance.id
 

@@ -436,8 +436,12 @@ def test_suspended_plan_cannot_host(client: TestClient, setup: Setup) -> None:
     running = api(client, "conference/create/reservationless", ra, host_id=host)
     assert running.status_code == 200
     api(client, "subscription/suspend", ra, company_id=company_id, slug="small_plan")
-    # A conference already running goes on; nothing new starts.
-    assert api(client, "conference/end", ra, conference_id=running.json()["conference_id"]).status_code == 200
+    # A conference already running ends with the plan (its room closes); nothing new starts.
+    conference_id = running.json()["conference_id"]
+    assert api(client, "conference/fetch", ra, conference_id=conference_id).json()["active"] is False
+    assert api(client, "conference/end", ra, conference_id=conference_id).json() == {
+        "message": "Conference is not active"
+    }
     refused = api(client, "conference/create/reservationless", ra, host_id=host)
     assert refused.status_code == 403 and "hosting is not available" in refused.json()["message"]
     meeting_url = api(client, "host/fetch", ra, host_id=host).json()["meeting_url"]

@@ -11,12 +11,17 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from podium.domain.attendance.repository import AttendanceRepository
-from podium.domain.conferences.service import mark_started
+from podium.domain.conferences.lifecycle import mark_started
 from podium.kit.clock import utcnow
 from podium.kit.errors import Conflict, NotFound
 from podium.models.activity import Attendance
 from podium.models.conference import Conference
-from podium.models.participant import Participant
+from podium.models.participant import Participant, ParticipantRole
+
+# What the link that admitted someone made them (Attendance.role). A shared link (a LiveMinutes meeting
+# URL, an Iotum room URL without the moderator token) admits guests, who type their own name.
+HOST = ParticipantRole.HOST.value
+GUEST = "guest"
 
 
 def minutes(attendance: Attendance, now: datetime) -> int:
@@ -31,7 +36,11 @@ class ConferenceUsage:
     attendances: list[Attendance]
 
     def total_participants(self) -> int:
-        people = {(a.participant_id, a.host_id, a.email.lower() or a.name) for a in self.attendances}
+        """Distinct people, by invitation, host and email or name; the host who came by its link and
+        a guest who typed the same name are two people."""
+        people = {
+            (a.participant_id, a.host_id, a.role == HOST, a.email.lower() or a.name) for a in self.attendances
+        }
         return len(people)
 
     def total_minutes(self, now: datetime) -> int:
@@ -61,20 +70,34 @@ class AttendanceService:
         email: str = "",
         via: str = "web",
         caller: str | None = None,
+        role: str | None = None,
         at: datetime | None = None,
     ) -> Attendance:
-        """Someone entered the room; the first join starts the conference."""
+        """Someone entered the room; the first join starts the conference.
+
+        Args:
+            role: what the link that admitted them made them (host, moderator, participant, guest),
+                as the room's signed seat carries it. When not given: the host for the conference's
+                organising host, else the participant's role, else a guest.
+        """
         if conference.deleted_at is not None or conference.ended_at is not None:
             raise Conflict("The conference is over")
         now = at or utcnow()
+        host_id = host_id if host_id is not None else (participant.host_id if participant else None)
+        if role is None:
+            if host_id is not None and host_id == conference.host_id:
+                role = HOST
+            else:
+                role = participant.role.value if participant is not None else GUEST
         attendance = Attendance(
             conference_id=conference.id,
             participant_id=participant.id if participant else None,
-            host_id=host_id if host_id is not None else (participant.host_id if participant else None),
+            host_id=host_id,
             name=name or (participant.name if participant else ""),
             email=email or (participant.email if participant else ""),
             via=via,
             caller=caller,
+            role=role,
             joined_at=now,
         )
         self.repo.add(attendance)
@@ -97,7 +120,11 @@ class AttendanceService:
         self.session.flush()
 
     def meeting_state(self, conference: Conference) -> str:
-        """scheduled (nobody came yet), in_progress, host_quit (the host left, others remain), finished."""
+        """scheduled (nobody came yet), in_progress, host_quit (the host left, others remain), finished.
+
+        The host is whoever a host link admitted (``Attendance.role``): a guest who types the host's
+        name is still a guest, and a host with no display name of its own is still the host.
+        """
         spans = self.repo.for_conferences([conference.id])[conference.id]
         if conference.ended_at is not None:
             return "finished"
@@ -106,11 +133,7 @@ class AttendanceService:
         open_spans = [a for a in spans if a.left_at is None]
         if not open_spans:
             return "finished"
-        host_spans = [a for a in spans if a.host_id is not None and a.host_id == conference.host_id] or [
-            a
-            for a in spans
-            if a.participant_id is None and a.host_id is None and a.name == conference.host_nickname
-        ]
+        host_spans = [a for a in spans if a.role == HOST]
         if host_spans and all(a.left_at is not None for a in host_spans):
             return "host_quit"
         return "in_progress"

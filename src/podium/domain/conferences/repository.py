@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from podium.models.conference import Conference, Folder
@@ -75,11 +75,30 @@ class ConferenceRepository:
             .values(media_room=None, media_secret=None, media_server=None)
         )
 
-    def access_code_used(self, code: str) -> bool:
-        return (
-            self.session.scalar(select(Conference.id).where(Conference.access_code == code).limit(1))
-            is not None
+    def access_code_used(self, code: str, *, dedicated_of: int | None = None) -> bool:
+        """Whether a conference answers on ``code`` — other than ``dedicated_of``'s own conferences
+        on its dedicated code (one-time codes are never anyone's to claim). Deleted and ended
+        conferences count: their links must never open another room."""
+        stmt = select(Conference.id).where(Conference.access_code == code)
+        if dedicated_of is not None:
+            stmt = stmt.where(
+                or_(
+                    Conference.one_time_code.is_(True),
+                    Conference.host_id.is_(None),
+                    Conference.host_id != dedicated_of,
+                )
+            )
+        return self.session.scalar(stmt.limit(1)) is not None
+
+    def running_for_company(self, company_id: int) -> Sequence[Conference]:
+        """Conferences of a company that started and have not ended."""
+        stmt = select(Conference).where(
+            Conference.company_id == company_id,
+            Conference.deleted_at.is_(None),
+            Conference.started_at.is_not(None),
+            Conference.ended_at.is_(None),
         )
+        return self.session.scalars(stmt.order_by(Conference.id)).all()
 
     def with_access_code(self, code: str) -> Sequence[Conference]:
         stmt = (

@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -20,11 +19,12 @@ from sqlalchemy.orm import Session
 from podium.config import Settings
 from podium.domain.actor import Actor
 from podium.domain.attendance.repository import AttendanceRepository
-from podium.domain.attendance.service import AttendanceService
 from podium.domain.audit.service import log_action
+from podium.domain.conferences.access_codes import AccessCodes
+from podium.domain.conferences.lifecycle import mark_started, stop_live
 from podium.domain.conferences.recurrence import Schedule, parse
 from podium.domain.conferences.repository import ConferenceRepository
-from podium.domain.conferences.service import ConferenceService, mark_started
+from podium.domain.conferences.service import ConferenceService
 from podium.domain.contacts.service import ContactService
 from podium.domain.hosts.repository import HostRepository
 from podium.domain.participants.repository import ParticipantRepository
@@ -38,12 +38,12 @@ from podium.models.contact import Contact
 from podium.models.participant import Participant, ParticipantRole
 from podium.models.subscription import Feature
 from podium.models.tenancy import Host
-from podium.rooms.events import room_event
 
 NOT_IN_CONTACTS = "Participants has one or more contact that does not exist in the host's contact list."
 MUTE_MODES = ("conversation", "q&a", "presentation")
 HORIZON = timedelta(days=548)  # 18 months: fetch_all does not look further
 ONE_TIME_GRACE = timedelta(hours=72)
+ONE_TIME_CODE_DIGITS = 9  # the most the reference's 3-9 digit codes allow
 MAX_DURATION = 7 * 24 * 60
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 # Fields that a series' instances share with the master.
@@ -167,11 +167,7 @@ class SchedulingService:
             raise InvalidInput("Must enable one_time_access_code to use security_pin", field="security_pin")
 
     def _one_time_code(self) -> str:
-        for _ in range(50):
-            code = str(secrets.randbelow(900_000_000) + 100_000_000)
-            if not self.hosts.code_taken("access_code", code) and not self.repo.access_code_used(code):
-                return code
-        raise RuntimeError("no free access code")
+        return AccessCodes(self.session).draw(ONE_TIME_CODE_DIGITS)
 
     def _apply(self, conference: Conference, fields: dict[str, Any], *, creating: bool) -> None:
         """Copy and validate the given option fields onto a conference."""
@@ -579,6 +575,7 @@ class SchedulingService:
         now = utcnow()
         targets = self.series(conference) if conference.master_id == conference.id else [conference]
         for target in targets:
+            stop_live(self.session, target, now, actor_label=actor.label, reason="cancelled")
             target.deleted_at = now
             target.cancelled_at = now
         self.session.flush()
@@ -596,12 +593,9 @@ class SchedulingService:
         now = utcnow()
         if conference.started_at is None:
             self._start(conference, now)
-        conference.ended_at = now
-        conference.is_streaming = False
-        AttendanceService(self.session).close_all(conference, now)
-        self.session.flush()
-        room_event(self.session, conference.id, {"type": "ended"})
-        self._log("conference.ended", conference, actor.label if actor else "system")
+        stop_live(
+            self.session, conference, now, actor_label=actor.label if actor else "system", reason="ended"
+        )
 
     def end_if_empty(self, conference: Conference) -> bool:
         """The last one out of a host's reservationless (or overrun) conference ends it."""
@@ -612,12 +606,7 @@ class SchedulingService:
         now = utcnow()
         if not conference.reservationless and now < self.end_of(conference):
             return False  # scheduled and still within its time: people may come back
-        conference.ended_at = now
-        conference.is_streaming = False
-        self.session.flush()
-        room_event(self.session, conference.id, {"type": "ended"})
-        self._log("conference.ended", conference, "room", reason="empty")
-        return True
+        return stop_live(self.session, conference, now, actor_label="room", reason="empty")
 
     def is_active(self, conference: Conference, now: datetime | None = None) -> bool:
         """The reference's rule: scheduled for the current time, or has live participants."""

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from podium.config import Settings
 from podium.domain.actor import Actor
 from podium.domain.audit.service import log_action
+from podium.domain.conferences.lifecycle import stop_live
 from podium.domain.conferences.repository import ConferenceRepository
 from podium.domain.tenancy.repository import TenancyRepository
 from podium.kit import ids
@@ -25,23 +26,6 @@ FOLDER_CODE_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 MEETING_KEY_MAX = 100
 TITLE_MAX = 255
 DESCRIPTION_MAX = 4000
-
-
-def mark_started(session: Session, conference: Conference, at: datetime, *, actor_label: str) -> None:
-    """The one place a conference becomes started (its conference_start webhook fans out from here)."""
-    if conference.started_at is not None:
-        return
-    conference.started_at = at
-    session.flush()
-    log_action(
-        session,
-        "conference.started",
-        actor=actor_label,
-        ref=f"conference:{conference.id}",
-        company_id=conference.company_id,
-        host_id=conference.host_id,
-        conference_id=conference.id,
-    )
 
 
 @dataclass(frozen=True)
@@ -225,8 +209,11 @@ class ConferenceService:
         return conference
 
     def delete(self, actor: Actor, conference: Conference, *, reason: str = "deleted") -> None:
-        """Delete (or cancel) a conference: every link to it stops working, its key is freed."""
-        conference.deleted_at = utcnow()
+        """Delete (or cancel) a conference: every link to it stops working, its key is freed, and a
+        live one ends first (its room closes, everyone's attendance ends)."""
+        now = utcnow()
+        stop_live(self.session, conference, now, actor_label=actor.label, reason=reason)
+        conference.deleted_at = now
         self.session.flush()
         log_action(
             self.session,

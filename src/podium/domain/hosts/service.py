@@ -15,6 +15,7 @@ from podium.domain.access.service import AccessPolicy
 from podium.domain.actor import SYSTEM_LABEL, Actor
 from podium.domain.audit.service import log_action
 from podium.domain.auth.passwords import hash_password
+from podium.domain.conferences.access_codes import AccessCodes
 from podium.domain.hosts.repository import HostRepository
 from podium.domain.outbox.service import enqueue_email
 from podium.domain.subscriptions.service import HostPlan, SubscriptionService
@@ -27,6 +28,7 @@ from podium.models.tenancy import Company, Host, Role
 
 PASSWORD_AUDIENCE = "podium:password"
 PASSWORD_LINK_DAYS = 7
+HOST_CODE_DIGITS = 7  # dedicated access codes and moderator PINs Podium draws
 DISABLE_EMAIL_KEYS = (
     "conference_invitations",
     "conference_reminders",
@@ -150,17 +152,25 @@ class HostService:
 
     # --- codes -------------------------------------------------------------------------
 
-    def _code_for(self, column: str, requested: Any, field: str, *, host_id: int | None = None) -> str:
+    def _access_code(self, requested: Any, *, host_id: int | None = None) -> str:
+        """A dedicated room code: the one rule of ``AccessCodes`` decides whether it is free."""
+        codes = AccessCodes(self.session)
+        if requested is None:
+            return codes.draw(HOST_CODE_DIGITS)
+        return codes.claim(_code("access_code", requested), for_host=host_id)
+
+    def _moderator_pin(self, requested: Any, *, host_id: int | None = None) -> str:
+        """Moderator PINs are typed after a room code, so they only need to differ among hosts."""
         if requested is not None:
-            code = _code(field, requested)
-            if self.repo.code_taken(column, code, except_host=host_id):
-                raise Conflict(f"{field} {code} is already taken", field=field)
-            return code
+            pin = _code("moderator_pin", requested)
+            if self.repo.code_taken("moderator_pin", pin, except_host=host_id):
+                raise Conflict(f"moderator_pin {pin} is already taken", field="moderator_pin")
+            return pin
         for _ in range(50):
-            code = str(secrets.randbelow(9_000_000) + 1_000_000)
-            if not self.repo.code_taken(column, code):
-                return code
-        raise RuntimeError(f"no free {field}")
+            pin = str(secrets.randbelow(9 * 10 ** (HOST_CODE_DIGITS - 1)) + 10 ** (HOST_CODE_DIGITS - 1))
+            if not self.repo.code_taken("moderator_pin", pin):
+                return pin
+        raise RuntimeError("no free moderator_pin")
 
     def _check_email(self, email: str, *, no_login: bool, host_id: int | None = None) -> None:
         """A login email belongs to one live host; ``no_login`` hosts may share theirs with each other."""
@@ -195,8 +205,8 @@ class HostService:
             name=name,
             role=role,
             no_login=no_login,
-            access_code=self._code_for("access_code", changes.get("access_code"), "access_code"),
-            moderator_pin=self._code_for("moderator_pin", changes.get("moderator_pin"), "moderator_pin"),
+            access_code=self._access_code(changes.get("access_code")),
+            moderator_pin=self._moderator_pin(changes.get("moderator_pin")),
             login_token_public_key=secrets.token_hex(20),
             settings=_settings({}, changes),
         )
@@ -250,13 +260,9 @@ class HostService:
             self._check_email(email, no_login=host.no_login, host_id=host.id)
             host.email = email
         if changes.has("access_code"):
-            host.access_code = self._code_for(
-                "access_code", changes.get("access_code"), "access_code", host_id=host.id
-            )
+            host.access_code = self._access_code(changes.get("access_code"), host_id=host.id)
         if changes.has("moderator_pin"):
-            host.moderator_pin = self._code_for(
-                "moderator_pin", changes.get("moderator_pin"), "moderator_pin", host_id=host.id
-            )
+            host.moderator_pin = self._moderator_pin(changes.get("moderator_pin"), host_id=host.id)
         if changes.get("password") and not host.no_login:
             host.password_hash = hash_password(
                 coerce.to_str("password", changes.get("password"), maximum=256)

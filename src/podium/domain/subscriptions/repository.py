@@ -21,6 +21,10 @@ class SubscriptionRepository:
         stmt = select(Product).where(Product.reseller_id == reseller_id).order_by(Product.id)
         return self.session.scalars(stmt).all()
 
+    def default_product(self, reseller_id: int) -> Product | None:
+        stmt = select(Product).where(Product.reseller_id == reseller_id, Product.is_default.is_(True))
+        return self.session.scalar(stmt)
+
     def product_by_slug(self, reseller_id: int, slug: str) -> Product | None:
         stmt = select(Product).where(Product.reseller_id == reseller_id, Product.slug == slug)
         return self.session.scalar(stmt)

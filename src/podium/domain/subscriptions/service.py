@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session
 from podium.domain.access.repository import AccessRepository
 from podium.domain.actor import SYSTEM_LABEL, Actor
 from podium.domain.audit.service import log_action
+from podium.domain.conferences.lifecycle import stop_live
+from podium.domain.conferences.repository import ConferenceRepository
 from podium.domain.subscriptions.repository import SubscriptionRepository
 from podium.kit.clock import utcnow
 from podium.kit.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -26,7 +28,10 @@ class Omitted:
 
 OMITTED = Omitted()
 
-# The reference's example catalogue, seeded by `podium admin bootstrap`.
+# The reference's example catalogue, seeded by `podium admin bootstrap`. Its default product is
+# small_plan: the plan every host of the reference's examples is on (host/create, host/fetch), the one
+# its subscription samples subscribe, and the least a company needs to host (large_plan grants every
+# feature, which a reseller sells on purpose rather than by default).
 EXAMPLE_CATALOGUE: tuple[dict[str, object], ...] = (
     {
         "slug": "small_plan",
@@ -35,6 +40,7 @@ EXAMPLE_CATALOGUE: tuple[dict[str, object], ...] = (
         "pricing": Pricing.PER_HOST,
         "description": "Description of the Small Conference Plan",
         "features": [Feature.HOSTING, Feature.ONE_TIME_ACCESS_CODE],
+        "is_default": True,
     },
     {
         "slug": "large_plan",
@@ -120,10 +126,20 @@ class SubscriptionService:
         price_cents: int = 0,
         description: str = "",
         features: Sequence[str] = (),
+        is_default: bool = False,
     ) -> Product:
-        """Add a plan or add-on to a reseller's catalogue (command line only)."""
+        """Add a plan or add-on to a reseller's catalogue (command line only).
+
+        The first plan of a catalogue becomes its default product; ``is_default`` makes this plan
+        the default instead of the current one.
+
+        Raises:
+            InvalidInput: a malformed slug, unknown features, a negative price, an add-on as default.
+        """
         if self.access.reseller(reseller_id) is None:
             raise NotFound("Reseller not found")
+        if is_default and not is_plan:
+            raise InvalidInput("Only a plan can be the default product")
         if not SLUG_RE.match(slug):
             raise InvalidInput(
                 "slug must be lowercase letters, digits and underscores, starting with a letter"
@@ -155,7 +171,51 @@ class SubscriptionService:
             company_id=None,
             slug=slug,
         )
+        if is_plan and (is_default or self.repo.default_product(reseller_id) is None):
+            self._make_default(product)
         return product
+
+    def _make_default(self, product: Product) -> None:
+        current = self.repo.default_product(product.reseller_id)
+        if current is not None and current.id != product.id:
+            current.is_default = False
+            self.session.flush()  # the unique index allows one default per catalogue at any moment
+        product.is_default = True
+        self.session.flush()
+        log_action(
+            self.session,
+            "product.default",
+            actor=SYSTEM_LABEL,
+            ref=f"product:{product.id}",
+            company_id=None,
+            slug=product.slug,
+        )
+
+    def set_default_plan(self, reseller_id: int, slug: str) -> Product:
+        """Make one plan of the reseller's own catalogue its default product (command line only)."""
+        if self.access.reseller(reseller_id) is None:
+            raise NotFound("Reseller not found")
+        product = self.repo.product_by_slug(reseller_id, slug) if slug else None
+        if product is None:
+            raise NotFound(f"Product '{slug}' not found")
+        if not product.is_plan:
+            raise InvalidInput("Only a plan can be the default product")
+        self._make_default(product)
+        return product
+
+    def default_plan(self, reseller_id: int) -> Product | None:
+        """The default product of the catalogue that applies to the reseller (None when it has none).
+
+        The reference's company/create subscribes "the default product defined in the reseller
+        domain": a sub-reseller without a catalogue of its own uses its nearest ancestor's, default
+        included.
+        """
+        return self.repo.default_product(self.catalogue_reseller(reseller_id))
+
+    def subscribe_to_default(self, actor: Actor | None, company: Company) -> Subscription | None:
+        """Subscribe a new company to its reseller's default plan, if the catalogue has one."""
+        plan = self.default_plan(company.reseller_id)
+        return self.subscribe(actor, company, plan.slug) if plan is not None else None
 
     def seed_example_catalogue(self, reseller_id: int) -> list[Product]:
         return [
@@ -185,7 +245,7 @@ class SubscriptionService:
 
     def subscribe(
         self,
-        actor: Actor,
+        actor: Actor | None,
         company: Company,
         slug: str,
         *,
@@ -198,6 +258,7 @@ class SubscriptionService:
         For a plan, ``switch_plan`` omitted replaces the company's current plans, an id replaces
         that plan only, and None adds the plan beside the others. Hosts on a replaced plan move to
         the new one. Raises Conflict when the company already holds a live subscription to it.
+        ``actor`` None is the command line.
         """
         product = self._product(company, slug)
         if host_limit is not None and host_limit < 1:
@@ -239,7 +300,7 @@ class SubscriptionService:
         log_action(
             self.session,
             "subscription.created",
-            actor=actor.label,
+            actor=actor.label if actor is not None else SYSTEM_LABEL,
             ref=f"subscription:{subscription.id}",
             company_id=company.id,
             slug=slug,
@@ -285,7 +346,18 @@ class SubscriptionService:
                 company_id=company.id,
             )
         self.session.flush()
+        if status != SubscriptionStatus.ACTIVE:
+            self.stop_unhostable(company.id, actor.label)
         return subscription
+
+    def stop_unhostable(self, company_id: int, actor_label: str) -> None:
+        """Live conferences whose organiser can no longer host (plan suspended or cancelled) end now."""
+        now = utcnow()
+        for conference in ConferenceRepository(self.session).running_for_company(company_id):
+            if conference.host_id is None:
+                continue
+            if not HostPlan(list(self.repo.for_host(conference.host_id))).can_host():
+                stop_live(self.session, conference, now, actor_label=actor_label, reason="suspended")
 
     def set_all(
         self,
@@ -309,9 +381,13 @@ class SubscriptionService:
             company_id=company_id,
             changed=changed,
         )
+        if to_status != SubscriptionStatus.ACTIVE:
+            self.stop_unhostable(company_id, actor_label)
         return changed
 
-    def _cancel(self, actor: Actor, company: Company, subscription: Subscription, *, reason: str) -> None:
+    def _cancel(
+        self, actor: Actor | None, company: Company, subscription: Subscription, *, reason: str
+    ) -> None:
         subscription.status = SubscriptionStatus.CANCELLED
         subscription.cancelled_at = utcnow()
         for host_id in self.repo.assigned_host_ids(subscription.id):
@@ -319,7 +395,7 @@ class SubscriptionService:
         log_action(
             self.session,
             f"subscription.{reason}",
-            actor=actor.label,
+            actor=actor.label if actor is not None else SYSTEM_LABEL,
             ref=f"subscription:{subscription.id}",
             company_id=company.id,
         )
@@ -327,6 +403,8 @@ class SubscriptionService:
     def cancel_all(self, actor: Actor, company: Company) -> None:
         for subscription, _ in self.repo.live_for_company(company.id):
             self._cancel(actor, company, subscription, reason="cancelled")
+        self.session.flush()
+        self.stop_unhostable(company.id, actor.label)
 
     # --- hosts ---------------------------------------------------------------------------
 

@@ -129,10 +129,7 @@ class CompanyService:
                 raise NotFound("Product not found")
             subscriptions.subscribe(actor, company, product.slug)
         else:
-            # The reseller's default product: the first plan of its catalogue.
-            plan = next((p for p in subscriptions.products(reseller.id) if p.is_plan), None)
-            if plan is not None:
-                subscriptions.subscribe(actor, company, plan.slug)
+            subscriptions.subscribe_to_default(actor, company)
         return company
 
     def update(self, actor: Actor, company: Company, fields: dict[str, Any]) -> Company:

@@ -174,14 +174,21 @@ class TenancyService:
         admin_email: str,
         reseller_domain: str = "",
     ) -> dict[str, object]:
-        """A reseller with the example catalogue, a company under it and a RESELLER_ADMIN host."""
+        """A reseller with the example catalogue, a company under it subscribed to the catalogue's
+        default plan (small_plan), and a RESELLER_ADMIN host on that plan, so every dialect's first
+        call works, Iotum conferences included."""
         from podium.domain.auth.service import AuthService
         from podium.domain.subscriptions.service import SubscriptionService
 
         reseller = self.create_reseller(reseller_name, domain=reseller_domain)
-        SubscriptionService(self.session).seed_example_catalogue(reseller.id)
+        subscriptions = SubscriptionService(self.session)
+        subscriptions.seed_example_catalogue(reseller.id)
         provisioned = self.provision_company(reseller.id, company_name, subdomain)
         company_id = int(str(provisioned["company_id"]))
+        company = self.repo.company(company_id)
+        assert company is not None
+        subscriptions.subscribe_to_default(None, company)
+        # Created after the subscription, the host joins the company's plan like any new host.
         host = self.create_host(company_id, admin_email, Role.RESELLER_ADMIN, name="Admin")
         token = AuthService(self.session, self.settings).create_api_token(host.id)
         return {

@@ -1,0 +1,61 @@
+"""A conference's life: the one place it starts and the one step through which it stops."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from podium.domain.attendance.repository import AttendanceRepository
+from podium.domain.audit.service import log_action
+from podium.models.conference import Conference
+from podium.rooms.events import room_event
+
+__all__ = ["mark_started", "stop_live"]
+
+
+def mark_started(session: Session, conference: Conference, at: datetime, *, actor_label: str) -> None:
+    """The one place a conference becomes started (its conference_start webhook fans out from here)."""
+    if conference.started_at is not None:
+        return
+    conference.started_at = at
+    session.flush()
+    log_action(
+        session,
+        "conference.started",
+        actor=actor_label,
+        ref=f"conference:{conference.id}",
+        company_id=conference.company_id,
+        host_id=conference.host_id,
+        conference_id=conference.id,
+    )
+
+
+def stop_live(
+    session: Session, conference: Conference, at: datetime, *, actor_label: str, reason: str
+) -> bool:
+    """The one step every way a conference stops goes through (end, delete, cancel, last one out,
+    subscription suspended): everyone's attendance ends, the room closes (its browsers are told
+    and its media room is destroyed after the commit) and ``conference_end`` fans out.
+
+    Returns whether the conference was live; one that never started has nothing to close.
+    """
+    if conference.ended_at is not None or conference.started_at is None:
+        return False
+    conference.ended_at = at
+    conference.is_streaming = False
+    for attendance in AttendanceRepository(session).open_for_conference(conference.id):
+        attendance.left_at = max(at, attendance.joined_at)
+    session.flush()
+    room_event(session, conference.id, {"type": "ended"})
+    log_action(
+        session,
+        "conference.ended",
+        actor=actor_label,
+        ref=f"conference:{conference.id}",
+        company_id=conference.company_id,
+        host_id=conference.host_id,
+        conference_id=conference.id,
+        reason=reason,
+    )
+    return True
