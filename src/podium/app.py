@@ -26,6 +26,7 @@ from podium.edges.iotum import routes as iotum
 from podium.edges.liveminutes import routes as liveminutes
 from podium.kit.db import make_engine, make_sessionmaker
 from podium.kit.errors import DomainError
+from podium.kit.uow import AfterCommit
 from podium.rooms.hub import RoomHub
 from podium.rooms.janus import JanusClient, JanusEndpoint, JanusUnavailable, LocalJanus, MediaPool
 from podium.rooms.service import RoomService
@@ -94,15 +95,33 @@ def start_media(settings: Settings) -> tuple[MediaPool | None, LocalJanus | None
         return None, None
 
 
+class ServerDispatcher:
+    """What a committed transaction asked for, in this server process: room events go to the
+    connected browsers (through the hub, on the event loop), queued mail and jobs wake the workers."""
+
+    def __init__(self, hub: RoomHub | None, outbox: OutboxWorker, media: MediaWorker) -> None:
+        self.hub, self.outbox, self.media = hub, outbox, media
+
+    def deliver(self, effects: AfterCommit) -> None:
+        if self.hub is not None:
+            for conference_id, event in effects.room_events:
+                self.hub.publish_threadsafe(conference_id, event)
+        if effects.wake_outbox:
+            self.outbox.wake()
+        if effects.wake_media:
+            self.media.wake()
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.resolved_database_url)
     sessions = make_sessionmaker(engine)
-    worker = OutboxWorker(settings, sessions)
-    media_worker = MediaWorker(settings, sessions, on_outbox=worker.wake)
-
     hub = RoomHub()
+    worker = OutboxWorker(settings, sessions)
+    media_worker = MediaWorker(settings, sessions)
+    dispatcher = ServerDispatcher(hub, worker, media_worker)
+    worker.dispatcher = media_worker.dispatcher = dispatcher
     local_janus: LocalJanus | None = None
 
     def close_room(conference_id: int) -> None:
@@ -143,6 +162,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.outbox_worker = worker
     app.state.media_worker = media_worker
     app.state.room_hub = hub
+    app.state.dispatcher = dispatcher
     app.state.media = None
 
     @app.get("/livez", tags=["ops"])

@@ -57,6 +57,7 @@ def cmd_db_upgrade(_args: argparse.Namespace) -> int:
 
 
 def cmd_worker(_args: argparse.Namespace) -> int:
+    from podium.app import ServerDispatcher
     from podium.domain.media.worker import MediaWorker
     from podium.domain.outbox.worker import OutboxWorker
     from podium.kit.db import make_engine, make_sessionmaker
@@ -65,7 +66,10 @@ def cmd_worker(_args: argparse.Namespace) -> int:
     _migrate(settings)
     sessions = make_sessionmaker(make_engine(settings.resolved_database_url))
     worker = OutboxWorker(settings, sessions)
-    transcoder = MediaWorker(settings, sessions, on_outbox=worker.wake)
+    transcoder = MediaWorker(settings, sessions)
+    # No browsers connect to this process: its jobs' room events reach none (the server's own
+    # workers deliver theirs); queued mail and media wake these workers.
+    worker.dispatcher = transcoder.dispatcher = ServerDispatcher(None, worker, transcoder)
     transcoder.start()
 
     def stop(*_: object) -> None:

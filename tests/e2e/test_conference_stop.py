@@ -172,3 +172,21 @@ def test_a_conference_that_never_started_is_simply_deleted(
     with _sessions(server)() as session:
         conference = session.get(Conference, conference_id)
         assert conference is not None and conference.deleted_at is not None and conference.ended_at is None
+
+
+def test_a_background_job_closes_rooms_too(server: LiveServer, tenants: TenantFactory) -> None:
+    """`subscription/suspend_all` is done by the outbox worker: its room events reach the browsers."""
+    auth, conference, _ = _iotum_conference(server, tenants)
+    company_id = _conference_id_company(server, conference["conference_id"])
+    worker = server.app.state.outbox_worker  # type: ignore[attr-defined]
+
+    def suspend_all() -> None:
+        answer = httpx.post(
+            f"{server.base_url}/enterprise_api/subscription/suspend_all",
+            json={"auth_token": auth, "company_id": company_id},
+        )
+        assert answer.status_code == 202, answer.text
+        assert worker.deliver_due() >= 1  # the job, run here as the worker thread would
+
+    _stops_while_inside(server, conference["room_url"], suspend_all)
+    _assert_stopped(server, conference["conference_id"], "suspended")

@@ -26,7 +26,7 @@ WRONG_LINK = "This access link is not valid for this video"
 def server_transcoder(live_server: LiveServer) -> Iterator[None]:
     """The server's own transcoding worker, running in the server process while this module runs."""
     app: Any = live_server.app
-    worker = MediaWorker(app.state.settings, app.state.sessions, on_outbox=app.state.outbox_worker.wake)
+    worker = MediaWorker(app.state.settings, app.state.sessions, app.state.dispatcher)
     idle = app.state.media_worker
     app.state.media_worker = worker  # the upload route wakes it
     worker.start()

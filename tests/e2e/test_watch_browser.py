@@ -48,7 +48,7 @@ def uploaded(server: LiveServer, key: str, path: Path, title: str) -> str:
 def server_transcoder(live_server: LiveServer) -> Iterator[None]:
     """The server's own transcoding worker, running in the server process while this module runs."""
     app: Any = live_server.app
-    worker = MediaWorker(app.state.settings, app.state.sessions, on_outbox=app.state.outbox_worker.wake)
+    worker = MediaWorker(app.state.settings, app.state.sessions, app.state.dispatcher)
     idle = app.state.media_worker
     app.state.media_worker = worker  # the upload route wakes it
     worker.start()

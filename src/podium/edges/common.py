@@ -1,23 +1,16 @@
-"""Transport helpers every edge uses: reading parameters and running one unit of work."""
+"""Transport helpers every edge uses: reading parameters (the unit of work is in ``kit/uow.py``)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from collections.abc import Iterator, Mapping
+from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import Request
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from podium.config import Settings
-from podium.kit.errors import Conflict, InvalidInput
-from podium.rooms.events import take_room_events
-
-T = TypeVar("T")
+from podium.kit.errors import InvalidInput
 
 
 class Params(Mapping[str, str]):
@@ -134,45 +127,3 @@ async def _read_limited(request: Request, limit: int) -> bytes:
             raise InvalidInput(f"Request body is larger than {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-@dataclass
-class Context:
-    """What an edge hands to its per-method code: the session and the settings."""
-
-    session: Session
-    settings: Settings
-
-
-async def run_unit_of_work(request: Request, work: Callable[[Context], T]) -> T:
-    """The same, off the event loop: database calls are blocking."""
-    return await run_in_threadpool(unit_of_work, request, work)
-
-
-def unit_of_work(request: Request, work: Callable[[Context], T]) -> T:
-    """Run ``work`` in one transaction: committed when it returns, rolled back when it raises."""
-    sessions = request.app.state.sessions
-    settings: Settings = request.app.state.settings
-    with sessions() as session:
-        try:
-            result = work(Context(session=session, settings=settings))
-            session.commit()
-        except IntegrityError as exc:
-            # Two requests raced past the same check (e.g. one meetingKey created twice at once);
-            # the database's unique constraint decided, and the loser gets a clean conflict.
-            session.rollback()
-            raise Conflict("A conflicting change was made at the same time; please retry") from exc
-        except BaseException:
-            session.rollback()
-            raise
-    events = take_room_events(session)
-    hub = getattr(request.app.state, "room_hub", None)
-    if hub is not None:
-        for conference_id, event in events:
-            hub.publish_threadsafe(conference_id, event)
-    for flag, worker_name in (("outbox_dirty", "outbox_worker"), ("media_queued", "media_worker")):
-        if session.info.pop(flag, False):
-            worker = getattr(request.app.state, worker_name, None)
-            if worker is not None:
-                worker.wake()
-    return result

@@ -13,9 +13,9 @@ from oauthlib.oauth2 import FatalClientError, OAuth2Error
 from podium.domain.auth.oauth import OAuthService
 from podium.domain.auth.service import AuthService
 from podium.domain.hosts.service import HostService
-from podium.edges.common import Context, run_unit_of_work
 from podium.kit.clock import utcnow
 from podium.kit.errors import DomainError, InvalidInput
+from podium.kit.uow import Context, run_unit_of_work
 from podium.web.pages import SECURITY_HEADERS, templates
 from podium.web.session import csrf_token, safe_redirect, sign_in, sign_out, signed_in_host_id
 

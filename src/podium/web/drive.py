@@ -10,8 +10,8 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from podium.domain.drive.service import DOWNLOAD_AUDIENCE, UPLOAD_AUDIENCE, DriveService
-from podium.edges.common import Context, run_unit_of_work
 from podium.kit.errors import DomainError
+from podium.kit.uow import Context, run_unit_of_work
 from podium.web.errors import status_for
 
 router = APIRouter(tags=["drive"])

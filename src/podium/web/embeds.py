@@ -23,8 +23,8 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.convertors import Convertor, register_url_convertor
 
 from podium.domain.viewing.service import ViewingService
-from podium.edges.common import Context, run_unit_of_work
 from podium.kit.errors import DomainError, NotFound
+from podium.kit.uow import Context, run_unit_of_work
 from podium.web import watch
 
 # Media codes as Podium draws them (kit/ids.py client_code): eight ASCII letters and digits.

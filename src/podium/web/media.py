@@ -25,8 +25,8 @@ from podium.domain.media import links
 from podium.domain.media.repository import MediaRepository
 from podium.domain.media.service import MediaService
 from podium.domain.viewing.service import ViewingService
-from podium.edges.common import Context, run_unit_of_work
 from podium.kit.errors import DomainError, InvalidInput
+from podium.kit.uow import Context, run_unit_of_work
 from podium.models.media import Media, MediaRendition
 
 router = APIRouter(tags=["media"])

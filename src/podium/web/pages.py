@@ -11,8 +11,8 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from podium.domain.joining.service import JoiningService, JoinTicket
-from podium.edges.common import Context, run_unit_of_work
 from podium.kit.errors import DomainError
+from podium.kit.uow import Context, run_unit_of_work
 from podium.rooms.service import RoomService
 from podium.web.errors import TITLE_BY_CODE, status_for
 from podium.web.session import signed_in_host_id

@@ -13,8 +13,8 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from podium.domain.chat.service import ChatService
-from podium.edges.common import Context, run_unit_of_work, unit_of_work
 from podium.kit.errors import DomainError
+from podium.kit.uow import Context, run_unit_of_work, unit_of_work
 from podium.rooms.hub import Connection, RoomHub
 from podium.rooms.janus import JanusClient, JanusUnavailable
 from podium.rooms.service import RoomRules, RoomService, Seat, is_moderator
@@ -57,19 +57,11 @@ async def janus_js() -> Response:
     return FileResponse(JANUS_JS, media_type="application/javascript")
 
 
-class _Request:
-    """unit_of_work needs only .app; a WebSocket has it too."""
-
-    def __init__(self, websocket: WebSocket) -> None:
-        self.app = websocket.app
-
-
 @router.websocket("/rooms/ws")
 async def signaling(websocket: WebSocket) -> None:
     """Presence, chat and system messages of one room (protocol in docs/protocol/signaling.md)."""
     await websocket.accept()
     hub: RoomHub = websocket.app.state.room_hub
-    carrier: Any = _Request(websocket)
     idle = float(websocket.app.state.settings.room_idle_seconds)
     try:
         hello = await asyncio.wait_for(websocket.receive_json(), idle)
@@ -85,11 +77,11 @@ async def signaling(websocket: WebSocket) -> None:
         return
     try:
         seat: Seat = await run_in_threadpool(
-            unit_of_work, carrier, lambda ctx: _rooms(ctx, websocket).seat(str(hello.get("key", "")))
+            unit_of_work, websocket, lambda ctx: _rooms(ctx, websocket).seat(str(hello.get("key", "")))
         )
         rules: RoomRules = await run_in_threadpool(
             unit_of_work,
-            carrier,
+            websocket,
             lambda ctx: _rooms(ctx, websocket).rules(_rooms(ctx, websocket)._live(seat.conference_id)),
         )
         me = Connection(
@@ -97,7 +89,7 @@ async def signaling(websocket: WebSocket) -> None:
         )
         if not rules.waits(seat.role):
             me.attendance_id = await run_in_threadpool(
-                unit_of_work, carrier, lambda ctx: _rooms(ctx, websocket).arrive(seat)
+                unit_of_work, websocket, lambda ctx: _rooms(ctx, websocket).arrive(seat)
             )
     except DomainError as error:
         await websocket.close(code=4403, reason=error.message[:120])
@@ -125,7 +117,7 @@ async def signaling(websocket: WebSocket) -> None:
                 if text:
                     await run_in_threadpool(
                         unit_of_work,
-                        carrier,
+                        websocket,
                         lambda ctx, t=text: ChatService(ctx.session).post_from_room(
                             seat.conference_id, me.name, me.participant_id, t
                         ),
@@ -144,7 +136,7 @@ async def signaling(websocket: WebSocket) -> None:
                 if not is_moderator(me.role):
                     await websocket.send_json({"type": "error", "message": "Only moderators can do that"})
                     continue
-                await _moderate(websocket, carrier, hub, me, kind, str(message.get("id", "")))
+                await _moderate(websocket, hub, me, kind, str(message.get("id", "")))
             elif kind == "leave":
                 break
             else:
@@ -157,7 +149,7 @@ async def signaling(websocket: WebSocket) -> None:
             attendance_id = me.attendance_id
             await run_in_threadpool(
                 unit_of_work,
-                carrier,
+                websocket,
                 lambda ctx: _rooms(ctx, websocket).depart(attendance_id, seat.media_token),
             )
         await hub.broadcast(seat.conference_id, {"type": "left", "participant": me.describe()})
@@ -182,9 +174,8 @@ async def _moderators_see_waiting(hub: RoomHub, me: Connection) -> None:
 
 def _room_of(websocket: WebSocket, conference_id: int) -> tuple[JanusClient, int, str] | None:
     """The Janus, room number and room secret of a conference (None before its first join)."""
-    carrier: Any = _Request(websocket)
     result: tuple[JanusClient, int, str] | None = unit_of_work(
-        carrier, lambda ctx: _rooms(ctx, websocket).room_of(conference_id)
+        websocket, lambda ctx: _rooms(ctx, websocket).room_of(conference_id)
     )
     return result
 
@@ -211,12 +202,12 @@ def _enforce_presentation(websocket: WebSocket, hub: RoomHub, conference_id: int
         log.warning("could not enforce presentation mode in room %s", room)
 
 
-async def _moderate(
-    websocket: WebSocket, carrier: Any, hub: RoomHub, me: Connection, kind: str, key: str
-) -> None:
+async def _moderate(websocket: WebSocket, hub: RoomHub, me: Connection, kind: str, key: str) -> None:
     conference_id = me.conference_id
     if kind == "end":
-        await run_in_threadpool(unit_of_work, carrier, lambda ctx: _rooms(ctx, websocket).end(conference_id))
+        await run_in_threadpool(
+            unit_of_work, websocket, lambda ctx: _rooms(ctx, websocket).end(conference_id)
+        )
         return
     target = hub.find(conference_id, key)
     if target is None:
@@ -228,7 +219,7 @@ async def _moderate(
         seat = Seat(conference_id, target.participant_id, None, target.name, target.role, target.media_token)
 
         target.attendance_id = await run_in_threadpool(
-            unit_of_work, carrier, lambda ctx: _rooms(ctx, websocket).admit(seat)
+            unit_of_work, websocket, lambda ctx: _rooms(ctx, websocket).admit(seat)
         )
         await target.websocket.send_json({"type": "admitted", "token": target.media_token})
         await hub.broadcast(conference_id, {"type": "joined", "participant": target.describe()}, skip=target)

@@ -21,9 +21,9 @@ from podium.domain.media import links
 from podium.domain.media.repository import MediaRepository
 from podium.domain.paywall.repository import PaywallRepository
 from podium.domain.viewing.service import Viewer, ViewingService
-from podium.edges.common import Context, run_unit_of_work
 from podium.kit import coerce
 from podium.kit.errors import DomainError, InvalidInput
+from podium.kit.uow import Context, run_unit_of_work
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 router = APIRouter(tags=["watch"])

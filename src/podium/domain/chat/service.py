@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 from podium.domain.attendance.repository import AttendanceRepository
 from podium.domain.audit.service import log_action
 from podium.kit.errors import Conflict, InvalidInput, NotFound
+from podium.kit.uow import room_event
 from podium.models.activity import ChatMessage, ChatRoom
-from podium.rooms.events import room_event
 
 SYSTEM = "System"
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")

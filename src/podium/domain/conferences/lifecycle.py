@@ -8,8 +8,8 @@ from sqlalchemy.orm import Session
 
 from podium.domain.attendance.repository import AttendanceRepository
 from podium.domain.audit.service import log_action
+from podium.kit.uow import room_event
 from podium.models.conference import Conference
-from podium.rooms.events import room_event
 
 __all__ = ["mark_started", "stop_live"]
 

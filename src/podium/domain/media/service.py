@@ -22,6 +22,7 @@ from podium.domain.outbox.service import enqueue
 from podium.kit import ids
 from podium.kit.clock import utcnow
 from podium.kit.errors import Conflict, InvalidInput, NotFound
+from podium.kit.uow import wake_media
 from podium.kit.validation import check_length
 from podium.models.conference import Folder
 from podium.models.media import Media, MediaImage, MediaRendition, MediaStatus
@@ -121,7 +122,7 @@ class MediaService:
         )
         self.repo.add(media)
         if source_url is not None:
-            self.session.info["media_queued"] = True
+            wake_media(self.session)
         self._log("created", actor.label, media)
         return media
 
@@ -240,7 +241,7 @@ class MediaService:
         media.lease_until = None
         media.attempts = 0
         self.session.flush()
-        self.session.info["media_queued"] = True
+        wake_media(self.session)
         self._log("uploaded", f"upload:{media.code}", media, size=size)
         return media
 

@@ -25,6 +25,7 @@ from podium.domain.media.repository import MediaRepository
 from podium.domain.media.service import MediaService
 from podium.domain.media.transcoder import Probe, TranscodeError
 from podium.kit.clock import utcnow
+from podium.kit.uow import NO_DISPATCH, Dispatcher, take_after_commit
 from podium.models.media import Media, MediaImage, MediaRendition, MediaStatus
 
 log = logging.getLogger(__name__)
@@ -36,11 +37,12 @@ class Cancelled(Exception):
 
 class MediaWorker:
     def __init__(
-        self, settings: Settings, sessions: sessionmaker, on_outbox: Callable[[], None] | None = None
+        self, settings: Settings, sessions: sessionmaker, dispatcher: Dispatcher = NO_DISPATCH
     ) -> None:
         self.settings = settings
         self.sessions = sessions
-        self.on_outbox = on_outbox
+        # Webhooks queued by a finished job are delivered at once, as after a request.
+        self.dispatcher = dispatcher
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -246,7 +248,7 @@ class MediaWorker:
                     count=len(screenshots),
                 )
             session.commit()
-        self._outbox_written(session)
+        self.dispatcher.deliver(take_after_commit(session))
 
     def _fail(self, media_id: int, reason: str) -> None:
         with self.sessions() as session:
@@ -259,7 +261,7 @@ class MediaWorker:
             media.processed_at = utcnow()
             self._log(session, "failed", media, reason=media.failure_reason)
             session.commit()
-        self._outbox_written(session)
+        self.dispatcher.deliver(take_after_commit(session))
 
     def _release(self, media_id: int, *, retry_at: datetime | None, attempt_counts: bool) -> None:
         with self.sessions() as session:
@@ -283,10 +285,6 @@ class MediaWorker:
             status=media.status,
             **data,
         )
-
-    def _outbox_written(self, session: Session) -> None:
-        if session.info.pop("outbox_dirty", False) and self.on_outbox is not None:
-            self.on_outbox()
 
     # --- background loop ------------------------------------------------------------------------
 

@@ -7,12 +7,13 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from podium.domain.outbox.repository import OutboxRepository
+from podium.kit.uow import wake_outbox
 from podium.models.outbox import OutboxMessage
 
 
 def enqueue(session: Session, kind: str, payload: dict[str, Any]) -> OutboxMessage:
-    # Tells the edge to wake the worker once this transaction commits.
-    session.info["outbox_dirty"] = True
+    # The worker is woken once this transaction commits.
+    wake_outbox(session)
     return OutboxRepository(session).add(OutboxMessage(kind=kind, payload=payload))
 
 

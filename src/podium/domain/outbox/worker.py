@@ -18,6 +18,7 @@ from sqlalchemy.orm import sessionmaker
 from podium.config import Settings
 from podium.domain.outbox.repository import OutboxRepository
 from podium.kit.clock import utcnow
+from podium.kit.uow import NO_DISPATCH, Dispatcher, run
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +32,13 @@ def backoff(attempts: int) -> timedelta:
 
 
 class OutboxWorker:
-    def __init__(self, settings: Settings, sessions: sessionmaker) -> None:
+    def __init__(
+        self, settings: Settings, sessions: sessionmaker, dispatcher: Dispatcher = NO_DISPATCH
+    ) -> None:
         self.settings = settings
         self.sessions = sessions
+        # Jobs raise room events and queue mail like requests do: delivered the same way.
+        self.dispatcher = dispatcher
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -133,9 +138,9 @@ class OutboxWorker:
         job = JOBS.get(str(payload.get("job")))
         if job is None:
             raise ValueError(f"unknown job {payload.get('job')!r}")
-        with self.sessions() as session:
-            job(session, self.settings, payload)
-            session.commit()
+        run(
+            self.sessions, self.settings, lambda ctx: job(ctx.session, ctx.settings, payload), self.dispatcher
+        )
 
     def _send_email(self, payload: dict[str, Any]) -> None:
         message = EmailMessage()

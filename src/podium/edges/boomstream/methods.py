@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from podium.domain.actor import Actor
-from podium.edges.common import Context, Params
+from podium.edges.common import Params
+from podium.kit.uow import Context
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,9 @@ from podium.edges.boomstream.routes.conference import METHODS as CONFERENCE_METH
 from podium.edges.boomstream.routes.media import METHODS as MEDIA_METHODS
 from podium.edges.boomstream.routes.ppv import METHODS as PPV_METHODS
 from podium.edges.boomstream.routes.stats import METHODS as STATS_METHODS
-from podium.edges.common import Context, Params, read_params, run_unit_of_work
+from podium.edges.common import Params, read_params
 from podium.kit.errors import DomainError, InvalidInput
+from podium.kit.uow import Context, run_unit_of_work
 
 PREFIX = "/api"
 ALL_METHODS: tuple[Method, ...] = (*CONFERENCE_METHODS, *MEDIA_METHODS, *PPV_METHODS, *STATS_METHODS)

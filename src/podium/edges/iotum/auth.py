@@ -7,8 +7,8 @@ from fastapi import Request
 from podium.domain.actor import Actor
 from podium.domain.auth.oauth import OAuthService
 from podium.domain.auth.service import AuthService
-from podium.edges.common import Context
 from podium.edges.iotum.params import Body
+from podium.kit.uow import Context
 
 
 def actor_from(request: Request, body: Body, ctx: Context) -> Actor:

@@ -14,7 +14,6 @@ from podium.domain.contacts.service import Book, ContactService
 from podium.domain.hosts.service import HostChanges
 from podium.domain.outbox.service import enqueue
 from podium.domain.subscriptions.service import OMITTED
-from podium.edges.common import Context, run_unit_of_work
 from podium.edges.iotum import present
 from podium.edges.iotum.auth import actor_from
 from podium.edges.iotum.conferences import ENDPOINTS as CONFERENCE_ENDPOINTS
@@ -22,6 +21,7 @@ from podium.edges.iotum.errors import status_for
 from podium.edges.iotum.params import Body, read_body
 from podium.edges.iotum.routes_base import MESSAGE_OK, OK, Answer, Call, Endpoint
 from podium.kit.errors import DomainError, InvalidInput
+from podium.kit.uow import Context, run_unit_of_work
 from podium.models.subscription import SubscriptionStatus
 
 PREFIX = "/enterprise_api"

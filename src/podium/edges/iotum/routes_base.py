@@ -11,9 +11,9 @@ from podium.domain.actor import Actor
 from podium.domain.hosts.service import HostService
 from podium.domain.subscriptions.service import SubscriptionService
 from podium.domain.tenancy.companies import CompanyService
-from podium.edges.common import Context
 from podium.edges.iotum.params import Body
 from podium.kit.errors import InvalidInput
+from podium.kit.uow import Context
 
 
 @dataclass(frozen=True)

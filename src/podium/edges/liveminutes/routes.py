@@ -15,10 +15,11 @@ from podium.domain.attendance.service import AttendanceService
 from podium.domain.conferences.service import ConferenceService
 from podium.domain.participants.service import ParticipantService
 from podium.domain.tenancy.service import TenancyService
-from podium.edges.common import Context, Params, read_params, run_unit_of_work
+from podium.edges.common import Params, read_params
 from podium.edges.liveminutes.auth import basic_credentials
 from podium.edges.liveminutes.errors import body_for, status_for
 from podium.kit.errors import DomainError, InvalidInput
+from podium.kit.uow import Context, run_unit_of_work
 from podium.models.conference import Conference
 
 # The reference's status codes, from recorded attendance.

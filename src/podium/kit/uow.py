@@ -1,0 +1,126 @@
+"""The unit of work: one transaction, and what it asks to happen once it is committed.
+
+A request, a WebSocket command, a background job or a CLI command runs its work in one transaction
+(``run``); the work never commits. What must happen only after a successful commit — room events
+for connected browsers, waking the outbox or media worker — is queued on the session with the
+typed helpers below (``room_event``, ``wake_outbox``, ``wake_media``) and handed to a ``Dispatcher``
+when the commit succeeded; a rolled-back transaction asks for nothing. The running server's
+dispatcher publishes room events to its hub and wakes its workers (see ``app.py``); a process with
+no browsers and no workers of its own (the CLI) uses ``NO_DISPATCH``, since the server's workers
+poll anyway.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import HTTPConnection
+
+from podium.config import Settings
+from podium.kit.errors import Conflict
+
+T = TypeVar("T")
+_KEY = "podium.after_commit"
+
+
+@dataclass
+class AfterCommit:
+    """What a transaction asks for once it is committed."""
+
+    room_events: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    wake_outbox: bool = False
+    wake_media: bool = False
+
+
+def after_commit(session: Session) -> AfterCommit:
+    """The session's pending after-commit effects (created on first use)."""
+    pending = session.info.get(_KEY)
+    if not isinstance(pending, AfterCommit):
+        pending = session.info[_KEY] = AfterCommit()
+    return pending
+
+
+def room_event(session: Session, conference_id: int, event: dict[str, Any]) -> None:
+    """Tell the conference's room (its connected browsers) ``event`` once the transaction commits."""
+    after_commit(session).room_events.append((conference_id, event))
+
+
+def wake_outbox(session: Session) -> None:
+    """Mail, webhooks or jobs were queued: deliver them now rather than at the next poll."""
+    after_commit(session).wake_outbox = True
+
+
+def wake_media(session: Session) -> None:
+    """A media job was queued: start it now rather than at the next poll."""
+    after_commit(session).wake_media = True
+
+
+def take_after_commit(session: Session) -> AfterCommit:
+    """Remove and return the session's pending effects (a rolled-back session's are discarded)."""
+    pending = session.info.pop(_KEY, None)
+    return pending if isinstance(pending, AfterCommit) else AfterCommit()
+
+
+class Dispatcher(Protocol):
+    def deliver(self, effects: AfterCommit) -> None:
+        """Carry out a committed transaction's effects (called from any thread)."""
+
+
+class _NoDispatch:
+    def deliver(self, effects: AfterCommit) -> None:
+        return None
+
+
+NO_DISPATCH: Dispatcher = _NoDispatch()
+
+
+@dataclass
+class Context:
+    """What the work gets: the transaction's session and the settings."""
+
+    session: Session
+    settings: Settings
+
+
+def run(
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    work: Callable[[Context], T],
+    dispatcher: Dispatcher = NO_DISPATCH,
+) -> T:
+    """Run ``work`` in one transaction: committed when it returns, rolled back when it raises; the
+    effects it queued are delivered after the commit."""
+    with sessions() as session:
+        try:
+            result = work(Context(session=session, settings=settings))
+            session.commit()
+        except IntegrityError as exc:
+            # Two callers raced past the same check (e.g. one meetingKey created twice at once); the
+            # database's unique constraint decided, and the loser gets a clean conflict.
+            session.rollback()
+            take_after_commit(session)
+            raise Conflict("A conflicting change was made at the same time; please retry") from exc
+        except BaseException:
+            session.rollback()
+            take_after_commit(session)
+            raise
+        effects = take_after_commit(session)
+    dispatcher.deliver(effects)
+    return result
+
+
+def unit_of_work(connection: HTTPConnection, work: Callable[[Context], T]) -> T:
+    """``run`` for a request or a WebSocket, on its app's database, settings and dispatcher."""
+    state = connection.app.state
+    dispatcher: Dispatcher = getattr(state, "dispatcher", NO_DISPATCH)
+    return run(state.sessions, state.settings, work, dispatcher)
+
+
+async def run_unit_of_work(connection: HTTPConnection, work: Callable[[Context], T]) -> T:
+    """The same, off the event loop: database calls are blocking."""
+    return await run_in_threadpool(unit_of_work, connection, work)
