@@ -16,7 +16,6 @@ import hashlib
 import json
 import re
 from typing import Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -24,6 +23,7 @@ from starlette.convertors import Convertor, register_url_convertor
 
 from podium.domain.viewing.service import ViewingService
 from podium.kit.errors import DomainError, NotFound
+from podium.kit.links import Links
 from podium.kit.uow import Context, run_unit_of_work
 from podium.web import watch
 
@@ -74,7 +74,7 @@ async def player_script(request: Request, code: str) -> Response:
         ]
         width, height = media.width or 16, media.height or 9
         return {
-            "src": f"{ctx.settings.base_url}/{media.code}" + (f"?{urlencode(options)}" if options else ""),
+            "src": Links(ctx.settings).player(media.code, options),
             "path": f"/{media.code}/config.jsonp",
             "title": media.title or "Video",
             "ratio": round(100 * height / width, 4),

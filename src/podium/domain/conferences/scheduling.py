@@ -32,6 +32,7 @@ from podium.domain.subscriptions.service import SubscriptionService
 from podium.kit import coerce, ids
 from podium.kit.clock import utcnow
 from podium.kit.errors import Conflict, Forbidden, InvalidInput, NotFound
+from podium.kit.links import Links
 from podium.kit.validation import check_length
 from podium.models.conference import Conference
 from podium.models.contact import Contact
@@ -136,8 +137,8 @@ class SchedulingService:
         code = conference.access_code or ""
         if conference.secure_url:
             token = self._fernet().encrypt(code.encode()).decode()
-            return f"{self.settings.base_url}/conf/call/s/{token}"
-        return f"{self.settings.base_url}/conf/call/{code}"
+            return Links(self.settings).secure_room(token)
+        return Links(self.settings).room(code)
 
     def decrypt_code(self, token: str) -> str | None:
         try:

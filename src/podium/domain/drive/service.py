@@ -18,6 +18,7 @@ from podium.domain.audit.service import log_action
 from podium.kit import tokens
 from podium.kit.clock import utcnow
 from podium.kit.errors import Conflict, InvalidInput, NotFound
+from podium.kit.links import Links
 from podium.models.activity import DriveFile
 from podium.models.tenancy import Host
 
@@ -85,7 +86,7 @@ class DriveService:
             self.settings.signing_key(),
             expires_at=utcnow() + LINK_LIFETIME,
         )
-        return f"{self.settings.base_url}/drive/{path}/{file.id}?token={token}"
+        return Links(self.settings).drive(path, file.id, token)
 
     def _log(self, action: str, host: Host, file: DriveFile, **data: object) -> None:
         log_action(

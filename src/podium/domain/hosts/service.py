@@ -22,6 +22,7 @@ from podium.domain.subscriptions.service import HostPlan, SubscriptionService
 from podium.kit import coerce, tokens
 from podium.kit.clock import utcnow
 from podium.kit.errors import Conflict, InvalidInput
+from podium.kit.links import Links
 from podium.kit.validation import normalise_email
 from podium.models.subscription import Feature
 from podium.models.tenancy import Company, Host, Role
@@ -371,7 +372,7 @@ class HostService:
             self.settings.signing_key(),
             expires_at=utcnow() + timedelta(days=PASSWORD_LINK_DAYS),
         )
-        return f"{self.settings.base_url}/password/new?token={token}"
+        return Links(self.settings).password_new(token)
 
     def dialin_number(self, host: Host) -> dict[str, Any]:
         table = self.settings.dialin_numbers
@@ -413,7 +414,7 @@ class HostService:
         return HostView(
             host=host,
             plan=plan,
-            meeting_url=f"{self.settings.base_url}/conf/call/{host.access_code}",
+            meeting_url=Links(self.settings).room(host.access_code),
             primary_dialin_number=self.dialin_number(host),
             password_creation_link=self.password_link(host),
             sip_uri=sip,
@@ -432,7 +433,7 @@ class HostService:
             body=(
                 f"Hello {host.name},\n\nAn account was created for you.\n"
                 f"Set your password here: {self.password_link(host)}\n"
-                f"Your meeting room: {self.settings.base_url}/conf/call/{host.access_code}\n"
+                f"Your meeting room: {Links(self.settings).room(host.access_code)}\n"
                 f"Access code: {host.access_code}   Moderator PIN: {host.moderator_pin}\n"
             ),
         )

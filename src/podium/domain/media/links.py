@@ -14,6 +14,7 @@ from podium.config import Settings
 from podium.kit import tokens
 from podium.kit.clock import utcnow
 from podium.kit.errors import LinkInvalid
+from podium.kit.links import Links
 from podium.models.media import Media
 
 UPLOAD_AUDIENCE = "podium:media-upload"
@@ -80,4 +81,4 @@ def verify_play(settings: Settings, token: str, media_code: str) -> PlayGrant:
 
 
 def play_base(settings: Settings, token: str, media_code: str) -> str:
-    return f"{settings.base_url}/play/{token}/{media_code}"
+    return Links(settings).play(token, media_code)

@@ -22,6 +22,7 @@ from podium.domain.outbox.service import enqueue
 from podium.kit import ids
 from podium.kit.clock import utcnow
 from podium.kit.errors import Conflict, InvalidInput, NotFound
+from podium.kit.links import Links
 from podium.kit.uow import wake_media
 from podium.kit.validation import check_length
 from podium.models.conference import Folder
@@ -184,14 +185,14 @@ class MediaService:
 
     def view(self, media: Media) -> MediaView:
         """The media with its outputs and fresh owner links (playback, download)."""
-        base = self.settings.base_url
+        urls = Links(self.settings)
         view = MediaView(
             media=media,
             folder_code=self.folder_code(media.folder_id),
-            player_link=f"{base}/watch/{media.code}",
+            player_link=urls.watch(media.code),
         )
         view.player_code = html.escape(
-            f'<iframe src="{base}/watch/{media.code}?embed=1" width="{media.width or 640}" '
+            f'<iframe src="{urls.watch(media.code, embed=True)}" width="{media.width or 640}" '
             f'height="{media.height or 360}" frameborder="0" allowfullscreen '
             f'allow="autoplay; fullscreen"></iframe>'
         )
@@ -205,18 +206,18 @@ class MediaService:
         view.rendition_links = {
             r.title: (f"{play}/{r.title}.mp4", f"{play}/{r.title}/index.m3u8") for r in view.renditions
         }
-        view.image_urls = {i.code: f"{base}/media/images/{i.code}.jpg" for i in view.images}
+        view.image_urls = {i.code: urls.media_image(i.code) for i in view.images}
         return view
 
     # --- upload ----------------------------------------------------------------------------
 
     def upload_url(self, media: Media) -> str:
         token = links.sign_media_link(self.settings, media, links.UPLOAD_AUDIENCE)
-        return f"{self.settings.base_url}/media/upload/{media.code}?token={token}"
+        return Links(self.settings).media_upload(media.code, token)
 
     def progress_url(self, media: Media) -> str:
         token = links.sign_media_link(self.settings, media, links.PROGRESS_AUDIENCE)
-        return f"{self.settings.base_url}/media/progress/{media.code}?token={token}"
+        return Links(self.settings).media_progress(media.code, token)
 
     def by_link(self, code: str, token: str, audience: str) -> Media:
         media = self.repo.live_by_public_code(code)

@@ -19,6 +19,7 @@ from podium.domain.tenancy.repository import TenancyRepository
 from podium.kit import ids, tokens
 from podium.kit.clock import utcnow
 from podium.kit.errors import Conflict, InvalidInput, NotFound, QuotaExceeded
+from podium.kit.links import Links
 from podium.kit.validation import check_length, normalise_email
 from podium.models.conference import Conference
 from podium.models.participant import Participant, ParticipantRole
@@ -135,7 +136,7 @@ class ParticipantService:
             self.settings.signing_key(),
             expires_at=utcnow() + timedelta(seconds=timeout),
         )
-        link = f"{self.settings.base_url}/conf/invite.html?jwt={token}"
+        link = Links(self.settings).invite(token)
         log_action(
             self.session,
             action,
@@ -209,7 +210,7 @@ class ParticipantService:
         return participant
 
     def participant_url(self, participant: Participant) -> str:
-        return f"{self.settings.base_url}/e/{participant.url_token}"
+        return Links(self.settings).personal(participant.url_token)
 
     # --- common ------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
 
@@ -24,6 +24,7 @@ from podium.domain.paywall.repository import PaywallRepository
 from podium.kit import ids
 from podium.kit.clock import utcnow
 from podium.kit.errors import Conflict, InvalidInput, NotFound
+from podium.kit.links import Links
 from podium.kit.validation import check_length, normalise_email
 from podium.models.media import Media
 from podium.models.paywall import AccessKind, AccessPass, Paywall, PaywallMedia, SellerContacts
@@ -391,7 +392,7 @@ class PaywallService:
     def recovery_link(self, paywall: Paywall, buyer: AccessPass) -> str:
         """The subscription's watch page with the password in the fragment (never sent to a server),
         percent-encoded: a shop's own password may hold ``+``, ``&``, ``#`` or spaces."""
-        return f"{self.settings.base_url}/watch/s/{paywall.code}#access={quote(buyer.password, safe='')}"
+        return Links(self.settings).watch_subscription(paywall.code, buyer.password)
 
     def _password(self, paywall_id: int) -> str:
         return ids.unused(

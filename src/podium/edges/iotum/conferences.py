@@ -20,6 +20,7 @@ from podium.edges.iotum.routes_base import MESSAGE_OK, Answer, Call, Endpoint
 from podium.kit import coerce
 from podium.kit.clock import utcnow
 from podium.kit.errors import InvalidInput, NotFound
+from podium.kit.links import Links
 from podium.models.conference import Conference
 from podium.models.tenancy import Host
 
@@ -79,7 +80,7 @@ def _page_of(call: Call, endpoint: str, items: Sequence[T]) -> tuple[list[T], di
     if len(items) <= page * PAGE:
         return chunk, None
     following = page + 1
-    link = f"{call.ctx.settings.base_url}/enterprise_api/{endpoint}?page={following}"
+    link = Links(call.ctx.settings).iotum_page(endpoint, following)
     return chunk, {"Link": f'<{link}>; rel="next"', "X-Next-Page": str(following)}
 
 
@@ -236,7 +237,7 @@ def host_conferences(call: Call) -> Answer:
     if output == "summary":
         rows = [
             present.conference_summary(
-                u, scheduling.end_of(u.conference), zone, now, call.ctx.settings.base_url
+                u, scheduling.end_of(u.conference), zone, now, Links(call.ctx.settings)
             )
             for u in usages
         ]

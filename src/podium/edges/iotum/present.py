@@ -12,6 +12,7 @@ from podium.domain.conferences.scheduling import ConferenceView, local
 from podium.domain.contacts.service import ContactView
 from podium.domain.hosts.service import HostView
 from podium.domain.tenancy.companies import ResellerNode
+from podium.kit.links import Links
 from podium.models.activity import Attendance, ChatMessage, DriveFile, WebhookDelivery, WebhookEndpoint
 from podium.models.conference import Conference
 from podium.models.subscription import Product, Subscription
@@ -286,7 +287,7 @@ def conference_detail(
 
 
 def conference_summary(
-    usage: ConferenceUsage, scheduled_end: datetime, zone: ZoneInfo, now: datetime, base_url: str
+    usage: ConferenceUsage, scheduled_end: datetime, zone: ZoneInfo, now: datetime, links: Links
 ) -> dict[str, Any]:
     c = usage.conference
     start = usage.first_join() or c.started_at or c.starts_at or c.created_at
@@ -297,7 +298,7 @@ def conference_summary(
         "end_time": local(end, zone).strftime(TIME),
         "total_participants": usage.total_participants(),
         "total_participant_minutes": usage.total_minutes(now),
-        "meeting_summary_url": f"{base_url}/conf/summary/{c.id}",
+        "meeting_summary_url": links.conference_summary(c.id),
     }
 
 

@@ -19,6 +19,7 @@ from podium.edges.common import Params, read_params
 from podium.edges.liveminutes.auth import basic_credentials
 from podium.edges.liveminutes.errors import body_for, status_for
 from podium.kit.errors import DomainError, InvalidInput
+from podium.kit.links import Links
 from podium.kit.uow import Context, run_unit_of_work
 from podium.models.conference import Conference
 
@@ -69,7 +70,7 @@ def _duration(params: Params) -> float | None:
 
 
 def _meeting_url(call: Call, conference: Conference) -> str:
-    return f"{call.ctx.settings.base_url}/m/{conference.short_code}"
+    return Links(call.ctx.settings).meeting(conference.short_code)
 
 
 def create_meeting(call: Call) -> dict[str, Any]:
@@ -88,7 +89,7 @@ def create_meeting(call: Call) -> dict[str, Any]:
     return {
         "meetingKey": conference.meeting_key,
         "meetingUrl": _meeting_url(call, conference),
-        "hostUrl": f"{call.ctx.settings.base_url}/e/{conference.host_token}",
+        "hostUrl": Links(call.ctx.settings).personal(conference.host_token),
     }
 
 
