@@ -1,0 +1,112 @@
+"""Iotum enterprise API: reports from attendance (a host's conferences, call detail records, active calls)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from podium.domain.attendance.repository import AttendanceRepository
+from podium.domain.attendance.service import AttendanceService, minutes
+from podium.domain.chat.service import ChatService
+from podium.domain.conferences.scheduling import local
+from podium.edges.iotum import present
+from podium.edges.iotum.routes.conferences import page_of, scheduling_of
+from podium.edges.iotum.routes_base import Answer, Call, Endpoint
+from podium.kit import coerce
+from podium.kit.clock import utcnow
+from podium.kit.errors import InvalidInput
+from podium.kit.links import Links
+
+
+def _zone(call: Call) -> ZoneInfo:
+    return ZoneInfo(coerce.time_zone("time_zone", call.body.get("time_zone") or "UTC"))
+
+
+def _date_range(call: Call, zone: ZoneInfo) -> tuple[datetime | None, datetime | None]:
+    """start_date and end_date (inclusive) as days in ``zone`` → a naive UTC range."""
+    bounds: list[datetime | None] = []
+    for key, extra in (("start_date", 0), ("end_date", 1)):
+        raw = call.body.str_(key)
+        if not raw:
+            bounds.append(None)
+            continue
+        try:
+            day = datetime.strptime(raw[:10], "%Y-%m-%d") + timedelta(days=extra)
+        except ValueError:
+            raise InvalidInput(f"{key} must be a date such as 2020-12-31", field=key) from None
+        bounds.append(day.replace(tzinfo=zone).astimezone(ZoneInfo("UTC")).replace(tzinfo=None))
+    return bounds[0], bounds[1]
+
+
+def host_conferences(call: Call) -> Answer:
+    host = call.policy.host(call.host_id())
+    zone = _zone(call)
+    since, before = _date_range(call, zone)
+    output = call.body.str_("output") or "summary"
+    if output not in ("summary", "detail"):
+        raise InvalidInput("output must be summary or detail", field="output")
+    now = utcnow()
+    conferences = AttendanceRepository(call.ctx.session).host_conferences(host.id, since, before, now)
+    chunk, next_page = page_of(call, "host/conferences", conferences)
+    scheduling = scheduling_of(call)
+    usages = AttendanceService(call.ctx.session).usage(chunk)
+    if output == "summary":
+        rows = [
+            present.conference_summary(
+                u, scheduling.end_of(u.conference), zone, now, Links(call.ctx.settings)
+            )
+            for u in usages
+        ]
+    else:
+        chats = ChatService(call.ctx.session)
+        rows = [
+            present.conference_detail(
+                scheduling.view(u.conference),
+                u,
+                chats.messages(conference_id=u.conference.id),
+                now=now,
+                zone=zone,
+            )
+            for u in usages
+        ]
+    return Answer(rows, headers=next_page)
+
+
+def host_cdrs(call: Call) -> Answer:
+    host = call.policy.host(call.host_id())
+    zone = _zone(call)
+    since, before = _date_range(call, zone)
+    rows = AttendanceRepository(call.ctx.session).cdrs(
+        host.id, call.body.int_("conference_id", required=False), since, before, limit=100
+    )
+    now = utcnow()
+    return Answer(
+        [
+            present.cdr(attendance, conference, host, zone, minutes(attendance, now))
+            for attendance, conference in rows
+        ]
+    )
+
+
+def host_active_calls(call: Call) -> Answer:
+    host = call.policy.host(call.host_id())
+    zone = _zone(call)
+    calls = AttendanceRepository(call.ctx.session).active_for_host(host.id)
+    return Answer(
+        [
+            {
+                "conference_id": c.id,
+                "subject": c.title,
+                "agenda": c.description or None,
+                "start_time": local(c.started_at or c.starts_at or c.created_at, zone).strftime(present.TIME),
+            }
+            for c in calls
+        ]
+    )
+
+
+ENDPOINTS: tuple[Endpoint, ...] = (
+    Endpoint("host/conferences", "A host's past conferences (summary or detail)", host_conferences, "read"),
+    Endpoint("host/cdrs", "Call detail records of a host's conferences (first 100)", host_cdrs, "read"),
+    Endpoint("host/active_calls", "Calls the host is on now", host_active_calls, "read"),
+)
