@@ -1,17 +1,51 @@
-"""Domain errors: a stable code, a human message and data; never an HTTP status."""
+"""Domain errors: a stable code, a human message and data; never an HTTP status.
+
+The codes are one closed set (``ErrorCode``): every error class names a member, and every edge's
+table maps every member (tests/test_error_codes.py fails when one is missing), so a new kind of
+error cannot reach a client as an accidental default.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from enum import StrEnum
+from typing import Any, ClassVar
+
+
+class ErrorCode(StrEnum):
+    INVALID_INPUT = "invalid_input"
+    MALFORMED_REQUEST = "malformed_request"
+    NOT_FOUND = "not_found"
+    CONFLICT = "conflict"
+    QUOTA_EXCEEDED = "quota_exceeded"
+    UNAUTHENTICATED = "unauthenticated"
+    FORBIDDEN = "forbidden"
+    UNKNOWN_METHOD = "unknown_method"
+    LINK_INVALID = "link_invalid"
+    LINK_UNKNOWN = "link_unknown"
+    LINK_EXPIRED = "link_expired"
+    LINK_REVOKED = "link_revoked"
+    WRONG_PIN = "wrong_pin"
+    MEDIA_UNAVAILABLE = "media_unavailable"
+    ACCESS_DENIED = "access_denied"
+    ACCESS_EXPIRED = "access_expired"
+    ACTIVATIONS_EXHAUSTED = "activations_exhausted"
+    DEVICE_IN_USE = "device_in_use"
+    SESSION_ENDED = "session_ended"
+    NOT_READY = "not_ready"
 
 
 class DomainError(Exception):
-    """Base of every error a service raises on purpose.
+    """Base of every error a service raises on purpose (raise a subclass: each names its code).
 
     Each edge's ``errors.py`` maps ``code`` to its dialect's status and body.
     """
 
-    code = "error"
+    code: ClassVar[ErrorCode] = ErrorCode.INVALID_INPUT
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if not isinstance(cls.__dict__.get("code", cls.code), ErrorCode):
+            raise TypeError(f"{cls.__name__}.code must be an ErrorCode member")
 
     def __init__(self, message: str, **data: Any) -> None:
         super().__init__(message)
@@ -20,46 +54,46 @@ class DomainError(Exception):
 
 
 class InvalidInput(DomainError):
-    code = "invalid_input"
+    code = ErrorCode.INVALID_INPUT
 
 
 class NotFound(DomainError):
-    code = "not_found"
+    code = ErrorCode.NOT_FOUND
 
 
 class Conflict(DomainError):
-    code = "conflict"
+    code = ErrorCode.CONFLICT
 
 
 class QuotaExceeded(DomainError):
-    code = "quota_exceeded"
+    code = ErrorCode.QUOTA_EXCEEDED
 
 
 class Unauthenticated(DomainError):
-    code = "unauthenticated"
+    code = ErrorCode.UNAUTHENTICATED
 
 
 class Forbidden(DomainError):
-    code = "forbidden"
+    code = ErrorCode.FORBIDDEN
 
 
 class LinkInvalid(DomainError):
     """A join link that is malformed or not signed by us."""
 
-    code = "link_invalid"
+    code = ErrorCode.LINK_INVALID
 
 
 class LinkUnknown(DomainError):
     """A join link that names no meeting or invitation we know."""
 
-    code = "link_unknown"
+    code = ErrorCode.LINK_UNKNOWN
 
 
 class LinkExpired(DomainError):
-    code = "link_expired"
+    code = ErrorCode.LINK_EXPIRED
 
 
 class LinkRevoked(DomainError):
     """A join link whose participant or conference was cancelled or deleted."""
 
-    code = "link_revoked"
+    code = ErrorCode.LINK_REVOKED

@@ -16,7 +16,7 @@ from podium.domain.joining.service import JoinTicket
 from podium.domain.participants.repository import ParticipantRepository
 from podium.kit import tokens
 from podium.kit.clock import utcnow
-from podium.kit.errors import Conflict, InvalidInput, LinkRevoked, NotFound
+from podium.kit.errors import Conflict, ErrorCode, InvalidInput, LinkRevoked, NotFound
 from podium.models.conference import Conference
 from podium.rooms.janus import JanusClient, JanusUnavailable, MediaPool
 
@@ -28,7 +28,7 @@ TICKET_LIFETIME = timedelta(hours=12)
 class MediaUnavailable(Conflict):
     """The media server is down or not configured: the page says so, the API keeps working."""
 
-    code = "media_unavailable"
+    code = ErrorCode.MEDIA_UNAVAILABLE
 
 
 MODERATOR_ROLES = ("host", "moderator")

@@ -18,7 +18,7 @@ router = APIRouter(tags=["drive"])
 
 
 def _error(error: DomainError) -> JSONResponse:
-    status = {"not_found": 404, "conflict": 409}.get(error.code, status_for(error))
+    status = status_for(error)
     return JSONResponse({"message": error.message}, status_code=status)
 
 

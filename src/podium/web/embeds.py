@@ -87,7 +87,7 @@ async def player_script(request: Request, code: str) -> Response:
         words = "video not found" if error.code == "not_found" else "video unavailable"
         return Response(
             f"/* Podium player: {words} */\n",
-            status_code=watch.STATUS_BY_CODE.get(error.code, 400),
+            status_code=watch.STATUS_BY_CODE[error.code],
             media_type="application/javascript",
             headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"},
         )

@@ -25,32 +25,23 @@ from podium.domain.media import links
 from podium.domain.media.repository import MediaRepository
 from podium.domain.media.service import MediaService
 from podium.domain.viewing.service import ViewingService
-from podium.kit.errors import DomainError, InvalidInput
+from podium.kit.errors import DomainError, ErrorCode, InvalidInput
 from podium.kit.uow import Context, run_unit_of_work
 from podium.models.media import Media, MediaRendition
+from podium.web.errors import PLAYBACK_STATUS_BY_CODE
 
 router = APIRouter(tags=["media"])
 
 CORS = {"Access-Control-Allow-Origin": "*"}
 PROGRESS_EVERY_BYTES = 1024 * 1024
 SEGMENT_RE = re.compile(r"^seg_\d{5}\.ts$")
-STATUS_BY_CODE = {
-    "not_found": 404,
-    "conflict": 409,
-    "invalid_input": 400,
-    "link_invalid": 403,
-    "link_expired": 403,
-    "access_denied": 403,
-    "access_expired": 403,
-    "session_ended": 403,
-    "not_ready": 409,
-}
+STATUS_BY_CODE = PLAYBACK_STATUS_BY_CODE
 
 
 def _failed(error: DomainError | str, status: int | None = None) -> JSONResponse:
     """Upload and progress answers speak Boomstream's envelope: Status and Message."""
     message = error if isinstance(error, str) else error.message
-    code = status or (STATUS_BY_CODE.get(error.code, 400) if isinstance(error, DomainError) else 400)
+    code = status or (STATUS_BY_CODE[error.code] if isinstance(error, DomainError) else 400)
     return JSONResponse({"Status": "Failed", "Message": message}, status_code=code, headers=CORS)
 
 
@@ -262,7 +253,7 @@ async def image(request: Request, image_code: str) -> Response:
 
 
 def _play_error(error: DomainError) -> Response:
-    status = STATUS_BY_CODE.get(error.code, 403)
+    status = STATUS_BY_CODE[error.code]
     return PlainTextResponse(error.message, status_code=status, headers={**CORS, "Cache-Control": "no-store"})
 
 
@@ -392,7 +383,7 @@ async def original(request: Request, token: str, code: str) -> Response:
 
 
 class PreviewOver(DomainError):
-    code = "access_denied"
+    code = ErrorCode.ACCESS_DENIED
 
 
 def _playlist(text: str) -> Response:

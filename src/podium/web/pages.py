@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from podium.domain.joining.service import JoiningService, JoinTicket
-from podium.kit.errors import DomainError
+from podium.kit.errors import DomainError, ErrorCode
 from podium.kit.uow import Context, run_unit_of_work
 from podium.rooms.service import RoomService
 from podium.web.errors import TITLE_BY_CODE, status_for
@@ -113,7 +113,7 @@ async def _room(request: Request, code_of: Callable[[JoiningService], str], pin:
 
 
 class WrongPin(DomainError):
-    code = "wrong_pin"
+    code = ErrorCode.WRONG_PIN
 
 
 @router.get("/conf/call/{access_code}", response_class=HTMLResponse)

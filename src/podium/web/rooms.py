@@ -41,7 +41,7 @@ async def enter(request: Request) -> JSONResponse:
     try:
         entry = await run_unit_of_work(request, lambda ctx: _rooms(ctx, request).enter(ticket, name))
     except DomainError as error:
-        status = 503 if error.code == "media_unavailable" else status_for(error)
+        status = status_for(error)
         return JSONResponse({"message": error.message, "error": error.code}, status_code=status)
     return JSONResponse(entry.as_json())
 

@@ -24,6 +24,7 @@ from podium.domain.viewing.service import Viewer, ViewingService
 from podium.kit import coerce
 from podium.kit.errors import DomainError, InvalidInput
 from podium.kit.uow import Context, run_unit_of_work
+from podium.web.errors import PLAYBACK_STATUS_BY_CODE
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 router = APIRouter(tags=["watch"])
@@ -31,18 +32,7 @@ router = APIRouter(tags=["watch"])
 DEVICE_COOKIE = "podium_device"
 DEVICE_RE = re.compile(r"^[0-9a-f]{32}$")
 VENDOR_HLS = Path(__file__).parent / "static" / "vendor" / "hls.min.js"
-STATUS_BY_CODE = {
-    "not_found": 404,
-    "not_ready": 409,
-    "invalid_input": 400,
-    "access_denied": 403,
-    "access_expired": 403,
-    "activations_exhausted": 403,
-    "device_in_use": 409,
-    "session_ended": 403,
-    "link_invalid": 403,
-    "link_expired": 403,
-}
+STATUS_BY_CODE = PLAYBACK_STATUS_BY_CODE
 TITLE_BY_CODE = {"not_found": "Video not found", "not_ready": "Video not ready"}
 PAGE_HEADERS = {
     "Cache-Control": "no-store",
@@ -56,7 +46,7 @@ PAGE_HEADERS = {
 
 
 def _status(error: DomainError) -> int:
-    return STATUS_BY_CODE.get(error.code, 400)
+    return STATUS_BY_CODE[error.code]
 
 
 def error_page(request: Request, error: DomainError) -> HTMLResponse:

@@ -27,7 +27,7 @@ from podium.domain.paywall.service import MAX_PASSWORD_LENGTH, PaywallService
 from podium.domain.stats.geoip import country_of
 from podium.domain.stats.repository import PROJECT, StatsRepository
 from podium.kit.clock import utcnow
-from podium.kit.errors import DomainError, InvalidInput, NotFound
+from podium.kit.errors import DomainError, ErrorCode, InvalidInput, NotFound
 from podium.kit.validation import normalise_email
 from podium.models.media import Media, MediaStatus
 from podium.models.paywall import AccessKind, AccessPass, Paywall, ViewSession
@@ -41,27 +41,27 @@ WRONG_RECOVERY = "This access link is not valid for this video"
 
 
 class AccessDenied(DomainError):
-    code = "access_denied"
+    code = ErrorCode.ACCESS_DENIED
 
 
 class AccessExpired(DomainError):
-    code = "access_expired"
+    code = ErrorCode.ACCESS_EXPIRED
 
 
 class ActivationsExhausted(DomainError):
-    code = "activations_exhausted"
+    code = ErrorCode.ACTIVATIONS_EXHAUSTED
 
 
 class DeviceInUse(DomainError):
-    code = "device_in_use"
+    code = ErrorCode.DEVICE_IN_USE
 
 
 class SessionEnded(DomainError):
-    code = "session_ended"
+    code = ErrorCode.SESSION_ENDED
 
 
 class NotReady(DomainError):
-    code = "not_ready"
+    code = ErrorCode.NOT_READY
 
 
 @dataclass(frozen=True)

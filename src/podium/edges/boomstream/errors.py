@@ -6,22 +6,15 @@ Boomstream answers every handled failure with HTTP 200 and ``Status: Failed`` pl
 
 from __future__ import annotations
 
-from podium.kit.errors import DomainError
+from podium.kit.errors import DomainError, ErrorCode
 
-STATUS_BY_CODE: dict[str, int] = {
-    "invalid_input": 200,
-    "not_found": 200,
-    "conflict": 200,
-    "quota_exceeded": 200,
-    "unauthenticated": 200,
-    "forbidden": 200,
-    "unknown_method": 404,
-}
+# Every handled failure is 200 with Status: Failed; only a path that names no method is a 404.
+STATUS_BY_CODE: dict[ErrorCode, int] = {code: 200 for code in ErrorCode} | {ErrorCode.UNKNOWN_METHOD: 404}
 
 
 class UnknownMethod(DomainError):
-    code = "unknown_method"
+    code = ErrorCode.UNKNOWN_METHOD
 
 
 def status_for(error: DomainError) -> int:
-    return STATUS_BY_CODE.get(error.code, 200)
+    return STATUS_BY_CODE[error.code]

@@ -6,15 +6,13 @@ vendor does, because clients branch on ``resultcode`` (see docs/compat.md).
 
 from __future__ import annotations
 
-from podium.kit.errors import DomainError
+from podium.kit.errors import DomainError, ErrorCode
 
-STATUS_BY_CODE: dict[str, int] = {
-    "unauthenticated": 401,
-}
+STATUS_BY_CODE: dict[ErrorCode, int] = {code: 200 for code in ErrorCode} | {ErrorCode.UNAUTHENTICATED: 401}
 
 
 def status_for(error: DomainError) -> int:
-    return STATUS_BY_CODE.get(error.code, 200)
+    return STATUS_BY_CODE[error.code]
 
 
 def body_for(error: DomainError) -> dict[str, object]:
