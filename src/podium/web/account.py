@@ -5,13 +5,17 @@ from __future__ import annotations
 import os
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from oauthlib.oauth2 import FatalClientError, OAuth2Error
 
+from podium.domain.attendance.service import AttendanceService
 from podium.domain.auth.oauth import OAuthService
 from podium.domain.auth.service import AuthService
+from podium.domain.chat.service import ChatService
+from podium.domain.conferences.scheduling import SchedulingService, local
 from podium.domain.hosts.service import HostService
 from podium.kit.clock import utcnow
 from podium.kit.errors import DomainError, InvalidInput
@@ -132,12 +136,6 @@ async def meeting_summary(request: Request, conference_id: int) -> Response:
         return _login_redirect(request)
 
     def work(ctx: Context) -> dict[str, Any]:
-        from zoneinfo import ZoneInfo
-
-        from podium.domain.attendance.service import AttendanceService
-        from podium.domain.chat.service import ChatService
-        from podium.domain.conferences.scheduling import SchedulingService, local
-
         viewer = AuthService(ctx.session, ctx.settings).web_host(host_id)
         scheduling = SchedulingService(ctx.session, ctx.settings)
         conference = scheduling.visible_to(viewer, conference_id)

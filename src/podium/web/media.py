@@ -22,7 +22,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from podium.domain.media import links
-from podium.domain.media.repository import MediaRepository
 from podium.domain.media.service import MediaService
 from podium.domain.viewing.service import ViewingService
 from podium.kit.errors import DomainError, ErrorCode, InvalidInput
@@ -234,12 +233,7 @@ async def image(request: Request, image_code: str) -> Response:
     """A poster or screenshot (public, like the player's poster)."""
 
     def work(ctx: Context) -> Path | None:
-        repo = MediaRepository(ctx.session)
-        picture = repo.image_by_code(image_code)
-        media = repo.by_id(picture.media_id) if picture else None
-        if picture is None or media is None or media.deleted_at is not None:
-            return None
-        return MediaService(ctx.session, ctx.settings).output_dir(media) / "images" / f"{picture.code}.jpg"
+        return MediaService(ctx.session, ctx.settings).public_image(image_code)
 
     path = await run_unit_of_work(request, work)
     if path is None or not path.exists():
@@ -288,10 +282,7 @@ async def _serve(
 
 
 def _rendition(ctx: Context, media: Media, title: str) -> MediaRendition:
-    rendition = MediaRepository(ctx.session).rendition(media.id, title)
-    if rendition is None:
-        raise InvalidInput("No such rendition")
-    return rendition
+    return MediaService(ctx.session, ctx.settings).rendition(media, title)
 
 
 @router.get("/play/{token}/{code}/master.m3u8")
@@ -300,7 +291,7 @@ async def master_playlist(request: Request, token: str, code: str) -> Response:
 
     def build(ctx: Context, media: Media, _grant: links.PlayGrant) -> str:
         lines = ["#EXTM3U", "#EXT-X-VERSION:3"]
-        for r in MediaRepository(ctx.session).renditions(media.id):
+        for r in MediaService(ctx.session, ctx.settings).renditions(media):
             attributes = f"BANDWIDTH={r.bandwidth}"
             if r.width and r.height:
                 attributes += f",RESOLUTION={r.width}x{r.height}"

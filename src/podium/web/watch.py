@@ -18,8 +18,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from podium.domain.media import links
-from podium.domain.media.repository import MediaRepository
-from podium.domain.paywall.repository import PaywallRepository
+from podium.domain.media.service import MediaService
+from podium.domain.paywall.service import PaywallService
 from podium.domain.viewing.service import Viewer, ViewingService
 from podium.kit import coerce
 from podium.kit.errors import DomainError, InvalidInput
@@ -122,9 +122,11 @@ async def player_page(request: Request, code: str, *, embed: bool, title_shown: 
     def work(ctx: Context) -> dict[str, Any]:
         offer = ViewingService(ctx.session, ctx.settings).offer(code)
         media = offer.media
-        poster = next((i for i in MediaRepository(ctx.session).images(media.id) if i.kind == "poster"), None)
+        poster = MediaService(ctx.session, ctx.settings).poster_of(media)
         main = offer.paywalls[0] if offer.paywalls else None
-        contacts = PaywallRepository(ctx.session).contacts(media.company_id) if main else None
+        contacts = (
+            PaywallService(ctx.session, ctx.settings).seller_contacts(media.company_id) if main else None
+        )
         registration = offer.registration
         return {
             "media": media,
@@ -162,12 +164,12 @@ async def subscription_page(request: Request, code: str) -> HTMLResponse:
 
     def work(ctx: Context) -> dict[str, Any]:
         paywall, medias = ViewingService(ctx.session, ctx.settings).paywall_page(code)
-        repo = MediaRepository(ctx.session)
+        library = MediaService(ctx.session, ctx.settings)
         items = []
         for media in medias:
-            poster = next((i for i in repo.images(media.id) if i.kind == "poster"), None)
+            poster = library.poster_of(media)
             items.append({"media": media, "poster_url": f"/media/images/{poster.code}.jpg" if poster else ""})
-        contacts = PaywallRepository(ctx.session).contacts(paywall.company_id)
+        contacts = PaywallService(ctx.session, ctx.settings).seller_contacts(paywall.company_id)
         return {"paywall": paywall, "items": items, "contacts": contacts}
 
     try:

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from podium.domain.audit.repository import AuditRepository
+from podium.domain.webhooks.service import fan_out
 from podium.models.audit import AuditEntry
 
 
@@ -14,8 +15,6 @@ def log_action(
     session: Session, action: str, *, actor: str, ref: str, company_id: int | None, **data: Any
 ) -> AuditEntry:
     """Record ``action`` (e.g. ``conference.created``) by ``actor`` on ``ref``; webhooks fan out from it."""
-    from podium.domain.webhooks.service import fan_out
-
     entry = AuditRepository(session).add(
         AuditEntry(action=action, actor=actor, ref=ref, company_id=company_id, data=data)
     )

@@ -19,6 +19,7 @@ from podium.domain.conferences.service import UNSET, Unset
 from podium.domain.media import importer, links
 from podium.domain.media.repository import SORT_COLUMNS, MediaRepository
 from podium.domain.outbox.service import enqueue
+from podium.domain.paywall.repository import PaywallRepository
 from podium.kit import ids
 from podium.kit.clock import utcnow
 from podium.kit.errors import Conflict, InvalidInput, NotFound
@@ -171,8 +172,6 @@ class MediaService:
 
     def delete(self, actor: Actor, media: Media) -> None:
         """Soft-delete; the files go once the deletion is committed (a job of the outbox)."""
-        from podium.domain.paywall.repository import PaywallRepository
-
         media.deleted_at = utcnow()
         PaywallRepository(self.session).detach_media(media.id)
         enqueue(self.session, "job", {"job": "media.purge", "storage_key": media.storage_key})
@@ -210,6 +209,28 @@ class MediaService:
         return view
 
     # --- upload ----------------------------------------------------------------------------
+
+    # --- public files (posters, screenshots) and renditions, for the file routes -------------
+
+    def poster_of(self, media: Media) -> MediaImage | None:
+        return next((i for i in self.repo.images(media.id) if i.kind == "poster"), None)
+
+    def public_image(self, image_code: str) -> Path | None:
+        """The file of a poster or screenshot of a live media (images are public, like posters)."""
+        picture = self.repo.image_by_code(image_code)
+        media = self.repo.by_id(picture.media_id) if picture else None
+        if picture is None or media is None or media.deleted_at is not None:
+            return None
+        return self.output_dir(media) / "images" / f"{picture.code}.jpg"
+
+    def renditions(self, media: Media) -> Sequence[MediaRendition]:
+        return self.repo.renditions(media.id)
+
+    def rendition(self, media: Media, title: str) -> MediaRendition:
+        found = self.repo.rendition(media.id, title)
+        if found is None:
+            raise InvalidInput("No such rendition")
+        return found
 
     def upload_url(self, media: Media) -> str:
         token = links.sign_media_link(self.settings, media, links.UPLOAD_AUDIENCE)

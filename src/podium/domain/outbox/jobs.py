@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from podium.config import Settings
+from podium.domain.media.service import MediaService
 from podium.domain.subscriptions.service import SubscriptionService
 from podium.models.subscription import SubscriptionStatus
 
@@ -22,8 +23,6 @@ def _subscriptions_set_all(session: Session, _settings: Settings, payload: dict[
 
 
 def _media_purge(session: Session, settings: Settings, payload: dict[str, Any]) -> None:
-    from podium.domain.media.service import MediaService
-
     MediaService(session, settings).purge_files(str(payload["storage_key"]))
 
 

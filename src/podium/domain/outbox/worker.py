@@ -13,10 +13,14 @@ from email.utils import make_msgid
 from typing import Any
 from urllib.parse import unquote, urlparse
 
+import httpx
 from sqlalchemy.orm import sessionmaker
 
 from podium.config import Settings
+from podium.domain.outbox.jobs import JOBS
 from podium.domain.outbox.repository import OutboxRepository
+from podium.domain.webhooks.repository import WebhookRepository
+from podium.domain.webhooks.service import WebhookService, body_for, form_for
 from podium.kit.clock import utcnow
 from podium.kit.uow import NO_DISPATCH, Dispatcher, run
 
@@ -93,11 +97,6 @@ class OutboxWorker:
 
         Iotum style: JSON, any 2xx succeeds. Boomstream style: a form, only 200 succeeds.
         """
-        import httpx
-
-        from podium.domain.webhooks.repository import WebhookRepository
-        from podium.domain.webhooks.service import WebhookService, body_for, form_for
-
         with self.sessions() as session:
             endpoint = WebhookRepository(session).endpoint(int(message["endpoint_id"]))
             if endpoint is None or endpoint.deleted_at is not None or not endpoint.active:
@@ -133,8 +132,6 @@ class OutboxWorker:
             raise RuntimeError(error)
 
     def _run_job(self, payload: dict[str, Any]) -> None:
-        from podium.domain.outbox.jobs import JOBS
-
         job = JOBS.get(str(payload.get("job")))
         if job is None:
             raise ValueError(f"unknown job {payload.get('job')!r}")

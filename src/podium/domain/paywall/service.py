@@ -484,6 +484,10 @@ class PaywallService:
     def contacts(self, actor: Actor) -> SellerContacts:
         return self.repo.contacts(actor.company_id) or SellerContacts(company_id=actor.company_id)
 
+    def seller_contacts(self, company_id: int) -> SellerContacts | None:
+        """What a watch page shows of the seller (public: it is on every paywalled page)."""
+        return self.repo.contacts(company_id)
+
     def update_contacts(
         self,
         actor: Actor,
