@@ -22,7 +22,7 @@ def test_openapi_covers_every_endpoint_of_every_dialect(client: TestClient) -> N
         assert "post" in paths[f"/liveminutes/{name}"]
     assert len(LM_METHODS) == 8
     for endpoint in IOTUM_ENDPOINTS:
-        assert {m.lower() for m in endpoint.methods} <= set(paths[f"/enterprise_api/{endpoint.path}"])
+        assert {m.lower() for m in endpoint.verbs} <= set(paths[f"/enterprise_api/{endpoint.path}"])
     assert "post" in paths["/enterprise_api/authenticate"]
     assert "put" in paths["/enterprise_api/subscription/update"]
     for page in (

@@ -1,16 +1,24 @@
-"""Transport helpers every edge uses: reading parameters (the unit of work is in ``kit/uow.py``)."""
+"""The one edge skeleton: how a method is declared (``MethodSpec``), how a request runs
+(``dispatch``: read, work in one unit of work, answer or fail) and the size-limited body reader.
+
+Each dialect keeps only what is its own: reading its parameters, authenticating its credential,
+its envelope and its error table (``edges/<dialect>/errors.py``).
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
 from fastapi import Request
+from fastapi.responses import Response
 
 from podium.config import Settings
-from podium.kit.errors import InvalidInput
+from podium.kit.errors import DomainError, InvalidInput
+from podium.kit.uow import Context, run_unit_of_work
 
 
 class Params(Mapping[str, str]):
@@ -75,7 +83,7 @@ async def read_params(request: Request, settings: Settings) -> Params:
         put(key, value)
     json_body = False
     if request.method in ("POST", "PUT"):
-        body = await _read_limited(request, settings.max_body_bytes)
+        body = await read_limited(request, settings.max_body_bytes)
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type == "application/json" or (not content_type and body.lstrip().startswith(b"{")):
             json_body = True
@@ -115,7 +123,8 @@ async def read_params(request: Request, settings: Settings) -> Params:
     return Params(values, json_body=json_body, lists=lists)
 
 
-async def _read_limited(request: Request, limit: int) -> bytes:
+async def read_limited(request: Request, limit: int) -> bytes:
+    """The request body, refused as soon as it passes ``limit`` bytes (never read whole first)."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise InvalidInput(f"Request body is larger than {limit} bytes")
@@ -127,3 +136,54 @@ async def _read_limited(request: Request, limit: int) -> bytes:
             raise InvalidInput(f"Request body is larger than {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+@dataclass(frozen=True)
+class Param:
+    """A documented parameter of a method (for required-parameter checks and the OpenAPI)."""
+
+    name: str
+    description: str
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """One method of a dialect: its path under the dialect's prefix, its summary (the OpenAPI
+    summary), its handler, its parameters, the HTTP verbs it answers and, for OAuth-scoped
+    dialects, the scope it needs."""
+
+    path: str
+    summary: str
+    handler: Callable[[Any], Any]
+    params: tuple[Param, ...] = ()
+    verbs: tuple[str, ...] = ("POST",)
+    scope: str | None = None
+
+    @property
+    def operation_name(self) -> str:
+        return self.path.replace("/", "_")
+
+
+P = TypeVar("P")
+R = TypeVar("R")
+
+
+async def dispatch(
+    request: Request,
+    *,
+    read: Callable[[Request], Awaitable[P]],
+    work: Callable[[Context, P], R],
+    answer: Callable[[R], Response],
+    fail: Callable[[DomainError], Response],
+) -> Response:
+    """Run one method: read the request, do the work in one unit of work, answer or fail.
+
+    Every handled failure is a ``DomainError``, rendered by the dialect's ``fail``.
+    """
+    try:
+        params = await read(request)
+        result = await run_unit_of_work(request, lambda ctx: work(ctx, params))
+    except DomainError as error:
+        return fail(error)
+    return answer(result)

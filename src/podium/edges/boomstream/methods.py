@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from podium.domain.actor import Actor
-from podium.edges.common import Params
+from podium.edges.common import MethodSpec, Param, Params
 from podium.kit.uow import Context
-
-
-@dataclass(frozen=True)
-class Param:
-    name: str
-    description: str
-    required: bool = False
 
 
 @dataclass(frozen=True)
@@ -25,12 +18,11 @@ class Call:
     params: Params
 
 
-@dataclass(frozen=True)
-class Method:
-    path: str
-    summary: str
-    handler: Callable[[Call], dict[str, Any]]
-    params: tuple[Param, ...] = field(default_factory=tuple)
+def Method(  # noqa: N802 - reads as the declaration it is, in every route table
+    path: str, summary: str, handler: Callable[[Call], dict[str, Any]], params: tuple[Param, ...] = ()
+) -> MethodSpec:
+    """A Boomstream method: answered on GET (query string) and POST (form or JSON body)."""
+    return MethodSpec(path, summary, handler, params, verbs=("GET", "POST"))
 
 
 COMMON_PARAMS = (
@@ -40,7 +32,7 @@ COMMON_PARAMS = (
 )
 
 
-def openapi_parameters(method: Method) -> list[dict[str, Any]]:
+def openapi_parameters(method: MethodSpec) -> list[dict[str, Any]]:
     return [
         {
             "name": p.name,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -19,17 +20,17 @@ from podium.edges.boomstream.envelope import (
     render,
 )
 from podium.edges.boomstream.errors import UnknownMethod, status_for
-from podium.edges.boomstream.methods import Call, Method, openapi_parameters
+from podium.edges.boomstream.methods import Call, openapi_parameters
 from podium.edges.boomstream.routes.conference import METHODS as CONFERENCE_METHODS
 from podium.edges.boomstream.routes.media import METHODS as MEDIA_METHODS
 from podium.edges.boomstream.routes.ppv import METHODS as PPV_METHODS
 from podium.edges.boomstream.routes.stats import METHODS as STATS_METHODS
-from podium.edges.common import Params, read_params
+from podium.edges.common import MethodSpec, Param, Params, dispatch, read_params
 from podium.kit.errors import DomainError, InvalidInput
-from podium.kit.uow import Context, run_unit_of_work
+from podium.kit.uow import Context
 
 PREFIX = "/api"
-ALL_METHODS: tuple[Method, ...] = (*CONFERENCE_METHODS, *MEDIA_METHODS, *PPV_METHODS, *STATS_METHODS)
+ALL_METHODS: tuple[MethodSpec, ...] = (*CONFERENCE_METHODS, *MEDIA_METHODS, *PPV_METHODS, *STATS_METHODS)
 
 
 def _guess_format(request: Request) -> str:
@@ -58,45 +59,58 @@ def _version(params: Params) -> str:
     return version
 
 
-def _answer(
-    request: Request, run: Callable[[Params], Awaitable[dict[str, Any]]]
-) -> Callable[[], Awaitable[Response]]:
-    async def respond() -> Response:
-        request_uri = masked_request_uri(
-            request.scope.get("podium.raw_path", request.url.path), request.url.query
+@dataclass
+class _Answering:
+    """How to answer this request: known only once its parameters are read (failures before
+    that are answered in the format the request most likely wants)."""
+
+    fmt: str
+    version: str
+    request_uri: str
+
+    def ok(self, payload: dict[str, Any]) -> Response:
+        body = envelope(payload, ok=True, message=None, version=self.version, request_uri=self.request_uri)
+        return render(body, self.fmt)
+
+    def failed(self, error: DomainError) -> Response:
+        body = envelope(
+            {}, ok=False, message=error.message, version=self.version, request_uri=self.request_uri
         )
-        fmt, version = _guess_format(request), DEFAULT_VERSION
-        try:
-            settings: Settings = request.app.state.settings
-            params = await read_params(request, settings)
-            fmt = _format(params)
-            version = _version(params)
-            payload = await run(params)
-        except DomainError as error:
-            body = envelope({}, ok=False, message=error.message, version=version, request_uri=request_uri)
-            return render(body, fmt, status_for(error))
-        return render(envelope(payload, ok=True, message=None, version=version, request_uri=request_uri), fmt)
-
-    return respond
+        return render(body, self.fmt, status_for(error))
 
 
-def _endpoint(method: Method) -> Callable[[Request], Awaitable[Response]]:
+async def _run(
+    request: Request, work: Callable[[Call], dict[str, Any]], *, required: tuple[Param, ...] = ()
+) -> Response:
+    answering = _Answering(
+        _guess_format(request),
+        DEFAULT_VERSION,
+        masked_request_uri(request.scope.get("podium.raw_path", request.url.path), request.url.query),
+    )
+
+    async def read(request: Request) -> tuple[Params, str]:
+        settings: Settings = request.app.state.settings
+        params = await read_params(request, settings)
+        answering.fmt = _format(params)
+        answering.version = _version(params)
+        return params, apikey_from(request, params)
+
+    def authenticated(ctx: Context, read: tuple[Params, str]) -> dict[str, Any]:
+        params, apikey = read
+        actor = TenancyService(ctx.session).authenticate_boomstream(apikey)
+        for param in required:
+            params.required(param.name)
+        return work(Call(ctx=ctx, actor=actor, params=params))
+
+    return await dispatch(request, read=read, work=authenticated, answer=answering.ok, fail=answering.failed)
+
+
+def _endpoint(method: MethodSpec) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
-        async def run(params: Params) -> dict[str, Any]:
-            apikey = apikey_from(request, params)
+        required = tuple(p for p in method.params if p.required)
+        return await _run(request, method.handler, required=required)
 
-            def work(ctx: Context) -> dict[str, Any]:
-                actor = TenancyService(ctx.session).authenticate_boomstream(apikey)
-                for param in method.params:
-                    if param.required:
-                        params.required(param.name)
-                return method.handler(Call(ctx=ctx, actor=actor, params=params))
-
-            return await run_unit_of_work(request, work)
-
-        return await _answer(request, run)()
-
-    endpoint.__name__ = "boomstream_" + method.path.replace("/", "_")
+    endpoint.__name__ = "boomstream_" + method.operation_name
     endpoint.__doc__ = method.summary
     return endpoint
 
@@ -104,24 +118,24 @@ def _endpoint(method: Method) -> Callable[[Request], Awaitable[Response]]:
 async def unknown_method(request: Request, rest: str) -> Response:
     """Any other path under /api answers a Boomstream failure."""
 
-    async def run(_params: Params) -> dict[str, Any]:
+    def unknown(_call: Call) -> dict[str, Any]:
         raise UnknownMethod(f"Unknown method {rest}")
 
-    return await _answer(request, run)()
+    return await _run(request, unknown)
 
 
 def build_router() -> APIRouter:
     router = APIRouter(prefix=PREFIX, tags=["boomstream"])
     for method in ALL_METHODS:
         endpoint = _endpoint(method)
-        for verb in ("GET", "POST"):
+        for verb in method.verbs:
             router.add_api_route(
                 f"/{method.path}",
                 endpoint,
                 methods=[verb],
                 summary=method.summary,
                 response_class=Response,
-                operation_id=f"boomstream_{method.path.replace('/', '_')}_{verb.lower()}",
+                operation_id=f"boomstream_{method.operation_name}_{verb.lower()}",
                 openapi_extra={"parameters": openapi_parameters(method)},
             )
     router.add_api_route("/{rest:path}", unknown_method, methods=["GET", "POST"], include_in_schema=False)

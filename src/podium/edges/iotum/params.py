@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import Request
 
+from podium.edges.common import read_limited
 from podium.edges.iotum.errors import MalformedRequest
 from podium.kit import coerce
 from podium.kit.errors import InvalidInput
@@ -86,14 +87,7 @@ def _reject_nul(value: Any, depth: int = 0) -> None:
 
 async def read_body(request: Request, limit: int) -> Body:
     values: dict[str, Any] = dict(request.query_params)
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise InvalidInput(f"Request body is larger than {limit} bytes")
-    raw = b""
-    async for chunk in request.stream():
-        raw += chunk
-        if len(raw) > limit:
-            raise InvalidInput(f"Request body is larger than {limit} bytes")
+    raw = await read_limited(request, limit)
     if raw.strip():
         try:
             data = json.loads(raw)

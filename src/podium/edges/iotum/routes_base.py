@@ -11,6 +11,7 @@ from podium.domain.actor import Actor
 from podium.domain.hosts.service import HostService
 from podium.domain.subscriptions.service import SubscriptionService
 from podium.domain.tenancy.companies import CompanyService
+from podium.edges.common import MethodSpec
 from podium.edges.iotum.params import Body
 from podium.kit.errors import InvalidInput
 from podium.kit.uow import Context
@@ -63,10 +64,15 @@ OK = Answer("OK")
 MESSAGE_OK = Answer({"message": "OK"})
 
 
-@dataclass(frozen=True)
-class Endpoint:
-    path: str
-    summary: str
-    handler: Callable[[Call], Answer]
-    scope: str  # OAuth scope needed: read or write
-    methods: tuple[str, ...] = ("POST",)
+class Endpoint(MethodSpec):
+    """An Iotum method: POST (some also PUT) with a JSON body, needing an OAuth scope (read or write)."""
+
+    def __init__(
+        self,
+        path: str,
+        summary: str,
+        handler: Callable[[Call], Answer],
+        scope: str,
+        methods: tuple[str, ...] = ("POST",),
+    ) -> None:
+        super().__init__(path, summary, handler, verbs=methods, scope=scope)

@@ -8,19 +8,19 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from podium.domain.actor import Actor
 from podium.domain.attendance.service import AttendanceService
 from podium.domain.conferences.service import ConferenceService
 from podium.domain.participants.service import ParticipantService
 from podium.domain.tenancy.service import TenancyService
-from podium.edges.common import Params, read_params
+from podium.edges.common import MethodSpec, Param, Params, dispatch, read_params
 from podium.edges.liveminutes.auth import basic_credentials
 from podium.edges.liveminutes.errors import body_for, status_for
 from podium.kit.errors import DomainError, InvalidInput
 from podium.kit.links import Links
-from podium.kit.uow import Context, run_unit_of_work
+from podium.kit.uow import Context
 from podium.models.conference import Conference
 
 # The reference's status codes, from recorded attendance.
@@ -109,7 +109,7 @@ def add_participant(call: Call) -> dict[str, Any]:
 
 
 def get_participant_url(call: Call) -> dict[str, Any]:
-    participant = call.participants.get_external(call.meeting(), call.params.required("puid"))
+    participant = call.participants.get_external(call.actor, call.meeting(), call.params.required("puid"))
     return {"participantUrl": call.participants.participant_url(participant)}
 
 
@@ -125,7 +125,7 @@ def cancel_meeting(call: Call) -> dict[str, Any]:
 
 def cancel_participant(call: Call) -> dict[str, Any]:
     conference = call.meeting()
-    participant = call.participants.get_external(conference, call.params.required("puid"))
+    participant = call.participants.get_external(call.actor, conference, call.params.required("puid"))
     call.participants.remove(call.actor, participant, reason="cancelled")
     return {"meetingKey": conference.meeting_key}
 
@@ -136,7 +136,7 @@ def get_meeting_status(call: Call) -> dict[str, Any]:
 
 
 def get_participant_status(call: Call) -> dict[str, Any]:
-    participant = call.participants.get_external(call.meeting(), call.params.required("puid"))
+    participant = call.participants.get_external(call.actor, call.meeting(), call.params.required("puid"))
     return {"status": PARTICIPANT_STATUS[AttendanceService(call.ctx.session).participant_state(participant)]}
 
 
@@ -190,45 +190,61 @@ METHODS: tuple[tuple[str, str, Callable[[Call], dict[str, Any]], tuple[tuple[str
 )
 
 
-def _endpoint(
-    name: str, summary: str, handler: Callable[[Call], dict[str, Any]]
-) -> Callable[[Request], Awaitable[JSONResponse]]:
-    async def endpoint(request: Request) -> JSONResponse:
-        try:
-            account_sid, auth_token = basic_credentials(request)
-            params = await read_params(request, request.app.state.settings)
+SPECS: tuple[MethodSpec, ...] = tuple(
+    MethodSpec(
+        name, summary, handler, tuple(Param(p, description, required) for p, description, required in params)
+    )
+    for name, summary, handler, params in METHODS
+)
 
-            def work(ctx: Context) -> dict[str, Any]:
-                actor = TenancyService(ctx.session).authenticate_liveminutes(account_sid, auth_token)
-                return handler(Call(ctx=ctx, actor=actor, params=params))
 
-            payload = await run_unit_of_work(request, work)
-        except DomainError as error:
-            headers = {"WWW-Authenticate": 'Basic realm="liveminutes"'} if status_for(error) == 401 else None
-            return JSONResponse(body_for(error), status_code=status_for(error), headers=headers)
-        return JSONResponse({"resultcode": 1, **payload})
+def _fail(error: DomainError) -> JSONResponse:
+    headers = {"WWW-Authenticate": 'Basic realm="liveminutes"'} if status_for(error) == 401 else None
+    return JSONResponse(body_for(error), status_code=status_for(error), headers=headers)
 
-    endpoint.__name__ = "liveminutes_" + name
-    endpoint.__doc__ = summary
+
+def _answer(payload: dict[str, Any]) -> JSONResponse:
+    return JSONResponse({"resultcode": 1, **payload})
+
+
+async def _read(request: Request) -> tuple[tuple[str, str], Params]:
+    return basic_credentials(request), await read_params(request, request.app.state.settings)
+
+
+def _endpoint(method: MethodSpec) -> Callable[[Request], Awaitable[Response]]:
+    def work(ctx: Context, read: tuple[tuple[str, str], Params]) -> dict[str, Any]:
+        (account_sid, auth_token), params = read
+        actor = TenancyService(ctx.session).authenticate_liveminutes(account_sid, auth_token)
+        payload: dict[str, Any] = method.handler(Call(ctx=ctx, actor=actor, params=params))
+        return payload
+
+    async def endpoint(request: Request) -> Response:
+        return await dispatch(request, read=_read, work=work, answer=_answer, fail=_fail)
+
+    endpoint.__name__ = "liveminutes_" + method.operation_name
+    endpoint.__doc__ = method.summary
     return endpoint
 
 
 def build_router(prefix: str) -> APIRouter:
     router = APIRouter(prefix=prefix, tags=["liveminutes"])
-    for name, summary, handler, params in METHODS:
+    for method in SPECS:
         router.add_api_route(
-            f"/{name}",
-            _endpoint(name, summary, handler),
-            methods=["POST"],
-            summary=summary,
+            f"/{method.path}",
+            _endpoint(method),
+            methods=list(method.verbs),
+            summary=method.summary,
             openapi_extra={
                 "requestBody": {
                     "content": {
                         "application/x-www-form-urlencoded": {
                             "schema": {
                                 "type": "object",
-                                "properties": {p: {"type": "string", "description": d} for p, d, _ in params},
-                                "required": [p for p, _, required in params if required],
+                                "properties": {
+                                    p.name: {"type": "string", "description": p.description}
+                                    for p in method.params
+                                },
+                                "required": [p.name for p in method.params if p.required],
                             }
                         }
                     }

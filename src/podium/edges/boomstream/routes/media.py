@@ -8,6 +8,7 @@ from podium.domain.conferences.service import UNSET
 from podium.domain.media.service import MediaService, MediaView
 from podium.edges.boomstream.methods import Call, Method, Param
 from podium.edges.boomstream.params import TIME_FORMAT, given_text, integer
+from podium.edges.common import MethodSpec
 from podium.kit.errors import InvalidInput
 from podium.models.conference import Folder
 
@@ -204,7 +205,7 @@ def folder_delete(call: Call) -> dict[str, Any]:
 CODE = Param("code", "Media code", required=True)
 FOLDER_CODE = Param("code", "Folder code", required=True)
 
-METHODS: tuple[Method, ...] = (
+METHODS: tuple[MethodSpec, ...] = (
     Method("media/info", "A media with its renditions, poster and links", info, (CODE,)),
     Method(
         "media/bulkinfo",

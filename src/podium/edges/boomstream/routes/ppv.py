@@ -23,6 +23,7 @@ from podium.edges.boomstream.params import (
     yes_no,
 )
 from podium.edges.boomstream.routes.media import media_fields
+from podium.edges.common import MethodSpec
 from podium.models.media import Media
 from podium.models.paywall import AccessPass, Paywall
 
@@ -343,7 +344,7 @@ BUYER_DATES = (
     Param("access_expire", "Access end: " + DATE_HELP.format(default="23:59:59")),
 )
 
-METHODS: tuple[Method, ...] = (
+METHODS: tuple[MethodSpec, ...] = (
     Method(
         "ppv/create",
         "Create a subscription (pay per view, password or registration form)",

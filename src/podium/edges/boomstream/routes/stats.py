@@ -9,6 +9,7 @@ from typing import Any
 from podium.domain.stats.service import StatsService
 from podium.edges.boomstream.methods import Call, Method, Param
 from podium.edges.boomstream.params import integer, plain_date
+from podium.edges.common import MethodSpec
 
 DAY = "%d.%m.%Y"
 HOUR = "%d.%m.%Y %H:00"
@@ -59,7 +60,7 @@ def stats(call: Call) -> dict[str, Any]:
     }
 
 
-METHODS: tuple[Method, ...] = (
+METHODS: tuple[MethodSpec, ...] = (
     Method(
         "stats",
         "View time by project (or all projects, or another project of the owner) or by media code",

@@ -9,9 +9,10 @@ from fastapi.responses import JSONResponse, Response
 
 from podium.domain.access.service import AccessPolicy
 from podium.domain.auth.service import AuthService
+from podium.edges.common import MethodSpec, dispatch
 from podium.edges.iotum.auth import actor_from
 from podium.edges.iotum.errors import status_for
-from podium.edges.iotum.params import read_body
+from podium.edges.iotum.params import Body, read_body
 from podium.edges.iotum.routes import (
     chat,
     companies,
@@ -23,13 +24,13 @@ from podium.edges.iotum.routes import (
     subscriptions,
     webhooks,
 )
-from podium.edges.iotum.routes_base import Answer, Call, Endpoint
+from podium.edges.iotum.routes_base import Answer, Call
 from podium.kit.errors import DomainError, InvalidInput
-from podium.kit.uow import Context, run_unit_of_work
+from podium.kit.uow import Context
 
 PREFIX = "/enterprise_api"
 
-ENDPOINTS: tuple[Endpoint, ...] = (
+ENDPOINTS: tuple[MethodSpec, ...] = (
     *companies.ENDPOINTS,
     *subscriptions.ENDPOINTS,
     *hosts.ENDPOINTS,
@@ -48,48 +49,47 @@ def _error(error: DomainError) -> JSONResponse:
     return JSONResponse({"message": error.message}, status_code=status, headers=headers)
 
 
-def _endpoint(endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
+def _answer(answer: Answer) -> Response:
+    if answer.status == 204:
+        return Response(status_code=204, headers=answer.headers)
+    return JSONResponse(answer.body, status_code=answer.status, headers=answer.headers)
+
+
+def _endpoint(endpoint: MethodSpec) -> Callable[[Request], Awaitable[Response]]:
     async def handle(request: Request) -> Response:
-        try:
-            body = await read_body(request, request.app.state.settings.max_body_bytes)
+        def work(ctx: Context, body: Body) -> Answer:
+            actor = actor_from(request, body, ctx)
+            AccessPolicy(ctx.session, actor).require_scope(endpoint.scope or "write")
+            answer: Answer = endpoint.handler(Call(ctx=ctx, actor=actor, body=body))
+            return answer
 
-            def work(ctx: Context) -> Answer:
-                actor = actor_from(request, body, ctx)
-                policy = AccessPolicy(ctx.session, actor)
-                policy.require_scope(endpoint.scope)
-                return endpoint.handler(Call(ctx=ctx, actor=actor, body=body))
+        return await dispatch(request, read=_read, work=work, answer=_answer, fail=_error)
 
-            answer = await run_unit_of_work(request, work)
-        except DomainError as error:
-            return _error(error)
-        if answer.status == 204:
-            return Response(status_code=204, headers=answer.headers)
-        return JSONResponse(answer.body, status_code=answer.status, headers=answer.headers)
-
-    handle.__name__ = "iotum_" + endpoint.path.replace("/", "_")
+    handle.__name__ = "iotum_" + endpoint.operation_name
     handle.__doc__ = endpoint.summary
     return handle
 
 
-async def authenticate(request: Request) -> JSONResponse:
+async def _read(request: Request) -> Body:
+    return await read_body(request, request.app.state.settings.max_body_bytes)
+
+
+def _authenticate(ctx: Context, body: Body) -> Answer:
+    auth = AuthService(ctx.session, ctx.settings)
+    if body.get("api_token"):
+        token = auth.authenticate_api_token(body.str_("api_token"))
+    elif body.get("email") is not None or body.get("password") is not None:
+        token = auth.authenticate_password(
+            body.str_("email", required=True), body.str_("password", required=True)
+        )
+    else:
+        raise InvalidInput("api_token is required")
+    return Answer({"auth_token": token})
+
+
+async def authenticate(request: Request) -> Response:
     """Exchange an API token (or the deprecated email and password) for an auth_token."""
-    try:
-        body = await read_body(request, request.app.state.settings.max_body_bytes)
-
-        def work(ctx: Context) -> str:
-            auth = AuthService(ctx.session, ctx.settings)
-            if body.get("api_token"):
-                return auth.authenticate_api_token(body.str_("api_token"))
-            if body.get("email") is not None or body.get("password") is not None:
-                return auth.authenticate_password(
-                    body.str_("email", required=True), body.str_("password", required=True)
-                )
-            raise InvalidInput("api_token is required")
-
-        token = await run_unit_of_work(request, work)
-    except DomainError as error:
-        return _error(error)
-    return JSONResponse({"auth_token": token})
+    return await dispatch(request, read=_read, work=_authenticate, answer=_answer, fail=_error)
 
 
 def build_router() -> APIRouter:
@@ -98,14 +98,14 @@ def build_router() -> APIRouter:
         "/authenticate", authenticate, methods=["POST"], summary="Authenticate", response_class=JSONResponse
     )
     for endpoint in ENDPOINTS:
-        for method in endpoint.methods:
+        for verb in endpoint.verbs:
             router.add_api_route(
                 f"/{endpoint.path}",
                 _endpoint(endpoint),
-                methods=[method],
+                methods=[verb],
                 summary=endpoint.summary,
                 response_class=JSONResponse,
-                operation_id=f"iotum_{endpoint.path.replace('/', '_')}_{method.lower()}",
+                operation_id=f"iotum_{endpoint.operation_name}_{verb.lower()}",
                 openapi_extra={
                     "requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}}
                 },
