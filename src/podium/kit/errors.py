@@ -32,6 +32,8 @@ class ErrorCode(StrEnum):
     DEVICE_IN_USE = "device_in_use"
     SESSION_ENDED = "session_ended"
     NOT_READY = "not_ready"
+    TOO_MANY_ATTEMPTS = "too_many_attempts"
+    PAYLOAD_TOO_LARGE = "payload_too_large"
 
 
 class DomainError(Exception):
@@ -97,3 +99,19 @@ class LinkRevoked(DomainError):
     """A join link whose participant or conference was cancelled or deleted."""
 
     code = ErrorCode.LINK_REVOKED
+
+
+class TooManyAttempts(DomainError):
+    """Too many wrong guesses of a secret: refused for a while (``retry_after`` seconds)."""
+
+    code = ErrorCode.TOO_MANY_ATTEMPTS
+
+    def __init__(self, message: str, *, retry_after: int, **data: Any) -> None:
+        super().__init__(message, retry_after=retry_after, **data)
+        self.retry_after = retry_after
+
+
+class PayloadTooLarge(DomainError):
+    """A request body over the route's limit (refused while it streams in)."""
+
+    code = ErrorCode.PAYLOAD_TOO_LARGE

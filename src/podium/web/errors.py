@@ -26,6 +26,8 @@ STATUS_BY_CODE: dict[ErrorCode, int] = {
     ErrorCode.DEVICE_IN_USE: 409,
     ErrorCode.SESSION_ENDED: 403,
     ErrorCode.NOT_READY: 409,
+    ErrorCode.TOO_MANY_ATTEMPTS: 429,
+    ErrorCode.PAYLOAD_TOO_LARGE: 413,
 }
 # A playback token past its time is refused like any other (the player renews it), not "gone".
 PLAYBACK_STATUS_BY_CODE: dict[ErrorCode, int] = STATUS_BY_CODE | {ErrorCode.LINK_EXPIRED: 403}

@@ -9,7 +9,13 @@ from __future__ import annotations
 from podium.kit.errors import DomainError, ErrorCode
 
 # Every handled failure is 200 with Status: Failed; only a path that names no method is a 404.
-STATUS_BY_CODE: dict[ErrorCode, int] = {code: 200 for code in ErrorCode} | {ErrorCode.UNKNOWN_METHOD: 404}
+# Throttling and oversized bodies keep their HTTP meaning (clients and proxies back off on 429 and
+# Retry-After), still with the Boomstream envelope.
+STATUS_BY_CODE: dict[ErrorCode, int] = {code: 200 for code in ErrorCode} | {
+    ErrorCode.UNKNOWN_METHOD: 404,
+    ErrorCode.TOO_MANY_ATTEMPTS: 429,
+    ErrorCode.PAYLOAD_TOO_LARGE: 413,
+}
 
 
 class UnknownMethod(DomainError):

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 from podium.kit.errors import DomainError, ErrorCode
 
-STATUS_BY_CODE: dict[ErrorCode, int] = {code: 200 for code in ErrorCode} | {ErrorCode.UNAUTHENTICATED: 401}
+STATUS_BY_CODE: dict[ErrorCode, int] = {code: 200 for code in ErrorCode} | {
+    ErrorCode.UNAUTHENTICATED: 401,
+    ErrorCode.TOO_MANY_ATTEMPTS: 429,
+    ErrorCode.PAYLOAD_TOO_LARGE: 413,
+}
 
 
 def status_for(error: DomainError) -> int:
