@@ -122,7 +122,7 @@ def test_iotum_never_fails_with_a_server_error(app_client: TestClient, world: Wo
     @given(body=iotum_bodies)
     def check(body: dict[str, Any]) -> None:
         response = app_client.request(
-            endpoint.methods[0],
+            endpoint.verbs[0],
             f"/enterprise_api/{endpoint.path}",
             json={**body, "auth_token": world.home.ra},
         )

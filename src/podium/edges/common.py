@@ -7,7 +7,6 @@ its envelope and its error table (``edges/<dialect>/errors.py``).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -18,6 +17,7 @@ from fastapi.responses import Response
 
 from podium.config import Settings
 from podium.kit.errors import DomainError, InvalidInput
+from podium.kit.jsonbody import check_string, parse_json_object
 from podium.kit.uow import Context, run_unit_of_work
 
 
@@ -88,12 +88,7 @@ async def read_params(request: Request, settings: Settings) -> Params:
         if content_type == "application/json" or (not content_type and body.lstrip().startswith(b"{")):
             json_body = True
             if body.strip():
-                try:
-                    data = json.loads(body)
-                except ValueError as exc:
-                    raise InvalidInput("Request body is not valid JSON") from exc
-                if not isinstance(data, dict):
-                    raise InvalidInput("Request body must be a JSON object")
+                data = parse_json_object(body)
                 for key, value in data.items():
                     if isinstance(value, list):
                         # An array of scalars is a repeated parameter; read it with Params.all.
@@ -118,8 +113,9 @@ async def read_params(request: Request, settings: Settings) -> Params:
             else:
                 raise InvalidInput(f"Unsupported content type {content_type}")
     for key, items in lists.items():
-        if "\x00" in key or any("\x00" in item for item in items):
-            raise InvalidInput(f"Parameter '{key}' contains a NUL character", field=key)
+        check_string(key, key)
+        for item in items:
+            check_string(item, key)
     return Params(values, json_body=json_body, lists=lists)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -12,6 +11,7 @@ from podium.edges.common import read_limited
 from podium.edges.iotum.errors import MalformedRequest
 from podium.kit import coerce
 from podium.kit.errors import InvalidInput
+from podium.kit.jsonbody import check_text, parse_json
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])([A-Z])")
 
@@ -33,7 +33,7 @@ class Body:
     """The request's parameters: the JSON body over the query string, keys in snake_case."""
 
     def __init__(self, values: dict[str, Any]) -> None:
-        _reject_nul(values)
+        check_text(values)
         self.values = _snake_keys(values)
 
     def has(self, key: str) -> bool:
@@ -70,29 +70,16 @@ class Body:
         return {k: v for k, v in self.values.items() if k not in keys}
 
 
-def _reject_nul(value: Any, depth: int = 0) -> None:
-    """NUL characters fit no text column (PostgreSQL refuses them): bad input, said plainly."""
-    if depth > 20:
-        raise InvalidInput("Request body is nested too deeply")
-    if isinstance(value, str) and "\x00" in value:
-        raise InvalidInput("Request contains a NUL character")
-    if isinstance(value, dict):
-        for key, item in value.items():
-            _reject_nul(key, depth + 1)
-            _reject_nul(item, depth + 1)
-    elif isinstance(value, list):
-        for item in value:
-            _reject_nul(item, depth + 1)
-
-
 async def read_body(request: Request, limit: int) -> Body:
     values: dict[str, Any] = dict(request.query_params)
     raw = await read_limited(request, limit)
     if raw.strip():
         try:
-            data = json.loads(raw)
-        except ValueError:
-            raise MalformedRequest("Request body must be JSON") from None
+            data = parse_json(raw)
+        except InvalidInput as error:
+            if error.data.get("kind") == "syntax":
+                raise MalformedRequest("Request body must be JSON") from None
+            raise
         if not isinstance(data, dict):
             raise MalformedRequest("Request body must be a JSON object")
         values.update(data)
