@@ -31,6 +31,7 @@ from podium.rooms.hub import RoomHub
 from podium.rooms.janus import JanusClient, JanusEndpoint, JanusUnavailable, LocalJanus, MediaPool
 from podium.rooms.service import RoomService
 from podium.web import account, drive, embeds, media, pages, rooms, watch
+from podium.web.limits import OWN_LIMITS, RequestLimits
 
 log = logging.getLogger(__name__)
 
@@ -211,4 +212,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         CaseInsensitiveMethods,
         canonical=boomstream.canonical_paths() + liveminutes.canonical_paths(lm_prefix),
     )
+    # Outermost of ours: an oversized body never reaches a route.
+    app.add_middleware(RequestLimits, own_limit_prefixes=(*OWN_LIMITS, lm_prefix + "/"))
     return app

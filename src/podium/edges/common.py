@@ -16,7 +16,7 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from podium.config import Settings
-from podium.kit.errors import DomainError, InvalidInput
+from podium.kit.errors import DomainError, InvalidInput, PayloadTooLarge
 from podium.kit.jsonbody import check_string, parse_json_object
 from podium.kit.uow import Context, run_unit_of_work
 
@@ -123,13 +123,13 @@ async def read_limited(request: Request, limit: int) -> bytes:
     """The request body, refused as soon as it passes ``limit`` bytes (never read whole first)."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
-        raise InvalidInput(f"Request body is larger than {limit} bytes")
+        raise PayloadTooLarge(f"Request body is larger than {limit} bytes")
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise InvalidInput(f"Request body is larger than {limit} bytes")
+            raise PayloadTooLarge(f"Request body is larger than {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
 
