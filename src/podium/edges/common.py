@@ -18,6 +18,7 @@ from fastapi.responses import Response
 from podium.config import Settings
 from podium.kit.errors import DomainError, InvalidInput, PayloadTooLarge
 from podium.kit.jsonbody import check_string, parse_json_object
+from podium.kit.text import ascii_digits
 from podium.kit.uow import Context, run_unit_of_work
 
 
@@ -122,7 +123,7 @@ async def read_params(request: Request, settings: Settings) -> Params:
 async def read_limited(request: Request, limit: int) -> bytes:
     """The request body, refused as soon as it passes ``limit`` bytes (never read whole first)."""
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
+    if declared and ascii_digits(declared) and int(declared) > limit:
         raise PayloadTooLarge(f"Request body is larger than {limit} bytes")
     chunks: list[bytes] = []
     size = 0

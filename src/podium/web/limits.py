@@ -55,7 +55,7 @@ class RequestLimits:
             return
         limit = WEB_BODY_LIMIT
         declared = dict(scope.get("headers") or []).get(b"content-length", b"")
-        if declared.isdigit() and int(declared) > limit:
+        if declared.isascii() and declared.isdigit() and int(declared) > limit:
             await _answer(send, 413, f"Request body is larger than {limit} bytes")
             return
         received = 0

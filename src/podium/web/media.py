@@ -25,6 +25,7 @@ from podium.domain.media import links
 from podium.domain.media.service import MediaService
 from podium.domain.viewing.service import ViewingService
 from podium.kit.errors import DomainError, ErrorCode, InvalidInput
+from podium.kit.text import ascii_digits
 from podium.kit.uow import Context, run_unit_of_work
 from podium.models.media import Media, MediaRendition
 from podium.web.errors import PLAYBACK_STATUS_BY_CODE
@@ -139,7 +140,7 @@ async def upload(request: Request, code: str, token: str = "") -> Response:
     except DomainError as error:
         return _failed(error)
     declared = request.headers.get("content-length")
-    expected = int(declared) if declared and declared.isdigit() else None
+    expected = int(declared) if declared and ascii_digits(declared) else None
     if expected is not None and expected > limit:
         return _failed(f"The file is larger than {limit} bytes", 413)
 

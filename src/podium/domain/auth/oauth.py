@@ -24,6 +24,7 @@ from podium.domain.auth.service import AuthService
 from podium.kit.clock import utcnow
 from podium.kit.errors import InvalidInput, NotFound, Unauthenticated
 from podium.kit.ids import hash_secret
+from podium.kit.text import same_secret
 from podium.models.auth import OAuthAuthorizationCode, OAuthClient, OAuthToken
 
 SCOPES = ("read", "write")
@@ -56,7 +57,7 @@ class PodiumRequestValidator(RequestValidator):
         client = self._client(client_id)
         if client is None or client.secret_hash is None or not client_secret:
             return False
-        if not secrets.compare_digest(client.secret_hash, hash_secret(client_secret)):
+        if not same_secret(hash_secret(client_secret), client.secret_hash):
             return False
         request.client = client
         request.client_id = client.client_id

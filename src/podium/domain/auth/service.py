@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from podium.domain.auth.repository import AuthRepository
 from podium.kit.clock import utcnow
 from podium.kit.errors import InvalidInput, NotFound, Unauthenticated
 from podium.kit.ids import hash_secret
+from podium.kit.text import same_secret
 from podium.models.auth import ApiSession
 from podium.models.tenancy import Credential, CredentialKind, Host, Role
 
@@ -83,7 +83,7 @@ class AuthService:
     def authenticate_api_token(self, api_token: str) -> str:
         digest = hash_secret(api_token)
         credential = self.repo.live_api_token(digest)
-        if credential is None or not hmac.compare_digest(credential.secret_hash, digest):
+        if credential is None or not same_secret(credential.secret_hash, digest):
             raise Unauthenticated("Invalid credentials")
         host = self.repo.host(credential.host_id or 0)
         try:
@@ -138,7 +138,7 @@ class AuthService:
         """The host a single-sign-on link names, if its login token key matches."""
         host = self.repo.host(host_id)
         expected = host.login_token_public_key if host is not None else secrets.token_hex(20)
-        if not hmac.compare_digest(expected, login_token_public_key) or host is None:
+        if not same_secret(login_token_public_key, expected) or host is None:
             raise Unauthenticated("This sign-in link is not valid")
         self.actor_for_host(host, "web")
         return host

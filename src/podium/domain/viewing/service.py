@@ -10,7 +10,6 @@ carries a short-lived token bound to the session, and each is checked here again
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from podium.domain.stats.geoip import country_of
 from podium.domain.stats.repository import PROJECT, StatsRepository
 from podium.kit.clock import utcnow
 from podium.kit.errors import DomainError, ErrorCode, InvalidInput, NotFound
+from podium.kit.text import same_secret
 from podium.kit.validation import normalise_email
 from podium.models.media import Media, MediaStatus
 from podium.models.paywall import AccessKind, AccessPass, Paywall, ViewSession
@@ -320,7 +320,7 @@ class ViewingService:
 
     def session_for(self, session_id: int, key: str) -> ViewSession:
         view = self.session.get(ViewSession, session_id)
-        if view is None or not hmac.compare_digest(view.session_key, key):
+        if view is None or not same_secret(key, view.session_key):
             raise AccessDenied("Unknown viewing session")
         return view
 
