@@ -79,7 +79,7 @@ def parse_json(raw: bytes, *, max_depth: int = MAX_DEPTH) -> Any:
     except UnicodeDecodeError:
         raise InvalidInput("Request body is not UTF-8", kind="syntax") from None
     if _too_deep(raw, max_depth):
-        raise InvalidInput(f"Request body is nested deeper than {max_depth} levels")
+        raise InvalidInput(f"Request body is nested deeper than {max_depth} levels", kind="syntax")
     try:
         value = json.loads(text)
     except (ValueError, RecursionError):

@@ -13,7 +13,8 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from podium.domain.chat.service import ChatService
-from podium.kit.errors import DomainError
+from podium.kit.errors import DomainError, InvalidInput
+from podium.kit.jsonbody import parse_json, parse_json_object
 from podium.kit.uow import Context, run_unit_of_work, unit_of_work
 from podium.rooms.hub import Connection, RoomHub
 from podium.rooms.janus import JanusClient, JanusUnavailable
@@ -34,11 +35,8 @@ def _rooms(ctx: Context, request: Request | WebSocket) -> RoomService:
 async def enter(request: Request) -> JSONResponse:
     """Trade the lobby's ticket (and a guest's name) for a seat in the media room."""
     try:
-        body = await request.json()
-    except ValueError:
-        body = {}
-    ticket, name = str(body.get("ticket", "")), str(body.get("name", ""))
-    try:
+        body = parse_json_object(await request.body())
+        ticket, name = str(body.get("ticket", "")), str(body.get("name", ""))
         entry = await run_unit_of_work(request, lambda ctx: _rooms(ctx, request).enter(ticket, name))
     except DomainError as error:
         status = status_for(error)
@@ -57,6 +55,12 @@ async def janus_js() -> Response:
     return FileResponse(JANUS_JS, media_type="application/javascript")
 
 
+async def _receive(websocket: WebSocket, idle: float) -> Any:
+    """The next message, read through the one JSON reader (a malformed one is a protocol error)."""
+    text = await asyncio.wait_for(websocket.receive_text(), idle)
+    return parse_json(text.encode("utf-8", "surrogatepass"), max_depth=8)
+
+
 @router.websocket("/rooms/ws")
 async def signaling(websocket: WebSocket) -> None:
     """Presence, chat and system messages of one room (protocol in docs/protocol/signaling.md)."""
@@ -64,8 +68,8 @@ async def signaling(websocket: WebSocket) -> None:
     hub: RoomHub = websocket.app.state.room_hub
     idle = float(websocket.app.state.settings.room_idle_seconds)
     try:
-        hello = await asyncio.wait_for(websocket.receive_json(), idle)
-    except (TimeoutError, WebSocketDisconnect, ValueError):
+        hello = await _receive(websocket, idle)
+    except (TimeoutError, WebSocketDisconnect, InvalidInput):
         await websocket.close(code=4400, reason="expected hello")
         return
     if (
@@ -108,7 +112,7 @@ async def signaling(websocket: WebSocket) -> None:
             await hub.broadcast(seat.conference_id, {"type": "joined", "participant": me.describe()}, skip=me)
             await _moderators_see_waiting(hub, me)
         while True:
-            message = await asyncio.wait_for(websocket.receive_json(), idle)
+            message = await _receive(websocket, idle)
             kind = message.get("type") if isinstance(message, dict) else None
             if kind == "ping":
                 await websocket.send_json({"type": "pong"})
@@ -141,6 +145,10 @@ async def signaling(websocket: WebSocket) -> None:
                 break
             else:
                 await websocket.send_json({"type": "error", "message": f"unknown message type {kind!r}"})
+    except InvalidInput:
+        # A malformed message is a protocol error: the socket closes (docs/protocol/signaling.md).
+        with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+            await websocket.close(code=4400, reason="malformed message")
     except (TimeoutError, WebSocketDisconnect, ValueError, RuntimeError):
         pass
     finally:

@@ -307,7 +307,7 @@ def test_a_name_resolving_to_a_private_address_is_refused_when_connecting(
     assert _run_job(client, code)
     info = boom_json(client, "media/info", key, code=code)
     assert info["MediaStatus"] == "Failed"
-    assert "localhost is not an address this server fetches from" in info["Reason"], info
+    assert "localhost is not an address this server connects to" in info["Reason"], info
     assert len(host.requests) == before, "the file host was never contacted"
 
 

@@ -1,30 +1,26 @@
 """Fetching a media file from a URL (``media/create``) without becoming a proxy into our network.
 
-The server fetches what an API caller names, so every address it connects to is checked at connect
-time, after DNS resolution (a name that resolves to a private address, or is re-pointed there
-between a check and the connection, is refused), and every redirect goes through the same check.
+The server fetches what an API caller names, so it connects only through ``kit/outbound`` (every
+address checked after DNS resolution, at connect time), and every redirect goes through the same check.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import re
-import socket
-import ssl
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import Message
 from pathlib import Path
-from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 
 import httpcore
 
 from podium.domain.media.transcoder import TranscodeError
 from podium.kit.errors import InvalidInput
+from podium.kit.outbound import AddressRefused, check_url, guarded_pool
+from podium.kit.text import ascii_digits
 
-MAX_URL_LENGTH = 2048
 MAX_REDIRECTS = 5
 CHUNK = 1024 * 1024
 
@@ -35,75 +31,6 @@ class FetchFailed(TranscodeError):
 
 class FetchUnavailable(Exception):
     """The other server did not answer properly this time (network, 5xx): worth another attempt."""
-
-
-def check_url(url: str, *, allow_private: bool) -> str:
-    """An http(s) URL with a host; a literal address we would refuse anyway is refused now."""
-    url = url.strip()
-    if not url:
-        raise InvalidInput("Parameter 'url' is required", field="url")
-    if len(url) > MAX_URL_LENGTH:
-        raise InvalidInput(f"Parameter 'url' is longer than {MAX_URL_LENGTH} characters", field="url")
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
-    except ValueError:
-        raise InvalidInput("Parameter 'url' is not a valid URL", field="url") from None
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise InvalidInput("Parameter 'url' must be an http or https URL", field="url")
-    if parts.username or parts.password:
-        raise InvalidInput("Parameter 'url' must not carry a user name or password", field="url")
-    try:
-        literal = ipaddress.ip_address(parts.hostname)
-    except ValueError:
-        return url
-    if not address_allowed(literal, allow_private=allow_private):
-        raise InvalidInput("Parameter 'url' names an address this server does not fetch from", field="url")
-    return url
-
-
-def address_allowed(address: ipaddress.IPv4Address | ipaddress.IPv6Address, *, allow_private: bool) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    if address.is_unspecified or address.is_multicast:
-        return False
-    return allow_private or address.is_global
-
-
-class _GuardedBackend(httpcore.SyncBackend):
-    """Connects only to addresses that pass :func:`address_allowed`, checked after resolution."""
-
-    def __init__(self, allow_private: bool) -> None:
-        self.allow_private = allow_private
-
-    def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.NetworkStream:
-        try:
-            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except (socket.gaierror, UnicodeError) as error:
-            raise FetchFailed(f"Could not fetch the file: unknown host {host}") from error
-        addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
-        allowed = [
-            a for a in addresses if address_allowed(ipaddress.ip_address(a), allow_private=self.allow_private)
-        ]
-        if not allowed or len(allowed) != len(addresses):
-            raise FetchFailed(f"Could not fetch the file: {host} is not an address this server fetches from")
-        last: Exception | None = None
-        for address in allowed:
-            try:
-                # TLS still checks the certificate against the host name: httpcore passes the URL's
-                # host as server_hostname, not the address we connect to.
-                return super().connect_tcp(address, port, timeout, local_address, socket_options)
-            except httpcore.ConnectError as error:
-                last = error
-        assert last is not None
-        raise last
 
 
 @dataclass
@@ -128,9 +55,7 @@ def fetch(
     deadline = time.monotonic() + deadline_seconds
     timeouts = {"connect": 20.0, "read": 60.0, "write": 20.0, "pool": 20.0}
     part = destination.with_name(destination.name + ".part")
-    with httpcore.ConnectionPool(
-        ssl_context=ssl.create_default_context(), network_backend=_GuardedBackend(allow_private)
-    ) as pool:
+    with guarded_pool(allow_private) as pool:
         for _ in range(MAX_REDIRECTS + 1):
             try:
                 check_url(url, allow_private=allow_private)
@@ -172,6 +97,9 @@ def fetch(
                 raise FetchUnavailable(f"Could not fetch the file: {_describe(error)}") from error
             except httpcore.UnsupportedProtocol as error:
                 raise FetchFailed("Could not fetch the file: unsupported URL") from error
+            except AddressRefused as error:
+                part.unlink(missing_ok=True)
+                raise FetchFailed(f"Could not fetch the file: {error}") from error
             except BaseException:
                 part.unlink(missing_ok=True)
                 raise
@@ -187,7 +115,7 @@ def _check_status(status: int) -> None:
 
 def _content_length(headers: dict[str, str]) -> int | None:
     value = headers.get("content-length", "").strip()
-    return int(value) if value.isdigit() else None
+    return int(value) if ascii_digits(value) else None
 
 
 def _file_name(url: str, headers: dict[str, str]) -> str:

@@ -20,7 +20,7 @@ from podium.domain.media import importer, links
 from podium.domain.media.repository import SORT_COLUMNS, MediaRepository
 from podium.domain.outbox.service import enqueue
 from podium.domain.paywall.repository import PaywallRepository
-from podium.kit import ids
+from podium.kit import ids, outbound
 from podium.kit.clock import utcnow
 from podium.kit.errors import Conflict, InvalidInput, NotFound
 from podium.kit.links import Links
@@ -104,7 +104,7 @@ class MediaService:
         """A media waiting for its file (status Uploading), or, given ``source_url``, queued for the
         worker to fetch it from there (media/create); ``media.created`` is announced."""
         if source_url is not None:
-            source_url = importer.check_url(
+            source_url = outbound.check_url(
                 source_url, allow_private=self.settings.media_import_private_networks
             )
             if not title.strip():
