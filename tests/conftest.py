@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
 from podium.app import create_app
 from podium.config import Settings
@@ -59,6 +59,8 @@ def make_settings(data_dir: Path, database_url: str, **overrides: object) -> Set
         "run_outbox_worker": False,
         "run_media_worker": False,  # tests run the transcoder themselves (tests/fixtures/media.py)
         "janus": "off",  # the room tests start Janus themselves
+        # Test receivers and file hosts listen on loopback; test_webhooks checks the refusal itself.
+        "webhook_private_networks": True,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
@@ -91,6 +93,29 @@ def tenants(app_client: TestClient) -> TenantFactory:
 def _unfrozen_clock() -> Iterator[None]:
     yield
     clock.freeze(None)
+
+
+@pytest.fixture(autouse=True)
+def _no_guard_counters(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every test starts with no failed guesses on record: the whole suite is one client
+    ("testclient"), and its deliberate failures (wrong keys, bad links) must not add up across tests
+    into a lock (domain/guard), nor a clock frozen in one test leave a lock for the next."""
+    if "database_url" not in request.fixturenames:
+        yield
+        return
+    url = request.getfixturevalue("database_url")
+    _forget_guard_counters(url)
+    yield
+    _forget_guard_counters(url)
+
+
+_guard_engines: dict[str, Engine] = {}
+
+
+def _forget_guard_counters(url: str) -> None:
+    engine = _guard_engines.get(url) or _guard_engines.setdefault(url, make_engine(url))
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM guard_counters"))
 
 
 def pytest_report_header() -> str:

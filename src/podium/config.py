@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     # media/create fetches files from URLs: only public addresses unless this allows private ones
     # (an intranet media store; the tests' local file server).
     media_import_private_networks: bool = False
+    # Webhook receivers in loopback/private networks (an intranet); off: no port scanner of our network.
+    webhook_private_networks: bool = False
     media_import_timeout_seconds: int = 3600
     # Lifetime of the links the API hands out (upload, progress, owner playback and download).
     media_link_seconds: int = 86400
@@ -74,6 +76,17 @@ class Settings(BaseSettings):
     view_live_seconds: int = 45
     # A MaxMind-format (.mmdb) country database for ppv/sessions; without it, Country is "Unknown".
     geoip_database: Path | None = None
+    # Guessing (domain/guard, README "Security"): only failed attempts count. A target (one
+    # conference's PIN, one room-code prefix, one subscription's passwords, one login email) that
+    # fails this many times within the window is locked for everyone for guard_lock_seconds, doubling
+    # with each repeated lockout up to guard_lock_max_seconds; a client address that fails this many
+    # times within the window (on any targets) is refused the same way.
+    guard_enabled: bool = True
+    guard_target_failures: int = 5
+    guard_client_failures: int = 30
+    guard_window_seconds: int = 600
+    guard_lock_seconds: int = 60
+    guard_lock_max_seconds: int = 3600
 
     @property
     def resolved_database_url(self) -> str:

@@ -4,6 +4,7 @@ delivery that survives a restart (a new worker and engine), the delivery log."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -11,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from podium.domain.outbox.worker import OutboxWorker, backoff
+from podium.domain.webhooks.signature import verify
 from podium.kit.clock import clock, utcnow
 from podium.kit.db import make_engine, make_sessionmaker
 from tests.fixtures.iotum import World, api, build_world
@@ -158,3 +160,38 @@ def test_webhook_api_validation(client: TestClient, world: World) -> None:
     )
     listed = api(client, "webhook/fetch_all", world.ca).json()
     assert all("signing_token" not in w for w in listed)
+
+
+def test_every_delivery_is_signed(
+    client: TestClient, world: World, hook: tuple[Receiver, dict[str, object]]
+) -> None:
+    target, endpoint = hook
+    host = world.new_host(world.company_id)
+    api(client, "conference/create/reservationless", world.ca, host_id=host)
+    _deliver(client)
+    delivered = target.requests[-1]
+    header = delivered.headers["x-podium-signature"]
+    token = str(endpoint["signing_token"])
+    now = int(time.time())
+    assert verify(token, delivered.raw, header, now=now)
+    assert not verify(token, delivered.raw + b" ", header, now=now), "a changed body fails"
+    assert not verify("another-token", delivered.raw, header, now=now)
+    assert not verify(token, delivered.raw, header, now=now + 3600), "an old signature is a replay"
+
+
+def test_no_delivery_into_private_networks(client: TestClient, world: World) -> None:
+    """Without PODIUM_WEBHOOK_PRIVATE_NETWORKS a loopback receiver is never contacted, and the log
+    says why in our words (a port scan learns nothing)."""
+    with receiver() as target:
+        created = api(client, "webhook/create", world.ca, url=target.url, events=["conference_start"])
+        assert created.status_code == 200, created.text
+        host = world.new_host(world.company_id)
+        api(client, "conference/create/reservationless", world.ca, host_id=host)
+        strict = world.settings.model_copy(update={"webhook_private_networks": False})
+        engine = client.app.state.engine  # type: ignore[attr-defined]
+        OutboxWorker(strict, make_sessionmaker(engine)).deliver_due()
+        assert target.requests == []
+        log = api(client, "webhook/deliveries", world.ca, id=created.json()["id"]).json()
+        assert log and log[0]["error"] == "address not allowed (loopback, private or link-local)"
+        assert log[0]["status_code"] is None
+        api(client, "webhook/delete", world.ca, id=created.json()["id"])

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import mailbox
 import smtplib
 import ssl
 import threading
+import time
 from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
 from typing import Any
-from urllib.parse import unquote, urlparse
+from urllib.parse import unquote, urlencode, urlparse
 
-import httpx
+import httpcore
 from sqlalchemy.orm import sessionmaker
 
 from podium.config import Settings
@@ -21,7 +23,10 @@ from podium.domain.outbox.jobs import JOBS
 from podium.domain.outbox.repository import OutboxRepository
 from podium.domain.webhooks.repository import WebhookRepository
 from podium.domain.webhooks.service import WebhookService, body_for, form_for
+from podium.domain.webhooks.signature import SIGNATURE_HEADER, sign_body
 from podium.kit.clock import utcnow
+from podium.kit.errors import InvalidInput
+from podium.kit.outbound import AddressRefused, check_url, guarded_pool
 from podium.kit.uow import NO_DISPATCH, Dispatcher, run
 
 log = logging.getLogger(__name__)
@@ -95,34 +100,32 @@ class OutboxWorker:
     def _post_webhook(self, message: dict[str, Any], message_id: int, attempt: int) -> None:
         """POST one event; a failed answer is retried. Every attempt is logged.
 
-        Iotum style: JSON, any 2xx succeeds. Boomstream style: a form, only 200 succeeds.
+        Iotum style: JSON, any 2xx succeeds. Boomstream style: a form, only 200 succeeds. Redirects
+        are not followed. The connection goes only to addresses ``kit/outbound`` allows (no loopback,
+        private, link-local or metadata address unless ``PODIUM_WEBHOOK_PRIVATE_NETWORKS``), and the
+        delivery log says what went wrong in our words, never the remote's (no port scanner).
         """
         with self.sessions() as session:
             endpoint = WebhookRepository(session).endpoint(int(message["endpoint_id"]))
             if endpoint is None or endpoint.deleted_at is not None or not endpoint.active:
                 return  # removed since: nothing to deliver
             url, token = endpoint.url, endpoint.signing_token
-        status: int | None = None
-        error = ""
         boomstream = message.get("style") == "boomstream"
-        try:
-            if boomstream:
-                response = httpx.post(
-                    url, data=form_for(message), headers={"x-signing-token": token}, timeout=10
-                )
-            else:
-                response = httpx.post(
-                    url,
-                    json=body_for(message),
-                    headers={"x-signing-token": token},
-                    timeout=10,
-                    follow_redirects=False,
-                )
-            status = response.status_code
-            if (boomstream and status != 200) or not 200 <= status < 300:
-                error = f"HTTP {status}"
-        except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__}: {exc}"
+        if boomstream:
+            body = urlencode(form_for(message)).encode()
+            content_type = "application/x-www-form-urlencoded"
+        else:
+            body = json.dumps(body_for(message)).encode()
+            content_type = "application/json"
+        headers = {
+            "Content-Type": content_type,
+            "User-Agent": "Podium webhooks",
+            "x-signing-token": token,
+            SIGNATURE_HEADER: sign_body(token, body, int(time.time())),
+        }
+        status, error = self._send(url, body, headers)
+        if status is not None and ((boomstream and status != 200) or not 200 <= status < 300):
+            error = f"HTTP {status}"
         with self.sessions() as session:
             WebhookService(session).record_attempt(
                 message_id, attempt, message, status_code=status, error=error, succeeded=not error
@@ -130,6 +133,26 @@ class OutboxWorker:
             session.commit()
         if error:
             raise RuntimeError(error)
+
+    def _send(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[int | None, str]:
+        """(status, our description of a failure)."""
+        try:
+            check_url(url, allow_private=self.settings.webhook_private_networks)
+            with guarded_pool(self.settings.webhook_private_networks) as pool:
+                response = pool.request(
+                    "POST",
+                    url,
+                    headers=list(headers.items()),
+                    content=body,
+                    extensions={"timeout": {"connect": 10.0, "read": 10.0, "write": 10.0, "pool": 10.0}},
+                )
+                return response.status, ""
+        except (AddressRefused, InvalidInput):
+            return None, "address not allowed (loopback, private or link-local)"
+        except httpcore.TimeoutException:
+            return None, "timed out"
+        except (httpcore.NetworkError, httpcore.ProtocolError, httpcore.UnsupportedProtocol):
+            return None, "could not connect or the answer was not HTTP"
 
     def _run_job(self, payload: dict[str, Any]) -> None:
         job = JOBS.get(str(payload.get("job")))
