@@ -8,7 +8,7 @@ rolling back: requests go through the app, which commits like in production.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -107,6 +107,12 @@ def _no_guard_counters(request: pytest.FixtureRequest) -> Iterator[None]:
     _forget_guard_counters(url)
     yield
     _forget_guard_counters(url)
+
+
+@pytest.fixture
+def forget_guesses(database_url: str) -> Callable[[], None]:
+    """Forget every failed guess so far (for a test whose deliberate failures would lock its target)."""
+    return lambda: _forget_guard_counters(database_url)
 
 
 _guard_engines: dict[str, Engine] = {}

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -221,9 +221,11 @@ def start(client: TestClient, media: str, device: str = DEVICE_A, **body: Any) -
     return client.post(f"/watch/{media}/session", json={"device": device, **body})
 
 
-def test_id_recovery_signs_in_like_the_password(client: TestClient, shop: Shop) -> None:
+def test_id_recovery_signs_in_like_the_password(
+    client: TestClient, shop: Shop, forget_guesses: Callable[[], None]
+) -> None:
     wrong = "This access link is not valid for this video"
-    for bad in ("nosuchpassword", shop.elsewhere, "\x00", "x" * 10_000, " ", "\u2028"):
+    for bad in ("nosuchpassword", shop.elsewhere, "x" * 10_000, " ", "\u2028"):
         answer = start(client, shop.paid, id_recovery=bad)
         assert answer.status_code == 403, (bad, answer.text)
         assert answer.json()["message"] == (
@@ -231,8 +233,11 @@ def test_id_recovery_signs_in_like_the_password(client: TestClient, shop: Shop) 
         )
     for odd in (123, None, ["x"], {"a": 1}):
         assert start(client, shop.paid, id_recovery=odd).status_code == 403
-    typed = start(client, shop.paid, password="\x00")
-    assert (typed.status_code, typed.json()["message"]) == (403, "Wrong access password")
+    # A NUL is refused by the JSON reader itself (no text column takes one), like in every body.
+    for field in ("id_recovery", "password"):
+        nul = start(client, shop.paid, **{field: "\x00"})
+        assert (nul.status_code, nul.json()["message"]) == (400, "The request contains a NUL character")
+    forget_guesses()  # five wrong passwords lock the subscription for everyone (domain/guard)
     session = start(client, shop.paid, id_recovery=shop.password)
     assert session.status_code == 200, session.text
     assert session.json()["watermark"] == "fan@example.com"

@@ -43,6 +43,14 @@ def to_int(field: str, value: Any) -> int:
     return number
 
 
+def to_text(field: str, value: Any) -> str:
+    """A string as sent (numbers become their digits), untrimmed: length and emptiness are the
+    service's rules (``kit.validation.clean_text``)."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise InvalidInput(f"{field} must be a string", field=field)
+    return str(value)
+
+
 def to_str(field: str, value: Any, *, maximum: int = 255) -> str:
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise InvalidInput(f"{field} must be a string", field=field)

@@ -111,6 +111,17 @@ class TooManyAttempts(DomainError):
         self.retry_after = retry_after
 
 
+def retry_after_headers(error: DomainError) -> dict[str, str]:
+    """The ``Retry-After`` header (RFC 9110, whole seconds) a refusal carries; none for other errors.
+
+    Every edge adds it where it renders its errors, so a throttled client of any dialect is told
+    when to come back.
+    """
+    if isinstance(error, TooManyAttempts):
+        return {"Retry-After": str(max(1, int(error.retry_after)))}
+    return {}
+
+
 class PayloadTooLarge(DomainError):
     """A request body over the route's limit (refused while it streams in)."""
 

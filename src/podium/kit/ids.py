@@ -36,8 +36,9 @@ def access_password() -> str:
 
 
 def meeting_short_code() -> str:
-    """LiveMinutes meeting URL code, e.g. ``03P23Z``."""
-    return random_string(UPPER_DIGITS, 6)
+    """LiveMinutes meeting URL code, e.g. ``03P23ZK7QM``: the sample's alphabet, 10 characters (about
+    52 bits; the sample's 6 were 31 bits, found by a guesser in hours)."""
+    return random_string(UPPER_DIGITS, 10)
 
 
 def capability_token() -> str:
@@ -59,12 +60,18 @@ def hash_secret(secret: str) -> str:
     Our secrets are 192-bit random tokens, so a fast hash is safe (no dictionary to
     guess from) and lets us look a credential up by its hash.
     """
-    return hashlib.sha256(secret.encode()).hexdigest()
+    # surrogatepass: a malformed secret still hashes (to something that matches nothing).
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def unused(make: Callable[[], str], taken: Callable[[str], bool], what: str = "code") -> str:
-    """A fresh random value that ``taken`` says is free (a collision is rare; twenty draws is plenty)."""
-    for _ in range(20):
+def unused(
+    make: Callable[[], str], taken: Callable[[str], bool], what: str = "code", *, attempts: int = 20
+) -> str:
+    """A fresh random value that ``taken`` says is free (a collision is rare; twenty draws is plenty).
+
+    The one drawing loop for every public code Podium hands out.
+    """
+    for _ in range(attempts):
         value = make()
         if not taken(value):
             return value

@@ -26,3 +26,8 @@ def normalise_email(email: str, *, required: bool, label: str = "email") -> str:
     if len(email) > 254 or not EMAIL_RE.match(email):
         raise InvalidInput(f"{label} is not a valid address", field=label)
     return email
+
+
+def clean_text(label: str, value: str, maximum: int = 255) -> str:
+    """``value`` trimmed, no longer than ``maximum`` characters (the rule every text field follows)."""
+    return check_length(label, value.strip(), maximum)

@@ -12,6 +12,7 @@ from podium.models.audit import AuditEntry
 from podium.models.auth import ApiSession, OAuthAuthorizationCode, OAuthClient, OAuthToken
 from podium.models.conference import Conference, Folder
 from podium.models.contact import Contact
+from podium.models.guard import GuardCounter
 from podium.models.media import Media, MediaImage, MediaRendition, MediaStatus
 from podium.models.outbox import OutboxMessage
 from podium.models.participant import Participant
@@ -57,6 +58,7 @@ __all__ = [
     "Conference",
     "Credential",
     "Folder",
+    "GuardCounter",
     "Host",
     "OutboxMessage",
     "Participant",

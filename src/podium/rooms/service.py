@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 
 from podium.config import Settings
 from podium.domain.attendance.service import AttendanceService
-from podium.domain.conferences.repository import ConferenceRepository
+from podium.domain.conferences.lifecycle import end_active, end_if_empty
+from podium.domain.conferences.room_records import RoomRecords
 from podium.domain.joining.service import JoinTicket
-from podium.domain.participants.repository import ParticipantRepository
 from podium.kit import tokens
 from podium.kit.clock import utcnow
 from podium.kit.errors import Conflict, ErrorCode, InvalidInput, LinkRevoked, NotFound
@@ -100,7 +100,7 @@ class RoomService:
         self.session = session
         self.settings = settings
         self.pool = media
-        self.conferences = ConferenceRepository(session)
+        self.conferences = RoomRecords(session)
 
     def _unavailable(self) -> MediaUnavailable:
         return MediaUnavailable("Audio and video are not available on this server right now")
@@ -134,11 +134,7 @@ class RoomService:
         return conference
 
     def rules(self, conference: Conference) -> RoomRules:
-        from podium.domain.hosts.repository import HostRepository
-
-        host = HostRepository(self.session).by_id(conference.host_id) if conference.host_id else None
-        waiting = bool((host.settings or {}).get("waiting_room")) if host is not None else False
-        return RoomRules(conference.mute_mode or "conversation", waiting)
+        return RoomRules(conference.mute_mode or "conversation", self.conferences.waiting_room(conference))
 
     def rules_for(self, conference_id: int) -> RoomRules:
         return self.rules(self._live(conference_id))
@@ -188,7 +184,7 @@ class RoomService:
             raise InvalidInput("name is longer than 255 characters", field="name")
         participant_id = claims.get("pid")
         if participant_id is not None:
-            participant = ParticipantRepository(self.session).by_code_id(int(participant_id))
+            participant = self.conferences.participant(int(participant_id))
             if participant is None or participant.deleted_at is not None:
                 raise LinkRevoked("This invitation has been withdrawn")
         server = self.ensure_room(conference)
@@ -247,10 +243,8 @@ class RoomService:
 
     def end(self, conference_id: int) -> None:
         """A moderator ends the meeting for everyone."""
-        from podium.domain.conferences.scheduling import SchedulingService
-
         conference = self._live(conference_id)
-        SchedulingService(self.session, self.settings).end(None, conference)
+        end_active(self.session, conference, actor_label="system")
 
     def seat(self, socket_key: str) -> Seat:
         claims = tokens.verify(socket_key, self.settings.signing_key(), audience=SOCKET_AUDIENCE)
@@ -267,9 +261,7 @@ class RoomService:
         """Record the join (the first one starts the conference); returns the attendance id."""
         conference = self._live(seat.conference_id)
         participant = (
-            ParticipantRepository(self.session).by_code_id(seat.participant_id)
-            if seat.participant_id is not None
-            else None
+            self.conferences.participant(seat.participant_id) if seat.participant_id is not None else None
         )
         attendance = AttendanceService(self.session).record_join(
             conference, participant=participant, host_id=seat.host_id, name=seat.name, role=seat.role
@@ -278,15 +270,13 @@ class RoomService:
 
     def depart(self, attendance_id: int, media_token: str) -> None:
         """Record the leave; the last one out of a host's ad-hoc (or overrun) conference ends it."""
-        from podium.domain.conferences.scheduling import SchedulingService
-
         attendance = AttendanceService(self.session).record_leave(attendance_id)
         conference = self.conferences.by_id(attendance.conference_id)
         server = self.server_of(conference) if conference is not None else None
         if server is not None:
             server.remove_token(media_token)
         if conference is not None:
-            SchedulingService(self.session, self.settings).end_if_empty(conference)
+            end_if_empty(self.session, conference)
 
     def close(self, conference_id: int) -> None:
         """The conference ended: its media room goes."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -16,24 +17,51 @@ from podium.domain.auth.oauth import OAuthService
 from podium.domain.auth.service import AuthService
 from podium.domain.chat.service import ChatService
 from podium.domain.conferences.scheduling import SchedulingService, local
+from podium.domain.guard import targets
+from podium.domain.guard.targets import Targets
 from podium.domain.hosts.service import HostService
 from podium.kit.clock import utcnow
-from podium.kit.errors import DomainError, InvalidInput
+from podium.kit.errors import (
+    DomainError,
+    ErrorCode,
+    InvalidInput,
+    LinkInvalid,
+    TooManyAttempts,
+    Unauthenticated,
+    retry_after_headers,
+)
 from podium.kit.uow import Context, run_unit_of_work
+from podium.models.tenancy import Host
+from podium.web import guarding
 from podium.web.pages import SECURITY_HEADERS, templates
 from podium.web.session import csrf_token, safe_redirect, sign_in, sign_out, signed_in_host_id
 
 router = APIRouter(tags=["web"])
 
 
-def _page(request: Request, template: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
+def _page(
+    request: Request,
+    template: str,
+    context: dict[str, Any],
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:
     return templates.TemplateResponse(
-        request, template, context, status_code=status, headers=SECURITY_HEADERS
+        request, template, context, status_code=status, headers=SECURITY_HEADERS | (headers or {})
     )
 
 
-def _message(request: Request, heading: str, message: str, status: int) -> HTMLResponse:
-    return _page(request, "message.html", {"heading": heading, "message": message}, status)
+def _message(
+    request: Request, heading: str, message: str, status: int, headers: dict[str, str] | None = None
+) -> HTMLResponse:
+    return _page(request, "message.html", {"heading": heading, "message": message}, status, headers)
+
+
+def _refusal(request: Request, heading: str, error: DomainError, status: int) -> HTMLResponse:
+    """A refused secret's page: ``status``, or 429 with ``Retry-After`` while the guard refuses."""
+    if error.code == ErrorCode.TOO_MANY_ATTEMPTS:
+        return _message(request, "Too many attempts", error.message, 429, retry_after_headers(error))
+    return _message(request, heading, error.message, status)
 
 
 def _login_redirect(request: Request) -> RedirectResponse:
@@ -56,13 +84,23 @@ async def single_sign_on(
     target = safe_redirect(redirect_url, settings) if redirect_url else "/account"
     if target is None:
         return _message(request, "Invalid sign-in link", "redirect_url must be a page of this server", 400)
+    attempts = guarding.attempts(request)
+
+    def work(ctx: Context) -> Host:
+        # The login token key is long and random: a wrong one counts against the client's budget.
+        attempts.check(ctx.session)
+        try:
+            return AuthService(ctx.session, ctx.settings).sso_host(int(host_id), login_token_public_key)
+        except Unauthenticated:
+            attempts.failed()
+            raise
+
     try:
-        host = await run_unit_of_work(
-            request,
-            lambda ctx: AuthService(ctx.session, ctx.settings).sso_host(int(host_id), login_token_public_key),
-        )
+        host = await run_unit_of_work(request, work)
     except DomainError as error:
-        return _message(request, "Sign-in refused", error.message, 403)
+        return _refusal(request, "Sign-in refused", error, 403)
+    finally:
+        await attempts.settle_async()
     response = RedirectResponse(target, status_code=303)
     sign_in(response, host.id, settings)
     return response
@@ -81,12 +119,30 @@ async def login(request: Request) -> Response:
     form = await request.form()
     email, password = str(form.get("email", "")), str(form.get("password", ""))
     target = safe_redirect(str(form.get("next", "")), settings) or "/account"
+    attempts = guarding.attempts(request)
+
+    def work(ctx: Context) -> Host:
+        # A person's password: the login is a target, locked for everyone after a few failures.
+        attempts.check(ctx.session, targets.login(email))
+        try:
+            return AuthService(ctx.session, ctx.settings).check_password(email, password)
+        except Unauthenticated:
+            attempts.failed(Targets(ctx.session).login(email))
+            raise
+
     try:
-        host = await run_unit_of_work(
-            request, lambda ctx: AuthService(ctx.session, ctx.settings).check_password(email, password)
-        )
+        host = await run_unit_of_work(request, work)
     except DomainError as error:
-        return _page(request, "login.html", {"next": target, "error": error.message}, 401)
+        throttled = error.code == ErrorCode.TOO_MANY_ATTEMPTS
+        return _page(
+            request,
+            "login.html",
+            {"next": target, "error": error.message},
+            429 if throttled else 401,
+            retry_after_headers(error),
+        )
+    finally:
+        await attempts.settle_async()
     response = RedirectResponse(target, status_code=303)
     sign_in(response, host.id, settings)
     return response
@@ -185,15 +241,25 @@ async def password_set(request: Request) -> Response:
     token, password = str(form.get("token", "")), str(form.get("password", ""))
     if password != str(form.get("confirm", "")):
         return _page(request, "password.html", {"token": token, "error": "The passwords differ"}, 422)
+    attempts = guarding.attempts(request)
+
+    def work(ctx: Context) -> None:
+        # The link is signed: a forged one counts against the client's budget.
+        attempts.check(ctx.session)
+        try:
+            HostService(ctx.session, ctx.settings).set_password_with_link(token, password)
+        except LinkInvalid:
+            attempts.failed()
+            raise
+
     try:
-        await run_unit_of_work(
-            request,
-            lambda ctx: HostService(ctx.session, ctx.settings).set_password_with_link(token, password),
-        )
+        await run_unit_of_work(request, work)
     except InvalidInput as error:
         return _page(request, "password.html", {"token": token, "error": error.message}, 422)
     except DomainError as error:
-        return _message(request, "Link not valid", error.message, 410)
+        return _refusal(request, "Link not valid", error, 410)
+    finally:
+        await attempts.settle_async()
     return _message(request, "Password saved", "You can now sign in with your new password", 200)
 
 
@@ -215,11 +281,13 @@ def _oauth_response(headers: dict[str, str], body: str | None, status: int) -> R
     )
 
 
-def _oauth_error(error: str, description: str, status: int = 400) -> Response:
+def _oauth_error(
+    error: str, description: str, status: int = 400, headers: dict[str, str] | None = None
+) -> Response:
     return JSONResponse(
         {"error": error, "error_description": description},
         status_code=status,
-        headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
+        headers={"Cache-Control": "no-store", "Pragma": "no-cache"} | (headers or {}),
     )
 
 
@@ -258,14 +326,38 @@ async def oauth_token(request: Request) -> Response:
         return _oauth_error("invalid_request", problem)
     body = raw.decode("utf-8")
     uri, headers = str(request.url), dict(request.headers)
+    attempts = guarding.attempts(request)
 
     def work(ctx: Context) -> tuple[dict[str, str], str | None, int]:
+        attempts.check(ctx.session)
         result: tuple[dict[str, str], str | None, int] = (
             OAuthService(ctx.session, ctx.settings).server().create_token_response(uri, "POST", body, headers)
         )
+        # A wrong client secret, authorization code or refresh token: the client's budget.
+        if _oauth_error_code(result[1]) in GUESSED_OAUTH_ERRORS:
+            attempts.failed()
         return result
 
-    return _oauth_response(*await run_unit_of_work(request, work))
+    try:
+        answer = await run_unit_of_work(request, work)
+    except TooManyAttempts as error:
+        return _oauth_error("slow_down", error.message, 429, retry_after_headers(error))
+    finally:
+        await attempts.settle_async()
+    return _oauth_response(*answer)
+
+
+# Token endpoint errors that mean a secret was wrong (RFC 6749 section 5.2).
+GUESSED_OAUTH_ERRORS = frozenset({"invalid_client", "invalid_grant"})
+
+
+def _oauth_error_code(body: str | None) -> str | None:
+    try:
+        parsed = json.loads(body or "")
+    except ValueError:
+        return None
+    error = parsed.get("error") if isinstance(parsed, dict) else None
+    return error if isinstance(error, str) else None
 
 
 @router.get("/oauth/authorize", response_class=HTMLResponse)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from podium.domain.drive.service import DOWNLOAD_AUDIENCE, UPLOAD_AUDIENCE, DriveService
+from podium.domain.drive.service import Download, DriveService
 from podium.kit.errors import DomainError
 from podium.kit.uow import Context, run_unit_of_work
 from podium.web.errors import status_for
@@ -28,13 +28,7 @@ async def upload(request: Request, file_id: int, token: str = "") -> Response:
     settings = request.app.state.settings
 
     def target(ctx: Context) -> Path:
-        service = DriveService(ctx.session, ctx.settings)
-        file = service.by_signed_link(file_id, token, UPLOAD_AUDIENCE)
-        if file.finished_at is not None:
-            from podium.kit.errors import Conflict
-
-            raise Conflict("The file has already been processed")
-        return service.path(file)
+        return DriveService(ctx.session, ctx.settings).upload_target(file_id, token)
 
     try:
         path = await run_unit_of_work(request, target)
@@ -59,8 +53,7 @@ async def upload(request: Request, file_id: int, token: str = "") -> Response:
     os.replace(partial, path)
 
     def record(ctx: Context) -> None:
-        service = DriveService(ctx.session, ctx.settings)
-        service.accept_upload(service.by_signed_link(file_id, token, UPLOAD_AUDIENCE), size)
+        DriveService(ctx.session, ctx.settings).accept_upload(file_id, token, size)
 
     try:
         await run_unit_of_work(request, record)
@@ -73,15 +66,13 @@ async def upload(request: Request, file_id: int, token: str = "") -> Response:
 async def download(request: Request, file_id: int, token: str = "") -> Response:
     """A drive file through its signed, expiring link."""
 
-    def find(ctx: Context) -> tuple[Path, str, str]:
-        service = DriveService(ctx.session, ctx.settings)
-        file = service.by_signed_link(file_id, token, DOWNLOAD_AUDIENCE)
-        return service.path(file), file.filename, file.mimetype or "application/octet-stream"
+    def find(ctx: Context) -> Download:
+        return DriveService(ctx.session, ctx.settings).download(file_id, token)
 
     try:
-        path, filename, mimetype = await run_unit_of_work(request, find)
+        found = await run_unit_of_work(request, find)
     except DomainError as error:
         return _error(error)
-    if not path.exists():
+    if not found.path.exists():
         return JSONResponse({"message": "File not found"}, status_code=404)
-    return FileResponse(path, media_type=mimetype, filename=filename)
+    return FileResponse(found.path, media_type=found.mimetype, filename=found.filename)

@@ -39,6 +39,7 @@ TITLE_BY_CODE: dict[str, str] = {
     "link_expired": "Link expired",
     "link_revoked": "Link no longer valid",
     "forbidden": "Meeting unavailable",
+    "too_many_attempts": "Too many attempts",
 }
 
 

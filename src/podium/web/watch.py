@@ -17,13 +17,17 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from podium.domain.guard import targets
+from podium.domain.guard.targets import Target
 from podium.domain.media import links
 from podium.domain.media.service import MediaService
 from podium.domain.paywall.service import PaywallService
 from podium.domain.viewing.service import Viewer, ViewingService
 from podium.kit import coerce
-from podium.kit.errors import DomainError, InvalidInput
+from podium.kit.errors import DomainError, ErrorCode, InvalidInput, NotFound, retry_after_headers
+from podium.kit.jsonbody import parse_json_object
 from podium.kit.uow import Context, run_unit_of_work
+from podium.web import guarding
 from podium.web.errors import PLAYBACK_STATUS_BY_CODE
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -33,7 +37,11 @@ DEVICE_COOKIE = "podium_device"
 DEVICE_RE = re.compile(r"^[0-9a-f]{32}$")
 VENDOR_HLS = Path(__file__).parent / "static" / "vendor" / "hls.min.js"
 STATUS_BY_CODE = PLAYBACK_STATUS_BY_CODE
-TITLE_BY_CODE = {"not_found": "Video not found", "not_ready": "Video not ready"}
+TITLE_BY_CODE = {
+    "not_found": "Video not found",
+    "not_ready": "Video not ready",
+    "too_many_attempts": "Too many attempts",
+}
 PAGE_HEADERS = {
     "Cache-Control": "no-store",
     "Referrer-Policy": "no-referrer",
@@ -59,7 +67,7 @@ def error_page(request: Request, error: DomainError) -> HTMLResponse:
             "code": error.code,
         },
         status_code=_status(error),
-        headers=PAGE_HEADERS,
+        headers=PAGE_HEADERS | retry_after_headers(error),
     )
 
 
@@ -80,20 +88,14 @@ def _viewer(request: Request, device: str) -> Viewer:
 
 
 async def _json(request: Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except ValueError:
-        raise InvalidInput("The request body must be JSON") from None
-    if not isinstance(body, dict):
-        raise InvalidInput("The request body must be a JSON object")
-    return body
+    return parse_json_object(await request.body())
 
 
 def _api_error(error: DomainError) -> JSONResponse:
     return JSONResponse(
         {"code": error.code, "message": error.message},
         status_code=_status(error),
-        headers={"Cache-Control": "no-store"},
+        headers={"Cache-Control": "no-store"} | retry_after_headers(error),
     )
 
 
@@ -161,9 +163,17 @@ async def watch_page(request: Request, code: str, embed: str = "") -> HTMLRespon
 @router.get("/watch/s/{code}", response_class=HTMLResponse)
 async def subscription_page(request: Request, code: str) -> HTMLResponse:
     """A subscription's page: its media, each opening with the subscription's access password."""
+    attempts = guarding.attempts(request)
+    # A code that names no subscription is a guess, counted on its prefix (and the client).
+    guessed = targets.subscription_code(code)
 
     def work(ctx: Context) -> dict[str, Any]:
-        paywall, medias = ViewingService(ctx.session, ctx.settings).paywall_page(code)
+        attempts.check(ctx.session, guessed)
+        try:
+            paywall, medias = ViewingService(ctx.session, ctx.settings).paywall_page(code)
+        except NotFound:
+            attempts.failed(guessed)
+            raise
         library = MediaService(ctx.session, ctx.settings)
         items = []
         for media in medias:
@@ -176,6 +186,8 @@ async def subscription_page(request: Request, code: str) -> HTMLResponse:
         page = await run_unit_of_work(request, work)
     except DomainError as error:
         return error_page(request, error)
+    finally:
+        await attempts.settle_async()
     return templates.TemplateResponse(request, "subscription.html", page, headers=PAGE_HEADERS)
 
 
@@ -187,18 +199,34 @@ async def start_session(request: Request, code: str) -> Response:
     except DomainError as error:
         return _api_error(error)
     device = _device(request, body)
+    password = str(body.get("password", ""))
+    recovery = body["id_recovery"] if isinstance(body.get("id_recovery"), str) else ""
+    email = str(body.get("email", ""))
+    attempts = guarding.attempts(request)
 
     def work(ctx: Context) -> dict[str, Any]:
-        started = ViewingService(ctx.session, ctx.settings).start(
-            code,
-            _viewer(request, device),
-            password=str(body.get("password", "")),
-            recovery=recovery if isinstance(recovery := body.get("id_recovery"), str) else "",
-            email=str(body.get("email", "")),
-            name=str(body.get("name", "")),
-            phone=str(body.get("phone", "")),
-            preview=bool(body.get("preview", False)),
-        )
+        viewing = ViewingService(ctx.session, ctx.settings)
+        guessed: tuple[Target, ...] = ()
+        if password.strip() or recovery.strip() or email.strip():
+            # An access password (typed or in an id_recovery link) or a protect-list email is a guess
+            # at the media's subscriptions: each is a target, locked for everyone after a few misses.
+            guessed = targets.ppv_access(viewing.offer(code).paywalls)
+            attempts.check(ctx.session, *guessed)
+        try:
+            started = viewing.start(
+                code,
+                _viewer(request, device),
+                password=password,
+                recovery=recovery,
+                email=email,
+                name=str(body.get("name", "")),
+                phone=str(body.get("phone", "")),
+                preview=bool(body.get("preview", False)),
+            )
+        except DomainError as error:
+            if guessed and error.code == ErrorCode.ACCESS_DENIED:
+                attempts.failed(*guessed)
+            raise
         return {
             "session": started.session.id,
             "key": started.session.session_key,
@@ -215,6 +243,8 @@ async def start_session(request: Request, code: str) -> Response:
         answer = await run_unit_of_work(request, work)
     except DomainError as error:
         return _api_error(error)
+    finally:
+        await attempts.settle_async()
     response = JSONResponse(answer, headers={"Cache-Control": "no-store"})
     response.set_cookie(DEVICE_COOKIE, device, max_age=400 * 86400, httponly=True, samesite="lax")
     return response

@@ -31,7 +31,7 @@ def _create(client: TestClient, world: World, **fields: Any) -> Any:
 
 def test_codes_are_generated_or_requested_and_unique(client: TestClient, world: World) -> None:
     generated = _create(client, world).json()
-    assert len(generated["access_code"]["number"]) == 7 and generated["access_code"]["number"].isdigit()
+    assert len(generated["access_code"]["number"]) == 9 and generated["access_code"]["number"].isdigit()
     assert generated["meeting_url"] == f"http://podium.test/conf/call/{generated['access_code']['number']}"
     code, pin = str(secrets.randbelow(10**8) + 10**8), str(secrets.randbelow(10**8) + 10**8)
     requested = _create(client, world, access_code=int(code), moderator_pin=pin).json()

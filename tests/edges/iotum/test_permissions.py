@@ -167,29 +167,25 @@ def _hosting(w: World, company_id: int) -> int:
 
 def _conference(w: World, company_id: int, *, live: bool = False, past: bool = False) -> dict[str, Any]:
     from datetime import timedelta
+    from zoneinfo import ZoneInfo
 
     from podium.domain.actor import Actor
     from podium.domain.conferences.scheduling import SchedulingService
+    from podium.domain.conferences.schemas import ConferenceOptions
     from podium.kit.clock import utcnow
-    from podium.models.tenancy import Host
 
     host_id = _hosting(w, company_id)
     with w.sessions() as session:
-        host = session.get(Host, host_id)
         actor = Actor(company_id=company_id, role=Role.COMPANY_ADMIN, via="test")
         service = SchedulingService(session, w.settings)
         if live:
-            conference = service.create_reservationless(actor, host, {})  # type: ignore[arg-type]
+            conference = service.create_reservationless(actor, host_id, ConferenceOptions())
         else:
             start = utcnow() + timedelta(days=-2 if past else 2)
             conference = service.create(
                 actor,
-                host,
-                {
-                    "start": start.strftime("%Y-%m-%d %H:%M:%S"),  # type: ignore[arg-type]
-                    "duration": 30,
-                    "time_zone": "UTC",
-                },
+                host_id,
+                ConferenceOptions(start=start.replace(microsecond=0), duration=30, time_zone=ZoneInfo("UTC")),
             )
         session.commit()
         return {"conference_id": conference.id}

@@ -16,16 +16,32 @@ from podium.models.tenancy import Company, Host, Reseller, Role
 
 
 class AccessPolicy:
+    """The access rule, asked by every service on behalf of one actor.
+
+    Services call it first thing in each public method (before any rule about the input), so an
+    edge never decides who may do what: it passes the actor and the ids it was given.
+    """
+
     def __init__(self, session: Session, actor: Actor) -> None:
         self.actor = actor
         self.repo = AccessRepository(session)
         self._resellers: set[int] | None = None
 
     def require_admin(self) -> None:
+        """Company or reseller admins only.
+
+        Raises:
+            Forbidden: the actor is a plain host.
+        """
         if not self.actor.is_admin:
             raise Forbidden("Your role does not allow this action")
 
     def require_reseller_admin(self) -> None:
+        """Reseller admins only.
+
+        Raises:
+            Forbidden: the actor is a company admin or a host.
+        """
         if not self.actor.is_reseller_admin:
             raise Forbidden("Only a reseller admin may do this")
 
@@ -35,12 +51,18 @@ class AccessPolicy:
             raise Forbidden(f"The access token lacks the '{scope}' scope")
 
     def reseller_ids(self) -> set[int]:
+        """The actor's reseller and all its descendants (empty for an actor without a reseller)."""
         if self._resellers is None:
             own = self.actor.reseller_id
             self._resellers = self.repo.reseller_tree_ids(own) if own is not None else set()
         return self._resellers
 
     def own_reseller(self) -> Reseller:
+        """The actor's own reseller.
+
+        Raises:
+            NotFound: the actor has no reseller (or it is gone).
+        """
         reseller = self.repo.reseller(self.actor.reseller_id or 0)
         if reseller is None:
             raise NotFound("Reseller not found")
@@ -50,6 +72,11 @@ class AccessPolicy:
         """The company an admin names, checked against the actor's scope.
 
         A company admin always gets its own company: the parameter is ignored, as the reference says.
+
+        Raises:
+            Forbidden: a plain host, or a company beyond a reseller admin's tree.
+            InvalidInput: a reseller admin named no company.
+            NotFound: the company does not exist or is deleted.
         """
         self.require_admin()
         if not self.actor.is_reseller_admin or company_id is None:
@@ -72,7 +99,12 @@ class AccessPolicy:
         return self.company(company_id)
 
     def host(self, host_id: int) -> Host:
-        """A live host the actor administers."""
+        """A live host the actor administers.
+
+        Raises:
+            Forbidden: a plain host, or a host beyond the actor's company (or reseller tree).
+            NotFound: the host (or its company) does not exist or is deleted.
+        """
         self.require_admin()
         host = self.repo.host(host_id)
         if host is None or host.deleted_at is not None:
@@ -94,10 +126,19 @@ class AccessPolicy:
             raise NotFound("Host not found")
         return host
 
+    def readable_host(self, host_id: int) -> Host:
+        """The caller's own host (any role), or a host the actor administers."""
+        return self.own_host() if host_id == self.actor.host_id else self.host(host_id)
+
     def may_grant(self, role: Role) -> None:
-        """Only a reseller admin grants (or touches) the reseller-admin role."""
+        """Only a reseller admin grants (or touches) the reseller-admin role.
+
+        Raises:
+            Forbidden: a company admin granting RESELLER_ADMIN.
+        """
         if role == Role.RESELLER_ADMIN and not self.actor.is_reseller_admin:
             raise Forbidden("Only a reseller admin may grant the RESELLER_ADMIN role")
 
     def may_manage(self, host: Host) -> None:
+        """Only a reseller admin changes or deletes a reseller-admin host."""
         self.may_grant(host.role)

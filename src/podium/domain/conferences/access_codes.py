@@ -5,19 +5,28 @@ conferences' codes, so a code is free only when neither knows it: a host may not
 conference's one-time code (every invitee has it, and the link would open the host's room), and a
 one-time code is never drawn over a host's. Codes stay reserved after deletion, so an old link never
 reaches a new room.
+
+Every other public code of a conference or a participant (Boomstream codes, LiveMinutes keys and
+URL tokens) is drawn here too, through the one drawing loop (``kit.ids.unused``).
 """
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable, Sequence
 
 from sqlalchemy.orm import Session
 
 from podium.domain.conferences.repository import ConferenceRepository
 from podium.domain.hosts.repository import HostRepository
+from podium.domain.participants.repository import ParticipantRepository
+from podium.kit import ids
 from podium.kit.errors import Conflict
+from podium.models.conference import Conference
+from podium.models.tenancy import Host
 
 DRAW_ATTEMPTS = 50
+ONE_TIME_CODE_DIGITS = 9  # the most the reference's 3-9 digit codes allow
 
 
 class AccessCodes:
@@ -41,8 +50,51 @@ class AccessCodes:
     def draw(self, digits: int) -> str:
         """A random free code of ``digits`` digits (no leading zero)."""
         low = 10 ** (digits - 1)
-        for _ in range(DRAW_ATTEMPTS):
-            code = str(secrets.randbelow(9 * low) + low)
-            if self.is_free(code):
-                return code
-        raise RuntimeError(f"no free {digits}-digit access code")
+        return ids.unused(
+            lambda: str(secrets.randbelow(9 * low) + low),
+            lambda code: not self.is_free(code),
+            f"{digits}-digit access code",
+            attempts=DRAW_ATTEMPTS,
+        )
+
+    def draw_one_time(self) -> str:
+        """A conference's one-time code: nine random digits no host or conference has."""
+        return self.draw(ONE_TIME_CODE_DIGITS)
+
+    def dedicated_owner(self, code: str) -> Host | None:
+        """The live host whose dedicated code ``code`` is: its room links open that host's room."""
+        return next(iter(self.hosts.live_with_code(code)), None)
+
+    def conferences_on(self, code: str) -> Sequence[Conference]:
+        """The live conferences answering on ``code`` (a one-time code's series and reuses), oldest first."""
+        return [c for c in self.conferences.with_access_code(code) if c.deleted_at is None]
+
+
+def conference_codes(session: Session) -> dict[str, str]:
+    """Fresh public codes for a new conference row: every link to it is its own (Boomstream code,
+    LiveMinutes meeting code, host token and meeting key)."""
+    repo = ConferenceRepository(session)
+
+    def draw(column: str, make: Callable[[], str]) -> str:
+        return ids.unused(make, lambda value: repo.code_exists(column, value), column)
+
+    return {
+        "code": draw("code", ids.conference_code),
+        "short_code": draw("short_code", ids.meeting_short_code),
+        "host_token": draw("host_token", ids.capability_token),
+        "meeting_key": draw("meeting_key", ids.meeting_key),
+    }
+
+
+def participant_code(session: Session) -> str:
+    """A fresh Boomstream client code for a participant."""
+    repo = ParticipantRepository(session)
+    return ids.unused(ids.client_code, lambda value: repo.code_exists("code", value), "participant code")
+
+
+def participant_url_token(session: Session) -> str:
+    """A fresh personal URL token for a participant (a restored participant gets a new one too)."""
+    repo = ParticipantRepository(session)
+    return ids.unused(
+        ids.capability_token, lambda value: repo.code_exists("url_token", value), "participant url_token"
+    )

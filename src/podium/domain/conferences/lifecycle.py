@@ -8,10 +8,12 @@ from sqlalchemy.orm import Session
 
 from podium.domain.attendance.repository import AttendanceRepository
 from podium.domain.audit.service import log_action
+from podium.domain.conferences.timing import end_of, has_live_attendance, require_active
+from podium.kit.clock import utcnow
 from podium.kit.uow import room_event
 from podium.models.conference import Conference
 
-__all__ = ["mark_started", "stop_live"]
+__all__ = ["end_active", "end_if_empty", "mark_started", "stop_live"]
 
 
 def mark_started(session: Session, conference: Conference, at: datetime, *, actor_label: str) -> None:
@@ -59,3 +61,30 @@ def stop_live(
         reason=reason,
     )
     return True
+
+
+def end_active(session: Session, conference: Conference, *, actor_label: str) -> None:
+    """End an active conference now (an API call, or a moderator in the room): everyone leaves and
+    the room closes. One still waiting for its first visitor counts as started then ended.
+
+    Raises:
+        Conflict: the conference is not active.
+    """
+    require_active(session, conference)
+    now = utcnow()
+    if conference.started_at is None:
+        mark_started(session, conference, now, actor_label="system")
+    stop_live(session, conference, now, actor_label=actor_label, reason="ended")
+
+
+def end_if_empty(session: Session, conference: Conference) -> bool:
+    """The last one out of a host's reservationless (or overrun) conference ends it; a scheduled one
+    within its time stays open (people may come back). Returns whether it ended."""
+    if conference.host_id is None or conference.ended_at is not None or conference.started_at is None:
+        return False
+    if has_live_attendance(session, conference):
+        return False
+    now = utcnow()
+    if not conference.reservationless and now < end_of(conference):
+        return False
+    return stop_live(session, conference, now, actor_label="room", reason="empty")

@@ -1,107 +1,57 @@
-"""Scheduled and reservationless conferences of hosts (the Iotum conference API), on the shared
-Conference and Participant model: access codes and moderator tokens, mute modes, features checked
-against the host's subscriptions, participants from contacts, recurring series."""
+"""Host conferences (the Iotum conference API): the Iotum entry point over the conference building
+blocks — timing, series, access codes and the roster — with create, update and cancel on top.
+
+Every public method takes the actor and ids and checks access itself (``access.conferences``):
+whoever administers a conference's organiser may manage it.
+"""
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta
 
-from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy.orm import Session
 
 from podium.config import Settings
+from podium.domain.access.conferences import ConferenceAccess
 from podium.domain.actor import Actor
 from podium.domain.attendance.repository import AttendanceRepository
-from podium.domain.audit.service import log_action
+from podium.domain.auth.service import AuthService
+from podium.domain.chat.service import ChatService
+from podium.domain.conferences import lifecycle, rows
 from podium.domain.conferences.access_codes import AccessCodes
-from podium.domain.conferences.lifecycle import mark_started, stop_live
-from podium.domain.conferences.recurrence import Schedule, parse
+from podium.domain.conferences.options import apply_options, check_features
+from podium.domain.conferences.recurrence import parse
 from podium.domain.conferences.repository import ConferenceRepository
-from podium.domain.conferences.service import ConferenceService
-from podium.domain.contacts.service import ContactService
-from podium.domain.hosts.repository import HostRepository
-from podium.domain.participants.repository import ParticipantRepository
-from podium.domain.subscriptions.service import SubscriptionService
-from podium.kit import coerce, ids
+from podium.domain.conferences.room_urls import RoomUrls
+from podium.domain.conferences.roster import LEADING, Roster, Seat
+from podium.domain.conferences.schemas import ConferenceOptions, ConferenceView, DialOut, Invitee, Unset
+from podium.domain.conferences.series import HORIZON, Series, is_instance, is_master, rule_of
+from podium.domain.conferences.timing import (
+    DEFAULT_DURATION,
+    TIME_FORMAT,
+    end_of,
+    is_active,
+    local,
+    require_active,
+    require_past,
+    set_validity,
+    to_utc,
+    zone_of,
+)
+from podium.domain.contacts.service import Book, ContactService, ContactView
 from podium.kit.clock import utcnow
-from podium.kit.errors import Conflict, Forbidden, InvalidInput, NotFound
-from podium.kit.links import Links
-from podium.kit.validation import check_length
+from podium.kit.errors import Conflict, InvalidInput
 from podium.models.conference import Conference
-from podium.models.contact import Contact
-from podium.models.participant import Participant, ParticipantRole
-from podium.models.subscription import Feature
+from podium.models.participant import ParticipantRole
 from podium.models.tenancy import Host
 
-NOT_IN_CONTACTS = "Participants has one or more contact that does not exist in the host's contact list."
-MUTE_MODES = ("conversation", "q&a", "presentation")
-HORIZON = timedelta(days=548)  # 18 months: fetch_all does not look further
-ONE_TIME_GRACE = timedelta(hours=72)
-ONE_TIME_CODE_DIGITS = 9  # the most the reference's 3-9 digit codes allow
-MAX_DURATION = 7 * 24 * 60
-TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
-# Fields that a series' instances share with the master.
-SERIES_FIELDS = (
-    "title",
-    "description",
-    "time_zone",
-    "duration_minutes",
-    "auto_record",
-    "auto_stream",
-    "auto_transcribe",
-    "host_initiated_recording",
-    "mute_mode",
-    "security_pin",
-    "secure_url",
-    "broadcast_stream_url",
-    "broadcast_state",
-    "access_code",
-    "one_time_code",
-    "moderator_token",
-    "host_id",
-    "company_id",
-    "schedule",
-)
+# ConferenceView and local are also read from here by the Iotum presenters and the web summary page.
+__all__ = ["ConferenceView", "SchedulingService", "local"]
 
-
-def parse_start(value: Any, zone: ZoneInfo) -> datetime:
-    """``YYYY-MM-DD HH:MM:SS`` in the conference's zone, or ISO 8601 (an offset wins) → naive UTC."""
-    text = coerce.to_str("start", value, maximum=40)
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidInput(
-            "start must be a date and time such as 2020-09-19 13:00:00", field="start"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=zone)
-    return moment.astimezone(UTC).replace(tzinfo=None)
-
-
-def local(moment: datetime, zone: ZoneInfo) -> datetime:
-    return moment.replace(tzinfo=UTC).astimezone(zone).replace(tzinfo=None)
-
-
-@dataclass(frozen=True)
-class ConferenceView:
-    conference: Conference
-    participants: list[int]
-    moderators: list[int]
-    # The moderators as people: host id (when the moderator is a host), name and email.
-    moderator_people: list[dict[str, Any]]
-    participant_emails: list[dict[str, Any]]
-    room_url: str
-    active: bool
-    start_local: str
-    end_local: str
-    master: Conference | None
+PHONE_RE = re.compile(r"[1-9]\d{6,14}")
+MEDIA_KINDS = ("recordings", "transcriptions")
 
 
 class SchedulingService:
@@ -109,552 +59,278 @@ class SchedulingService:
         self.session = session
         self.settings = settings
         self.repo = ConferenceRepository(session)
-        self.participants = ParticipantRepository(session)
-        self.contacts = ContactService(session)
-        self.subscriptions = SubscriptionService(session)
-        self.hosts = HostRepository(session)
+        self.roster = Roster(session)
+        self.series = Series(session, self.roster)
 
-    def _log(self, action: str, conference: Conference, actor_label: str, **data: Any) -> None:
-        """Audit a conference action; webhooks fan out from it with host, company and conference ids."""
-        data.setdefault("host_id", conference.host_id)
-        log_action(
-            self.session,
-            action,
-            actor=actor_label,
-            ref=f"conference:{conference.id}",
-            company_id=conference.company_id,
-            conference_id=conference.id,
-            **data,
-        )
+    def _access(self, actor: Actor) -> ConferenceAccess:
+        return ConferenceAccess(self.session, actor)
 
-    # --- secure URLs ---------------------------------------------------------------------
+    def _access_code(self, conference: Conference, host: Host) -> str | None:
+        """A fresh one-time code, or the host's dedicated code."""
+        if conference.one_time_code:
+            return AccessCodes(self.session).draw_one_time()
+        return host.access_code
 
-    def _fernet(self) -> Fernet:
-        digest = hashlib.sha256(("secure-url:" + self.settings.signing_key()).encode()).digest()
-        return Fernet(base64.urlsafe_b64encode(digest))
+    def _seats(self, host: Host, invitees: Sequence[Invitee] | None) -> list[Seat] | None:
+        return None if invitees is None else self.roster.resolve(host, invitees)
 
-    def room_url(self, conference: Conference) -> str:
-        code = conference.access_code or ""
-        if conference.secure_url:
-            token = self._fernet().encrypt(code.encode()).decode()
-            return Links(self.settings).secure_room(token)
-        return Links(self.settings).room(code)
+    # --- create, update, cancel -------------------------------------------------------------
 
-    def decrypt_code(self, token: str) -> str | None:
-        try:
-            return self._fernet().decrypt(token.encode()).decode()
-        except (InvalidToken, ValueError):
-            return None
+    def create(
+        self,
+        actor: Actor,
+        host_id: int,
+        options: ConferenceOptions,
+        invitees: Sequence[Invitee] | None = None,
+    ) -> Conference:
+        """Schedule a conference (or the master of a series) organised by a host.
 
-    # --- rules -------------------------------------------------------------------------------
+        Args:
+            actor: Who is calling; must administer the host.
+            host_id: The organiser.
+            options: ``start`` and ``duration`` are required; ``schedule`` makes a series.
+            invitees: Who is invited besides the organiser (always first, a moderator).
 
-    def _check_features(self, host: Host, conference: Conference) -> None:
-        """The reference's feature errors, word for word, against the host's active subscriptions."""
-        plan = self.subscriptions.host_plan(host)
-        if not plan.can_host():
-            raise Forbidden("The host's plan is suspended or missing: hosting is not available")
-        features = plan.features()
-        if conference.auto_record == "audio" and Feature.RECORDING not in features:
-            raise Forbidden("Recording feature not enabled")
-        if conference.auto_record == "video" and Feature.VIDEO_RECORDING not in features:
-            raise Forbidden("Video recording feature not enabled")
-        if conference.auto_stream != "none" and Feature.STREAMING not in features:
-            raise Forbidden("Streaming feature not enabled")
-        if conference.auto_transcribe and Feature.TRANSCRIPTION not in features:
-            raise Forbidden("Transcription feature not enabled")
-        if conference.one_time_code and Feature.ONE_TIME_ACCESS_CODE not in features:
-            raise Forbidden("One time access code feature not available")
-        if conference.security_pin and not conference.one_time_code:
-            raise InvalidInput("Must enable one_time_access_code to use security_pin", field="security_pin")
+        Returns:
+            The conference (the master, for a series, whose instances are materialised too).
 
-    def _one_time_code(self) -> str:
-        return AccessCodes(self.session).draw(ONE_TIME_CODE_DIGITS)
-
-    def _apply(self, conference: Conference, fields: dict[str, Any], *, creating: bool) -> None:
-        """Copy and validate the given option fields onto a conference."""
-        if "subject" in fields:
-            conference.title = check_length(
-                "subject", coerce.to_str("subject", fields["subject"] or "", maximum=255), 255
-            )
-        if "agenda" in fields:
-            agenda = fields["agenda"]
-            conference.description = "" if agenda is None else coerce.to_str("agenda", agenda, maximum=4000)
-        if "time_zone" in fields and fields["time_zone"] is not None:
-            conference.time_zone = coerce.time_zone("time_zone", fields["time_zone"])
-        if "duration" in fields:
-            duration = coerce.to_int("duration", fields["duration"])
-            if not 1 <= duration <= MAX_DURATION:
-                raise InvalidInput(f"duration must be between 1 and {MAX_DURATION} minutes", field="duration")
-            conference.duration_minutes = duration
-        for key in ("auto_record", "auto_stream"):
-            if key in fields:
-                setattr(conference, key, coerce.media_mode(key, fields[key]))
-        if (
-            "none" not in (conference.auto_record, conference.auto_stream)
-            and conference.auto_record != conference.auto_stream
-        ):
-            raise InvalidInput(
-                "auto_record and auto_stream must be the same when recording and streaming together"
-            )
-        for key in ("auto_transcribe", "host_initiated_recording", "secure_url"):
-            if key in fields and fields[key] is not None:
-                setattr(conference, key, coerce.to_bool(key, fields[key]))
-        if "mute_mode" in fields and fields["mute_mode"] is not None:
-            mode = coerce.to_str("mute_mode", fields["mute_mode"]).lower()
-            if mode not in MUTE_MODES:
-                raise InvalidInput(
-                    "mute_mode must be one of conversation, q&a, presentation", field="mute_mode"
-                )
-            conference.mute_mode = mode
-        if "security_pin" in fields:
-            pin = fields["security_pin"]
-            pin_text = "" if pin is None else coerce.to_str("security_pin", pin, maximum=16)
-            if pin_text and not re.fullmatch(r"\d{3,16}", pin_text):
-                raise InvalidInput("security_pin must be 3 to 16 digits", field="security_pin")
-            conference.security_pin = pin_text or None
-        if "broadcast_stream_url" in fields:
-            url = fields["broadcast_stream_url"]
-            url_text = "" if url is None else coerce.to_str("broadcast_stream_url", url, maximum=2048)
-            if url_text and not re.match(r"^https?://[^\s/]+/\S*$", url_text):
-                raise InvalidInput(
-                    "broadcast_stream_url must be an http(s) URL", field="broadcast_stream_url"
-                )
-            if url_text != (conference.broadcast_stream_url or ""):
-                conference.broadcast_stream_url = url_text or None
-                conference.broadcast_state = "NEW" if url_text else None
-
-    # --- participants ----------------------------------------------------------------------------
-
-    def _invitees(self, host: Host, fields: dict[str, Any]) -> list[tuple[Contact, bool, int | None]] | None:
-        """(contact, moderator, host_id) for every invitee named; None when the call names none."""
-        named = [
-            k
-            for k in ("participants", "participant_emails", "participant_hosts", "moderators")
-            if k in fields
-        ]
-        if not named:
-            return None
-        found: dict[int, tuple[Contact, bool, int | None]] = {}
-
-        def add(contact: Contact, moderator: bool, host_id: int | None = None) -> None:
-            previous = found.get(contact.id)
-            found[contact.id] = (
-                contact,
-                moderator or (previous[1] if previous else False),
-                host_id if host_id is not None else (previous[2] if previous else None),
-            )
-
-        participants = fields.get("participants")
-        if "participants" in fields and participants is not None:
-            if not isinstance(participants, list):
-                raise InvalidInput("Participants must be an array of contacts'", field="participants")
-            for item in participants:
-                if isinstance(item, dict):  # loose clients send {email, name, phone}
-                    add(self._by_email(host, item), coerce.to_bool("moderator", item.get("moderator", False)))
-                    continue
-                try:
-                    contact_id = coerce.to_int("participants", item)
-                except InvalidInput:
-                    raise InvalidInput(
-                        "Participants must be an array of contacts'", field="participants"
-                    ) from None
-                contact = self.contacts.visible_to(host, contact_id)
-                if contact is None:
-                    raise InvalidInput(NOT_IN_CONTACTS, field="participants")
-                add(contact, False)
-        emails = fields.get("participant_emails")
-        if "participant_emails" in fields and emails is not None:
-            if not isinstance(emails, list):
-                raise InvalidInput("participant_emails must be an array", field="participant_emails")
-            for item in emails:
-                entry = item if isinstance(item, dict) else {"email": item}
-                add(self._by_email(host, entry), coerce.to_bool("moderator", entry.get("moderator", False)))
-        others = fields.get("participant_hosts")
-        if "participant_hosts" in fields and others is not None:
-            if not isinstance(others, list):
-                raise InvalidInput("participant_hosts must be an array", field="participant_hosts")
-            for item in others:
-                entry = item if isinstance(item, dict) else {"host_id": item}
-                other = self.hosts.by_id(coerce.to_int("participant_hosts", entry.get("host_id")))
-                if other is None or other.deleted_at is not None or other.company_id != host.company_id:
-                    raise InvalidInput(
-                        "participant_hosts must be hosts of the same company", field="participant_hosts"
-                    )
-                add(
-                    self.contacts.find_or_add(host, other.email, other.name),
-                    coerce.to_bool("moderator", entry.get("moderator", False)),
-                    other.id,
-                )
-        moderators = fields.get("moderators")
-        if "moderators" in fields and moderators is not None:
-            if not isinstance(moderators, list):
-                raise InvalidInput("moderators must be an array of contacts", field="moderators")
-            for item in moderators:
-                contact = self.contacts.visible_to(host, coerce.to_int("moderators", item))
-                if contact is None:
-                    raise InvalidInput(NOT_IN_CONTACTS, field="moderators")
-                add(contact, True)
-        return list(found.values())
-
-    def _by_email(self, host: Host, entry: dict[str, Any]) -> Contact:
-        email = coerce.to_str("email", entry.get("email") or "", maximum=254)
-        return self.contacts.find_or_add(host, email, coerce.to_str("name", entry.get("name") or ""))
-
-    def _set_participants(
-        self, conference: Conference, host: Host, invitees: list[tuple[Contact, bool, int | None]] | None
-    ) -> None:
-        """Make the conference's Participants match: the organiser first, then the invitees."""
-        existing = {p.contact_id: p for p in self.participants.for_conference(conference.id) if p.contact_id}
-        organiser = self.contacts.find_or_add(host, host.email, host.name)
-        wanted: dict[int, tuple[Contact, ParticipantRole, int | None]] = {
-            organiser.id: (organiser, ParticipantRole.HOST, host.id)
-        }
-        if invitees is None:  # unchanged: keep the current invitees
-            for participant in existing.values():
-                if participant.deleted_at is None and participant.contact_id not in wanted:
-                    contact = self.session.get(Contact, participant.contact_id)
-                    if contact is not None:
-                        wanted[contact.id] = (contact, participant.role, participant.host_id)
-        else:
-            for contact, moderator, host_id in invitees:
-                if contact.id != organiser.id:
-                    role = ParticipantRole.MODERATOR if moderator else ParticipantRole.PARTICIPANT
-                    wanted[contact.id] = (contact, role, host_id)
-        for contact_id, participant in existing.items():
-            if contact_id not in wanted and participant.deleted_at is None:
-                participant.deleted_at = utcnow()
-                participant.token_revision += 1
-        for contact_id, (contact, role, host_id) in wanted.items():
-            current = existing.get(contact_id)
-            if current is None:
-                self.participants.add(
-                    Participant(
-                        conference_id=conference.id,
-                        code=self._unique_participant("code", ids.client_code),
-                        url_token=self._unique_participant("url_token", ids.capability_token),
-                        contact_id=contact.id,
-                        host_id=host_id,
-                        email=contact.email,
-                        name=contact.name,
-                        role=role,
-                    )
-                )
-            else:
-                current.deleted_at = None
-                current.role, current.host_id = role, host_id
-                current.email, current.name = contact.email, contact.name
-        self.session.flush()
-
-    def _unique_participant(self, column: str, make: Any) -> str:
-        for _ in range(20):
-            value = make()
-            if not self.participants.code_exists(column, value):
-                return str(value)
-        raise RuntimeError("no free participant code")
-
-    # --- create ------------------------------------------------------------------------------
-
-    def _new(self, actor: Actor | _RoomActor, host: Host) -> Conference:
-        """A conference in the host's own company (a reseller admin may act from another one)."""
-        on_behalf = _OnBehalf(company_id=host.company_id, label=actor.label)
-        conference = ConferenceService(self.session, self.settings).create(on_behalf, host_id=host.id)  # type: ignore[arg-type]
-        conference.time_zone = host.time_zone or "UTC"
-        return conference
-
-    def create(self, actor: Actor, host: Host, fields: dict[str, Any]) -> Conference:
-        """Schedule a conference (or the master of a series) for ``host``.
-
-        Raises the reference's errors: feature not enabled, security PIN without one-time code,
-        participants not in the host's contacts, schedule rule errors.
+        Raises:
+            Forbidden: the host is beyond the actor's scope, its plan cannot host, or lacks a feature
+                an option needs (the reference's messages).
+            NotFound: no such live host.
+            InvalidInput: a missing or bad option, a PIN without a one-time code, invitees outside the
+                host's contacts or company, a schedule rule error.
+            QuotaExceeded: the company holds its quota of conferences.
         """
-        if fields.get("start") in (None, ""):
+        host = self._access(actor).organiser(host_id)
+        if isinstance(options.start, Unset):
             raise InvalidInput("start is required", field="start")
-        if fields.get("duration") in (None, ""):
+        if isinstance(options.duration, Unset):
             raise InvalidInput("duration is required", field="duration")
-        conference = self._new(actor, host)
-        self._apply(conference, fields, creating=True)
-        conference.starts_at = parse_start(fields["start"], ZoneInfo(conference.time_zone))
-        conference.one_time_code = coerce.to_bool(
-            "one_time_access_code", fields.get("one_time_access_code") or False
-        )
-        self._check_features(host, conference)
-        conference.access_code = self._one_time_code() if conference.one_time_code else host.access_code
-        schedule = self._schedule(fields)
-        invitees = self._invitees(host, fields)
+        conference = rows.insert_for_host(self.session, self.settings, host, actor_label=actor.label)
+        apply_options(conference, options)
+        conference.starts_at = to_utc(options.start, zone_of(conference))
+        conference.one_time_code = options.one_time_access_code is True
+        check_features(self.session, host, conference)
+        conference.access_code = self._access_code(conference, host)
+        schedule = None if isinstance(options.schedule, Unset) else rule_of(options.schedule)
+        seats = self._seats(host, invitees)
         if schedule is not None:
-            self._begin_series(conference, schedule)
-        self._set_validity(conference)
-        self._set_participants(conference, host, invitees)
+            self.series.begin(conference, schedule)
+        set_validity(conference)
+        self.roster.seat(conference, host, seats)
         if schedule is not None:
-            self._materialise(conference, host)
-        self._log("conference.scheduled", conference, actor.label, host_id=host.id)
+            self.series.materialise(conference, host)
+        rows.audit(self.session, "conference.scheduled", conference, actor.label, host_id=host.id)
         return conference
 
-    def create_reservationless(self, actor: Actor, host: Host, fields: dict[str, Any]) -> Conference:
-        """An active conference now: one-time code and/or secure URL, or the host's dedicated code.
+    def create_reservationless(
+        self,
+        actor: Actor,
+        host_id: int,
+        options: ConferenceOptions,
+        invitees: Sequence[Invitee] | None = None,
+    ) -> Conference:
+        """Start a host's reservationless conference now, active at once: a one-time code and/or a
+        secure URL, or the host's dedicated code.
 
-        Every option ``create`` takes means the same here (recording, streaming, PIN, mute mode,
-        participants…); only ``start`` and ``schedule`` have no meaning for a call that starts now,
-        and are refused rather than ignored.
+        Every option ``create`` takes means the same here (recording, streaming, PIN, mute mode…);
+        only ``start`` and ``schedule`` have no meaning for a call that starts now, and are refused
+        rather than ignored.
+
+        Args:
+            actor: Who is calling; must administer the host.
+            host_id: The organiser.
+            options: As for ``create``, without ``start`` and ``schedule``.
+            invitees: Who is invited besides the organiser.
+
+        Returns:
+            The started conference.
+
+        Raises:
+            Forbidden: as for ``create``.
+            NotFound: no such live host.
+            InvalidInput: ``start`` or ``schedule`` given, or as for ``create``.
+            QuotaExceeded: the company holds its quota of conferences.
         """
-        for key in ("start", "schedule"):
-            if fields.get(key) not in (None, ""):
+        host = self._access(actor).organiser(host_id)
+        for key, given in (
+            ("start", not isinstance(options.start, Unset)),
+            ("schedule", not isinstance(options.schedule, Unset) and bool(options.schedule)),
+        ):
+            if given:
                 raise InvalidInput(
                     f"{key} cannot be given to a reservationless conference: it starts now "
                     "(use conference/create to schedule one)",
                     field=key,
                 )
-        conference = self._new(actor, host)
+        conference = rows.insert_for_host(self.session, self.settings, host, actor_label=actor.label)
         conference.reservationless = True
         conference.title = f"{host.name}'s meeting"
-        conference.duration_minutes = 60
-        settings = host.settings or {}
+        conference.duration_minutes = DEFAULT_DURATION
         conference.mute_mode = "conversation"
-        conference.host_initiated_recording = bool(settings.get("host_initiated_recording", False))
-        self._apply(conference, fields, creating=True)
-        conference.one_time_code = coerce.to_bool(
-            "one_time_access_code", fields.get("one_time_access_code") or False
+        conference.host_initiated_recording = bool(
+            (host.settings or {}).get("host_initiated_recording", False)
         )
-        self._check_features(host, conference)
-        invitees = self._invitees(host, fields)
+        apply_options(conference, options)
+        conference.one_time_code = options.one_time_access_code is True
+        check_features(self.session, host, conference)
+        seats = self._seats(host, invitees)
         now = utcnow()
         conference.starts_at = now
-        conference.access_code = self._one_time_code() if conference.one_time_code else host.access_code
-        self._set_validity(conference)
-        self._set_participants(conference, host, invitees)
-        self._start(conference, now)
+        conference.access_code = self._access_code(conference, host)
+        set_validity(conference)
+        self.roster.seat(conference, host, seats)
+        lifecycle.mark_started(self.session, conference, now, actor_label="system")
         return conference
 
-    def _start(self, conference: Conference, now: datetime) -> None:
-        mark_started(self.session, conference, now, actor_label="system")
+    def update(
+        self,
+        actor: Actor,
+        conference_id: int,
+        options: ConferenceOptions,
+        invitees: Sequence[Invitee] | None = None,
+    ) -> Conference:
+        """Change the given options of a conference; on a series' master the series follows.
 
-    def _set_validity(self, conference: Conference) -> None:
-        if conference.one_time_code and conference.starts_at is not None:
-            conference.code_valid_until = self.end_of(conference) + ONE_TIME_GRACE
+        A new ``start`` or ``schedule`` on a master makes its future instances again; ``schedule``
+        ``None`` ends the series (the master stays). Invitees, when given, replace the current ones
+        (the organiser stays first). Turning the one-time code off drops the security PIN.
 
-    def end_of(self, conference: Conference) -> datetime:
-        start = conference.starts_at or conference.created_at
-        return start + timedelta(minutes=conference.duration_minutes or 60)
+        Args:
+            actor: Who is calling; must administer the organiser.
+            conference_id: The conference (a master, an instance or a single one).
+            options: What changes; ``UNSET`` options stay as they are.
+            invitees: The new invitees, or ``None`` to keep them.
 
-    # --- recurrence ---------------------------------------------------------------------------
+        Returns:
+            The conference.
 
-    def _schedule(self, fields: dict[str, Any]) -> Schedule | None:
-        raw = fields.get("schedule")
-        if raw in (None, ""):
-            return None
-        return parse(coerce.to_str("schedule", raw))
-
-    def _begin_series(self, master: Conference, schedule: Schedule) -> None:
-        """The master is the series' first occurrence from ``start``."""
-        zone = ZoneInfo(master.time_zone)
-        assert master.starts_at is not None
-        first = next(
-            schedule.occurrences(
-                local(master.starts_at, zone), zone, until_utc=master.starts_at + HORIZON + HORIZON
-            ),
-            None,
-        )
-        if first is None:
-            raise InvalidInput(
-                "Failed to parse the schedule rule. The rule has no occurrence.", field="schedule"
-            )
-        master.starts_at = first
-        master.schedule = schedule.text
-        master.master_id = master.id
-        master.materialized_until = None
-
-    def _materialise(self, master: Conference, host: Host | None = None) -> None:
-        """Create the series' instances up to the fetch horizon (lazily for unbounded rules)."""
-        if not master.schedule or master.deleted_at is not None:
-            return
-        limit = utcnow() + HORIZON
-        if master.materialized_until is not None and master.materialized_until >= limit:
-            return
-        schedule = parse(master.schedule)
-        zone = ZoneInfo(master.time_zone)
-        assert master.starts_at is not None
-        known = {c.starts_at for c in self.repo.series(master.id)}
-        host = host or self.hosts.by_id(master.host_id or 0)
-        for moment in schedule.occurrences(local(master.starts_at, zone), zone, until_utc=limit):
-            if moment in known or moment == master.starts_at:
-                continue
-            instance = Conference(
-                starts_at=moment,
-                master_id=master.id,
-                **ConferenceService(self.session, self.settings).fresh_codes(),
-                **{name: getattr(master, name) for name in SERIES_FIELDS if name != "schedule"},
-            )
-            instance.schedule = master.schedule
-            self.repo.add(instance)
-            self._set_validity(instance)
-            if host is not None:
-                self._copy_participants(master, instance)
-        master.materialized_until = limit if not schedule.bounded else datetime.max.replace(microsecond=0)
-        self.session.flush()
-
-    def _copy_participants(self, master: Conference, instance: Conference) -> None:
-        for participant in self.participants.for_conference(master.id):
-            if participant.deleted_at is None:
-                self.participants.add(
-                    Participant(
-                        conference_id=instance.id,
-                        code=self._unique_participant("code", ids.client_code),
-                        url_token=self._unique_participant("url_token", ids.capability_token),
-                        contact_id=participant.contact_id,
-                        host_id=participant.host_id,
-                        email=participant.email,
-                        name=participant.name,
-                        role=participant.role,
-                    )
-                )
-
-    def series(self, master: Conference) -> list[Conference]:
-        return [c for c in self.repo.series(master.id) if c.deleted_at is None]
-
-    # --- update, cancel, end -----------------------------------------------------------------
-
-    def update(self, actor: Actor, conference: Conference, host: Host, fields: dict[str, Any]) -> Conference:
-        """Change the given fields; on a series master the whole future series follows."""
-        is_instance = conference.master_id is not None and conference.master_id != conference.id
-        if "schedule" in fields and is_instance:
+        Raises:
+            NotFound: no such live conference.
+            Forbidden: the organiser is beyond the actor's scope, or the plan lacks a feature.
+            Conflict: the conference has ended.
+            InvalidInput: ``schedule`` on an instance, or as for ``create``.
+        """
+        conference, host = self._access(actor).conference(conference_id)
+        if not isinstance(options.schedule, Unset) and is_instance(conference):
             raise InvalidInput("Can only include schedule details in the master conference", field="schedule")
         if conference.ended_at is not None:
             raise Conflict("The conference has ended")
-        self._apply(conference, fields, creating=False)
-        reschedule = False
-        if fields.get("start") not in (None, ""):
-            conference.starts_at = parse_start(fields["start"], ZoneInfo(conference.time_zone))
-            reschedule = True
-        if "one_time_access_code" in fields and fields["one_time_access_code"] is not None:
-            wanted = coerce.to_bool("one_time_access_code", fields["one_time_access_code"])
+        apply_options(conference, options)
+        reschedule = not isinstance(options.start, Unset)
+        if not isinstance(options.start, Unset):
+            conference.starts_at = to_utc(options.start, zone_of(conference))
+        if not isinstance(options.one_time_access_code, Unset):
+            wanted = options.one_time_access_code
             if wanted != conference.one_time_code:
                 conference.one_time_code = wanted
-                conference.access_code = self._one_time_code() if wanted else host.access_code
-            if not wanted and "security_pin" not in fields:
+                conference.access_code = self._access_code(conference, host)
+            if not wanted and isinstance(options.security_pin, Unset):
                 # The PIN exists only with a one-time code: turning the code off drops it. Naming a
                 # PIN in the same request is still refused by the feature check below.
                 conference.security_pin = None
-        self._check_features(host, conference)
-        invitees = self._invitees(host, fields)
-        self._set_participants(conference, host, invitees)
-        self._set_validity(conference)
-        is_master = conference.master_id == conference.id
-        new_schedule = self._schedule(fields) if "schedule" in fields else None
-        if "schedule" in fields and new_schedule is None and is_master:
-            self._drop_future_instances(conference)
-            conference.schedule, conference.master_id = None, None
-        elif new_schedule is not None or (is_master and reschedule):
+        check_features(self.session, host, conference)
+        seats = self._seats(host, invitees)
+        self.roster.seat(conference, host, seats)
+        set_validity(conference)
+        master = is_master(conference)
+        new_schedule = None if isinstance(options.schedule, Unset) else rule_of(options.schedule)
+        if not isinstance(options.schedule, Unset) and new_schedule is None and master:
+            self.series.end(conference)
+        elif new_schedule is not None or (master and reschedule):
             if new_schedule is None:
                 assert conference.schedule is not None
                 new_schedule = parse(conference.schedule)
-            self._drop_future_instances(conference)
-            self._begin_series(conference, new_schedule)
-            self._set_validity(conference)
-            self._materialise(conference, host)
-        elif is_master:
-            for instance in self.series(conference):
-                if instance.id != conference.id and instance.started_at is None:
-                    for name in SERIES_FIELDS:
-                        setattr(instance, name, getattr(conference, name))
-                    self._set_validity(instance)
-                    self._set_participants(instance, host, invitees)
+            self.series.drop_future(conference)
+            self.series.begin(conference, new_schedule)
+            set_validity(conference)
+            self.series.materialise(conference, host)
+        elif master:
+            self.series.follow(conference, host, seats)
         self.session.flush()
-        self._log("conference.updated", conference, actor.label)
+        rows.audit(self.session, "conference.updated", conference, actor.label)
         return conference
 
-    def _drop_future_instances(self, master: Conference) -> None:
-        now = utcnow()
-        for instance in self.series(master):
-            if instance.id != master.id and instance.started_at is None:
-                instance.deleted_at = now
-        master.materialized_until = None
+    def cancel(self, actor: Actor, conference_id: int) -> None:
+        """Cancel a conference; cancelling a series' master cancels the whole series. A live one
+        stops first (its room closes).
 
-    def cancel(self, actor: Actor, conference: Conference) -> None:
-        """Cancel one conference; cancelling a series master cancels the whole series."""
+        Raises:
+            NotFound: no such live conference.
+            Forbidden: the organiser is beyond the actor's scope.
+            Conflict: the conference has ended.
+        """
+        conference, _ = self._access(actor).conference(conference_id)
         if conference.ended_at is not None:
             raise Conflict("The conference has ended")
         now = utcnow()
-        targets = self.series(conference) if conference.master_id == conference.id else [conference]
+        targets = self.series.members(conference) if is_master(conference) else [conference]
         for target in targets:
-            stop_live(self.session, target, now, actor_label=actor.label, reason="cancelled")
-            target.deleted_at = now
-            target.cancelled_at = now
+            rows.remove(
+                self.session, target, now, actor_label=actor.label, reason="cancelled", cancelled=True
+            )
         self.session.flush()
-        self._log(
-            "conference.cancelled",
-            conference,
-            actor.label,
-            series=len(targets) > 1,
-        )
+        rows.audit(self.session, "conference.cancelled", conference, actor.label, series=len(targets) > 1)
 
-    def end(self, actor: Actor | None, conference: Conference) -> None:
-        """End an active conference: everyone leaves, the room closes."""
-        if not self.is_active(conference):
-            raise Conflict("Conference is not active")
-        now = utcnow()
-        if conference.started_at is None:
-            self._start(conference, now)
-        stop_live(
-            self.session, conference, now, actor_label=actor.label if actor else "system", reason="ended"
-        )
+    def end(self, actor: Actor, conference_id: int) -> None:
+        """End an active conference: everyone leaves, the room closes.
 
-    def end_if_empty(self, conference: Conference) -> bool:
-        """The last one out of a host's reservationless (or overrun) conference ends it."""
-        if conference.host_id is None or conference.ended_at is not None or conference.started_at is None:
-            return False
-        if AttendanceRepository(self.session).open_for_conference(conference.id):
-            return False
-        now = utcnow()
-        if not conference.reservationless and now < self.end_of(conference):
-            return False  # scheduled and still within its time: people may come back
-        return stop_live(self.session, conference, now, actor_label="room", reason="empty")
+        Raises:
+            NotFound: no such live conference.
+            Forbidden: the organiser is beyond the actor's scope.
+            Conflict: the conference is not active.
+        """
+        conference, _ = self._access(actor).conference(conference_id)
+        lifecycle.end_active(self.session, conference, actor_label=actor.label)
 
-    def is_active(self, conference: Conference, now: datetime | None = None) -> bool:
-        """The reference's rule: scheduled for the current time, or has live participants."""
-        now = now or utcnow()
-        if conference.deleted_at is not None or conference.ended_at is not None:
-            return False
-        if conference.starts_at is not None and conference.starts_at <= now < self.end_of(conference):
-            return True
-        return bool(AttendanceRepository(self.session).open_for_conference(conference.id))
+    # --- reads ---------------------------------------------------------------------------------
 
-    def require_active(self, conference: Conference) -> None:
-        if not self.is_active(conference):
-            raise Conflict("Conference is not active")
+    def fetch(self, actor: Actor, conference_id: int) -> Conference:
+        """A live conference the actor may manage.
 
-    def require_past(self, conference: Conference) -> None:
-        if conference.ended_at is None and (
-            conference.starts_at is None or self.end_of(conference) > utcnow()
-        ):
-            raise Conflict("Conference has not ended yet")
+        Raises:
+            NotFound: no such live conference.
+            Forbidden: the organiser is beyond the actor's scope.
+        """
+        conference, _ = self._access(actor).conference(conference_id)
+        return conference
 
-    # --- lists and views ------------------------------------------------------------------------
+    def visible_to(self, viewer: Host, conference_id: int) -> Conference:
+        """A conference (cancelled ones included) its organiser, or an admin whose scope holds the
+        organiser, may look at (the web app's summary page).
 
-    def for_host(self, host: Host) -> list[Conference]:
-        """The host's scheduled conferences from now to the 18-month horizon (series extended lazily)."""
+        Raises:
+            NotFound: no such host conference.
+            Forbidden: someone else's conference beyond the viewer's scope.
+        """
+        actor = AuthService(self.session, self.settings).actor_for_host(viewer, "web")
+        return self._access(actor).readable(conference_id)
+
+    def for_host(self, actor: Actor, host_id: int) -> list[Conference]:
+        """A host's scheduled conferences from now to the 18-month horizon, soonest first (unbounded
+        series are extended as time passes).
+
+        Raises:
+            Forbidden: the host is beyond the actor's scope.
+            NotFound: no such live host.
+        """
+        host = self._access(actor).organiser(host_id)
         for master in self.repo.masters_of_host(host.id):
-            self._materialise(master, host)
+            self.series.materialise(master, host)
         now = utcnow()
         return [
             c
             for c in self.repo.upcoming_for_host(host.id, now - timedelta(days=1), now + HORIZON)
-            if c.ended_at is None and (self.end_of(c) > now or self.is_active(c, now))
+            if c.ended_at is None and (end_of(c) > now or is_active(self.session, c, now))
         ]
 
     def view(self, conference: Conference) -> ConferenceView:
-        zone = ZoneInfo(conference.time_zone or "UTC")
+        """What the Iotum answers show of a conference the caller already holds."""
+        zone = zone_of(conference)
         start = conference.starts_at or conference.created_at
-        participants = [
-            p
-            for p in self.participants.for_conference(conference.id)
-            if p.deleted_at is None and p.contact_id is not None
-        ]
-        moderators = [p for p in participants if p.role in (ParticipantRole.HOST, ParticipantRole.MODERATOR)]
-        master = None
-        if conference.master_id is not None:
-            master = (
-                conference if conference.master_id == conference.id else self.repo.by_id(conference.master_id)
-            )
+        participants = self.roster.invited(conference)
+        moderators = [p for p in participants if p.role in LEADING]
         return ConferenceView(
             conference=conference,
             participants=[p.contact_id for p in participants if p.contact_id is not None],
@@ -663,135 +339,124 @@ class SchedulingService:
             participant_emails=[
                 {"email": p.email, "moderator": p.role != ParticipantRole.PARTICIPANT} for p in participants
             ],
-            room_url=self.room_url(conference),
-            active=self.is_active(conference),
+            room_url=RoomUrls(self.settings).of(conference),
+            active=is_active(self.session, conference),
             start_local=local(start, zone).strftime(TIME_FORMAT),
-            end_local=local(self.end_of(conference), zone).strftime(TIME_FORMAT),
-            master=master,
+            end_local=local(end_of(conference), zone).strftime(TIME_FORMAT),
+            master=self.series.master_of(conference),
         )
 
-    def participant_contacts(self, conference: Conference) -> tuple[list[Contact], list[Contact]]:
-        participants = [
-            p
-            for p in self.participants.for_conference(conference.id)
-            if p.deleted_at is None and p.contact_id is not None
-        ]
-        contacts = {c.id: c for c in (self.session.get(Contact, p.contact_id) for p in participants) if c}
-        everyone = [contacts[p.contact_id] for p in participants if p.contact_id in contacts]
-        moderators = [
-            contacts[p.contact_id]
-            for p in participants
-            if p.contact_id in contacts and p.role in (ParticipantRole.HOST, ParticipantRole.MODERATOR)
-        ]
-        return everyone, moderators
+    def end_of(self, conference: Conference) -> datetime:
+        """When the conference is scheduled to end."""
+        return end_of(conference)
 
-    # --- other actions ---------------------------------------------------------------------------------
+    def participant_contacts(
+        self, actor: Actor, conference_id: int
+    ) -> tuple[list[ContactView], list[ContactView]]:
+        """The contacts of a conference's participants, and of its moderators, as the organiser's
+        book shows them.
 
-    def stop_streaming(self, actor: Actor, conference: Conference) -> None:
+        Raises:
+            NotFound: no such live conference.
+            Forbidden: the organiser is beyond the actor's scope.
+        """
+        access = self._access(actor)
+        conference, host = access.conference(conference_id)
+        everyone, moderators = self.roster.contacts_of(conference)
+        contacts = ContactService(self.session)
+        book = Book(access.contacts_company(host), host)
+        return [contacts.view(book, c) for c in everyone], [contacts.view(book, c) for c in moderators]
+
+    def livestream_viewers(self, actor: Actor, conference_id: int) -> int:
+        """How many watch the conference's livestream now.
+
+        Raises:
+            NotFound: no such live conference.
+            Forbidden: the organiser is beyond the actor's scope.
+        """
+        conference, _ = self._access(actor).conference(conference_id)
+        return sum(
+            1
+            for a in AttendanceRepository(self.session).open_for_conference(conference.id)
+            if a.via == "stream"
+        )
+
+    # --- other actions ---------------------------------------------------------------------------
+
+    def stop_streaming(self, actor: Actor, conference_id: int) -> None:
+        """Stop the conference's livestream (and its broadcast, when one is playing).
+
+        Raises:
+            NotFound: no such live conference.
+            Forbidden: the organiser is beyond the actor's scope.
+        """
+        conference, _ = self._access(actor).conference(conference_id)
         conference.is_streaming = False
         if conference.broadcast_state == "STARTED":
             conference.broadcast_state = "STOPPED"
         self.session.flush()
-        self._log("conference.streaming_stopped", conference, actor.label)
+        rows.audit(self.session, "conference.streaming_stopped", conference, actor.label)
 
-    def dial_number(self, actor: Actor, conference: Conference, fields: dict[str, Any]) -> str:
-        """Validate and record a dial-out request (placed by a telephony gateway when one is connected)."""
-        self.require_active(conference)
-        coerce.country("country_code", fields.get("country_code") or "")
-        phone = coerce.to_str("phone_number", fields.get("phone_number") or "", maximum=20).lstrip("+")
-        if not re.fullmatch(r"[1-9]\d{6,14}", phone):
+    def dial_number(self, actor: Actor, conference_id: int, dial: DialOut) -> str:
+        """Record a dial-out into an active conference (placed by a telephony gateway when one is
+        connected).
+
+        Returns:
+            The dial-out's status: ``new``.
+
+        Raises:
+            NotFound: no such live conference.
+            Forbidden: the organiser is beyond the actor's scope.
+            Conflict: the conference is not active.
+            InvalidInput: the number is no E.164 number.
+        """
+        conference, _ = self._access(actor).conference(conference_id)
+        require_active(self.session, conference)
+        phone = dial.phone_number.lstrip("+")
+        if not PHONE_RE.fullmatch(phone):
             raise InvalidInput(
                 "phone_number must be an E.164 number such as 14165551212", field="phone_number"
             )
-        name = coerce.to_str("name", fields.get("name") or phone)
-        self._log("conference.dialout_requested", conference, actor.label, phone_number=phone, name=name)
+        name = dial.name or phone
+        rows.audit(
+            self.session,
+            "conference.dialout_requested",
+            conference,
+            actor.label,
+            phone_number=phone,
+            name=name,
+        )
         return "new"
 
-    def delete_media(self, actor: Actor, conference: Conference, kind: str) -> None:
-        """Delete a past conference's recordings (with their transcripts) or transcripts."""
-        self.require_past(conference)
-        self._log(f"conference.{kind}_deleted", conference, actor.label)
+    def post_message(self, actor: Actor, conference_id: int, message: str) -> None:
+        """A System message in an active conference (shown in its chat).
 
-    def visible_to(self, viewer: Host, conference_id: int) -> Conference:
-        """A conference its organiser, or an admin whose scope holds the organiser, may look at."""
-        from podium.domain.access.service import AccessPolicy
-        from podium.domain.auth.service import AuthService
-
-        conference = self.repo.by_id(conference_id)
-        if conference is None or conference.host_id is None:
-            raise NotFound("Conference not found")
-        if conference.host_id != viewer.id:
-            AccessPolicy(
-                self.session, AuthService(self.session, self.settings).actor_for_host(viewer, "web")
-            ).host(conference.host_id)
-        return conference
-
-    def organiser(self, conference: Conference) -> Host | None:
-        return self.hosts.by_id(conference.host_id) if conference.host_id else None
-
-    def reuse_instances(self, code: str) -> Sequence[Conference]:
-        return self.repo.with_access_code(code)
-
-    def new_instance_from(self, original: Conference, now: datetime) -> Conference:
-        """A visit to a one-time code outside the original time: a new instance, started now."""
-        instance = Conference(
-            starts_at=now,
-            reservationless=True,
-            **ConferenceService(self.session, self.settings).fresh_codes(),
-            **{name: getattr(original, name) for name in SERIES_FIELDS if name != "schedule"},
+        Raises:
+            NotFound: no such live conference.
+            Forbidden: the organiser is beyond the actor's scope.
+            Conflict: the conference is not active.
+            InvalidInput: an empty or too long message.
+        """
+        conference, _ = self._access(actor).conference(conference_id)
+        require_active(self.session, conference)
+        ChatService(self.session).post_to_conference(
+            actor.label, conference.company_id, conference.id, message
         )
-        instance.code_valid_until = original.code_valid_until
-        self.repo.add(instance)
-        self._copy_participants(original, instance)
-        self._log(
-            "conference.access_code_reused",
-            instance,
-            "room",
-            original_conference_id=original.id,
-            access_code=original.access_code,
-        )
-        self._start(instance, now)
-        return instance
 
-    def dedicated_room(self, host: Host, now: datetime) -> Conference:
-        """The host's conference on its dedicated code now: scheduled for now, running, or a new one."""
-        for conference in self.repo.on_code_for_host(host.id, host.access_code):
-            if self.is_active(conference, now) or (
-                conference.starts_at is not None
-                and conference.ended_at is None
-                and conference.starts_at - timedelta(minutes=15) <= now < self.end_of(conference)
-            ):
-                return conference
-        self.subscriptions.ensure_can_host(host)
-        conference = self._new(_RoomActor(host), host)
-        conference.reservationless = True
-        conference.title = f"{host.name}'s meeting"
-        conference.duration_minutes = 60
-        conference.starts_at = now
-        conference.access_code = host.access_code
-        self._set_participants(conference, host, None)
-        self._start(conference, now)
-        return conference
+    def delete_media(self, actor: Actor, conference_id: int, kind: str) -> None:
+        """Delete a past conference's recordings (with their transcripts) or transcriptions.
 
+        Args:
+            actor: Who is calling.
+            conference_id: The conference.
+            kind: ``recordings`` or ``transcriptions``.
 
-@dataclass(frozen=True)
-class _OnBehalf:
-    """The caller, acting in the organiser's company."""
-
-    company_id: int
-    label: str
-
-
-@dataclass(frozen=True)
-class _RoomActor:
-    """A conference opened by visiting a host's meeting URL acts for that host."""
-
-    host: Host
-
-    @property
-    def company_id(self) -> int:
-        return self.host.company_id
-
-    @property
-    def label(self) -> str:
-        return f"room:host:{self.host.id}"
+        Raises:
+            NotFound: no such live conference.
+            Forbidden: the organiser is beyond the actor's scope.
+            Conflict: the conference is not over.
+        """
+        assert kind in MEDIA_KINDS
+        conference, _ = self._access(actor).conference(conference_id)
+        require_past(conference)
+        rows.audit(self.session, f"conference.{kind}_deleted", conference, actor.label)

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import re
-import secrets
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -13,12 +11,11 @@ from sqlalchemy.orm import Session
 from podium.config import Settings
 from podium.domain.actor import Actor
 from podium.domain.audit.service import log_action
-from podium.domain.conferences.lifecycle import stop_live
+from podium.domain.conferences import rows
 from podium.domain.conferences.repository import ConferenceRepository
-from podium.domain.tenancy.repository import TenancyRepository
-from podium.kit import ids
 from podium.kit.clock import utcnow
-from podium.kit.errors import Conflict, InvalidInput, NotFound, QuotaExceeded
+from podium.kit.errors import InvalidInput, NotFound
+from podium.kit.unset import UNSET, Unset  # re-exported: the sentinel lives in kit/unset.py
 from podium.kit.validation import check_length, normalise_email
 from podium.models.conference import Conference, Folder
 
@@ -28,35 +25,17 @@ TITLE_MAX = 255
 DESCRIPTION_MAX = 4000
 
 
-@dataclass(frozen=True)
-class Unset:
-    """Marks an optional argument the caller did not give (distinct from an empty value)."""
-
-
-UNSET = Unset()
-
-
 class ConferenceService:
     def __init__(self, session: Session, settings: Settings) -> None:
         self.session = session
         self.settings = settings
         self.repo = ConferenceRepository(session)
 
-    def _unique(self, column: str, make: Callable[[], str]) -> str:
-        for _ in range(20):
-            value = make()
-            if not self.repo.code_exists(column, value):
-                return value
-        raise RuntimeError(f"could not draw a free {column}")
-
-    def fresh_codes(self) -> dict[str, str]:
-        """New public codes for a conference row: every link to it is its own."""
-        return {
-            "code": self._unique("code", ids.conference_code),
-            "short_code": self._unique("short_code", ids.meeting_short_code),
-            "host_token": self._unique("host_token", ids.capability_token),
-            "meeting_key": self._unique("meeting_key", ids.meeting_key),
-        }
+    @staticmethod
+    def _own(actor: Actor, conference: Conference) -> None:
+        """A conference of another company is not found (the tenant rule of both dialects)."""
+        if conference.company_id != actor.company_id:
+            raise NotFound("Conference not found")
 
     def folder_for(self, actor: Actor, code: str) -> Folder | None:
         """The company's folder with ``code``, created on first use; empty code means none.
@@ -84,6 +63,7 @@ class ConferenceService:
         return folder
 
     def folder_code(self, conference: Conference) -> str:
+        """The code of the conference's folder; empty when it is in none."""
         if conference.folder_id is None:
             return ""
         folder = self.repo.folder_by_id(conference.folder_id)
@@ -105,7 +85,10 @@ class ConferenceService:
         duration_minutes: float | None = None,
         host_id: int | None = None,
     ) -> Conference:
-        """Create a conference in the actor's company.
+        """Create a conference (a Boomstream conference, a LiveMinutes meeting) in the actor's company.
+
+        Returns:
+            The conference, with its own public codes.
 
         Raises:
             InvalidInput: a value is malformed or too long.
@@ -121,22 +104,14 @@ class ConferenceService:
         check_length("lang", lang, 16)
         if duration_minutes is not None and not 0 <= duration_minutes <= 7 * 24 * 60:
             raise InvalidInput("duration must be between 0 and 10080 minutes", field="duration")
-        TenancyRepository(self.session).lock_company(actor.company_id)
-        if self.repo.count_live(actor.company_id) >= self.settings.quota_conferences:
-            raise QuotaExceeded(
-                f"Session limit reached ({self.settings.quota_conferences} sessions per account)"
-            )
-        if meeting_key and self.repo.live_by_meeting_key(actor.company_id, meeting_key) is not None:
-            raise Conflict("meetingKey already exists", field="meetingKey")
+        rows.admit(self.session, self.settings, actor.company_id, meeting_key=meeting_key)
         folder = self.folder_for(actor, folder_code)
-        codes = self.fresh_codes()
-        if meeting_key:
-            codes["meeting_key"] = meeting_key
-        conference = Conference(
+        return rows.insert(
+            self.session,
             company_id=actor.company_id,
+            actor_label=actor.label,
             host_id=host_id,
-            moderator_token=secrets.token_urlsafe(9),
-            **codes,
+            meeting_key=meeting_key,
             title=title,
             description=description,
             folder_id=folder.id if folder else None,
@@ -147,33 +122,31 @@ class ConferenceService:
             starts_at=starts_at,
             duration_minutes=duration_minutes,
         )
-        self.repo.add(conference)
-        log_action(
-            self.session,
-            "conference.created",
-            actor=actor.label,
-            ref=f"conference:{conference.id}",
-            company_id=actor.company_id,
-            host_id=host_id,
-            conference_id=conference.id,
-            code=conference.code,
-        )
-        return conference
 
     def get(self, actor: Actor, code: str) -> Conference:
-        """A live conference of the actor's company by its public code; others are not found."""
+        """A live conference of the actor's company by its public (Boomstream) code.
+
+        Raises:
+            NotFound: no live conference of the actor's company has ``code``.
+        """
         conference = self.repo.live_by_code(actor.company_id, code) if code else None
         if conference is None:
             raise NotFound("Conference not found")
         return conference
 
     def get_by_meeting_key(self, actor: Actor, meeting_key: str) -> Conference:
+        """A live meeting of the actor's company by the key its (LiveMinutes) client gave it.
+
+        Raises:
+            NotFound: no live meeting of the actor's company has ``meeting_key``.
+        """
         conference = self.repo.live_by_meeting_key(actor.company_id, meeting_key) if meeting_key else None
         if conference is None:
             raise NotFound("Meeting not found")
         return conference
 
     def list(self, actor: Actor) -> Sequence[Conference]:
+        """The live conferences of the actor's company, oldest first."""
         return self.repo.live_for_company(actor.company_id)
 
     def update(
@@ -185,7 +158,13 @@ class ConferenceService:
         description: str | Unset = UNSET,
         folder_code: str | Unset = UNSET,
     ) -> Conference:
-        """Change the given fields only; an empty ``folder_code`` takes the conference out of its folder."""
+        """Change the given fields only; an empty ``folder_code`` takes the conference out of its folder.
+
+        Raises:
+            NotFound: the conference is another company's.
+            InvalidInput: a too long title or description, a malformed folder code.
+        """
+        self._own(actor, conference)
         changed: list[str] = []
         if not isinstance(title, Unset):
             conference.title = check_length("title", title, TITLE_MAX)
@@ -210,10 +189,20 @@ class ConferenceService:
 
     def delete(self, actor: Actor, conference: Conference, *, reason: str = "deleted") -> None:
         """Delete (or cancel) a conference: every link to it stops working, its key is freed, and a
-        live one ends first (its room closes, everyone's attendance ends)."""
-        now = utcnow()
-        stop_live(self.session, conference, now, actor_label=actor.label, reason=reason)
-        conference.deleted_at = now
+        live one ends first (its room closes, everyone's attendance ends).
+
+        Args:
+            actor: Who is calling.
+            conference: A conference of the actor's company.
+            reason: ``deleted`` (Boomstream) or ``cancelled`` (LiveMinutes), as audited.
+
+        Raises:
+            NotFound: the conference is another company's.
+        """
+        self._own(actor, conference)
+        rows.remove(
+            self.session, conference, utcnow(), actor_label=actor.label, reason=reason, cancelled=False
+        )
         self.session.flush()
         log_action(
             self.session,

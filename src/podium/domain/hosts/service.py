@@ -4,38 +4,49 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from podium.config import Settings
+from podium.domain.access.repository import AccessRepository
 from podium.domain.access.service import AccessPolicy
 from podium.domain.actor import SYSTEM_LABEL, Actor
 from podium.domain.audit.service import log_action
 from podium.domain.auth.passwords import hash_password
 from podium.domain.conferences.access_codes import AccessCodes
 from podium.domain.hosts.repository import HostRepository
+from podium.domain.hosts.schemas import (
+    DISABLE_EMAIL_KEYS,
+    MEDIA_MODES,
+    TIME_FORMAT_FLAGS,
+    HostChanges,
+    StreamPreview,
+    check_disable_email_keys,
+    check_time_format_keys,
+)
 from podium.domain.outbox.service import enqueue_email
 from podium.domain.subscriptions.service import HostPlan, SubscriptionService
-from podium.kit import coerce, tokens
+from podium.kit import tokens
 from podium.kit.clock import utcnow
-from podium.kit.errors import Conflict, InvalidInput
+from podium.kit.errors import Conflict, InvalidInput, NotFound
 from podium.kit.links import Links
-from podium.kit.validation import normalise_email
+from podium.kit.unset import Unset
+from podium.kit.validation import clean_text, normalise_email
 from podium.models.subscription import Feature
 from podium.models.tenancy import Company, Host, Role
 
+__all__ = ["HostChanges", "HostService", "HostView", "StreamPreview"]
+
 PASSWORD_AUDIENCE = "podium:password"
 PASSWORD_LINK_DAYS = 7
-HOST_CODE_DIGITS = 7  # dedicated access codes and moderator PINs Podium draws
-DISABLE_EMAIL_KEYS = (
-    "conference_invitations",
-    "conference_reminders",
-    "conference_summaries",
-    "transcription_summaries",
-)
+# Codes Podium draws: a dedicated room code is the only secret of a host's personal room, so it is as
+# long as the reference allows (9 digits, about 30 bits; guessing is throttled, see domain/guard); a
+# moderator PIN is typed after a room code.
+ACCESS_CODE_DIGITS = 9
+MODERATOR_PIN_DIGITS = 7
 DEFAULT_SETTINGS: dict[str, Any] = {
     "native_streaming": False,
     "auto_record": "none",
@@ -47,19 +58,6 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "time_format": {"time_24hr": False, "hm_separator": ":", "md_format": "M D", "md_y_comma": True},
 }
 SETTING_KEYS = tuple(DEFAULT_SETTINGS)
-
-
-@dataclass
-class HostChanges:
-    """Fields a create or update call gives; absent ones are left as they are."""
-
-    values: dict[str, Any] = field(default_factory=dict)
-
-    def has(self, key: str) -> bool:
-        return key in self.values
-
-    def get(self, key: str) -> Any:
-        return self.values.get(key)
 
 
 @dataclass(frozen=True)
@@ -75,22 +73,37 @@ class HostView:
     settings: dict[str, Any]
 
 
-def _code(field: str, value: Any) -> str:
+def _code(field: str, value: str) -> str:
     """A requested access code or PIN: 3 to 9 digits."""
-    text = str(coerce.to_int(field, value)) if not isinstance(value, str) else value.strip()
+    text = value.strip()
     if not text.isdigit() or not 3 <= len(text) <= 9:
         raise InvalidInput(f"{field} must be 3 to 9 digits", field=field)
     return text
 
 
+def _media_mode(field: str, value: str) -> str:
+    mode = value.strip().lower() or "none"
+    if mode not in MEDIA_MODES:
+        raise InvalidInput(f"{field} must be one of none, audio, video", field=field)
+    return mode
+
+
+def _positive(field: str, value: int) -> int:
+    if value < 1:
+        raise InvalidInput(f"{field} must be a positive integer", field=field)
+    return value
+
+
 def _settings(current: dict[str, Any], changes: HostChanges) -> dict[str, Any]:
     merged = {**DEFAULT_SETTINGS, **current}
     for key in ("native_streaming", "host_initiated_recording", "waiting_room"):
-        if changes.has(key):
-            merged[key] = coerce.to_bool(key, changes.get(key))
+        value = getattr(changes, key)
+        if not isinstance(value, Unset):
+            merged[key] = value
     for key in ("auto_record", "auto_stream"):
-        if changes.has(key):
-            merged[key] = coerce.media_mode(key, changes.get(key))
+        mode = getattr(changes, key)
+        if not isinstance(mode, Unset):
+            merged[key] = _media_mode(key, mode)
     if (
         "none" not in (merged["auto_record"], merged["auto_stream"])
         and merged["auto_record"] != merged["auto_stream"]
@@ -98,53 +111,52 @@ def _settings(current: dict[str, Any], changes: HostChanges) -> dict[str, Any]:
         raise InvalidInput(
             "auto_record and auto_stream must be the same when recording and streaming together"
         )
-    if changes.has("stream_preview"):
-        preview = changes.get("stream_preview")
-        if preview is None:
-            merged["stream_preview"] = None
-        elif not isinstance(preview, dict):
-            raise InvalidInput("stream_preview must be an object", field="stream_preview")
-        else:
-            merged["stream_preview"] = {
-                "duration": _positive("stream_preview.duration", preview.get("duration", 60)),
-                "interval": _positive("stream_preview.interval", preview.get("interval", 300)),
-                "image_preview": coerce.to_bool(
-                    "stream_preview.image_preview", preview.get("image_preview", False)
-                ),
+    preview = changes.stream_preview
+    if not isinstance(preview, Unset):
+        merged["stream_preview"] = (
+            None
+            if preview is None
+            else {
+                "duration": _positive("stream_preview.duration", preview.duration),
+                "interval": _positive("stream_preview.interval", preview.interval),
+                "image_preview": preview.image_preview,
             }
-    if changes.has("disable_emails"):
-        given = changes.get("disable_emails")
-        if not isinstance(given, dict) or set(given) - set(DISABLE_EMAIL_KEYS):
-            raise InvalidInput(
-                f"disable_emails takes the keys {', '.join(DISABLE_EMAIL_KEYS)}", field="disable_emails"
-            )
-        merged["disable_emails"] = {
-            **merged["disable_emails"],
-            **{k: coerce.to_bool(f"disable_emails.{k}", v) for k, v in given.items()},
-        }
-    if changes.has("time_format"):
-        given = changes.get("time_format")
-        allowed = ("time_24hr", "hm_separator", "md_format", "md_y_comma")
-        if not isinstance(given, dict) or set(given) - set(allowed):
-            raise InvalidInput(f"time_format takes the keys {', '.join(allowed)}", field="time_format")
+        )
+    if not isinstance(changes.disable_emails, Unset):
+        check_disable_email_keys(changes.disable_emails)
+        merged["disable_emails"] = {**merged["disable_emails"], **changes.disable_emails}
+    if not isinstance(changes.time_format, Unset):
+        check_time_format_keys(changes.time_format)
         time_format = dict(merged["time_format"])
-        for key, value in given.items():
-            if key in ("time_24hr", "md_y_comma"):
-                time_format[key] = coerce.to_bool(f"time_format.{key}", value)
+        for key, value in changes.time_format.items():
+            if key in TIME_FORMAT_FLAGS:
+                time_format[key] = bool(value)
             else:
-                time_format[key] = coerce.to_str(f"time_format.{key}", value, maximum=16)
+                time_format[key] = clean_text(f"time_format.{key}", str(value), 16)
         merged["time_format"] = time_format
     return merged
 
 
-def _positive(field: str, value: Any) -> int:
-    number = coerce.to_int(field, value)
-    if number < 1:
-        raise InvalidInput(f"{field} must be a positive integer", field=field)
-    return number
+def _role(value: Role | str) -> Role:
+    if isinstance(value, Role):
+        return value
+    text = clean_text("role", value).upper()
+    try:
+        return Role(text)
+    except ValueError:
+        raise InvalidInput("role must be one of RESELLER_ADMIN, COMPANY_ADMIN, HOST", field="role") from None
 
 
 class HostService:
+    """Hosts: user accounts with a role.
+
+    The API methods (``create``, ``fetch``, ``update``, ``in_company``, ``delete``, ``delete_all``,
+    ``resend_invitation``, ``reset_password``) take the actor and ids and check them through the
+    access policy (``create`` with ``actor`` None is the command line). ``set_password_with_link`` is
+    authorised by its signed link; ``view``, ``views``, ``password_link`` and ``dialin_number`` build
+    answers for a host the caller holds.
+    """
+
     def __init__(self, session: Session, settings: Settings) -> None:
         self.session = session
         self.settings = settings
@@ -153,14 +165,14 @@ class HostService:
 
     # --- codes -------------------------------------------------------------------------
 
-    def _access_code(self, requested: Any, *, host_id: int | None = None) -> str:
+    def _access_code(self, requested: str | None, *, host_id: int | None = None) -> str:
         """A dedicated room code: the one rule of ``AccessCodes`` decides whether it is free."""
         codes = AccessCodes(self.session)
         if requested is None:
-            return codes.draw(HOST_CODE_DIGITS)
+            return codes.draw(ACCESS_CODE_DIGITS)
         return codes.claim(_code("access_code", requested), for_host=host_id)
 
-    def _moderator_pin(self, requested: Any, *, host_id: int | None = None) -> str:
+    def _moderator_pin(self, requested: str | None, *, host_id: int | None = None) -> str:
         """Moderator PINs are typed after a room code, so they only need to differ among hosts."""
         if requested is not None:
             pin = _code("moderator_pin", requested)
@@ -168,7 +180,7 @@ class HostService:
                 raise Conflict(f"moderator_pin {pin} is already taken", field="moderator_pin")
             return pin
         for _ in range(50):
-            pin = str(secrets.randbelow(9 * 10 ** (HOST_CODE_DIGITS - 1)) + 10 ** (HOST_CODE_DIGITS - 1))
+            pin = str(secrets.randbelow(9 * 10 ** (MODERATOR_PIN_DIGITS - 1)) + 10 ** (MODERATOR_PIN_DIGITS - 1))
             if not self.repo.code_taken("moderator_pin", pin):
                 return pin
         raise RuntimeError("no free moderator_pin")
@@ -179,26 +191,43 @@ class HostService:
             if other.id != host_id and not (no_login and other.no_login):
                 raise Conflict("A host with this email already exists", field="email")
 
-    # --- life cycle ------------------------------------------------------------------------
+    # --- the API: the actor's scope is checked here ------------------------------------------
 
-    def create(self, actor: Actor | None, company: Company, changes: HostChanges) -> Host:
-        """Create a host in ``company`` (scope already checked) and send its welcome email.
+    def create(self, actor: Actor | None, company_id: int | None, changes: HostChanges) -> Host:
+        """Create a host and send its welcome email (unless ``no_login`` or ``no_welcome_email``).
+
+        A new host joins the company's first current plan unless the changes name subscriptions.
+
+        Args:
+            actor: who is calling; None is the command line (no scope check). A company admin
+                always creates in its own company.
+            company_id: the company (required of a reseller admin).
+            changes: the host's fields; ``name`` and ``email`` are required.
 
         Raises:
-            InvalidInput: a field is malformed.
+            Forbidden: a plain host, a company beyond the actor's scope, or a company admin
+                granting RESELLER_ADMIN.
+            NotFound: the company does not exist.
+            InvalidInput: a field is missing or malformed.
             Conflict: the email, access code or moderator PIN is taken, or a locked host limit is reached.
-            Forbidden: the actor may not grant the requested role.
         """
-        role = self._role(changes.get("role") if changes.has("role") else Role.HOST.value)
         if actor is not None:
-            AccessPolicy(self.session, actor).may_grant(role)
-        name = coerce.to_str("name", changes.get("name") or "")
+            policy = AccessPolicy(self.session, actor)
+            company = policy.company(company_id)
+        else:
+            policy = None
+            company = self._live_company(company_id)
+        role = _role(changes.role if not isinstance(changes.role, Unset) else Role.HOST)
+        if policy is not None:
+            policy.may_grant(role)
+        name = clean_text("name", changes.name if not isinstance(changes.name, Unset) else "")
         if not name:
             raise InvalidInput("name is required", field="name")
         email = normalise_email(
-            coerce.to_str("email", changes.get("email") or "", maximum=254), required=True
+            clean_text("email", changes.email if not isinstance(changes.email, Unset) else "", 254),
+            required=True,
         )
-        no_login = coerce.to_bool("no_login", changes.get("no_login")) if changes.has("no_login") else False
+        no_login = changes.no_login if not isinstance(changes.no_login, Unset) else False
         self._check_email(email, no_login=no_login)
         host = Host(
             company_id=company.id,
@@ -206,18 +235,17 @@ class HostService:
             name=name,
             role=role,
             no_login=no_login,
-            access_code=self._access_code(changes.get("access_code")),
-            moderator_pin=self._moderator_pin(changes.get("moderator_pin")),
+            access_code=self._access_code(_or_none(changes.access_code)),
+            moderator_pin=self._moderator_pin(_or_none(changes.moderator_pin)),
             login_token_public_key=secrets.token_hex(20),
             settings=_settings({}, changes),
         )
-        if changes.get("password") and not no_login:
-            host.password_hash = hash_password(
-                coerce.to_str("password", changes.get("password"), maximum=256)
-            )
+        password = _or_none(changes.password)
+        if password and not no_login:
+            host.password_hash = hash_password(clean_text("password", password, 256))
         self._apply_profile(host, changes)
         self.repo.add(host)
-        if changes.has("subscription_ids") or changes.has("plan_slug") or changes.has("add_on_slugs"):
+        if changes.touches_subscriptions:
             self._apply_subscriptions(company, host, changes)
         else:
             self._default_plan(company, host)
@@ -229,49 +257,61 @@ class HostService:
             company_id=company.id,
             role=role.value,
         )
-        welcome = not no_login and not (
-            changes.has("no_welcome_email")
-            and coerce.to_bool("no_welcome_email", changes.get("no_welcome_email"))
-        )
-        if welcome:
+        if not no_login and changes.no_welcome_email is not True:
             self._send_welcome(host)
         return host
 
-    def update(self, actor: Actor, company: Company, host: Host, changes: HostChanges) -> Host:
-        """Change only the fields given."""
+    def fetch(self, actor: Actor, host_id: int) -> Host:
+        """A host: anyone may read their own; admins, the hosts in their scope.
+
+        Raises:
+            Forbidden: a plain host asking for another, or a host beyond the actor's scope.
+            NotFound: the host does not exist or is deleted.
+        """
+        return AccessPolicy(self.session, actor).readable_host(host_id)
+
+    def update(self, actor: Actor, host_id: int, changes: HostChanges) -> Host:
+        """Change only the fields given.
+
+        Raises:
+            Forbidden: a plain host, a host beyond the actor's scope, or a company admin touching
+                (or granting) the RESELLER_ADMIN role.
+            NotFound: the host does not exist or is deleted.
+            InvalidInput: a field is malformed.
+            Conflict: the email, access code or moderator PIN is taken, or a locked host limit is reached.
+        """
         policy = AccessPolicy(self.session, actor)
+        host = policy.host(host_id)
+        company = self._live_company(host.company_id)
         policy.may_manage(host)
-        if changes.has("role"):
-            role = self._role(changes.get("role"))
+        if not isinstance(changes.role, Unset):
+            role = _role(changes.role)
             policy.may_grant(role)
             host.role = role
-        if changes.has("name"):
-            name = coerce.to_str("name", changes.get("name"))
+        if not isinstance(changes.name, Unset):
+            name = clean_text("name", changes.name)
             if not name:
                 raise InvalidInput("name must not be empty", field="name")
             host.name = name
-        if changes.has("no_login"):
-            host.no_login = coerce.to_bool("no_login", changes.get("no_login"))
+        if not isinstance(changes.no_login, Unset):
+            host.no_login = changes.no_login
         if changes.has("email") or changes.has("no_login"):
             email = host.email
-            if changes.has("email"):
-                email = normalise_email(
-                    coerce.to_str("email", changes.get("email"), maximum=254), required=True
-                )
+            if not isinstance(changes.email, Unset):
+                email = normalise_email(clean_text("email", changes.email, 254), required=True)
             self._check_email(email, no_login=host.no_login, host_id=host.id)
             host.email = email
-        if changes.has("access_code"):
-            host.access_code = self._access_code(changes.get("access_code"), host_id=host.id)
-        if changes.has("moderator_pin"):
-            host.moderator_pin = self._moderator_pin(changes.get("moderator_pin"), host_id=host.id)
-        if changes.get("password") and not host.no_login:
-            host.password_hash = hash_password(
-                coerce.to_str("password", changes.get("password"), maximum=256)
-            )
+        if not isinstance(changes.access_code, Unset):
+            host.access_code = self._access_code(changes.access_code, host_id=host.id)
+        if not isinstance(changes.moderator_pin, Unset):
+            host.moderator_pin = self._moderator_pin(changes.moderator_pin, host_id=host.id)
+        password = _or_none(changes.password)
+        if password and not host.no_login:
+            host.password_hash = hash_password(clean_text("password", password, 256))
             host.password_version += 1
         host.settings = _settings(host.settings or {}, changes)
         self._apply_profile(host, changes)
-        if changes.has("subscription_ids") or changes.has("plan_slug") or changes.has("add_on_slugs"):
+        if changes.touches_subscriptions:
             self._apply_subscriptions(company, host, changes)
         self.session.flush()
         log_action(
@@ -280,19 +320,112 @@ class HostService:
             actor=actor.label,
             ref=f"host:{host.id}",
             company_id=company.id,
-            fields=sorted(changes.values),
+            fields=changes.given(),
         )
         return host
 
-    def delete(self, actor: Actor, host: Host) -> None:
-        """Delete a host: it leaves its subscriptions and every session and API token ends."""
-        AccessPolicy(self.session, actor).may_manage(host)
+    def in_company(self, actor: Actor, company_id: int | None) -> Sequence[Host]:
+        """The live hosts of a company.
+
+        Raises:
+            Forbidden: a plain host, or a company beyond the actor's scope.
+            NotFound: the company does not exist.
+            InvalidInput: a reseller admin named no company.
+        """
+        company = AccessPolicy(self.session, actor).company(company_id)
+        return self.repo.live_for_company(company.id)
+
+    def delete(self, actor: Actor, host_id: int) -> None:
+        """Delete a host: it leaves its subscriptions and every session and API token ends.
+
+        Raises:
+            Forbidden: a plain host, a host beyond the actor's scope, or a company admin deleting a
+                reseller admin.
+            NotFound: the host does not exist or is deleted.
+            Conflict: the actor's own host.
+        """
+        policy = AccessPolicy(self.session, actor)
+        host = policy.host(host_id)
+        policy.may_manage(host)
         if actor.host_id == host.id:
             raise Conflict("A host cannot delete itself")
         self._remove(host)
         log_action(
             self.session, "host.deleted", actor=actor.label, ref=f"host:{host.id}", company_id=host.company_id
         )
+
+    def delete_all(self, actor: Actor, company_id: int) -> None:
+        """Delete every host of a company (reseller admins only; company deletion).
+
+        Raises:
+            Forbidden: not a reseller admin, or a company beyond its tree.
+            NotFound: the company does not exist.
+        """
+        policy = AccessPolicy(self.session, actor)
+        policy.require_reseller_admin()
+        company = policy.company(company_id)
+        for host in self.repo.live_for_company(company.id):
+            self._remove(host)
+            log_action(
+                self.session, "host.deleted", actor=actor.label, ref=f"host:{host.id}", company_id=company.id
+            )
+
+    def resend_invitation(self, actor: Actor, host_id: int) -> None:
+        """Send the welcome email again.
+
+        Raises:
+            Forbidden: a plain host, or a host beyond the actor's scope.
+            NotFound: the host does not exist or is deleted.
+            Conflict: the host cannot log in (``no_login``).
+        """
+        host = AccessPolicy(self.session, actor).host(host_id)
+        if host.no_login:
+            raise Conflict("This host cannot log in (no_login), so it has no invitation")
+        self._send_welcome(host)
+        log_action(
+            self.session,
+            "host.invitation_resent",
+            actor=actor.label,
+            ref=f"host:{host.id}",
+            company_id=host.company_id,
+        )
+
+    def reset_password(self, actor: Actor, host_id: int) -> None:
+        """Email the host a link to choose a new password.
+
+        Raises:
+            Forbidden: a plain host, or a host beyond the actor's scope.
+            NotFound: the host does not exist or is deleted.
+            Conflict: the host cannot log in (``no_login``).
+        """
+        host = AccessPolicy(self.session, actor).host(host_id)
+        if host.no_login:
+            raise Conflict("This host cannot log in (no_login), so it has no password")
+        enqueue_email(
+            self.session,
+            to=host.email,
+            subject="Reset your Podium password",
+            body=(
+                f"Hello {host.name},\n\nA password reset was requested for your account.\n"
+                f"Choose a new password here: {self.password_link(host)}\n"
+                f"The link is valid for {PASSWORD_LINK_DAYS} days.\n"
+            ),
+        )
+        log_action(
+            self.session,
+            "host.password_reset_sent",
+            actor=actor.label,
+            ref=f"host:{host.id}",
+            company_id=host.company_id,
+        )
+
+    # --- rules ---------------------------------------------------------------------------------
+
+    def _live_company(self, company_id: int | None) -> Company:
+        company = AccessRepository(self.session).company(company_id) if company_id is not None else None
+        if company is None or company.deleted_at is not None:
+            raise NotFound("Company not found")
+        return company
 
     def _remove(self, host: Host) -> None:
         now = utcnow()
@@ -301,38 +434,19 @@ class HostService:
         self.repo.revoke_access(host.id, now)
         self.session.flush()
 
-    def delete_all(self, actor: Actor, company: Company) -> None:
-        for host in self.repo.live_for_company(company.id):
-            self._remove(host)
-            log_action(
-                self.session, "host.deleted", actor=actor.label, ref=f"host:{host.id}", company_id=company.id
-            )
-
-    def in_company(self, company: Company) -> Sequence[Host]:
-        return self.repo.live_for_company(company.id)
-
-    def _role(self, value: Any) -> Role:
-        text = coerce.to_str("role", value).upper()
-        try:
-            return Role(text)
-        except ValueError:
-            raise InvalidInput(
-                "role must be one of RESELLER_ADMIN, COMPANY_ADMIN, HOST", field="role"
-            ) from None
-
     def _apply_profile(self, host: Host, changes: HostChanges) -> None:
-        if changes.has("locale"):
-            host.locale = coerce.locale("locale", changes.get("locale"))
-        if changes.has("country_code"):
-            host.country_code = coerce.country("country_code", changes.get("country_code"))
-        if changes.has("time_zone"):
-            host.time_zone = coerce.time_zone("time_zone", changes.get("time_zone"))
+        if not isinstance(changes.locale, Unset):
+            host.locale = changes.locale
+        if not isinstance(changes.country_code, Unset):
+            host.country_code = changes.country_code
+        if not isinstance(changes.time_zone, Unset):
+            host.time_zone = changes.time_zone
         for key in ("openid_sub", "public_username"):
-            if changes.has(key):
-                value = changes.get(key)
-                setattr(host, key, None if value is None else coerce.to_str(key, value) or None)
-        if changes.has("image_url"):
-            url = coerce.to_str("image_url", changes.get("image_url"), maximum=2048)
+            value = getattr(changes, key)
+            if not isinstance(value, Unset):
+                setattr(host, key, None if value is None else clean_text(key, value) or None)
+        if not isinstance(changes.image_url, Unset):
+            url = clean_text("image_url", changes.image_url, 2048)
             if url and not (
                 url.startswith(("https://", "http://"))
                 and url.lower().split("?")[0].endswith((".gif", ".png", ".jpg", ".jpeg"))
@@ -343,18 +457,17 @@ class HostService:
             host.image_url = url or None
 
     def _apply_subscriptions(self, company: Company, host: Host, changes: HostChanges) -> None:
+        plan_slug = _or_none(changes.plan_slug)
         self.subscriptions.set_host_subscriptions(
             company,
             host,
-            subscription_ids=coerce.to_int_list("subscription_ids", changes.get("subscription_ids"))
-            if changes.has("subscription_ids")
-            else None,
-            plan_slug=coerce.to_str("plan_slug", changes.get("plan_slug"))
-            if changes.get("plan_slug")
-            else None,
-            add_on_slugs=coerce.to_str_list("add_on_slugs", changes.get("add_on_slugs"))
-            if changes.has("add_on_slugs")
-            else None,
+            subscription_ids=None
+            if isinstance(changes.subscription_ids, Unset)
+            else changes.subscription_ids,
+            plan_slug=None if plan_slug is None else clean_text("plan_slug", plan_slug),
+            add_on_slugs=None
+            if isinstance(changes.add_on_slugs, Unset)
+            else [clean_text("add_on_slugs", slug) for slug in changes.add_on_slugs],
         )
 
     def _default_plan(self, company: Company, host: Host) -> None:
@@ -367,6 +480,7 @@ class HostService:
     # --- views and emails -----------------------------------------------------------------
 
     def password_link(self, host: Host) -> str:
+        """A signed link (7 days, single use) where the host chooses its password."""
         token = tokens.sign(
             {"aud": PASSWORD_AUDIENCE, "sub": str(host.id), "ver": host.password_version},
             self.settings.signing_key(),
@@ -375,6 +489,7 @@ class HostService:
         return Links(self.settings).password_new(token)
 
     def dialin_number(self, host: Host) -> dict[str, Any]:
+        """The dial-in number for the host's country (the first configured one otherwise)."""
         table = self.settings.dialin_numbers
         chosen = next(
             (n for n in table if n.get("country_code") == host.country_code), table[0] if table else {}
@@ -405,6 +520,7 @@ class HostService:
         return number
 
     def view(self, host: Host, plan: HostPlan | None = None) -> HostView:
+        """Everything a host's answers show, for a host the caller holds (``plan`` when known)."""
         plan = plan or self.subscriptions.host_plan(host)
         sip = (
             f"sip:{host.access_code}-0@{self.settings.sip_host}"
@@ -422,6 +538,7 @@ class HostService:
         )
 
     def views(self, hosts: Sequence[Host]) -> list[HostView]:
+        """``view`` of many hosts, their plans read in one query."""
         plans = self.subscriptions.host_plans(hosts)
         return [self.view(host, plans.get(host.id)) for host in hosts]
 
@@ -436,39 +553,6 @@ class HostService:
                 f"Your meeting room: {Links(self.settings).room(host.access_code)}\n"
                 f"Access code: {host.access_code}   Moderator PIN: {host.moderator_pin}\n"
             ),
-        )
-
-    def resend_invitation(self, actor: Actor, host: Host) -> None:
-        if host.no_login:
-            raise Conflict("This host cannot log in (no_login), so it has no invitation")
-        self._send_welcome(host)
-        log_action(
-            self.session,
-            "host.invitation_resent",
-            actor=actor.label,
-            ref=f"host:{host.id}",
-            company_id=host.company_id,
-        )
-
-    def reset_password(self, actor: Actor, host: Host) -> None:
-        if host.no_login:
-            raise Conflict("This host cannot log in (no_login), so it has no password")
-        enqueue_email(
-            self.session,
-            to=host.email,
-            subject="Reset your Podium password",
-            body=(
-                f"Hello {host.name},\n\nA password reset was requested for your account.\n"
-                f"Choose a new password here: {self.password_link(host)}\n"
-                f"The link is valid for {PASSWORD_LINK_DAYS} days.\n"
-            ),
-        )
-        log_action(
-            self.session,
-            "host.password_reset_sent",
-            actor=actor.label,
-            ref=f"host:{host.id}",
-            company_id=host.company_id,
         )
 
     def set_password_with_link(self, token: str, password: str) -> Host:
@@ -490,3 +574,7 @@ class HostService:
             company_id=host.company_id,
         )
         return host
+
+
+def _or_none(value: str | None | Unset) -> str | None:
+    return None if isinstance(value, Unset) else value

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
 from podium.config import Settings
+from podium.domain.conferences.access_codes import AccessCodes
 from podium.domain.conferences.repository import ConferenceRepository
-from podium.domain.conferences.scheduling import SchedulingService
+from podium.domain.conferences.room_urls import RoomUrls
+from podium.domain.conferences.timing import opens_now
+from podium.domain.conferences.walk_ins import WalkIns
 from podium.domain.hosts.repository import HostRepository
 from podium.domain.participants.repository import ParticipantRepository
 from podium.domain.participants.service import INVITE_AUDIENCE
@@ -22,7 +25,6 @@ from podium.models.participant import Participant
 GUEST = "guest"
 HOST = "host"
 MODERATOR = "moderator"
-EARLY_ENTRY = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,15 @@ class JoiningService:
         return conference
 
     def as_organiser(self, ticket: JoinTicket, signed_in_host_id: int | None) -> JoinTicket:
-        """The conference's own host, signed in to the web app, joins as its host."""
+        """The conference's own host, signed in to the web app, joins as its host.
+
+        Args:
+            ticket: What the link granted.
+            signed_in_host_id: The host signed in to the web app, if any.
+
+        Returns:
+            A host's ticket when the signed-in host organises the conference, else ``ticket``.
+        """
         conference = ticket.conference
         if signed_in_host_id is None or conference.host_id != signed_in_host_id:
             return ticket
@@ -73,7 +83,14 @@ class JoiningService:
         return JoinTicket(conference, HOST, organiser, host.name, host.id)
 
     def resolve_invite(self, token: str) -> JoinTicket:
-        """A Boomstream invite JWT: signature, expiry, participant and conference still live."""
+        """A Boomstream invite JWT: signature, expiry, participant and conference still live.
+
+        Raises:
+            InvalidInput: no token.
+            LinkInvalid, LinkExpired: a token not signed by us, or expired.
+            LinkUnknown: no such invitation.
+            LinkRevoked: the participant was removed (or its links renewed), or the conference deleted.
+        """
         if not token:
             raise InvalidInput("This link has no invitation token")
         claims = tokens.verify(token, self.settings.signing_key(), audience=INVITE_AUDIENCE)
@@ -88,12 +105,22 @@ class JoiningService:
         return JoinTicket(conference, participant.role.value, participant, participant.name)
 
     def resolve_meeting_code(self, short_code: str) -> JoinTicket:
-        """A LiveMinutes meeting URL: anyone with it joins as a guest and gives a name."""
+        """A LiveMinutes meeting URL: anyone with it joins as a guest and gives a name.
+
+        Raises:
+            LinkUnknown: no such meeting.
+            LinkRevoked: the meeting was cancelled.
+        """
         conference = self._live_conference(self.conferences.by_short_code(short_code))
         return JoinTicket(conference, GUEST)
 
     def resolve_personal_token(self, token: str) -> JoinTicket:
-        """A LiveMinutes host URL or participant URL."""
+        """A LiveMinutes host URL or participant URL.
+
+        Raises:
+            LinkUnknown: no such meeting or participant.
+            LinkRevoked: the meeting was cancelled, or the participant removed.
+        """
         conference = self.conferences.by_host_token(token)
         if conference is not None:
             conference = self._live_conference(conference)
@@ -108,23 +135,27 @@ class JoiningService:
 
     # --- Iotum room URLs: /conf/call/{access_code}[?moderator_token=…] ----------------------------
 
-    def _scheduling(self) -> SchedulingService:
-        return SchedulingService(self.session, self.settings)
-
     def code_from_secure_url(self, token: str) -> str:
-        code = self._scheduling().decrypt_code(token)
+        """The access code a secure room URL carries.
+
+        Raises:
+            LinkInvalid: the token is not one of ours.
+        """
+        code = RoomUrls(self.settings).code_in(token)
         if code is None:
             raise LinkInvalid("This link is not valid")
         return code
 
     def security_pin_for(self, code: str) -> str | None:
         """The PIN a visitor must give for this code (a dedicated code has none)."""
-        if HostRepository(self.session).code_taken("access_code", code):
+        codes = AccessCodes(self.session)
+        if codes.dedicated_owner(code) is not None:
             return None
-        series = [c for c in self.conferences.with_access_code(code) if c.deleted_at is None]
+        series = codes.conferences_on(code)
         return series[-1].security_pin if series else None
 
     def is_moderator_token(self, code: str, token: str) -> bool:
+        """Whether ``token`` is the moderator token of a conference on ``code`` (a series shares one)."""
         if not token:
             return False
         return any(c.moderator_token == token for c in self.conferences.with_access_code(code))
@@ -135,41 +166,33 @@ class JoiningService:
         """The conference behind a room URL now, following the access code life cycle.
 
         A host's dedicated code opens the conference scheduled on it now, else a reservationless one.
-        A one-time code opens its conference during its time; outside it, until about 72 hours after
-        the end, a visit makes a new instance (one_time_access_code_reused); after that it expired.
+        A one-time code opens its conference during its time (and 15 minutes before); outside it,
+        until about 72 hours after the end, a visit makes a new instance
+        (one_time_access_code_reused); after that it expired.
+
+        Raises:
+            LinkUnknown: no host or conference answers on ``code``.
+            LinkExpired: the one-time code is past its validity.
         """
         now = now or utcnow()
         if not code.isdigit():
             raise LinkUnknown("This link does not lead to a meeting")
-        scheduling = self._scheduling()
-        host = next((h for h in HostRepository(self.session).live_with_code(code)), None)
+        codes = AccessCodes(self.session)
+        walk_ins = WalkIns(self.session, self.settings)
+        host = codes.dedicated_owner(code)
         if host is not None:
-            conference = scheduling.dedicated_room(host, now)
+            conference = walk_ins.dedicated_room(host, now)
         else:
-            series = [c for c in self.conferences.with_access_code(code) if c.deleted_at is None]
+            series = codes.conferences_on(code)
             if not series:
                 raise LinkUnknown("This link does not lead to a meeting")
-            current = next(
-                (
-                    c
-                    for c in series
-                    if c.ended_at is None
-                    and (
-                        scheduling.is_active(c, now)
-                        or (
-                            c.starts_at is not None
-                            and c.starts_at - EARLY_ENTRY <= now < scheduling.end_of(c)
-                        )
-                    )
-                ),
-                None,
-            )
+            current = next((c for c in series if opens_now(self.session, c, now)), None)
             if current is not None:
                 conference = current
             else:
                 valid_until = max((c.code_valid_until for c in series if c.code_valid_until), default=None)
                 if valid_until is None or now > valid_until:
                     raise LinkExpired("This meeting link has expired")
-                conference = scheduling.new_instance_from(series[0], now)
+                conference = walk_ins.reuse(series[0], now)
         moderator = bool(moderator_token) and moderator_token == conference.moderator_token
         return JoinTicket(conference, MODERATOR if moderator else GUEST)

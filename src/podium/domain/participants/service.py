@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlparse
@@ -12,14 +12,16 @@ from sqlalchemy.orm import Session
 from podium.config import Settings
 from podium.domain.actor import Actor
 from podium.domain.audit.service import log_action
-from podium.domain.conferences.service import UNSET, Unset
+from podium.domain.conferences.access_codes import participant_url_token
+from podium.domain.conferences.roster import new_participant
 from podium.domain.outbox.service import enqueue_email
 from podium.domain.participants.repository import ParticipantRepository
 from podium.domain.tenancy.repository import TenancyRepository
-from podium.kit import ids, tokens
+from podium.kit import tokens
 from podium.kit.clock import utcnow
 from podium.kit.errors import Conflict, InvalidInput, NotFound, QuotaExceeded
 from podium.kit.links import Links
+from podium.kit.unset import UNSET, Unset
 from podium.kit.validation import check_length, normalise_email
 from podium.models.conference import Conference
 from podium.models.participant import Participant, ParticipantRole
@@ -42,9 +44,6 @@ class ParticipantService:
         self.settings = settings
         self.repo = ParticipantRepository(session)
 
-    def _unique(self, column: str, make: Callable[[], str]) -> str:
-        return ids.unused(make, lambda value: self.repo.code_exists(column, value), column)
-
     def _check_user_quota(self, company_id: int, identity: str) -> None:
         """A new person beyond ``quota_users`` distinct users of the company is refused."""
         TenancyRepository(self.session).lock_company(company_id)
@@ -58,20 +57,21 @@ class ParticipantService:
         if self.repo.count_users(company_id) >= self.settings.quota_users:
             raise QuotaExceeded(f"User limit reached ({self.settings.quota_users} users per account)")
 
-    def _new(self, conference: Conference, **fields: object) -> Participant:
-        participant = Participant(
-            conference_id=conference.id,
-            code=self._unique("code", ids.client_code),
-            url_token=self._unique("url_token", ids.capability_token),
-            **fields,
-        )
-        self.repo.add(participant)
-        return participant
-
     def _restore(self, participant: Participant) -> None:
         """Bring a removed participant back with fresh links; the old ones stay revoked."""
         participant.deleted_at = None
-        participant.url_token = self._unique("url_token", ids.capability_token)
+        participant.url_token = participant_url_token(self.session)
+
+    @staticmethod
+    def _own(actor: Actor, conference: Conference) -> None:
+        """A conference of another company is not found (the one tenant rule of both dialects)."""
+        if conference.company_id != actor.company_id:
+            raise NotFound("Conference not found")
+
+    def _own_participant(self, actor: Actor, participant: Participant) -> None:
+        conference = self.session.get(Conference, participant.conference_id)
+        if conference is None or conference.company_id != actor.company_id:
+            raise NotFound("Client not found")
 
     # --- invitations (Boomstream) -----------------------------------------------------
 
@@ -87,10 +87,28 @@ class ParticipantService:
         timeout: int | None = None,
         notify_email: bool = False,
     ) -> Invitation:
-        """Invite ``email``; the same email invited again updates that participant.
+        """Invite ``email`` to a conference of the actor's company; the same email invited again
+        updates that participant (a removed one comes back with fresh links).
 
-        Returns the participant with a signed join token valid ``timeout`` seconds.
+        Args:
+            actor: Who is calling.
+            conference: A conference of the actor's company.
+            email: Who is invited.
+            name: The display name (the email's local part when new and not given).
+            moderator: Whether the participant moderates (unchanged when ``None``).
+            avatar_url: An http(s) URL of the participant's picture.
+            timeout: Seconds the join token is valid (the settings' default when ``None``).
+            notify_email: Send the invitation by email too.
+
+        Returns:
+            The participant, its signed join token and the link that carries it.
+
+        Raises:
+            NotFound: the conference is another company's.
+            InvalidInput: a malformed email, name, avatar URL or timeout.
+            QuotaExceeded: a new person beyond the company's quota of users.
         """
+        self._own(actor, conference)
         email = normalise_email(email, required=True)
         if name is not None:
             check_length("name", name, 255)
@@ -106,7 +124,8 @@ class ParticipantService:
         participant = self.repo.by_email(conference.id, email)
         if participant is None:
             self._check_user_quota(actor.company_id, email.lower())
-            participant = self._new(
+            participant = new_participant(
+                self.session,
                 conference,
                 email=email,
                 name=name or email.split("@", 1)[0],
@@ -165,7 +184,15 @@ class ParticipantService:
     def add_external(
         self, actor: Actor, conference: Conference, *, external_id: str, nickname: str = "", email: str = ""
     ) -> Participant:
-        """Add the client's user ``external_id``; adding it again updates and keeps its URL."""
+        """Add the client's user ``external_id`` to a meeting of the actor's company; adding it again
+        updates it and keeps its URL.
+
+        Raises:
+            NotFound: the meeting is another company's.
+            InvalidInput: no or a too long ``external_id``, a too long nickname, a malformed email.
+            QuotaExceeded: a new person beyond the company's quota of users.
+        """
+        self._own(actor, conference)
         external_id = external_id.strip()
         if not external_id:
             raise InvalidInput("puid is required", field="puid")
@@ -175,7 +202,8 @@ class ParticipantService:
         participant = self.repo.by_external_id(conference.id, external_id)
         if participant is None:
             self._check_user_quota(actor.company_id, external_id)
-            participant = self._new(
+            participant = new_participant(
+                self.session,
                 conference,
                 external_id=external_id,
                 email=email,
@@ -203,25 +231,43 @@ class ParticipantService:
         )
         return participant
 
-    def get_external(self, conference: Conference, external_id: str) -> Participant:
+    def get_external(self, actor: Actor, conference: Conference, external_id: str) -> Participant:
+        """A live participant of a meeting of the actor's company by the client's user id.
+
+        Raises:
+            NotFound: no such participant (or the meeting is another company's).
+        """
+        self._own(actor, conference)
         participant = self.repo.by_external_id(conference.id, external_id.strip()) if external_id else None
         if participant is None or participant.deleted_at is not None:
             raise NotFound("Participant not found")
         return participant
 
     def participant_url(self, participant: Participant) -> str:
+        """The participant's personal join URL."""
         return Links(self.settings).personal(participant.url_token)
 
     # --- common ------------------------------------------------------------------------
 
     def get(self, actor: Actor, code: str) -> tuple[Participant, Conference]:
-        """A participant (removed ones included) of a live conference of the actor's company."""
+        """A participant (removed ones included) of a live conference of the actor's company, by its
+        code, and its conference.
+
+        Raises:
+            NotFound: no such participant in the actor's company.
+        """
         found = self.repo.by_code_in_company(actor.company_id, code) if code else None
         if found is None:
             raise NotFound("Client not found")
         return found
 
-    def list(self, conference: Conference) -> Sequence[Participant]:
+    def list(self, actor: Actor, conference: Conference) -> Sequence[Participant]:
+        """Every participant of a conference of the actor's company (removed ones included).
+
+        Raises:
+            NotFound: the conference is another company's.
+        """
+        self._own(actor, conference)
         return self.repo.for_conference(conference.id)
 
     def update(
@@ -233,7 +279,14 @@ class ParticipantService:
         name: str | Unset = UNSET,
         moderator: bool | Unset = UNSET,
     ) -> Participant:
-        """Change the given fields; an email already used in the same conference is a conflict."""
+        """Change the given fields of a participant of the actor's company.
+
+        Raises:
+            NotFound: the participant is another company's.
+            Conflict: the participant is removed, or another one of its conference has ``email``.
+            InvalidInput: a malformed email, an empty or too long name.
+        """
+        self._own_participant(actor, participant)
         if participant.deleted_at is not None:
             raise Conflict("Client is deleted")
         if not isinstance(email, Unset):
@@ -259,7 +312,13 @@ class ParticipantService:
         return participant
 
     def remove(self, actor: Actor, participant: Participant, *, reason: str = "removed") -> None:
-        """Remove a participant: every link issued to it so far is revoked. Removing twice is a no-op."""
+        """Remove a participant of the actor's company: every link issued to it so far is revoked.
+        Removing twice is a no-op.
+
+        Raises:
+            NotFound: the participant is another company's.
+        """
+        self._own_participant(actor, participant)
         if participant.deleted_at is not None:
             return
         participant.deleted_at = utcnow()

@@ -9,24 +9,21 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from podium.domain.access.repository import AccessRepository
+from podium.domain.access.service import AccessPolicy
 from podium.domain.actor import SYSTEM_LABEL, Actor
 from podium.domain.audit.service import log_action
 from podium.domain.conferences.lifecycle import stop_live
 from podium.domain.conferences.repository import ConferenceRepository
+from podium.domain.outbox.service import enqueue
 from podium.domain.subscriptions.repository import SubscriptionRepository
+from podium.domain.subscriptions.schemas import NewSubscription
 from podium.kit.clock import utcnow
 from podium.kit.errors import Conflict, Forbidden, InvalidInput, NotFound
+from podium.kit.unset import UNSET, Unset
 from podium.models.subscription import Feature, Pricing, Product, Subscription, SubscriptionStatus
 from podium.models.tenancy import Company, Host
 
 SLUG_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
-
-
-class Omitted:
-    """``switch_plan`` not present in the request (different from an explicit null)."""
-
-
-OMITTED = Omitted()
 
 # The reference's example catalogue, seeded by `podium admin bootstrap`. Its default product is
 # small_plan: the plan every host of the reference's examples is on (host/create, host/fetch), the one
@@ -95,10 +92,170 @@ class HostPlan:
 
 
 class SubscriptionService:
+    """Catalogues, company subscriptions and which hosts are on them.
+
+    The API methods (``catalogue``, ``create``, ``update``, ``set_status``, ``schedule_set_all``,
+    ``for_company``, ``cancel_all``) take the actor and the company's id and check it through the
+    access policy. The rest is trusted: the catalogue commands are the command line's, ``subscribe``
+    and ``set_host_subscriptions`` are called once the company and host are checked (company and
+    host creation, set-up), ``set_all`` is the background job, and ``host_plan``, ``host_plans``,
+    ``ensure_can_host``, ``live`` and ``products`` read for callers that hold the objects.
+    """
+
     def __init__(self, session: Session) -> None:
         self.session = session
         self.repo = SubscriptionRepository(session)
         self.access = AccessRepository(session)
+
+    # --- the API: the actor's scope is checked here ------------------------------------------
+
+    def catalogue(self, actor: Actor) -> Sequence[Product]:
+        """The plans and add-ons an admin's reseller sells (its own catalogue or its nearest ancestor's).
+
+        Raises:
+            Forbidden: a plain host.
+        """
+        AccessPolicy(self.session, actor).require_admin()
+        return self.products(actor.reseller_id or 0)
+
+    def create(self, actor: Actor, company_id: int | None, command: NewSubscription) -> Subscription:
+        """Subscribe a company to a product of its catalogue (see ``subscribe``).
+
+        Args:
+            actor: who is calling; a company admin always acts on its own company.
+            company_id: the company (required of a reseller admin).
+            command: the product and how hosts and current plans are handled.
+
+        Raises:
+            Forbidden: a plain host, or a company beyond the actor's scope.
+            NotFound: the company, the product or the ``switch_plan`` subscription does not exist.
+            InvalidInput: no slug, a host limit below 1, a ``switch_plan`` that is not a plan.
+            Conflict: the company already holds the product, or a locked host limit is reached.
+        """
+        company = AccessPolicy(self.session, actor).company(company_id)
+        return self.subscribe(
+            actor,
+            company,
+            _slug(command.slug),
+            switch_plan=command.switch_plan,
+            host_limit=command.host_limit,
+            subscribe_all_hosts=command.subscribe_all_hosts,
+        )
+
+    def update(self, actor: Actor, company_id: int | None, slug: str, *, host_limit: int) -> Subscription:
+        """Change the host limit of a company's subscription.
+
+        Raises:
+            Forbidden: a plain host, or a company beyond the actor's scope.
+            NotFound: the company or the subscription does not exist.
+            InvalidInput: no slug, a limit below 1 or below the hosts assigned.
+        """
+        company = AccessPolicy(self.session, actor).company(company_id)
+        subscription = self.by_slug(company, _slug(slug))
+        if host_limit < 1:
+            raise InvalidInput("host_limit must be a positive integer", field="host_limit")
+        assigned = self.repo.assigned_count(subscription.id)
+        if host_limit < assigned:
+            raise InvalidInput(
+                f"host_limit cannot be below the {assigned} hosts assigned", field="host_limit"
+            )
+        subscription.host_limit = host_limit
+        self.session.flush()
+        log_action(
+            self.session,
+            "subscription.updated",
+            actor=actor.label,
+            ref=f"subscription:{subscription.id}",
+            company_id=company.id,
+            host_limit=host_limit,
+        )
+        return subscription
+
+    def set_status(
+        self, actor: Actor, company_id: int, slug: str, status: SubscriptionStatus
+    ) -> Subscription:
+        """Suspend, reactivate or cancel (final) one subscription (reseller admins only).
+
+        Live conferences whose organiser can no longer host end at once.
+
+        Raises:
+            Forbidden: not a reseller admin, or a company beyond its tree.
+            NotFound: the company or the subscription does not exist.
+            InvalidInput: no slug.
+        """
+        company = self._reseller_company(actor, company_id)
+        subscription = self.by_slug(company, _slug(slug))
+        if status == SubscriptionStatus.CANCELLED:
+            self._cancel(actor, company, subscription, reason="cancelled")
+        else:
+            subscription.status = status
+            log_action(
+                self.session,
+                f"subscription.{status.value.lower()}",
+                actor=actor.label,
+                ref=f"subscription:{subscription.id}",
+                company_id=company.id,
+            )
+        self.session.flush()
+        if status != SubscriptionStatus.ACTIVE:
+            self.stop_unhostable(company.id, actor.label)
+        return subscription
+
+    def schedule_set_all(
+        self,
+        actor: Actor,
+        company_id: int,
+        from_status: SubscriptionStatus,
+        to_status: SubscriptionStatus,
+    ) -> None:
+        """Accept moving every subscription of a company from one status to another (reseller admins
+        only); the outbox worker does it (``set_all``), as the reference makes it asynchronous.
+
+        Raises:
+            Forbidden: not a reseller admin, or a company beyond its tree.
+            NotFound: the company does not exist.
+        """
+        company = self._reseller_company(actor, company_id)
+        enqueue(
+            self.session,
+            "job",
+            {
+                "job": "subscriptions.set_all",
+                "company_id": company.id,
+                "from": from_status.value,
+                "to": to_status.value,
+                "actor": actor.label,
+            },
+        )
+
+    def for_company(self, actor: Actor, company_id: int) -> Sequence[tuple[Subscription, Product]]:
+        """A company's current (not cancelled) subscriptions with their products (reseller admins only).
+
+        Raises:
+            Forbidden: not a reseller admin, or a company beyond its tree.
+            NotFound: the company does not exist.
+        """
+        return self.live(self._reseller_company(actor, company_id))
+
+    def cancel_all(self, actor: Actor, company_id: int) -> None:
+        """Cancel every subscription of a company (reseller admins only; company deletion).
+
+        Raises:
+            Forbidden: not a reseller admin, or a company beyond its tree.
+            NotFound: the company does not exist.
+        """
+        company = self._reseller_company(actor, company_id)
+        for subscription, _ in self.repo.live_for_company(company.id):
+            self._cancel(actor, company, subscription, reason="cancelled")
+        self.session.flush()
+        self.stop_unhostable(company.id, actor.label)
+
+    def _reseller_company(self, actor: Actor, company_id: int) -> Company:
+        policy = AccessPolicy(self.session, actor)
+        policy.require_reseller_admin()
+        return policy.company(company_id)
+
+    # --- trusted: the command line, set-up, the job and other services ------------------------
 
     # --- catalogue ---------------------------------------------------------------------
 
@@ -113,6 +270,7 @@ class SubscriptionService:
         return reseller_id
 
     def products(self, reseller_id: int) -> Sequence[Product]:
+        """The catalogue that applies to the reseller (its own, or its nearest ancestor's)."""
         return self.repo.products(self.catalogue_reseller(reseller_id))
 
     def create_product(
@@ -218,6 +376,7 @@ class SubscriptionService:
         return self.subscribe(actor, company, plan.slug) if plan is not None else None
 
     def seed_example_catalogue(self, reseller_id: int) -> list[Product]:
+        """Add the reference's example products the reseller's catalogue lacks (bootstrap)."""
         return [
             self.create_product(reseller_id, **spec)  # type: ignore[arg-type]
             for spec in EXAMPLE_CATALOGUE
@@ -235,9 +394,15 @@ class SubscriptionService:
     # --- subscriptions -------------------------------------------------------------------
 
     def live(self, company: Company) -> Sequence[tuple[Subscription, Product]]:
+        """The company's current (not cancelled) subscriptions with their products."""
         return self.repo.live_for_company(company.id)
 
     def by_slug(self, company: Company, slug: str) -> Subscription:
+        """The company's current subscription to the product ``slug``.
+
+        Raises:
+            NotFound: the company holds no current subscription to it.
+        """
         subscription = self.repo.live_by_slug(company.id, slug) if slug else None
         if subscription is None:
             raise NotFound(f"Subscription to '{slug}' not found")
@@ -249,16 +414,20 @@ class SubscriptionService:
         company: Company,
         slug: str,
         *,
-        switch_plan: int | None | Omitted = OMITTED,
+        switch_plan: int | None | Unset = UNSET,
         host_limit: int | None = None,
         subscribe_all_hosts: bool = True,
     ) -> Subscription:
-        """Subscribe a company to a product.
+        """Subscribe a company the caller has checked to a product (trusted; ``create`` checks).
 
         For a plan, ``switch_plan`` omitted replaces the company's current plans, an id replaces
         that plan only, and None adds the plan beside the others. Hosts on a replaced plan move to
-        the new one. Raises Conflict when the company already holds a live subscription to it.
-        ``actor`` None is the command line.
+        the new one. ``actor`` None is the command line; any object with a ``label`` will do.
+
+        Raises:
+            NotFound: the product or the ``switch_plan`` subscription does not exist.
+            InvalidInput: a host limit below 1, or a ``switch_plan`` that is not a plan.
+            Conflict: the company already holds a live subscription to it, or a locked limit is hit.
         """
         product = self._product(company, slug)
         if host_limit is not None and host_limit < 1:
@@ -266,7 +435,7 @@ class SubscriptionService:
         if self.repo.live_by_slug(company.id, slug) is not None:
             raise Conflict(f"The company is already subscribed to '{slug}'")
         replaced: list[Subscription] = []
-        if product.is_plan and not isinstance(switch_plan, Omitted) and switch_plan is not None:
+        if product.is_plan and not isinstance(switch_plan, Unset) and switch_plan is not None:
             target = self.repo.subscription(switch_plan)
             if (
                 target is None
@@ -278,7 +447,7 @@ class SubscriptionService:
             if target_product is None or not target_product.is_plan:
                 raise InvalidInput("switch_plan must name a plan subscription", field="switch_plan")
             replaced = [target]
-        elif product.is_plan and isinstance(switch_plan, Omitted):
+        elif product.is_plan and isinstance(switch_plan, Unset):
             replaced = [s for s, p in self.repo.live_for_company(company.id) if p.is_plan]
         subscription = Subscription(
             company_id=company.id,
@@ -306,48 +475,6 @@ class SubscriptionService:
             slug=slug,
             replaced=[s.id for s in replaced],
         )
-        return subscription
-
-    def update(self, actor: Actor, company: Company, slug: str, *, host_limit: int) -> Subscription:
-        subscription = self.by_slug(company, slug)
-        if host_limit < 1:
-            raise InvalidInput("host_limit must be a positive integer", field="host_limit")
-        assigned = self.repo.assigned_count(subscription.id)
-        if host_limit < assigned:
-            raise InvalidInput(
-                f"host_limit cannot be below the {assigned} hosts assigned", field="host_limit"
-            )
-        subscription.host_limit = host_limit
-        self.session.flush()
-        log_action(
-            self.session,
-            "subscription.updated",
-            actor=actor.label,
-            ref=f"subscription:{subscription.id}",
-            company_id=company.id,
-            host_limit=host_limit,
-        )
-        return subscription
-
-    def set_status(
-        self, actor: Actor, company: Company, slug: str, status: SubscriptionStatus
-    ) -> Subscription:
-        """Suspend, reactivate or cancel (final) one subscription."""
-        subscription = self.by_slug(company, slug)
-        if status == SubscriptionStatus.CANCELLED:
-            self._cancel(actor, company, subscription, reason="cancelled")
-        else:
-            subscription.status = status
-            log_action(
-                self.session,
-                f"subscription.{status.value.lower()}",
-                actor=actor.label,
-                ref=f"subscription:{subscription.id}",
-                company_id=company.id,
-            )
-        self.session.flush()
-        if status != SubscriptionStatus.ACTIVE:
-            self.stop_unhostable(company.id, actor.label)
         return subscription
 
     def stop_unhostable(self, company_id: int, actor_label: str) -> None:
@@ -399,12 +526,6 @@ class SubscriptionService:
             ref=f"subscription:{subscription.id}",
             company_id=company.id,
         )
-
-    def cancel_all(self, actor: Actor, company: Company) -> None:
-        for subscription, _ in self.repo.live_for_company(company.id):
-            self._cancel(actor, company, subscription, reason="cancelled")
-        self.session.flush()
-        self.stop_unhostable(company.id, actor.label)
 
     # --- hosts ---------------------------------------------------------------------------
 
@@ -469,14 +590,26 @@ class SubscriptionService:
         self.session.flush()
 
     def host_plan(self, host: Host) -> HostPlan:
+        """What the host is subscribed to, and what that grants."""
         return HostPlan(list(self.repo.for_host(host.id)))
 
     def host_plans(self, hosts: Sequence[Host]) -> dict[int, HostPlan]:
+        """``host_plan`` of many hosts in one query, by host id."""
         return {
             host_id: HostPlan(subs) for host_id, subs in self.repo.for_hosts([h.id for h in hosts]).items()
         }
 
     def ensure_can_host(self, host: Host) -> None:
-        """A host hosts only while one of its plans is active (suspension stops hosting)."""
+        """A host hosts only while one of its plans is active (suspension stops hosting).
+
+        Raises:
+            Forbidden: no active plan.
+        """
         if not self.host_plan(host).can_host():
             raise Forbidden("The host's plan is suspended or missing: hosting is not available")
+
+
+def _slug(slug: str) -> str:
+    if not slug:
+        raise InvalidInput("slug is required", field="slug")
+    return slug

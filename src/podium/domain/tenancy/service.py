@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hmac
-import re
 import secrets
 from dataclasses import dataclass
 
@@ -12,12 +11,16 @@ from sqlalchemy.orm import Session
 from podium.config import Settings, get_settings
 from podium.domain.actor import SYSTEM_LABEL, Actor
 from podium.domain.audit.service import log_action
+from podium.domain.auth.service import AuthService
+from podium.domain.hosts.schemas import HostChanges
+from podium.domain.hosts.service import HostService
+from podium.domain.subscriptions.service import SubscriptionService
+from podium.domain.tenancy.companies import CompanyService
 from podium.domain.tenancy.repository import TenancyRepository
+from podium.domain.tenancy.schemas import CompanyChanges
 from podium.kit.errors import InvalidInput, NotFound, Unauthenticated
 from podium.kit.ids import hash_secret
 from podium.models.tenancy import Company, Credential, CredentialKind, Host, Reseller, Role
-
-SUBDOMAIN_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,12 @@ class IssuedSecret:
 
 
 class TenancyService:
+    """Provisioning and key authentication: the command line's and the edges' authenticators.
+
+    Nothing here acts for an API caller (trusted); companies as resellers manage them through the
+    API are ``CompanyService``'s, with its access checks.
+    """
+
     def __init__(self, session: Session, settings: Settings | None = None) -> None:
         self.session = session
         self.settings = settings or get_settings()
@@ -54,28 +63,18 @@ class TenancyService:
         return reseller
 
     def create_company(self, reseller_id: int, name: str, subdomain: str) -> Company:
-        from podium.domain.tenancy.companies import CompanyService
-
+        """Create a company from the command line (no subscription; see ``provision_company``)."""
         return CompanyService(self.session, self.settings).create_in(
-            reseller_id, {"name": name, "subdomain": subdomain}, actor_label=SYSTEM_LABEL
+            reseller_id, CompanyChanges(name=name, subdomain=subdomain), actor_label=SYSTEM_LABEL
         )
 
     def create_host(self, company_id: int, email: str, role: Role, name: str = "") -> Host:
         """Create a host from the command line (no welcome email; a password link is in its answers)."""
-        from podium.domain.hosts.service import HostChanges, HostService
-
         company = self.repo.company(company_id)
         if company is None or company.deleted_at is not None:
             raise NotFound("Company not found")
-        changes = HostChanges(
-            {
-                "email": email,
-                "name": name or email.split("@")[0],
-                "role": role.value,
-                "no_welcome_email": True,
-            }
-        )
-        return HostService(self.session, self.settings).create(None, company, changes)
+        changes = HostChanges(email=email, name=name or email.split("@")[0], role=role, no_welcome_email=True)
+        return HostService(self.session, self.settings).create(None, company.id, changes)
 
     def _issue(
         self,
@@ -105,9 +104,11 @@ class TenancyService:
         return IssuedSecret(credential=credential, secret=secret, public_id=public_id)
 
     def issue_boomstream_apikey(self, company_id: int) -> IssuedSecret:
+        """A new Boomstream project API key for the company (its plain text only in the result)."""
         return self._issue(company_id, CredentialKind.BOOMSTREAM_APIKEY, secrets.token_hex(16))
 
     def issue_liveminutes_account(self, company_id: int) -> IssuedSecret:
+        """A new LiveMinutes AccountSid and AuthToken for the company (the token only in the result)."""
         return self._issue(
             company_id,
             CredentialKind.LIVEMINUTES,
@@ -177,9 +178,6 @@ class TenancyService:
         """A reseller with the example catalogue, a company under it subscribed to the catalogue's
         default plan (small_plan), and a RESELLER_ADMIN host on that plan, so every dialect's first
         call works, Iotum conferences included."""
-        from podium.domain.auth.service import AuthService
-        from podium.domain.subscriptions.service import SubscriptionService
-
         reseller = self.create_reseller(reseller_name, domain=reseller_domain)
         subscriptions = SubscriptionService(self.session)
         subscriptions.seed_example_catalogue(reseller.id)

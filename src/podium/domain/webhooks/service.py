@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
 
+from podium.domain.access.service import AccessPolicy
+from podium.domain.actor import Actor
 from podium.domain.outbox.service import enqueue
 from podium.domain.webhooks.repository import WebhookRepository
 from podium.kit.clock import utcnow
@@ -107,14 +109,79 @@ def style_of(events: Sequence[str]) -> str:
 
 
 class WebhookService:
+    """A company's webhook endpoints.
+
+    The API methods (``register``, ``endpoints``, ``remove``, ``delivery_log``) take the actor and
+    check the company through the access policy. ``create``, ``get``, ``list``, ``delete`` and
+    ``deliveries`` are the command line's (trusted: no actor), ``record_attempt`` the outbox worker's.
+    """
+
     def __init__(self, session: Session) -> None:
         self.session = session
         self.repo = WebhookRepository(session)
 
+    # --- the API: the actor's scope is checked here ------------------------------------------
+
+    def register(
+        self, actor: Actor, company_id: int | None, url: str, events: Sequence[str]
+    ) -> WebhookEndpoint:
+        """Register an Iotum-style endpoint for the company's ``events``.
+
+        Args:
+            actor: who is calling; a company admin always acts on its own company.
+            company_id: the company (required of a reseller admin).
+            url: where deliveries go (http or https).
+            events: Iotum event names, at least one.
+
+        Raises:
+            Forbidden: a plain host, or a company beyond the actor's scope.
+            NotFound: the company does not exist.
+            InvalidInput: no url, a malformed url, no events or an unknown one.
+        """
+        company = AccessPolicy(self.session, actor).company(company_id)
+        if not url.strip():
+            raise InvalidInput("url is required", field="url")
+        return self.create(company.id, url, events, style="iotum")
+
+    def endpoints(self, actor: Actor, company_id: int | None) -> Sequence[WebhookEndpoint]:
+        """The company's live endpoints.
+
+        Raises:
+            Forbidden: a plain host, or a company beyond the actor's scope.
+            NotFound: the company does not exist.
+        """
+        return self.list(AccessPolicy(self.session, actor).company(company_id).id)
+
+    def remove(self, actor: Actor, company_id: int | None, endpoint_id: int) -> None:
+        """Stop delivering to an endpoint of the company.
+
+        Raises:
+            Forbidden: a plain host, or a company beyond the actor's scope.
+            NotFound: the company, or the endpoint in it, does not exist.
+        """
+        self.delete(AccessPolicy(self.session, actor).company(company_id).id, endpoint_id)
+
+    def delivery_log(
+        self, actor: Actor, company_id: int | None, endpoint_id: int
+    ) -> Sequence[WebhookDelivery]:
+        """The latest delivery attempts to an endpoint of the company, newest first.
+
+        Raises:
+            Forbidden: a plain host, or a company beyond the actor's scope.
+            NotFound: the company, or the endpoint in it, does not exist.
+        """
+        return self.deliveries(AccessPolicy(self.session, actor).company(company_id).id, endpoint_id)
+
+    # --- the command line and the worker (trusted) ------------------------------------------
+
     def create(
         self, company_id: int, url: str, events: Sequence[str], *, style: str | None = None
     ) -> WebhookEndpoint:
-        """An endpoint for ``events``; ``style`` (iotum | boomstream) follows from them unless given."""
+        """An endpoint for ``events``; ``style`` (iotum | boomstream) follows from them unless given.
+
+        Raises:
+            InvalidInput: a malformed url, or events that are unknown or mix the two styles.
+        """
         parts = urlsplit(url.strip())
         if parts.scheme not in ("http", "https") or not parts.netloc or len(url) > 2048:
             raise InvalidInput("url must be an http(s) URL", field="url")
@@ -135,19 +202,35 @@ class WebhookService:
         return endpoint
 
     def get(self, company_id: int, endpoint_id: int) -> WebhookEndpoint:
+        """A live endpoint of the company.
+
+        Raises:
+            NotFound: no such endpoint in this company.
+        """
         endpoint = self.repo.endpoint(endpoint_id)
         if endpoint is None or endpoint.company_id != company_id or endpoint.deleted_at is not None:
             raise NotFound("Webhook not found")
         return endpoint
 
     def list(self, company_id: int) -> Sequence[WebhookEndpoint]:
+        """The company's live endpoints."""
         return self.repo.live_for_company(company_id)
 
     def delete(self, company_id: int, endpoint_id: int) -> None:
+        """Mark an endpoint of the company deleted (its delivery log stays).
+
+        Raises:
+            NotFound: no such endpoint in this company.
+        """
         self.get(company_id, endpoint_id).deleted_at = utcnow()
         self.session.flush()
 
     def deliveries(self, company_id: int, endpoint_id: int) -> Sequence[WebhookDelivery]:
+        """The latest delivery attempts to an endpoint of the company, newest first.
+
+        Raises:
+            NotFound: no such endpoint in this company.
+        """
         return self.repo.deliveries(self.get(company_id, endpoint_id).id)
 
     def record_attempt(
@@ -160,6 +243,7 @@ class WebhookService:
         error: str,
         succeeded: bool,
     ) -> None:
+        """Log one delivery attempt of an outbox message (the worker's)."""
         self.repo.add(
             WebhookDelivery(
                 endpoint_id=int(message["endpoint_id"]),

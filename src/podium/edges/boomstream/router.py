@@ -26,7 +26,8 @@ from podium.edges.boomstream.routes.media import METHODS as MEDIA_METHODS
 from podium.edges.boomstream.routes.ppv import METHODS as PPV_METHODS
 from podium.edges.boomstream.routes.stats import METHODS as STATS_METHODS
 from podium.edges.common import MethodSpec, Param, Params, dispatch, read_params
-from podium.kit.errors import DomainError, InvalidInput
+from podium.edges.guarding import attempts as guarded_attempts
+from podium.kit.errors import DomainError, InvalidInput, Unauthenticated, retry_after_headers
 from podium.kit.uow import Context
 
 PREFIX = "/api"
@@ -76,7 +77,9 @@ class _Answering:
         body = envelope(
             {}, ok=False, message=error.message, version=self.version, request_uri=self.request_uri
         )
-        return render(body, self.fmt, status_for(error))
+        response = render(body, self.fmt, status_for(error))
+        response.headers.update(retry_after_headers(error))
+        return response
 
 
 async def _run(
@@ -95,14 +98,28 @@ async def _run(
         answering.version = _version(params)
         return params, apikey_from(request, params)
 
+    attempts = guarded_attempts(request)
+
     def authenticated(ctx: Context, read: tuple[Params, str]) -> dict[str, Any]:
         params, apikey = read
-        actor = TenancyService(ctx.session).authenticate_boomstream(apikey)
+        # An API key is a machine credential: a wrong one counts against the client only.
+        attempts.check(ctx.session)
+        try:
+            actor = TenancyService(ctx.session).authenticate_boomstream(apikey)
+        except Unauthenticated:
+            if apikey:
+                attempts.failed()
+            raise
         for param in required:
             params.required(param.name)
         return work(Call(ctx=ctx, actor=actor, params=params))
 
-    return await dispatch(request, read=read, work=authenticated, answer=answering.ok, fail=answering.failed)
+    try:
+        return await dispatch(
+            request, read=read, work=authenticated, answer=answering.ok, fail=answering.failed
+        )
+    finally:
+        await attempts.settle_async()
 
 
 def _endpoint(method: MethodSpec) -> Callable[[Request], Awaitable[Response]]:

@@ -11,6 +11,12 @@ from podium.edges.iotum.params import Body
 from podium.kit.uow import Context
 
 
+def presents_credential(request: Request, body: Body) -> bool:
+    """Whether the call carries a credential at all (only a wrong one is a failed attempt)."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return bool(body.get("auth_token")) or (scheme.lower() == "bearer" and bool(token.strip()))
+
+
 def actor_from(request: Request, body: Body, ctx: Context) -> Actor:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")

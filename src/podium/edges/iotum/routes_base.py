@@ -6,7 +6,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from podium.domain.access.service import AccessPolicy
 from podium.domain.actor import Actor
 from podium.domain.hosts.service import HostService
 from podium.domain.subscriptions.service import SubscriptionService
@@ -42,10 +41,6 @@ class Call:
         if self.actor.host_id is None:
             raise InvalidInput("host_id is required", field="host_id")
         return self.actor.host_id
-
-    @property
-    def policy(self) -> AccessPolicy:
-        return AccessPolicy(self.ctx.session, self.actor)
 
     @property
     def hosts(self) -> HostService:

@@ -16,9 +16,10 @@ from podium.domain.conferences.service import ConferenceService
 from podium.domain.participants.service import ParticipantService
 from podium.domain.tenancy.service import TenancyService
 from podium.edges.common import MethodSpec, Param, Params, dispatch, read_params
+from podium.edges.guarding import attempts as guarded_attempts
 from podium.edges.liveminutes.auth import basic_credentials
 from podium.edges.liveminutes.errors import body_for, status_for
-from podium.kit.errors import DomainError, InvalidInput
+from podium.kit.errors import DomainError, InvalidInput, Unauthenticated, retry_after_headers
 from podium.kit.links import Links
 from podium.kit.uow import Context
 from podium.models.conference import Conference
@@ -199,7 +200,8 @@ SPECS: tuple[MethodSpec, ...] = tuple(
 
 
 def _fail(error: DomainError) -> JSONResponse:
-    headers = {"WWW-Authenticate": 'Basic realm="liveminutes"'} if status_for(error) == 401 else None
+    headers = {"WWW-Authenticate": 'Basic realm="liveminutes"'} if status_for(error) == 401 else {}
+    headers.update(retry_after_headers(error))
     return JSONResponse(body_for(error), status_code=status_for(error), headers=headers)
 
 
@@ -212,14 +214,26 @@ async def _read(request: Request) -> tuple[tuple[str, str], Params]:
 
 
 def _endpoint(method: MethodSpec) -> Callable[[Request], Awaitable[Response]]:
-    def work(ctx: Context, read: tuple[tuple[str, str], Params]) -> dict[str, Any]:
-        (account_sid, auth_token), params = read
-        actor = TenancyService(ctx.session).authenticate_liveminutes(account_sid, auth_token)
-        payload: dict[str, Any] = method.handler(Call(ctx=ctx, actor=actor, params=params))
-        return payload
-
     async def endpoint(request: Request) -> Response:
-        return await dispatch(request, read=_read, work=work, answer=_answer, fail=_fail)
+        attempts = guarded_attempts(request)
+
+        def work(ctx: Context, read: tuple[tuple[str, str], Params]) -> dict[str, Any]:
+            (account_sid, auth_token), params = read
+            # AccountSid and AuthToken are a machine credential: a wrong pair counts against the
+            # client only (locking the AccountSid would let anyone switch the account's API off).
+            attempts.check(ctx.session)
+            try:
+                actor = TenancyService(ctx.session).authenticate_liveminutes(account_sid, auth_token)
+            except Unauthenticated:
+                attempts.failed()
+                raise
+            payload: dict[str, Any] = method.handler(Call(ctx=ctx, actor=actor, params=params))
+            return payload
+
+        try:
+            return await dispatch(request, read=_read, work=work, answer=_answer, fail=_fail)
+        finally:
+            await attempts.settle_async()
 
     endpoint.__name__ = "liveminutes_" + method.operation_name
     endpoint.__doc__ = method.summary

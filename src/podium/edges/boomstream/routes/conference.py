@@ -9,6 +9,7 @@ from podium.domain.conferences.service import UNSET, ConferenceService
 from podium.domain.participants.service import ParticipantService
 from podium.edges.boomstream.methods import Call, Method, Param
 from podium.edges.boomstream.params import integer, optional, yes_no
+from podium.edges.common import MethodSpec
 from podium.models.conference import Conference
 from podium.models.participant import Participant, ParticipantRole
 
@@ -110,7 +111,7 @@ def invite(call: Call) -> dict[str, Any]:
 
 def client_list(call: Call) -> dict[str, Any]:
     conference = _conferences(call).get(call.actor, call.params.required("code"))
-    participants = _participants(call).list(conference)
+    participants = _participants(call).list(call.actor, conference)
     states = AttendanceService(call.ctx.session).participant_states(conference.id, participants)
     return {"Clients": [client_fields(p, conference, states[p.id]) for p in participants]}
 
@@ -156,7 +157,7 @@ def delete(call: Call) -> dict[str, Any]:
 CODE = Param("code", "Conference code (xxx-xxxx-xxx)", required=True)
 CLIENT_CODE = Param("code", "Client code", required=True)
 
-METHODS: tuple[Method, ...] = (
+METHODS: tuple[MethodSpec, ...] = (
     Method("conference/info", "Conference by its code", info, (CODE,)),
     Method("conference/list", "List of conferences", list_),
     Method(

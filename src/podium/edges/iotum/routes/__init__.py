@@ -9,8 +9,10 @@ from fastapi.responses import JSONResponse, Response
 
 from podium.domain.access.service import AccessPolicy
 from podium.domain.auth.service import AuthService
+from podium.domain.guard import targets
 from podium.edges.common import MethodSpec, dispatch
-from podium.edges.iotum.auth import actor_from
+from podium.edges.guarding import attempts as guarded_attempts
+from podium.edges.iotum.auth import actor_from, presents_credential
 from podium.edges.iotum.errors import status_for
 from podium.edges.iotum.params import Body, read_body
 from podium.edges.iotum.routes import (
@@ -21,11 +23,12 @@ from podium.edges.iotum.routes import (
     drive,
     hosts,
     reports,
+    security,
     subscriptions,
     webhooks,
 )
 from podium.edges.iotum.routes_base import Answer, Call
-from podium.kit.errors import DomainError, InvalidInput
+from podium.kit.errors import DomainError, InvalidInput, Unauthenticated, retry_after_headers
 from podium.kit.uow import Context
 
 PREFIX = "/enterprise_api"
@@ -40,12 +43,14 @@ ENDPOINTS: tuple[MethodSpec, ...] = (
     *drive.ENDPOINTS,
     *chat.ENDPOINTS,
     *webhooks.ENDPOINTS,
+    *security.ENDPOINTS,
 )
 
 
 def _error(error: DomainError) -> JSONResponse:
     status = status_for(error)
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    headers.update(retry_after_headers(error))
     return JSONResponse({"message": error.message}, status_code=status, headers=headers)
 
 
@@ -57,13 +62,26 @@ def _answer(answer: Answer) -> Response:
 
 def _endpoint(endpoint: MethodSpec) -> Callable[[Request], Awaitable[Response]]:
     async def handle(request: Request) -> Response:
+        attempts = guarded_attempts(request)
+
         def work(ctx: Context, body: Body) -> Answer:
-            actor = actor_from(request, body, ctx)
+            # auth_token and OAuth bearer tokens are long random secrets: a wrong one counts
+            # against the client only.
+            attempts.check(ctx.session)
+            try:
+                actor = actor_from(request, body, ctx)
+            except Unauthenticated:
+                if presents_credential(request, body):
+                    attempts.failed()
+                raise
             AccessPolicy(ctx.session, actor).require_scope(endpoint.scope or "write")
             answer: Answer = endpoint.handler(Call(ctx=ctx, actor=actor, body=body))
             return answer
 
-        return await dispatch(request, read=_read, work=work, answer=_answer, fail=_error)
+        try:
+            return await dispatch(request, read=_read, work=work, answer=_answer, fail=_error)
+        finally:
+            await attempts.settle_async()
 
     handle.__name__ = "iotum_" + endpoint.operation_name
     handle.__doc__ = endpoint.summary
@@ -74,22 +92,38 @@ async def _read(request: Request) -> Body:
     return await read_body(request, request.app.state.settings.max_body_bytes)
 
 
-def _authenticate(ctx: Context, body: Body) -> Answer:
-    auth = AuthService(ctx.session, ctx.settings)
-    if body.get("api_token"):
-        token = auth.authenticate_api_token(body.str_("api_token"))
-    elif body.get("email") is not None or body.get("password") is not None:
-        token = auth.authenticate_password(
-            body.str_("email", required=True), body.str_("password", required=True)
-        )
-    else:
-        raise InvalidInput("api_token is required")
-    return Answer({"auth_token": token})
-
-
 async def authenticate(request: Request) -> Response:
     """Exchange an API token (or the deprecated email and password) for an auth_token."""
-    return await dispatch(request, read=_read, work=_authenticate, answer=_answer, fail=_error)
+    attempts = guarded_attempts(request)
+
+    def work(ctx: Context, body: Body) -> Answer:
+        auth = AuthService(ctx.session, ctx.settings)
+        if body.get("api_token"):
+            # A machine credential: a wrong one counts against the client only.
+            attempts.check(ctx.session)
+            try:
+                token = auth.authenticate_api_token(body.str_("api_token"))
+            except Unauthenticated:
+                attempts.failed()
+                raise
+        elif body.get("email") is not None or body.get("password") is not None:
+            email, password = body.str_("email", required=True), body.str_("password", required=True)
+            # A person's password: its login is a target, locked for everyone after a few failures
+            # (the same target as the web sign-in's).
+            attempts.check(ctx.session, targets.login(email))
+            try:
+                token = auth.authenticate_password(email, password)
+            except Unauthenticated:
+                attempts.failed(targets.Targets(ctx.session).login(email))
+                raise
+        else:
+            raise InvalidInput("api_token is required")
+        return Answer({"auth_token": token})
+
+    try:
+        return await dispatch(request, read=_read, work=work, answer=_answer, fail=_error)
+    finally:
+        await attempts.settle_async()
 
 
 def build_router() -> APIRouter:

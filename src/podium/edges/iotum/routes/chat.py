@@ -2,33 +2,36 @@
 
 from __future__ import annotations
 
+from podium.domain.chat.schemas import RoomRef
 from podium.domain.chat.service import ChatService
 from podium.edges.iotum import present
+from podium.edges.iotum.params import Body
 from podium.edges.iotum.routes_base import MESSAGE_OK, Answer, Call, Endpoint
 
 
+def _room(body: Body) -> RoomRef:
+    return RoomRef(room_id=body.int_("id", required=False), slug=body.str_("slug") or None)
+
+
 def chat_create(call: Call) -> Answer:
-    call.policy.require_reseller_admin()
-    company = call.policy.company(call.body.id_("company_id"))
-    chat = ChatService(call.ctx.session)
-    room = chat.room(
-        company.id, room_id=call.body.int_("id", required=False), slug=call.body.str_("slug") or None
+    """A System message to a DM room or channel."""
+    company_id = call.body.id_("company_id")
+    ChatService(call.ctx.session).post_to_room(
+        call.actor, company_id, _room(call.body), call.body.str_("message")
     )
-    chat.post_system(call.actor.label, room, call.body.str_("message", required=True))
     return MESSAGE_OK
 
 
 def chat_fetch(call: Call) -> Answer:
-    company = call.policy.company(call.body.int_("company_id", required=False))
-    chat = ChatService(call.ctx.session)
-    room = chat.room(
-        company.id, room_id=call.body.int_("id", required=False), slug=call.body.str_("slug") or None
+    """Messages of a DM room or channel (extension)."""
+    log = ChatService(call.ctx.session).room_log(
+        call.actor, call.body.int_("company_id", required=False), _room(call.body)
     )
     return Answer(
         {
-            "id": room.id,
-            "slug": room.slug,
-            "messages": [present.chat_message(m) for m in chat.messages(room_id=room.id)],
+            "id": log.room.id,
+            "slug": log.room.slug,
+            "messages": [present.chat_message(m) for m in log.messages],
         }
     )
 

@@ -4,58 +4,79 @@ from __future__ import annotations
 
 from typing import Any
 
+from podium.domain.tenancy.schemas import CompanyChanges, NewCompany
 from podium.edges.iotum import present
+from podium.edges.iotum.params import Body
 from podium.edges.iotum.routes_base import MESSAGE_OK, Answer, Call, Endpoint
+from podium.kit import coerce
+from podium.kit.unset import UNSET
+from podium.models.tenancy import Company
 
 
-def descendants(call: Call) -> Answer:
-    return Answer(present.reseller_tree(call.companies.descendants(call.actor)))
+def _company_changes(body: Body, *, creating: bool) -> CompanyChanges:
+    """The company fields the body gives, their loose types read (trimming and rules are the service's).
+
+    On create an empty name or subdomain is "missing"; colours and currency read empty as "clear".
+    """
+    values: dict[str, Any] = {}
+    for key in ("name", "subdomain"):
+        if creating:
+            raw = body.get(key)
+            values[key] = coerce.to_text(key, raw) if raw else UNSET
+        elif body.has(key):
+            values[key] = coerce.to_text(key, body.get(key))
+    for key in ("partner_id", "customer_id"):
+        if body.has(key):
+            raw = body.get(key)
+            values[key] = None if raw is None else coerce.to_text(key, raw)
+    if body.has("openid_provider"):
+        values["openid_provider"] = coerce.to_bool("openid_provider", body.get("openid_provider"))
+    for key in ("primary_color", "accent_color", "currency"):
+        if body.has(key):
+            values[key] = coerce.to_text(key, body.get(key) or "")
+    return CompanyChanges(**values)
 
 
-def _company_answer(call: Call, company: Any) -> Answer:
+def _company_answer(call: Call, company: Company) -> Answer:
     return Answer(present.company(company, call.companies.host_ids([company])[company.id]))
 
 
+def descendants(call: Call) -> Answer:
+    """Sub-resellers of the reseller."""
+    return Answer(present.reseller_tree(call.companies.descendants(call.actor)))
+
+
 def company_create(call: Call) -> Answer:
-    company = call.companies.create(call.actor, call.body.without("auth_token"))
+    """Create a company."""
+    fields = _company_changes(call.body, creating=True)
+    raw_product = call.body.get("product_id")
+    product_id = None if raw_product is None else coerce.to_int("product_id", raw_product)
+    company = call.companies.create(call.actor, NewCompany(fields, product_id))
     return Answer({"id": company.id})
 
 
 def company_fetch(call: Call) -> Answer:
-    call.policy.require_reseller_admin()
-    return _company_answer(call, call.policy.company(call.body.id_("company_id")))
+    """A company."""
+    return _company_answer(call, call.companies.fetch(call.actor, call.body.id_("company_id")))
 
 
 def company_update(call: Call) -> Answer:
-    call.policy.require_reseller_admin()
-    company = call.policy.company(call.body.id_("company_id"))
-    fields = {
-        k: v
-        for k, v in call.body.values.items()
-        if k
-        in (
-            "subdomain",
-            "name",
-            "partner_id",
-            "customer_id",
-            "openid_provider",
-            "primary_color",
-            "accent_color",
-            "currency",
-        )
-    }
-    return _company_answer(call, call.companies.update(call.actor, company, fields))
+    """Update a company."""
+    company_id = call.body.id_("company_id")
+    changes = _company_changes(call.body, creating=False)
+    return _company_answer(call, call.companies.update(call.actor, company_id, changes))
 
 
 def company_fetch_all(call: Call) -> Answer:
+    """All companies of the reseller tree."""
     companies = call.companies.in_scope(call.actor)
     host_ids = call.companies.host_ids(companies)
     return Answer([present.company(c, host_ids[c.id]) for c in companies])
 
 
 def company_delete(call: Call) -> Answer:
-    call.policy.require_reseller_admin()
-    call.companies.delete(call.actor, call.policy.company(call.body.id_("company_id")))
+    """Delete a company."""
+    call.companies.delete(call.actor, call.body.id_("company_id"))
     return MESSAGE_OK
 
 

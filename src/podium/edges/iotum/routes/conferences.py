@@ -5,62 +5,29 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from podium.domain.attendance.repository import AttendanceRepository
 from podium.domain.attendance.service import AttendanceService
 from podium.domain.chat.service import ChatService
-from podium.domain.conferences.repository import ConferenceRepository
 from podium.domain.conferences.scheduling import SchedulingService
-from podium.domain.contacts.service import Book, ContactService
 from podium.edges.iotum import present
+from podium.edges.iotum.routes.conference_params import conference_options, dial_out, invitees
 from podium.edges.iotum.routes_base import MESSAGE_OK, Answer, Call, Endpoint
 from podium.kit import coerce
 from podium.kit.clock import utcnow
-from podium.kit.errors import InvalidInput, NotFound
+from podium.kit.errors import InvalidInput
 from podium.kit.links import Links
 from podium.models.conference import Conference
-from podium.models.tenancy import Host
 
 PAGE = 10
 
 T = TypeVar("T")
-
-CONFERENCE_FIELDS = (
-    "subject",
-    "agenda",
-    "start",
-    "time_zone",
-    "duration",
-    "auto_record",
-    "auto_stream",
-    "auto_transcribe",
-    "one_time_access_code",
-    "secure_url",
-    "host_initiated_recording",
-    "security_pin",
-    "mute_mode",
-    "participants",
-    "participant_emails",
-    "participant_hosts",
-    "moderators",
-    "broadcast_stream_url",
-    "schedule",
-)
 
 
 def scheduling_of(call: Call) -> SchedulingService:
     return SchedulingService(call.ctx.session, call.ctx.settings)
 
 
-def _fields(call: Call) -> dict[str, Any]:
-    return {k: v for k, v in call.body.values.items() if k in CONFERENCE_FIELDS}
-
-
-def _conference(call: Call) -> tuple[Conference, Host]:
-    """The conference named by ``conference_id`` and its organiser, checked against the caller's scope."""
-    conference = ConferenceRepository(call.ctx.session).by_id(call.body.id_("conference_id"))
-    if conference is None or conference.deleted_at is not None or conference.host_id is None:
-        raise NotFound("Conference not found")
-    return conference, call.policy.host(conference.host_id)
+def _conference_id(call: Call) -> int:
+    return call.body.id_("conference_id")
 
 
 def _answer(call: Call, conference: Conference) -> dict[str, Any]:
@@ -83,20 +50,26 @@ def page_of(call: Call, endpoint: str, items: Sequence[T]) -> tuple[list[T], dic
 
 
 def conference_create(call: Call) -> Answer:
-    host = call.policy.host(call.host_id())
-    conference = scheduling_of(call).create(call.actor, host, _fields(call))
+    """Schedule a conference (or a recurring series)."""
+    conference = scheduling_of(call).create(
+        call.actor, call.host_id(), conference_options(call.body, "create"), invitees(call.body)
+    )
     return Answer(_answer(call, conference))
 
 
 def conference_create_reservationless(call: Call) -> Answer:
-    host = call.policy.host(call.host_id())
-    conference = scheduling_of(call).create_reservationless(call.actor, host, _fields(call))
+    """Start a reservationless conference now."""
+    conference = scheduling_of(call).create_reservationless(
+        call.actor, call.host_id(), conference_options(call.body, "reservationless"), invitees(call.body)
+    )
     return Answer(_answer(call, conference))
 
 
 def conference_update(call: Call) -> Answer:
-    conference, host = _conference(call)
-    scheduling_of(call).update(call.actor, conference, host, _fields(call))
+    """Update a conference (a master updates its series)."""
+    conference = scheduling_of(call).update(
+        call.actor, _conference_id(call), conference_options(call.body, "update"), invitees(call.body)
+    )
     return Answer(_answer(call, conference))
 
 
@@ -109,15 +82,16 @@ def detail_of(call: Call, conference: Conference) -> dict[str, Any]:
 
 
 def conference_fetch(call: Call) -> Answer:
-    conference, _ = _conference(call)
+    """A conference (output: detail)."""
+    conference = scheduling_of(call).fetch(call.actor, _conference_id(call))
     if call.body.str_("output") == "detail":
         return Answer(detail_of(call, conference))
     return Answer(_answer(call, conference))
 
 
 def conference_fetch_all(call: Call) -> Answer:
-    host = call.policy.host(call.host_id())
-    conferences = scheduling_of(call).for_host(host)
+    """A host's scheduled conferences (18 months)."""
+    conferences = scheduling_of(call).for_host(call.actor, call.host_id())
     chunk, next_page = page_of(call, "conference/fetch_all", conferences)
     detail = call.body.str_("output") == "detail"
     rows = [detail_of(call, c) if detail else _answer(call, c) for c in chunk]
@@ -125,71 +99,61 @@ def conference_fetch_all(call: Call) -> Answer:
 
 
 def conference_cancel(call: Call) -> Answer:
-    conference, _ = _conference(call)
-    scheduling_of(call).cancel(call.actor, conference)
+    """Cancel a conference (a master cancels its series)."""
+    scheduling_of(call).cancel(call.actor, _conference_id(call))
     return MESSAGE_OK
 
 
 def conference_end(call: Call) -> Answer:
-    conference, _ = _conference(call)
-    scheduling_of(call).end(call.actor, conference)
+    """End an active conference."""
+    scheduling_of(call).end(call.actor, _conference_id(call))
     return MESSAGE_OK
 
 
 def conference_participant_details(call: Call) -> Answer:
-    conference, host = _conference(call)
-    everyone, moderators = scheduling_of(call).participant_contacts(conference)
-    contacts = ContactService(call.ctx.session)
-
-    book = Book(call.policy.company_or_own(host.company_id), host)
+    """Contacts of a conference's participants."""
+    everyone, moderators = scheduling_of(call).participant_contacts(call.actor, _conference_id(call))
     return Answer(
         {
-            "participants": [present.contact(contacts.view(book, c)) for c in everyone],
-            "moderators": [present.contact(contacts.view(book, c)) for c in moderators],
+            "participants": [present.contact(view) for view in everyone],
+            "moderators": [present.contact(view) for view in moderators],
         }
     )
 
 
 def conference_livestream_viewers(call: Call) -> Answer:
-    conference, _ = _conference(call)
-    viewers = [
-        a
-        for a in AttendanceRepository(call.ctx.session).open_for_conference(conference.id)
-        if a.via == "stream"
-    ]
-    return Answer({"count": str(len(viewers))})
+    """Livestream viewers now."""
+    count = scheduling_of(call).livestream_viewers(call.actor, _conference_id(call))
+    return Answer({"count": str(count)})
 
 
 def conference_stop_streaming(call: Call) -> Answer:
-    conference, _ = _conference(call)
-    scheduling_of(call).stop_streaming(call.actor, conference)
+    """Stop the livestream."""
+    scheduling_of(call).stop_streaming(call.actor, _conference_id(call))
     return MESSAGE_OK
 
 
 def conference_dial_number(call: Call) -> Answer:
-    conference, _ = _conference(call)
-    status = scheduling_of(call).dial_number(call.actor, conference, call.body.values)
+    """Dial a phone number into an active conference."""
+    status = scheduling_of(call).dial_number(call.actor, _conference_id(call), dial_out(call.body))
     return Answer({"dialout_status": status})
 
 
 def conference_message(call: Call) -> Answer:
-    conference, _ = _conference(call)
-    scheduling_of(call).require_active(conference)
-    ChatService(call.ctx.session).post_to_conference(
-        call.actor.label, conference.company_id, conference.id, call.body.str_("message", required=True)
-    )
+    """A System message in an active conference."""
+    scheduling_of(call).post_message(call.actor, _conference_id(call), call.body.str_("message"))
     return MESSAGE_OK
 
 
 def conference_delete_recordings(call: Call) -> Answer:
-    conference, _ = _conference(call)
-    scheduling_of(call).delete_media(call.actor, conference, "recordings")
+    """Delete a past conference's recordings."""
+    scheduling_of(call).delete_media(call.actor, _conference_id(call), "recordings")
     return MESSAGE_OK
 
 
 def conference_delete_transcriptions(call: Call) -> Answer:
-    conference, _ = _conference(call)
-    scheduling_of(call).delete_media(call.actor, conference, "transcriptions")
+    """Delete a past conference's transcriptions."""
+    scheduling_of(call).delete_media(call.actor, _conference_id(call), "transcriptions")
     return MESSAGE_OK
 
 

@@ -5,50 +5,51 @@ from __future__ import annotations
 from podium.domain.drive.service import DriveService
 from podium.edges.iotum import present
 from podium.edges.iotum.routes_base import Answer, Call, Endpoint
-from podium.models.tenancy import Host
 
 
-def _drive(call: Call) -> tuple[DriveService, Host]:
-    return DriveService(call.ctx.session, call.ctx.settings), call.policy.host(call.host_id())
+def _drive(call: Call) -> DriveService:
+    return DriveService(call.ctx.session, call.ctx.settings)
 
 
 def drive_fetch_all(call: Call) -> Answer:
-    drive, host = _drive(call)
-    page = call.body.int_("page", required=False) or 1
-    files, total_pages = drive.page(host, page)
+    """A host's drive files, 20 per page."""
+    result = _drive(call).files(call.actor, call.host_id(), call.body.int_("page", required=False) or 1)
     return Answer(
         {
-            "files": [present.drive_file_brief(f) for f in files],
-            "total_pages": total_pages,
-            "current_page": page,
-            "next_page": page + 1 if page < total_pages else None,
+            "files": [present.drive_file_brief(f) for f in result.files],
+            "total_pages": result.total_pages,
+            "current_page": result.page,
+            "next_page": result.page + 1 if result.page < result.total_pages else None,
         }
     )
 
 
 def drive_create(call: Call) -> Answer:
-    drive, host = _drive(call)
-    file = drive.create(host, call.body.str_("filename", required=True))
+    """A new drive file and its signed upload URL."""
+    drive = _drive(call)
+    file = drive.start_upload(call.actor, call.host_id(), call.body.str_("filename"))
     return Answer(
         {"id": file.id, "upload_url": drive.upload_url(file), "download_link": drive.download_link(file)}
     )
 
 
 def drive_file_fetch(call: Call) -> Answer:
-    drive, host = _drive(call)
-    file = drive.get(host, call.body.id_("id"))
+    """A drive file."""
+    drive = _drive(call)
+    file = drive.fetch(call.actor, call.host_id(), call.body.id_("id"))
     return Answer(present.drive_file(file, drive.download_link(file)))
 
 
 def drive_finish_upload(call: Call) -> Answer:
-    drive, host = _drive(call)
-    file = drive.finish(host, call.body.id_("id"))
+    """Process an uploaded file."""
+    drive = _drive(call)
+    file = drive.finish_upload(call.actor, call.host_id(), call.body.id_("id"))
     return Answer(present.drive_file(file, drive.download_link(file)))
 
 
 def drive_file_delete(call: Call) -> Answer:
-    drive, host = _drive(call)
-    drive.delete(host, call.body.id_("id"))
+    """Delete a drive file (204)."""
+    _drive(call).delete(call.actor, call.host_id(), call.body.id_("id"))
     return Answer(None, status=204)
 
 

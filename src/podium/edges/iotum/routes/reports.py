@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from podium.domain.attendance.repository import AttendanceRepository
 from podium.domain.attendance.service import AttendanceService, minutes
 from podium.domain.chat.service import ChatService
-from podium.domain.conferences.scheduling import local
+from podium.domain.conferences.reports import ConferenceReports
+from podium.domain.conferences.timing import end_of, local
 from podium.edges.iotum import present
 from podium.edges.iotum.routes.conferences import page_of, scheduling_of
 from podium.edges.iotum.routes_base import Answer, Call, Endpoint
@@ -38,23 +38,26 @@ def _date_range(call: Call, zone: ZoneInfo) -> tuple[datetime | None, datetime |
     return bounds[0], bounds[1]
 
 
+def _reports(call: Call) -> ConferenceReports:
+    return ConferenceReports(call.ctx.session)
+
+
 def host_conferences(call: Call) -> Answer:
-    host = call.policy.host(call.host_id())
+    """A host's past conferences (summary or detail)."""
+    host_id = call.host_id()
     zone = _zone(call)
     since, before = _date_range(call, zone)
     output = call.body.str_("output") or "summary"
     if output not in ("summary", "detail"):
         raise InvalidInput("output must be summary or detail", field="output")
+    conferences = _reports(call).past_conferences(call.actor, host_id, since, before)
     now = utcnow()
-    conferences = AttendanceRepository(call.ctx.session).host_conferences(host.id, since, before, now)
     chunk, next_page = page_of(call, "host/conferences", conferences)
     scheduling = scheduling_of(call)
     usages = AttendanceService(call.ctx.session).usage(chunk)
     if output == "summary":
         rows = [
-            present.conference_summary(
-                u, scheduling.end_of(u.conference), zone, now, Links(call.ctx.settings)
-            )
+            present.conference_summary(u, end_of(u.conference), zone, now, Links(call.ctx.settings))
             for u in usages
         ]
     else:
@@ -73,12 +76,12 @@ def host_conferences(call: Call) -> Answer:
 
 
 def host_cdrs(call: Call) -> Answer:
-    host = call.policy.host(call.host_id())
+    """Call detail records of a host's conferences (first 100)."""
+    host_id = call.host_id()
     zone = _zone(call)
     since, before = _date_range(call, zone)
-    rows = AttendanceRepository(call.ctx.session).cdrs(
-        host.id, call.body.int_("conference_id", required=False), since, before, limit=100
-    )
+    conference_id = call.body.int_("conference_id", required=False)
+    host, rows = _reports(call).call_records(call.actor, host_id, conference_id, since, before)
     now = utcnow()
     return Answer(
         [
@@ -89,9 +92,10 @@ def host_cdrs(call: Call) -> Answer:
 
 
 def host_active_calls(call: Call) -> Answer:
-    host = call.policy.host(call.host_id())
+    """Calls the host is on now."""
+    host_id = call.host_id()
     zone = _zone(call)
-    calls = AttendanceRepository(call.ctx.session).active_for_host(host.id)
+    calls = _reports(call).active_calls(call.actor, host_id)
     return Answer(
         [
             {

@@ -4,49 +4,47 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from podium.domain.outbox.service import enqueue
-from podium.domain.subscriptions.service import OMITTED
+from podium.domain.subscriptions.schemas import NewSubscription
 from podium.edges.iotum import present
 from podium.edges.iotum.routes_base import OK, Answer, Call, Endpoint
+from podium.kit.unset import UNSET
 from podium.models.subscription import SubscriptionStatus
 
 
 def fetch_products(call: Call) -> Answer:
-    call.policy.require_admin()
+    """Plans and add-ons."""
     with_description = call.body.bool_("include_description", False)
-    products = call.subscriptions.products(call.actor.reseller_id or 0)
+    products = call.subscriptions.catalogue(call.actor)
     return Answer([present.product(p, description=with_description) for p in products])
 
 
 def subscription_create(call: Call) -> Answer:
-    company = call.policy.company(call.body.int_("company_id", required=False))
-    switch_plan = (
-        OMITTED if not call.body.has("switch_plan") else call.body.int_("switch_plan", required=False)
-    )
-    call.subscriptions.subscribe(
-        call.actor,
-        company,
-        call.body.str_("slug", required=True),
-        switch_plan=switch_plan,
+    """Subscribe a company to a product."""
+    company_id = call.body.int_("company_id", required=False)
+    command = NewSubscription(
+        slug=call.body.str_("slug"),
+        # Absent means "replace the current plans"; an explicit null, "beside them".
+        switch_plan=call.body.int_("switch_plan", required=False) if call.body.has("switch_plan") else UNSET,
         host_limit=call.body.int_("host_limit", required=False),
         subscribe_all_hosts=call.body.bool_("subscribe_all_hosts", True),
     )
+    call.subscriptions.create(call.actor, company_id, command)
     return OK
 
 
 def subscription_update(call: Call) -> Answer:
-    company = call.policy.company(call.body.int_("company_id", required=False))
-    call.subscriptions.update(
-        call.actor, company, call.body.str_("slug", required=True), host_limit=call.body.id_("host_limit")
-    )
+    """Change a subscription's host limit."""
+    company_id = call.body.int_("company_id", required=False)
+    slug = call.body.str_("slug")
+    call.subscriptions.update(call.actor, company_id, slug, host_limit=call.body.id_("host_limit"))
     return OK
 
 
 def _set_status(status: SubscriptionStatus) -> Callable[[Call], Answer]:
     def handler(call: Call) -> Answer:
-        call.policy.require_reseller_admin()
-        company = call.policy.company(call.body.id_("company_id"))
-        call.subscriptions.set_status(call.actor, company, call.body.str_("slug", required=True), status)
+        """Suspend, reactivate or cancel a subscription."""
+        company_id = call.body.id_("company_id")
+        call.subscriptions.set_status(call.actor, company_id, call.body.str_("slug"), status)
         return OK
 
     return handler
@@ -54,29 +52,17 @@ def _set_status(status: SubscriptionStatus) -> Callable[[Call], Answer]:
 
 def _set_all(from_status: SubscriptionStatus, to_status: SubscriptionStatus) -> Callable[[Call], Answer]:
     def handler(call: Call) -> Answer:
-        call.policy.require_reseller_admin()
-        company = call.policy.company(call.body.id_("company_id"))
-        # Accepted now, done by the outbox worker: the reference makes these asynchronous.
-        enqueue(
-            call.ctx.session,
-            "job",
-            {
-                "job": "subscriptions.set_all",
-                "company_id": company.id,
-                "from": from_status.value,
-                "to": to_status.value,
-                "actor": call.actor.label,
-            },
-        )
+        """Suspend or reactivate every subscription (202: the outbox worker does it)."""
+        call.subscriptions.schedule_set_all(call.actor, call.body.id_("company_id"), from_status, to_status)
         return Answer("OK", status=202)
 
     return handler
 
 
 def subscription_fetch(call: Call) -> Answer:
-    call.policy.require_reseller_admin()
-    company = call.policy.company(call.body.id_("company_id"))
-    return Answer([present.subscription(s, p) for s, p in call.subscriptions.live(company)])
+    """A company's subscriptions."""
+    rows = call.subscriptions.for_company(call.actor, call.body.id_("company_id"))
+    return Answer([present.subscription(s, p) for s, p in rows])
 
 
 ENDPOINTS: tuple[Endpoint, ...] = (

@@ -9,30 +9,36 @@ from podium.kit import coerce
 
 
 def webhook_create(call: Call) -> Answer:
-    company = call.policy.company(call.body.int_("company_id", required=False))
+    """Register a webhook endpoint (extension)."""
+    company_id = call.body.int_("company_id", required=False)
     events = coerce.to_str_list("events", call.body.get("events") or [])
-    endpoint = WebhookService(call.ctx.session).create(
-        company.id, call.body.str_("url", required=True), events, style="iotum"
+    endpoint = WebhookService(call.ctx.session).register(
+        call.actor, company_id, call.body.str_("url"), events
     )
     return Answer(present.webhook(endpoint, with_token=True))
 
 
 def webhook_fetch_all(call: Call) -> Answer:
-    company = call.policy.company(call.body.int_("company_id", required=False))
-    return Answer(
-        [present.webhook(e, with_token=False) for e in WebhookService(call.ctx.session).list(company.id)]
+    """The company's webhook endpoints (extension)."""
+    endpoints = WebhookService(call.ctx.session).endpoints(
+        call.actor, call.body.int_("company_id", required=False)
     )
+    return Answer([present.webhook(e, with_token=False) for e in endpoints])
 
 
 def webhook_delete(call: Call) -> Answer:
-    company = call.policy.company(call.body.int_("company_id", required=False))
-    WebhookService(call.ctx.session).delete(company.id, call.body.id_("id"))
+    """Remove a webhook endpoint (extension)."""
+    WebhookService(call.ctx.session).remove(
+        call.actor, call.body.int_("company_id", required=False), call.body.id_("id")
+    )
     return MESSAGE_OK
 
 
 def webhook_deliveries(call: Call) -> Answer:
-    company = call.policy.company(call.body.int_("company_id", required=False))
-    rows = WebhookService(call.ctx.session).deliveries(company.id, call.body.id_("id"))
+    """Delivery log of a webhook endpoint (extension)."""
+    rows = WebhookService(call.ctx.session).delivery_log(
+        call.actor, call.body.int_("company_id", required=False), call.body.id_("id")
+    )
     return Answer([present.webhook_delivery(d) for d in rows])
 
 

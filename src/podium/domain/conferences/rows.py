@@ -1,0 +1,118 @@
+"""A conference row's birth and removal, the same for both entry points (Boomstream/LiveMinutes and
+Iotum): the company's quota, fresh public codes and a moderator token, the audit; removal stops a
+live conference first."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from podium.config import Settings
+from podium.domain.audit.service import log_action
+from podium.domain.conferences.access_codes import conference_codes
+from podium.domain.conferences.lifecycle import stop_live
+from podium.domain.conferences.repository import ConferenceRepository
+from podium.domain.tenancy.repository import TenancyRepository
+from podium.kit.errors import Conflict, QuotaExceeded
+from podium.models.conference import Conference
+from podium.models.tenancy import Host
+
+
+def admit(session: Session, settings: Settings, company_id: int, *, meeting_key: str = "") -> None:
+    """Whether the company may open one more conference (locks the company against a racing request).
+
+    Raises:
+        QuotaExceeded: the company holds ``quota_conferences`` live conferences.
+        Conflict: ``meeting_key`` is already used by a live conference of the company.
+    """
+    repo = ConferenceRepository(session)
+    TenancyRepository(session).lock_company(company_id)
+    if repo.count_live(company_id) >= settings.quota_conferences:
+        raise QuotaExceeded(f"Session limit reached ({settings.quota_conferences} sessions per account)")
+    if meeting_key and repo.live_by_meeting_key(company_id, meeting_key) is not None:
+        raise Conflict("meetingKey already exists", field="meetingKey")
+
+
+def insert(
+    session: Session,
+    *,
+    company_id: int,
+    actor_label: str,
+    host_id: int | None = None,
+    meeting_key: str = "",
+    **fields: Any,
+) -> Conference:
+    """A new conference row with its own public codes and moderator token; audited as created."""
+    codes = conference_codes(session)
+    if meeting_key:
+        codes["meeting_key"] = meeting_key
+    conference = Conference(
+        company_id=company_id,
+        host_id=host_id,
+        moderator_token=secrets.token_urlsafe(9),
+        **codes,
+        **fields,
+    )
+    ConferenceRepository(session).add(conference)
+    log_action(
+        session,
+        "conference.created",
+        actor=actor_label,
+        ref=f"conference:{conference.id}",
+        company_id=company_id,
+        host_id=host_id,
+        conference_id=conference.id,
+        code=conference.code,
+    )
+    return conference
+
+
+def remove(
+    session: Session, conference: Conference, at: datetime, *, actor_label: str, reason: str, cancelled: bool
+) -> None:
+    """Delete (or cancel) a conference: a live one stops first (room closed, attendance ended), then
+    every link to it stops working and its meeting key is free again."""
+    stop_live(session, conference, at, actor_label=actor_label, reason=reason)
+    conference.deleted_at = at
+    if cancelled:
+        conference.cancelled_at = at
+
+
+def insert_for_host(session: Session, settings: Settings, host: Host, *, actor_label: str) -> Conference:
+    """A new conference organised by ``host``, in the host's own company (a reseller admin may act
+    from another one), in the host's time zone.
+
+    Raises:
+        QuotaExceeded: the host's company holds ``quota_conferences`` live conferences.
+    """
+    admit(session, settings, host.company_id)
+    return insert(
+        session,
+        company_id=host.company_id,
+        actor_label=actor_label,
+        host_id=host.id,
+        title="",
+        description="",
+        host_nickname="",
+        host_email="",
+        lang="",
+        time_zone=host.time_zone or "UTC",
+    )
+
+
+def audit(session: Session, action: str, conference: Conference, actor_label: str, **data: Any) -> None:
+    """Audit an action on a host's conference; webhooks fan out from it with host, company and
+    conference ids."""
+    data.setdefault("host_id", conference.host_id)
+    log_action(
+        session,
+        action,
+        actor=actor_label,
+        ref=f"conference:{conference.id}",
+        company_id=conference.company_id,
+        conference_id=conference.id,
+        **data,
+    )

@@ -1,0 +1,28 @@
+"""Who is asking: the client address that failed attempts are counted against (domain/guard)."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from starlette.requests import HTTPConnection
+
+MAX_ADDRESS = 64
+
+
+def client_address(connection: HTTPConnection) -> str:
+    """The peer's IP address, an IPv6 one by its /64 (one subscriber's whole network).
+
+    Behind a reverse proxy the server sees the proxy: ``podium serve`` runs uvicorn with
+    ``proxy_headers``, so a proxy listed in ``FORWARDED_ALLOW_IPS`` (default 127.0.0.1) is replaced
+    by the address it forwards (``X-Forwarded-For``) before this is read.
+    """
+    host = connection.client.host if connection.client else ""
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return host[:MAX_ADDRESS] or "unknown"
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
