@@ -261,8 +261,13 @@ def cmd_create_chat_room(args: argparse.Namespace) -> int:
 def cmd_create_webhook(args: argparse.Namespace) -> int:
     from podium.domain.webhooks.service import WebhookService
 
-    def work(session: Any, _settings: Settings) -> dict[str, object]:
-        endpoint = WebhookService(session).create(args.company_id, args.url, args.events.split(","))
+    def work(session: Any, settings: Settings) -> dict[str, object]:
+        endpoint = WebhookService(session).create(
+            args.company_id,
+            args.url,
+            args.events.split(","),
+            allow_private=settings.webhook_private_networks,
+        )
         return {
             "id": endpoint.id,
             "company_id": endpoint.company_id,

@@ -195,3 +195,22 @@ def test_no_delivery_into_private_networks(client: TestClient, world: World) -> 
         assert log and log[0]["error"] == "address not allowed (loopback, private or link-local)"
         assert log[0]["status_code"] is None
         api(client, "webhook/delete", world.ca, id=created.json()["id"])
+
+
+def test_a_private_address_is_refused_at_registration(client: TestClient, world: World) -> None:
+    from podium.domain.webhooks.service import WebhookService
+    from podium.kit.errors import InvalidInput
+
+    with world.sessions() as session:
+        service = WebhookService(session)
+        for url in (
+            "http://127.0.0.1:8000/hook",
+            "http://10.0.0.5/hook",
+            "http://[::1]/x",
+            "http://169.254.169.254/",
+        ):
+            with pytest.raises(InvalidInput, match="does not deliver to"):
+                service.create(world.company_id, url, ["conference_start"], allow_private=False)
+        public = service.create(world.company_id, "https://hooks.example.com/podium", ["conference_start"])
+        assert public.url == "https://hooks.example.com/podium"
+        session.rollback()

@@ -30,6 +30,7 @@ from podium.kit.errors import (
     Unauthenticated,
     retry_after_headers,
 )
+from podium.kit.text import ascii_digits
 from podium.kit.uow import Context, run_unit_of_work
 from podium.models.tenancy import Host
 from podium.web import guarding
@@ -79,7 +80,7 @@ async def single_sign_on(
         return _message(
             request, "Incomplete sign-in link", "host_id and login_token_public_key are required", 400
         )
-    if not host_id.isdigit():
+    if not ascii_digits(host_id, max_length=9):
         return _message(request, "Invalid sign-in link", "host_id must be a number", 400)
     target = safe_redirect(redirect_url, settings) if redirect_url else "/account"
     if target is None:

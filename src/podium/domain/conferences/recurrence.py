@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from dateutil.rrule import rrule, rrulestr
 
 from podium.kit.errors import InvalidInput
+from podium.kit.text import ascii_digits
 
 FREQS = ("DAILY", "WEEKLY", "MONTHLY")
 DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
@@ -170,6 +171,6 @@ def _positive(fields: dict[str, str], key: str) -> int | None:
     if key not in fields:
         return None
     value = fields[key]
-    if not value.isdigit() or int(value) < 1 or int(value) > 10000:
+    if not ascii_digits(value, max_length=5) or int(value) < 1 or int(value) > 10000:
         raise _parse_error(f"{key} must be a positive number.")
     return int(value)

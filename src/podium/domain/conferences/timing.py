@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from podium.domain.attendance.repository import AttendanceRepository
 from podium.kit.clock import utcnow
-from podium.kit.errors import Conflict
+from podium.kit.errors import Conflict, InvalidInput
 from podium.models.conference import Conference
 
 DEFAULT_DURATION = 60  # minutes, when a conference has none
@@ -19,9 +19,19 @@ ONE_TIME_GRACE = timedelta(hours=72)  # a one-time code outlives its conference'
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
+# Conferences happen within these years; beyond them date arithmetic (zones, series, ends) overflows.
+FIRST_YEAR, LAST_YEAR = 1970, 2999
+
+
 def to_utc(moment: datetime, zone: ZoneInfo) -> datetime:
     """A start as given → naive UTC: a naive ``moment`` is a wall time in ``zone``; an aware one's
-    own offset wins."""
+    own offset wins.
+
+    Raises:
+        InvalidInput: the start is outside the years 1970–2999.
+    """
+    if not FIRST_YEAR <= moment.year <= LAST_YEAR:
+        raise InvalidInput(f"start must be between {FIRST_YEAR} and {LAST_YEAR}", field="start")
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone)
     return moment.astimezone(UTC).replace(tzinfo=None)

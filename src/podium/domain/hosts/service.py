@@ -33,6 +33,7 @@ from podium.kit import tokens
 from podium.kit.clock import utcnow
 from podium.kit.errors import Conflict, InvalidInput, NotFound
 from podium.kit.links import Links
+from podium.kit.text import ascii_digits
 from podium.kit.unset import Unset
 from podium.kit.validation import clean_text, normalise_email
 from podium.models.subscription import Feature
@@ -76,7 +77,7 @@ class HostView:
 def _code(field: str, value: str) -> str:
     """A requested access code or PIN: 3 to 9 digits."""
     text = value.strip()
-    if not text.isdigit() or not 3 <= len(text) <= 9:
+    if not ascii_digits(text, max_length=9) or len(text) < 3:
         raise InvalidInput(f"{field} must be 3 to 9 digits", field=field)
     return text
 
@@ -180,7 +181,9 @@ class HostService:
                 raise Conflict(f"moderator_pin {pin} is already taken", field="moderator_pin")
             return pin
         for _ in range(50):
-            pin = str(secrets.randbelow(9 * 10 ** (MODERATOR_PIN_DIGITS - 1)) + 10 ** (MODERATOR_PIN_DIGITS - 1))
+            pin = str(
+                secrets.randbelow(9 * 10 ** (MODERATOR_PIN_DIGITS - 1)) + 10 ** (MODERATOR_PIN_DIGITS - 1)
+            )
             if not self.repo.code_taken("moderator_pin", pin):
                 return pin
         raise RuntimeError("no free moderator_pin")

@@ -19,6 +19,7 @@ from podium.domain.participants.service import INVITE_AUDIENCE
 from podium.kit import tokens
 from podium.kit.clock import utcnow
 from podium.kit.errors import InvalidInput, LinkExpired, LinkInvalid, LinkRevoked, LinkUnknown
+from podium.kit.text import ascii_digits
 from podium.models.conference import Conference
 from podium.models.participant import Participant
 
@@ -175,7 +176,7 @@ class JoiningService:
             LinkExpired: the one-time code is past its validity.
         """
         now = now or utcnow()
-        if not code.isdigit():
+        if not ascii_digits(code, max_length=16):
             raise LinkUnknown("This link does not lead to a meeting")
         codes = AccessCodes(self.session)
         walk_ins = WalkIns(self.session, self.settings)

@@ -22,6 +22,7 @@ from podium.domain.outbox.service import enqueue
 from podium.domain.webhooks.repository import WebhookRepository
 from podium.kit.clock import utcnow
 from podium.kit.errors import InvalidInput, NotFound
+from podium.kit.outbound import check_url
 from podium.models.activity import WebhookDelivery, WebhookEndpoint
 from podium.models.audit import AuditEntry
 
@@ -123,7 +124,13 @@ class WebhookService:
     # --- the API: the actor's scope is checked here ------------------------------------------
 
     def register(
-        self, actor: Actor, company_id: int | None, url: str, events: Sequence[str]
+        self,
+        actor: Actor,
+        company_id: int | None,
+        url: str,
+        events: Sequence[str],
+        *,
+        allow_private: bool = False,
     ) -> WebhookEndpoint:
         """Register an Iotum-style endpoint for the company's ``events``.
 
@@ -141,7 +148,7 @@ class WebhookService:
         company = AccessPolicy(self.session, actor).company(company_id)
         if not url.strip():
             raise InvalidInput("url is required", field="url")
-        return self.create(company.id, url, events, style="iotum")
+        return self.create(company.id, url, events, style="iotum", allow_private=allow_private)
 
     def endpoints(self, actor: Actor, company_id: int | None) -> Sequence[WebhookEndpoint]:
         """The company's live endpoints.
@@ -175,7 +182,13 @@ class WebhookService:
     # --- the command line and the worker (trusted) ------------------------------------------
 
     def create(
-        self, company_id: int, url: str, events: Sequence[str], *, style: str | None = None
+        self,
+        company_id: int,
+        url: str,
+        events: Sequence[str],
+        *,
+        style: str | None = None,
+        allow_private: bool = False,
     ) -> WebhookEndpoint:
         """An endpoint for ``events``; ``style`` (iotum | boomstream) follows from them unless given.
 
@@ -185,6 +198,15 @@ class WebhookService:
         parts = urlsplit(url.strip())
         if parts.scheme not in ("http", "https") or not parts.netloc or len(url) > 2048:
             raise InvalidInput("url must be an http(s) URL", field="url")
+        try:
+            check_url(url, allow_private=allow_private)
+        except InvalidInput:
+            # A literal loopback/private address; a name is checked again on every delivery.
+            raise InvalidInput(
+                "url names an address this server does not deliver to (loopback, private or "
+                "link-local); an operator may allow an intranet with PODIUM_WEBHOOK_PRIVATE_NETWORKS",
+                field="url",
+            ) from None
         chosen = list(dict.fromkeys(e.strip() for e in events if e.strip()))
         if style == "iotum":
             unknown = set(chosen) - set(EVENTS)

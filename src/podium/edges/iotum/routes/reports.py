@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from podium.domain.attendance.service import AttendanceService, minutes
 from podium.domain.chat.service import ChatService
 from podium.domain.conferences.reports import ConferenceReports
-from podium.domain.conferences.timing import end_of, local
+from podium.domain.conferences.timing import FIRST_YEAR, LAST_YEAR, end_of, local
 from podium.edges.iotum import present
 from podium.edges.iotum.routes.conferences import page_of, scheduling_of
 from podium.edges.iotum.routes_base import Answer, Call, Endpoint
@@ -31,9 +31,14 @@ def _date_range(call: Call, zone: ZoneInfo) -> tuple[datetime | None, datetime |
             bounds.append(None)
             continue
         try:
-            day = datetime.strptime(raw[:10], "%Y-%m-%d") + timedelta(days=extra)
+            day = datetime.strptime(raw[:10], "%Y-%m-%d")
         except ValueError:
             raise InvalidInput(f"{key} must be a date such as 2020-12-31", field=key) from None
+        if not FIRST_YEAR <= day.year <= LAST_YEAR:
+            # Before any conference or after them all (9999-12-31 as "no end"): no bound at all.
+            bounds.append(None)
+            continue
+        day += timedelta(days=extra)
         bounds.append(day.replace(tzinfo=zone).astimezone(ZoneInfo("UTC")).replace(tzinfo=None))
     return bounds[0], bounds[1]
 

@@ -13,7 +13,11 @@ def webhook_create(call: Call) -> Answer:
     company_id = call.body.int_("company_id", required=False)
     events = coerce.to_str_list("events", call.body.get("events") or [])
     endpoint = WebhookService(call.ctx.session).register(
-        call.actor, company_id, call.body.str_("url"), events
+        call.actor,
+        company_id,
+        call.body.str_("url"),
+        events,
+        allow_private=call.ctx.settings.webhook_private_networks,
     )
     return Answer(present.webhook(endpoint, with_token=True))
 
