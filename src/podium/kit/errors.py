@@ -36,6 +36,33 @@ class ErrorCode(StrEnum):
     PAYLOAD_TOO_LARGE = "payload_too_large"
 
 
+# The plain HTTP meaning of each code; edges start from it and change what their dialect says otherwise.
+HTTP_STATUS: dict[ErrorCode, int] = {
+    ErrorCode.INVALID_INPUT: 400,
+    ErrorCode.MALFORMED_REQUEST: 400,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.CONFLICT: 409,
+    ErrorCode.QUOTA_EXCEEDED: 403,
+    ErrorCode.UNAUTHENTICATED: 401,
+    ErrorCode.FORBIDDEN: 403,
+    ErrorCode.UNKNOWN_METHOD: 404,
+    ErrorCode.LINK_INVALID: 403,
+    ErrorCode.LINK_UNKNOWN: 404,
+    ErrorCode.LINK_EXPIRED: 410,
+    ErrorCode.LINK_REVOKED: 410,
+    ErrorCode.WRONG_PIN: 403,
+    ErrorCode.MEDIA_UNAVAILABLE: 503,
+    ErrorCode.ACCESS_DENIED: 403,
+    ErrorCode.ACCESS_EXPIRED: 403,
+    ErrorCode.ACTIVATIONS_EXHAUSTED: 403,
+    ErrorCode.DEVICE_IN_USE: 409,
+    ErrorCode.SESSION_ENDED: 403,
+    ErrorCode.NOT_READY: 409,
+    ErrorCode.TOO_MANY_ATTEMPTS: 429,
+    ErrorCode.PAYLOAD_TOO_LARGE: 413,
+}
+
+
 class DomainError(Exception):
     """Base of every error a service raises on purpose (raise a subclass: each names its code).
 

@@ -136,7 +136,7 @@ def test_an_import_is_announced_as_created_then_completed(
     with receiver() as target:
         with app.state.sessions() as session:
             WebhookService(session).create(
-                tenant.company_id, target.url, ["media.created", "media.completed"]
+                tenant.company_id, target.url, ["media.created", "media.completed"], allow_private=True
             )
             session.commit()
         code = boom_json(

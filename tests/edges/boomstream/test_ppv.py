@@ -371,6 +371,7 @@ def boomstream_hook(client: TestClient, tenants: TenantFactory) -> Iterator[tupl
                 tenant.company_id,
                 target.url,
                 ["media.created", "media.completed", "media.failed", "screenshots.completed", "ppv.bought"],
+                allow_private=True,  # the receiver listens on loopback
             )
             session.commit()
             assert endpoint.style == "boomstream"
