@@ -30,6 +30,7 @@ from podium.kit.errors import (
     Unauthenticated,
     retry_after_headers,
 )
+from podium.kit.jsonbody import check_string
 from podium.kit.text import ascii_digits
 from podium.kit.uow import Context, run_unit_of_work
 from podium.models.tenancy import Host
@@ -123,6 +124,8 @@ async def login(request: Request) -> Response:
     attempts = guarding.attempts(request)
 
     def work(ctx: Context) -> Host:
+        check_string(email, "email")  # a NUL would reach the database (PostgreSQL refuses it)
+        check_string(password, "password")
         # A person's password: the login is a target, locked for everyone after a few failures.
         attempts.check(ctx.session, targets.login(email))
         try:

@@ -15,7 +15,7 @@ from podium.domain.guard import targets
 from podium.domain.guard.attempts import Attempts
 from podium.domain.guard.targets import Target, Targets
 from podium.domain.joining.service import JoiningService, JoinTicket
-from podium.kit.errors import DomainError, ErrorCode, LinkInvalid, retry_after_headers
+from podium.kit.errors import DomainError, ErrorCode, LinkInvalid, LinkUnknown, retry_after_headers
 from podium.kit.uow import Context, run_unit_of_work
 from podium.rooms.service import RoomService
 from podium.web import guarding
@@ -171,48 +171,58 @@ class WrongPin(DomainError):
     code = ErrorCode.WRONG_PIN
 
 
+def _link_part(value: str) -> str:
+    """A code or token from the address. One that no link of ours can hold (a NUL or another control
+    character, an absurd length) names nothing, and never reaches the database (PostgreSQL refuses NUL)."""
+    if len(value) > 2048 or not value.isprintable():
+        raise LinkUnknown("This link does not lead to a meeting")
+    return value
+
+
 @router.get("/conf/call/{access_code}", response_class=HTMLResponse)
 async def room_page(request: Request, access_code: str) -> HTMLResponse:
     """Iotum room URL (a host's meeting URL or a conference's code); ?moderator_token= makes a moderator."""
-    return await _room(request, lambda _joining: access_code, None)
+    return await _room(request, lambda _joining: _link_part(access_code), None)
 
 
 @router.post("/conf/call/{access_code}", response_class=HTMLResponse)
 async def room_page_with_pin(request: Request, access_code: str) -> HTMLResponse:
     """The security PIN form's answer."""
     form = await request.form()
-    return await _room(request, lambda _joining: access_code, str(form.get("pin", "")))
+    return await _room(request, lambda _joining: _link_part(access_code), str(form.get("pin", "")))
 
 
 @router.get("/conf/call/s/{token}", response_class=HTMLResponse)
 async def secure_room_page(request: Request, token: str) -> HTMLResponse:
     """Iotum secure_url: the access code travels encrypted."""
-    return await _room(request, lambda joining: joining.code_from_secure_url(token), None)
+    return await _room(request, lambda joining: joining.code_from_secure_url(_link_part(token)), None)
 
 
 @router.post("/conf/call/s/{token}", response_class=HTMLResponse)
 async def secure_room_page_with_pin(request: Request, token: str) -> HTMLResponse:
     """The security PIN form's answer on a secure URL."""
     form = await request.form()
-    return await _room(request, lambda joining: joining.code_from_secure_url(token), str(form.get("pin", "")))
+    return await _room(
+        request, lambda joining: joining.code_from_secure_url(_link_part(token)), str(form.get("pin", ""))
+    )
 
 
 @router.get("/conf/invite.html", response_class=HTMLResponse)
 async def invite_page(request: Request, jwt: str = "") -> HTMLResponse:
     """Lobby opened by a Boomstream invite link."""
     # Signed: a forged one is cheap to refuse, and counts against the client's budget only.
-    return await _lobby(request, lambda joining: joining.resolve_invite(jwt), Guess())
+    return await _lobby(request, lambda joining: joining.resolve_invite(_link_part(jwt)), Guess())
 
 
 @router.get("/m/{short_code}", response_class=HTMLResponse)
 async def meeting_page(request: Request, short_code: str) -> HTMLResponse:
     """Lobby opened by a LiveMinutes meeting URL (guests give a name)."""
     guess = Guess((targets.meeting_code(short_code),))
-    return await _lobby(request, lambda joining: joining.resolve_meeting_code(short_code), guess)
+    return await _lobby(request, lambda joining: joining.resolve_meeting_code(_link_part(short_code)), guess)
 
 
 @router.get("/e/{token}", response_class=HTMLResponse)
 async def personal_page(request: Request, token: str) -> HTMLResponse:
     """Lobby opened by a LiveMinutes host or participant URL."""
     # A long random token: a wrong one counts against the client's budget only.
-    return await _lobby(request, lambda joining: joining.resolve_personal_token(token), Guess())
+    return await _lobby(request, lambda joining: joining.resolve_personal_token(_link_part(token)), Guess())
