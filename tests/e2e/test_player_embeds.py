@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from podium.domain.media.worker import MediaWorker
 from tests.e2e.test_watch_browser import api, error_text, playing, unlock, until, uploaded
 from tests.fixtures.browser import LiveServer
 from tests.fixtures.http_server import QuietHandler, loopback_server
+from tests.fixtures.media import server_transcoder_running
 from tests.fixtures.tenants import TenantFactory
 
 WRONG_LINK = "This access link is not valid for this video"
@@ -25,14 +25,8 @@ WRONG_LINK = "This access link is not valid for this video"
 @pytest.fixture(scope="module", autouse=True)
 def server_transcoder(live_server: LiveServer) -> Iterator[None]:
     """The server's own transcoding worker, running in the server process while this module runs."""
-    app: Any = live_server.app
-    worker = MediaWorker(app.state.settings, app.state.sessions, app.state.dispatcher)
-    idle = app.state.media_worker
-    app.state.media_worker = worker  # the upload route wakes it
-    worker.start()
-    yield
-    worker.stop()
-    app.state.media_worker = idle
+    with server_transcoder_running(live_server.app):
+        yield
 
 
 class Site:

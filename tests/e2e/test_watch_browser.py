@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from podium.domain.media.worker import MediaWorker
 from tests.fixtures.browser import LiveServer
+from tests.fixtures.media import server_transcoder_running
 from tests.fixtures.tenants import TenantFactory
 
 
@@ -47,14 +47,8 @@ def uploaded(server: LiveServer, key: str, path: Path, title: str) -> str:
 @pytest.fixture(scope="module", autouse=True)
 def server_transcoder(live_server: LiveServer) -> Iterator[None]:
     """The server's own transcoding worker, running in the server process while this module runs."""
-    app: Any = live_server.app
-    worker = MediaWorker(app.state.settings, app.state.sessions, app.state.dispatcher)
-    idle = app.state.media_worker
-    app.state.media_worker = worker  # the upload route wakes it
-    worker.start()
-    yield
-    worker.stop()
-    app.state.media_worker = idle
+    with server_transcoder_running(live_server.app):
+        yield
 
 
 @pytest.fixture(scope="module")
