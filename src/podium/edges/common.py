@@ -137,18 +137,27 @@ async def read_limited(request: Request, limit: int) -> bytes:
 
 @dataclass(frozen=True)
 class Param:
-    """A documented parameter of a method (for required-parameter checks and the OpenAPI)."""
+    """A documented parameter of a method (for required-parameter checks and the OpenAPI).
+
+    ``schema`` is its JSON Schema in the OpenAPI (a string when not given: query strings and forms
+    carry text; JSON dialects name the type a client should send).
+    """
 
     name: str
     description: str
     required: bool = False
+    schema: Mapping[str, Any] | None = None
+
+    @property
+    def json_schema(self) -> dict[str, Any]:
+        return {"description": self.description, **(self.schema or {"type": "string"})}
 
 
 @dataclass(frozen=True)
 class MethodSpec:
     """One method of a dialect: its path under the dialect's prefix, its summary (the OpenAPI
-    summary), its handler, its parameters, the HTTP verbs it answers and, for OAuth-scoped
-    dialects, the scope it needs."""
+    summary), its handler, its parameters, the HTTP verbs it answers, for OAuth-scoped dialects
+    the scope it needs, and the statuses it answers on success."""
 
     path: str
     summary: str
@@ -156,6 +165,8 @@ class MethodSpec:
     params: tuple[Param, ...] = ()
     verbs: tuple[str, ...] = ("POST",)
     scope: str | None = None
+    # The statuses of its successful answers (for the OpenAPI).
+    ok_statuses: tuple[int, ...] = (200,)
 
     @property
     def operation_name(self) -> str:

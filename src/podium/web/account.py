@@ -31,14 +31,50 @@ from podium.kit.errors import (
     retry_after_headers,
 )
 from podium.kit.jsonbody import check_string
+from podium.kit.openapi import answer, errors, json_body, merge
 from podium.kit.text import ascii_digits
 from podium.kit.uow import Context, run_unit_of_work
 from podium.models.tenancy import Host
 from podium.web import guarding
+from podium.web.openapi import REDIRECT, TOO_LARGE, form, page
 from podium.web.pages import SECURITY_HEADERS, templates
 from podium.web.session import csrf_token, safe_redirect, sign_in, sign_out, signed_in_host_id
 
 router = APIRouter(tags=["web"])
+
+LOGIN_FORM = form(
+    {"email": "The host's email", "password": "The host's password", "next": "A page of this server to go to"}
+)
+PASSWORD_FORM = form(
+    {"token": "The token of the emailed link", "password": "The new password", "confirm": "The same again"}
+)
+CONSENT_FORM = form({"csrf": "The form's token", "decision": "approve, or anything else to deny"})
+TOKEN_FORM = form(
+    {
+        "grant_type": "client_credentials, authorization_code or refresh_token",
+        "client_id": "The application's client id (or HTTP Basic)",
+        "client_secret": "The application's secret (confidential clients)",
+        "code": "The authorization code (authorization_code)",
+        "redirect_uri": "The redirect URI the code was issued for (authorization_code)",
+        "code_verifier": "The PKCE verifier (authorization_code, public clients)",
+        "refresh_token": "The refresh token (refresh_token)",
+        "scope": "read, write or both",
+    },
+    required=("grant_type",),
+)
+# RFC 6749 section 5: a token, or an error object (401 for a client that failed to authenticate).
+OAUTH_ERROR = json_body(
+    {
+        "type": "object",
+        "properties": {"error": {"type": "string"}, "error_description": {"type": "string"}},
+        "required": ["error"],
+    }
+)
+OAUTH_TOKEN_ANSWERS = merge(
+    answer(200, json_body({"type": "object"}), "An access token (RFC 6749 section 5.1)"),
+    errors({400, 401, 429}, OAUTH_ERROR),
+    TOO_LARGE,
+)
 
 
 def _page(
@@ -71,7 +107,7 @@ def _login_redirect(request: Request) -> RedirectResponse:
     return RedirectResponse("/login?" + urlencode({"next": target}), status_code=303)
 
 
-@router.get("/auth", response_class=HTMLResponse)
+@router.get("/auth", response_class=HTMLResponse, responses=page(redirect=True))
 async def single_sign_on(
     request: Request, host_id: str = "", login_token_public_key: str = "", redirect_url: str = ""
 ) -> Response:
@@ -108,13 +144,13 @@ async def single_sign_on(
     return response
 
 
-@router.get("/login", response_class=HTMLResponse)
+@router.get("/login", response_class=HTMLResponse, responses=page())
 async def login_form(request: Request, next: str = "/account") -> HTMLResponse:
     """Email and password sign-in form."""
     return _page(request, "login.html", {"next": next, "error": ""})
 
 
-@router.post("/login", response_class=HTMLResponse)
+@router.post("/login", response_class=HTMLResponse, responses=page(redirect=True), openapi_extra=LOGIN_FORM)
 async def login(request: Request) -> Response:
     """Check the password and sign in."""
     settings = request.app.state.settings
@@ -152,7 +188,7 @@ async def login(request: Request) -> Response:
     return response
 
 
-@router.post("/logout")
+@router.post("/logout", status_code=303, responses=TOO_LARGE | REDIRECT)
 async def logout() -> Response:
     """Sign out of the web app."""
     response = RedirectResponse("/login", status_code=303)
@@ -160,7 +196,7 @@ async def logout() -> Response:
     return response
 
 
-@router.get("/account", response_class=HTMLResponse)
+@router.get("/account", response_class=HTMLResponse, responses=page(redirect=True))
 async def account(request: Request) -> Response:
     """The signed-in host's account page."""
     settings = request.app.state.settings
@@ -187,7 +223,7 @@ async def account(request: Request) -> Response:
     return _page(request, "account.html", context)
 
 
-@router.get("/conf/summary/{conference_id}", response_class=HTMLResponse)
+@router.get("/conf/summary/{conference_id}", response_class=HTMLResponse, responses=page(redirect=True))
 async def meeting_summary(request: Request, conference_id: int) -> Response:
     """A conference's summary (Iotum meeting_summary_url): times, attendance, chat."""
     settings = request.app.state.settings
@@ -230,7 +266,7 @@ async def meeting_summary(request: Request, conference_id: int) -> Response:
     return _page(request, "summary.html", context)
 
 
-@router.get("/password/new", response_class=HTMLResponse)
+@router.get("/password/new", response_class=HTMLResponse, responses=page())
 async def password_form(request: Request, token: str = "") -> HTMLResponse:
     """Choose a password (from a welcome or reset email)."""
     if not token:
@@ -238,7 +274,7 @@ async def password_form(request: Request, token: str = "") -> HTMLResponse:
     return _page(request, "password.html", {"token": token, "error": ""})
 
 
-@router.post("/password/new", response_class=HTMLResponse)
+@router.post("/password/new", response_class=HTMLResponse, responses=page(422), openapi_extra=PASSWORD_FORM)
 async def password_set(request: Request) -> Response:
     """Set the password; the link works once."""
     form = await request.form()
@@ -319,7 +355,7 @@ def _token_request_problem(content_type: str, raw: bytes) -> str | None:
     return None
 
 
-@router.post("/oauth/token")
+@router.post("/oauth/token", responses=OAUTH_TOKEN_ANSWERS, openapi_extra=TOKEN_FORM)
 async def oauth_token(request: Request) -> Response:
     """OAuth 2 token endpoint: client_credentials, authorization_code (PKCE) and refresh_token grants."""
     settings = request.app.state.settings
@@ -364,7 +400,7 @@ def _oauth_error_code(body: str | None) -> str | None:
     return error if isinstance(error, str) else None
 
 
-@router.get("/oauth/authorize", response_class=HTMLResponse)
+@router.get("/oauth/authorize", response_class=HTMLResponse, responses=page(redirect=True))
 async def oauth_authorize_form(request: Request) -> Response:
     """Ask the signed-in host to approve an application (authorization code with PKCE)."""
     settings = request.app.state.settings
@@ -404,7 +440,9 @@ async def oauth_authorize_form(request: Request) -> Response:
     return _page(request, "consent.html", context)
 
 
-@router.post("/oauth/authorize")
+@router.post(
+    "/oauth/authorize", response_class=HTMLResponse, responses=page(redirect=True), openapi_extra=CONSENT_FORM
+)
 async def oauth_authorize(request: Request) -> Response:
     """Record the host's decision and send the browser back to the application."""
     settings = request.app.state.settings

@@ -11,10 +11,21 @@ from starlette.concurrency import run_in_threadpool
 
 from podium.domain.drive.service import Download, DriveService
 from podium.kit.errors import DomainError
+from podium.kit.openapi import MESSAGE, answer, errors, json_body, merge, status_set
 from podium.kit.uow import Context, run_unit_of_work
-from podium.web.errors import status_for
+from podium.web.errors import STATUS_BY_CODE, status_for
+from podium.web.openapi import RANGES, TOO_LARGE
 
 router = APIRouter(tags=["drive"])
+
+_ERRORS = errors(status_set(STATUS_BY_CODE), json_body(MESSAGE), but=[413])
+UPLOAD_ANSWERS = merge(answer(200, None, "The file is stored"), _ERRORS, TOO_LARGE)
+DOWNLOAD_ANSWERS = merge(
+    answer(200, {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}),
+    RANGES,
+    _ERRORS,
+    TOO_LARGE,
+)
 
 
 def _error(error: DomainError) -> JSONResponse:
@@ -22,7 +33,7 @@ def _error(error: DomainError) -> JSONResponse:
     return JSONResponse({"message": error.message}, status_code=status)
 
 
-@router.put("/drive/upload/{file_id}")
+@router.put("/drive/upload/{file_id}", responses=UPLOAD_ANSWERS)
 async def upload(request: Request, file_id: int, token: str = "") -> Response:
     """Receive a drive file's bytes (signed, expiring URL; size-limited; streamed to disk)."""
     settings = request.app.state.settings
@@ -62,7 +73,7 @@ async def upload(request: Request, file_id: int, token: str = "") -> Response:
     return Response(status_code=200)
 
 
-@router.get("/drive/download/{file_id}")
+@router.get("/drive/download/{file_id}", responses=DOWNLOAD_ANSWERS)
 async def download(request: Request, file_id: int, token: str = "") -> Response:
     """A drive file through its signed, expiring link."""
 

@@ -24,8 +24,10 @@ from starlette.convertors import Convertor, register_url_convertor
 from podium.domain.viewing.service import ViewingService
 from podium.kit.errors import DomainError, NotFound
 from podium.kit.links import Links
+from podium.kit.openapi import answer, errors, merge, status_set
 from podium.kit.uow import Context, run_unit_of_work
 from podium.web import watch
+from podium.web.openapi import TOO_LARGE, page
 
 # Media codes as Podium draws them (kit/ids.py client_code): eight ASCII letters and digits.
 MEDIA_CODE = "[A-Za-z0-9]{8}"
@@ -51,8 +53,16 @@ class MediaCodeConvertor(Convertor[str]):
 register_url_convertor("media_code", MediaCodeConvertor())
 router = APIRouter(tags=["watch"])
 
+_SCRIPT = {"application/javascript": {"schema": {"type": "string"}}}
+SCRIPT_ANSWERS = merge(
+    answer(200, _SCRIPT, "The script that places the player"),
+    answer(304, None, "Not modified (If-None-Match)"),
+    errors(status_set(watch.STATUS_BY_CODE), _SCRIPT, but=[413]),
+    TOO_LARGE,
+)
 
-@router.get("/player.html", response_class=HTMLResponse)
+
+@router.get("/player.html", response_class=HTMLResponse, responses=page())
 async def player_html(request: Request, code: str = "") -> HTMLResponse:
     """Boomstream's ``player.html?code=<media code>``: the watch page of that media, embedded."""
     code = code.strip()
@@ -61,7 +71,7 @@ async def player_html(request: Request, code: str = "") -> HTMLResponse:
     return await watch.player_page(request, code, embed=True, title_shown=True)
 
 
-@router.get("/{code:media_code}/config.jsonp")
+@router.get("/{code:media_code}/config.jsonp", responses=SCRIPT_ANSWERS)
 async def player_script(request: Request, code: str) -> Response:
     """Boomstream's script embed: places the player (an iframe of the watch page) where its tag stands."""
 
@@ -108,7 +118,7 @@ async def player_script(request: Request, code: str) -> Response:
     return Response(body, media_type="application/javascript", headers=headers)
 
 
-@router.get("/{code:media_code}", response_class=HTMLResponse)
+@router.get("/{code:media_code}", response_class=HTMLResponse, responses=page())
 async def bare_player(request: Request, code: str) -> HTMLResponse:
     """Boomstream's iframe embed ``<base>/<media code>``: the watch page of that media, embedded."""
     return await watch.player_page(request, code, embed=True, title_shown=True)

@@ -25,10 +25,12 @@ from podium.domain.media import links
 from podium.domain.media.service import MediaService
 from podium.domain.viewing.service import ViewingService
 from podium.kit.errors import DomainError, ErrorCode, InvalidInput
+from podium.kit.openapi import PLAIN, answer, errors, json_body, merge, status_set
 from podium.kit.text import ascii_digits
 from podium.kit.uow import Context, run_unit_of_work
 from podium.models.media import Media, MediaRendition
 from podium.web.errors import PLAYBACK_STATUS_BY_CODE
+from podium.web.openapi import RANGES, TOO_LARGE, files, playlist
 
 router = APIRouter(tags=["media"])
 
@@ -36,6 +38,26 @@ CORS = {"Access-Control-Allow-Origin": "*"}
 PROGRESS_EVERY_BYTES = 1024 * 1024
 SEGMENT_RE = re.compile(r"^seg_\d{5}\.ts$")
 STATUS_BY_CODE = PLAYBACK_STATUS_BY_CODE
+
+# Upload and progress answers speak Boomstream's envelope, failures included.
+_FAILED = json_body(
+    {"type": "object", "properties": {"Status": {"type": "string"}, "Message": {"type": "string"}}}
+)
+UPLOAD_ANSWERS = merge(
+    answer(200, json_body({"type": "object"}), "The file is received"),
+    errors(status_set(STATUS_BY_CODE) | {400, 413}, _FAILED),
+)
+PROGRESS_ANSWERS = merge(
+    answer(200, json_body({"type": "object"}), "Upload and transcoding progress"),
+    errors(status_set(STATUS_BY_CODE), _FAILED, but=[413]),
+    TOO_LARGE,
+)
+IMAGE_ANSWERS = merge(
+    answer(200, {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}}),
+    RANGES,
+    answer(404, PLAIN),
+    TOO_LARGE,
+)
 
 
 def _failed(error: DomainError | str, status: int | None = None) -> JSONResponse:
@@ -122,8 +144,8 @@ async def upload_preflight(code: str) -> Response:
     )
 
 
-@router.post("/media/upload/{code}", operation_id="media_upload_post")
-@router.put("/media/upload/{code}", operation_id="media_upload_put")
+@router.post("/media/upload/{code}", operation_id="media_upload_post", responses=UPLOAD_ANSWERS)
+@router.put("/media/upload/{code}", operation_id="media_upload_put", responses=UPLOAD_ANSWERS)
 async def upload(request: Request, code: str, token: str = "") -> Response:
     """Receive a media's file (signed, expiring URL): multipart form or raw body, streamed to disk."""
     settings = request.app.state.settings
@@ -214,7 +236,7 @@ async def _record_progress(request: Request, media_id: int, received: int, expec
     await run_unit_of_work(request, work)
 
 
-@router.get("/media/progress/{code}")
+@router.get("/media/progress/{code}", responses=PROGRESS_ANSWERS)
 async def progress(request: Request, code: str, token: str = "") -> Response:
     """Upload and transcoding progress of a media, as JSON (signed, expiring URL)."""
 
@@ -229,7 +251,7 @@ async def progress(request: Request, code: str, token: str = "") -> Response:
     return JSONResponse({**answer, "Status": "Success"}, headers={**CORS, "Cache-Control": "no-store"})
 
 
-@router.get("/media/images/{image_code}.jpg")
+@router.get("/media/images/{image_code}.jpg", responses=IMAGE_ANSWERS)
 async def image(request: Request, image_code: str) -> Response:
     """A poster or screenshot (public, like the player's poster)."""
 
@@ -286,7 +308,7 @@ def _rendition(ctx: Context, media: Media, title: str) -> MediaRendition:
     return MediaService(ctx.session, ctx.settings).rendition(media, title)
 
 
-@router.get("/play/{token}/{code}/master.m3u8")
+@router.get("/play/{token}/{code}/master.m3u8", responses=playlist())
 async def master_playlist(request: Request, token: str, code: str) -> Response:
     """The adaptive playlist: every rendition, for the player to choose from."""
 
@@ -307,7 +329,7 @@ async def master_playlist(request: Request, token: str, code: str) -> Response:
     return _playlist(text)
 
 
-@router.get("/play/{token}/{code}/{title}/index.m3u8")
+@router.get("/play/{token}/{code}/{title}/index.m3u8", responses=playlist())
 async def rendition_playlist(request: Request, token: str, code: str, title: str) -> Response:
     """One rendition's segments; a preview ends after its seconds."""
 
@@ -323,7 +345,7 @@ async def rendition_playlist(request: Request, token: str, code: str, title: str
     return _playlist(text)
 
 
-@router.get("/play/{token}/{code}/{title}/{segment}")
+@router.get("/play/{token}/{code}/{title}/{segment}", responses=files("video/mp2t"))
 async def segment(request: Request, token: str, code: str, title: str, segment: str) -> Response:
     """One HLS segment, checked like its playlist (a preview cannot fetch past its end)."""
     if not SEGMENT_RE.match(segment):
@@ -341,7 +363,7 @@ async def segment(request: Request, token: str, code: str, title: str, segment: 
     return await _serve(request, token, code, find, "video/mp2t")
 
 
-@router.get("/play/{token}/{code}/{title}.mp4")
+@router.get("/play/{token}/{code}/{title}.mp4", responses=files("video/mp4"))
 async def progressive(request: Request, token: str, code: str, title: str) -> Response:
     """A rendition as one MP4 file (Boomstream ``PseudoMP4``); not for previews."""
 
@@ -354,7 +376,7 @@ async def progressive(request: Request, token: str, code: str, title: str) -> Re
     return await _serve(request, token, code, find, "video/mp4")
 
 
-@router.get("/play/{token}/{code}/original")
+@router.get("/play/{token}/{code}/original", responses=files("application/octet-stream"))
 async def original(request: Request, token: str, code: str) -> Response:
     """The uploaded file: the owner's download link, or a buyer's when the paywall allows it."""
 

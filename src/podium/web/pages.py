@@ -20,6 +20,7 @@ from podium.kit.uow import Context, run_unit_of_work
 from podium.rooms.service import RoomService
 from podium.web import guarding
 from podium.web.errors import TITLE_BY_CODE, status_for
+from podium.web.openapi import form, page
 from podium.web.session import signed_in_host_id
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -179,26 +180,31 @@ def _link_part(value: str) -> str:
     return value
 
 
-@router.get("/conf/call/{access_code}", response_class=HTMLResponse)
+PIN_FORM = form({"pin": "The conference's security PIN"})
+
+
+@router.get("/conf/call/{access_code}", response_class=HTMLResponse, responses=page())
 async def room_page(request: Request, access_code: str) -> HTMLResponse:
     """Iotum room URL (a host's meeting URL or a conference's code); ?moderator_token= makes a moderator."""
     return await _room(request, lambda _joining: _link_part(access_code), None)
 
 
-@router.post("/conf/call/{access_code}", response_class=HTMLResponse)
+@router.post(
+    "/conf/call/{access_code}", response_class=HTMLResponse, responses=page(), openapi_extra=PIN_FORM
+)
 async def room_page_with_pin(request: Request, access_code: str) -> HTMLResponse:
     """The security PIN form's answer."""
     form = await request.form()
     return await _room(request, lambda _joining: _link_part(access_code), str(form.get("pin", "")))
 
 
-@router.get("/conf/call/s/{token}", response_class=HTMLResponse)
+@router.get("/conf/call/s/{token}", response_class=HTMLResponse, responses=page())
 async def secure_room_page(request: Request, token: str) -> HTMLResponse:
     """Iotum secure_url: the access code travels encrypted."""
     return await _room(request, lambda joining: joining.code_from_secure_url(_link_part(token)), None)
 
 
-@router.post("/conf/call/s/{token}", response_class=HTMLResponse)
+@router.post("/conf/call/s/{token}", response_class=HTMLResponse, responses=page(), openapi_extra=PIN_FORM)
 async def secure_room_page_with_pin(request: Request, token: str) -> HTMLResponse:
     """The security PIN form's answer on a secure URL."""
     form = await request.form()
@@ -207,21 +213,21 @@ async def secure_room_page_with_pin(request: Request, token: str) -> HTMLRespons
     )
 
 
-@router.get("/conf/invite.html", response_class=HTMLResponse)
+@router.get("/conf/invite.html", response_class=HTMLResponse, responses=page())
 async def invite_page(request: Request, jwt: str = "") -> HTMLResponse:
     """Lobby opened by a Boomstream invite link."""
     # Signed: a forged one is cheap to refuse, and counts against the client's budget only.
     return await _lobby(request, lambda joining: joining.resolve_invite(_link_part(jwt)), Guess())
 
 
-@router.get("/m/{short_code}", response_class=HTMLResponse)
+@router.get("/m/{short_code}", response_class=HTMLResponse, responses=page())
 async def meeting_page(request: Request, short_code: str) -> HTMLResponse:
     """Lobby opened by a LiveMinutes meeting URL (guests give a name)."""
     guess = Guess((targets.meeting_code(short_code),))
     return await _lobby(request, lambda joining: joining.resolve_meeting_code(_link_part(short_code)), guess)
 
 
-@router.get("/e/{token}", response_class=HTMLResponse)
+@router.get("/e/{token}", response_class=HTMLResponse, responses=page())
 async def personal_page(request: Request, token: str) -> HTMLResponse:
     """Lobby opened by a LiveMinutes host or participant URL."""
     # A long random token: a wrong one counts against the client's budget only.

@@ -20,10 +20,18 @@ from podium.rooms.hub import Connection, RoomHub
 from podium.rooms.janus import JanusClient, JanusUnavailable
 from podium.rooms.service import RoomRules, RoomService, Seat, is_moderator
 from podium.web.errors import status_for
+from podium.web.openapi import json_call, json_request
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["rooms"])
 PROTOCOL_VERSION = 1
+ENTER_REQUEST = json_request(
+    {
+        "ticket": {"type": "string", "description": "The lobby's ticket"},
+        "name": {"type": "string", "description": "A guest's name"},
+    },
+    required=("ticket",),
+)
 JANUS_JS = Path("/usr/share/javascript/janus-gateway/janus.js")
 
 
@@ -31,7 +39,7 @@ def _rooms(ctx: Context, request: Request | WebSocket) -> RoomService:
     return RoomService(ctx.session, ctx.settings, getattr(request.app.state, "media", None))
 
 
-@router.post("/rooms/enter")
+@router.post("/rooms/enter", responses=json_call(), openapi_extra=ENTER_REQUEST)
 async def enter(request: Request) -> JSONResponse:
     """Trade the lobby's ticket (and a guest's name) for a seat in the media room."""
     try:

@@ -29,9 +29,35 @@ from podium.kit.jsonbody import parse_json_object
 from podium.kit.uow import Context, run_unit_of_work
 from podium.web import guarding
 from podium.web.errors import PLAYBACK_STATUS_BY_CODE
+from podium.web.openapi import json_call, json_request, page
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 router = APIRouter(tags=["watch"])
+
+_TEXT = {"type": "string"}
+_SESSION_REF = {
+    "session": {"type": "integer", "description": "The view session's id"},
+    "key": {"type": "string", "description": "The view session's key"},
+}
+SESSION_REQUEST = json_request(
+    {
+        "password": {**_TEXT, "description": "An access password (a buyer's or a subscription's)"},
+        "id_recovery": {**_TEXT, "description": "A buyer's id_recovery link value"},
+        "email": {**_TEXT, "description": "A protect-list email, or the registration form's"},
+        "name": {**_TEXT, "description": "The registration form's name"},
+        "phone": {**_TEXT, "description": "The registration form's phone"},
+        "preview": {"type": "boolean", "description": "Watch the free preview"},
+        "device": {**_TEXT, "description": "The browser's device id (kept by the page)"},
+    }
+)
+HEARTBEAT_REQUEST = json_request(
+    {
+        **_SESSION_REF,
+        "watched": {"type": "number", "description": "Milliseconds watched since the last beat"},
+    },
+    required=("session", "key"),
+)
+END_REQUEST = json_request(_SESSION_REF, required=("session", "key"))
 
 DEVICE_COOKIE = "podium_device"
 DEVICE_RE = re.compile(r"^[0-9a-f]{32}$")
@@ -153,14 +179,14 @@ async def player_page(request: Request, code: str, *, embed: bool, title_shown: 
     return templates.TemplateResponse(request, "watch.html", page, headers=PAGE_HEADERS)
 
 
-@router.get("/watch/{code}", response_class=HTMLResponse)
+@router.get("/watch/{code}", response_class=HTMLResponse, responses=page())
 async def watch_page(request: Request, code: str, embed: str = "") -> HTMLResponse:
     """The player page of one media: free, or behind a password, a registration form or a preview."""
     embedded = bool(_word(embed))  # PlayerCode's iframe: no title unless ``title=1``
     return await player_page(request, code, embed=embedded, title_shown=not embedded)
 
 
-@router.get("/watch/s/{code}", response_class=HTMLResponse)
+@router.get("/watch/s/{code}", response_class=HTMLResponse, responses=page())
 async def subscription_page(request: Request, code: str) -> HTMLResponse:
     """A subscription's page: its media, each opening with the subscription's access password."""
     attempts = guarding.attempts(request)
@@ -191,7 +217,7 @@ async def subscription_page(request: Request, code: str) -> HTMLResponse:
     return templates.TemplateResponse(request, "subscription.html", page, headers=PAGE_HEADERS)
 
 
-@router.post("/watch/{code}/session")
+@router.post("/watch/{code}/session", responses=json_call(), openapi_extra=SESSION_REQUEST)
 async def start_session(request: Request, code: str) -> Response:
     """Start playback: with an access password, the registration form, as a preview, or free."""
     try:
@@ -263,7 +289,7 @@ def _session_ref(body: dict[str, Any]) -> tuple[int, str]:
     return session, key
 
 
-@router.post("/watch/heartbeat")
+@router.post("/watch/heartbeat", responses=json_call(), openapi_extra=HEARTBEAT_REQUEST)
 async def heartbeat(request: Request) -> Response:
     """Watched time since the last beat; answers a fresh playback token (or why playback must stop)."""
     try:
@@ -286,7 +312,7 @@ async def heartbeat(request: Request) -> Response:
     return JSONResponse(answer, headers={"Cache-Control": "no-store"})
 
 
-@router.post("/watch/end")
+@router.post("/watch/end", status_code=204, responses=json_call(204), openapi_extra=END_REQUEST)
 async def end_session(request: Request) -> Response:
     """The page is closing (sent with sendBeacon): the device is no longer live."""
     try:

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from podium.domain.actor import Actor
+from podium.edges.boomstream.errors import STATUS_BY_CODE
 from podium.edges.common import MethodSpec, Param, Params
+from podium.kit.openapi import answer, errors, merge, status_set
 from podium.kit.uow import Context
 
 
@@ -39,7 +41,42 @@ def openapi_parameters(method: MethodSpec) -> list[dict[str, Any]]:
             "in": "query",
             "required": p.required,
             "description": p.description,
-            "schema": {"type": "string"},
+            "schema": p.schema or {"type": "string"},
         }
         for p in (*COMMON_PARAMS, *method.params)
     ]
+
+
+def openapi_request_body(method: MethodSpec) -> dict[str, Any]:
+    """A POST's body: the same parameters as a form or a JSON object (each may come in the query
+    string instead, so none is required here)."""
+    schema = {
+        "type": "object",
+        "properties": {p.name: p.json_schema for p in (*COMMON_PARAMS, *method.params)},
+    }
+    return {
+        "content": {
+            "application/x-www-form-urlencoded": {"schema": schema},
+            "application/json": {"schema": schema},
+        }
+    }
+
+
+# Boomstream's envelope, in JSON or XML as asked (``format``): Status Success with the method's
+# fields, or Status Failed with a Message. Handled failures are 200 (errors.py).
+_ENVELOPE: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "Status": {"type": "string", "enum": ["Success", "Failed"]},
+        "Message": {"type": "string"},
+    },
+    "required": ["Status"],
+}
+ENVELOPE_CONTENT: dict[str, Any] = {
+    "application/json": {"schema": _ENVELOPE},
+    "application/xml": {"schema": {"type": "string"}},
+}
+ANSWERS = merge(
+    answer(200, ENVELOPE_CONTENT, "Status Success with the method's fields, or Status Failed with a Message"),
+    errors(status_set(STATUS_BY_CODE), ENVELOPE_CONTENT, but=[200]),
+)

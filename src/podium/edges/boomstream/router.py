@@ -20,7 +20,7 @@ from podium.edges.boomstream.envelope import (
     render,
 )
 from podium.edges.boomstream.errors import UnknownMethod, status_for
-from podium.edges.boomstream.methods import Call, openapi_parameters
+from podium.edges.boomstream.methods import ANSWERS, Call, openapi_parameters, openapi_request_body
 from podium.edges.boomstream.routes.conference import METHODS as CONFERENCE_METHODS
 from podium.edges.boomstream.routes.media import METHODS as MEDIA_METHODS
 from podium.edges.boomstream.routes.ppv import METHODS as PPV_METHODS
@@ -153,7 +153,9 @@ def build_router() -> APIRouter:
                 summary=method.summary,
                 response_class=Response,
                 operation_id=f"boomstream_{method.operation_name}_{verb.lower()}",
-                openapi_extra={"parameters": openapi_parameters(method)},
+                responses=ANSWERS,
+                openapi_extra={"parameters": openapi_parameters(method)}
+                | ({"requestBody": openapi_request_body(method)} if verb == "POST" else {}),
             )
     router.add_api_route("/{rest:path}", unknown_method, methods=["GET", "POST"], include_in_schema=False)
     return router

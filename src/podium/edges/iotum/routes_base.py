@@ -10,7 +10,7 @@ from podium.domain.actor import Actor
 from podium.domain.hosts.service import HostService
 from podium.domain.subscriptions.service import SubscriptionService
 from podium.domain.tenancy.companies import CompanyService
-from podium.edges.common import MethodSpec
+from podium.edges.common import MethodSpec, Param
 from podium.edges.iotum.params import Body
 from podium.kit.errors import InvalidInput
 from podium.kit.uow import Context
@@ -55,6 +55,16 @@ class Call:
         return CompanyService(self.ctx.session, self.ctx.settings)
 
 
+# JSON Schemas of body fields, for the OpenAPI (the edge also takes the loose forms ``coerce`` reads:
+# "12" for 12, "true" for true).
+TEXT: dict[str, Any] = {"type": "string"}
+INTEGER: dict[str, Any] = {"type": "integer", "format": "int64"}
+BOOLEAN: dict[str, Any] = {"type": "boolean"}
+OBJECT: dict[str, Any] = {"type": "object"}
+TEXTS: dict[str, Any] = {"type": "array", "items": TEXT}
+INTEGERS: dict[str, Any] = {"type": "array", "items": INTEGER}
+OBJECTS: dict[str, Any] = {"type": "array", "items": OBJECT}
+
 OK = Answer("OK")
 MESSAGE_OK = Answer({"message": "OK"})
 
@@ -69,5 +79,7 @@ class Endpoint(MethodSpec):
         handler: Callable[[Call], Answer],
         scope: str,
         methods: tuple[str, ...] = ("POST",),
+        params: tuple[Param, ...] = (),
+        ok: int = 200,
     ) -> None:
-        super().__init__(path, summary, handler, verbs=methods, scope=scope)
+        super().__init__(path, summary, handler, params=params, verbs=methods, scope=scope, ok_statuses=(ok,))

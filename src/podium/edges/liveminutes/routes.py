@@ -18,9 +18,10 @@ from podium.domain.tenancy.service import TenancyService
 from podium.edges.common import MethodSpec, Param, Params, dispatch, read_params
 from podium.edges.guarding import attempts as guarded_attempts
 from podium.edges.liveminutes.auth import basic_credentials
-from podium.edges.liveminutes.errors import body_for, status_for
+from podium.edges.liveminutes.errors import STATUS_BY_CODE, body_for, status_for
 from podium.kit.errors import DomainError, InvalidInput, Unauthenticated, retry_after_headers
 from podium.kit.links import Links
+from podium.kit.openapi import TEXT, answer, errors, json_body, merge, status_set
 from podium.kit.uow import Context
 from podium.models.conference import Conference
 
@@ -240,6 +241,40 @@ def _endpoint(method: MethodSpec) -> Callable[[Request], Awaitable[Response]]:
     return endpoint
 
 
+# Every failure but a credential (401) or a throttle (429) or an oversized body (413) is 200 with
+# resultcode 0 (errors.py): the schema says so, with the body of each.
+_RESULT = {
+    "type": "object",
+    "properties": {"resultcode": {"type": "integer", "enum": [0, 1]}, "error": TEXT, "message": TEXT},
+    "required": ["resultcode"],
+}
+_CHALLENGE = {"description": "Basic", "schema": TEXT}
+ANSWERS = merge(
+    answer(200, json_body(_RESULT), "resultcode 1 with the method's fields, or resultcode 0 with a message"),
+    errors(status_set(STATUS_BY_CODE), json_body(_RESULT), but=[200]),
+    answer(
+        401, None, "AccountSid and AuthToken are missing or wrong", {"WWW-Authenticate": {"schema": TEXT}}
+    ),
+)
+
+
+def _request_body(method: MethodSpec) -> dict[str, Any]:
+    schema: dict[str, Any] = {
+        "type": "object",
+        "properties": {p.name: p.json_schema for p in method.params},
+        "required": [p.name for p in method.params if p.required],
+    }
+    # Form fields as the vendor documents them; a JSON object with the same fields is read too.
+    return {
+        "requestBody": {
+            "content": {
+                "application/x-www-form-urlencoded": {"schema": schema},
+                "application/json": {"schema": schema},
+            }
+        }
+    }
+
+
 def build_router(prefix: str) -> APIRouter:
     router = APIRouter(prefix=prefix, tags=["liveminutes"])
     for method in SPECS:
@@ -248,22 +283,8 @@ def build_router(prefix: str) -> APIRouter:
             _endpoint(method),
             methods=list(method.verbs),
             summary=method.summary,
-            openapi_extra={
-                "requestBody": {
-                    "content": {
-                        "application/x-www-form-urlencoded": {
-                            "schema": {
-                                "type": "object",
-                                "properties": {
-                                    p.name: {"type": "string", "description": p.description}
-                                    for p in method.params
-                                },
-                                "required": [p.name for p in method.params if p.required],
-                            }
-                        }
-                    }
-                },
-            },
+            responses=ANSWERS,
+            openapi_extra=_request_body(method),
         )
     return router
 

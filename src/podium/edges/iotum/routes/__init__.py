@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
@@ -10,10 +11,10 @@ from fastapi.responses import JSONResponse, Response
 from podium.domain.access.service import AccessPolicy
 from podium.domain.auth.service import AuthService
 from podium.domain.guard import targets
-from podium.edges.common import MethodSpec, dispatch
+from podium.edges.common import MethodSpec, Param, dispatch
 from podium.edges.guarding import attempts as guarded_attempts
 from podium.edges.iotum.auth import actor_from, presents_credential
-from podium.edges.iotum.errors import status_for
+from podium.edges.iotum.errors import STATUS_BY_CODE, status_for
 from podium.edges.iotum.params import Body, read_body
 from podium.edges.iotum.routes import (
     chat,
@@ -29,6 +30,7 @@ from podium.edges.iotum.routes import (
 )
 from podium.edges.iotum.routes_base import Answer, Call
 from podium.kit.errors import DomainError, InvalidInput, Unauthenticated, retry_after_headers
+from podium.kit.openapi import MESSAGE, Responses, answer, errors, json_body, merge, status_set
 from podium.kit.uow import Context
 
 PREFIX = "/enterprise_api"
@@ -126,10 +128,59 @@ async def authenticate(request: Request) -> Response:
         await attempts.settle_async()
 
 
+_FAILURE = json_body(MESSAGE)
+_AUTH_TOKEN = Param(
+    "auth_token", "The auth_token from authenticate (or header Authorization: Bearer <token>)"
+)
+_CHALLENGE = {"WWW-Authenticate": {"description": "Bearer", "schema": {"type": "string"}}}
+FAILURES = merge(errors(status_set(STATUS_BY_CODE), _FAILURE), answer(401, None, None, _CHALLENGE))
+AUTHENTICATE_REQUEST = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "api_token": {"type": "string", "description": "The API token of a host or admin"},
+                        "email": {"type": "string", "description": "Deprecated: the person's email"},
+                        "password": {"type": "string", "description": "Deprecated: the person's password"},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+def _responses(endpoint: MethodSpec) -> Responses:
+    """Its success answers (JSON; 204 has no body) and every failure of the error table."""
+    successes = [answer(status, None if status == 204 else json_body({})) for status in endpoint.ok_statuses]
+    return merge(*successes, FAILURES)
+
+
+def _request_body(endpoint: MethodSpec) -> dict[str, Any]:
+    fields = (_AUTH_TOKEN, *endpoint.params)
+    schema = {
+        "type": "object",
+        "properties": {p.name: p.json_schema for p in fields},
+        "required": [p.name for p in fields if p.required],
+    }
+    # Not required: the credential may be a header, and a method whose fields all have defaults
+    # takes an empty body.
+    return {"requestBody": {"content": {"application/json": {"schema": schema}}}}
+
+
 def build_router() -> APIRouter:
     router = APIRouter(prefix=PREFIX, tags=["iotum"])
     router.add_api_route(
-        "/authenticate", authenticate, methods=["POST"], summary="Authenticate", response_class=JSONResponse
+        "/authenticate",
+        authenticate,
+        methods=["POST"],
+        summary="Authenticate",
+        response_class=JSONResponse,
+        responses=merge(answer(200, json_body({"type": "object"})), FAILURES),
+        openapi_extra=AUTHENTICATE_REQUEST,
     )
     for endpoint in ENDPOINTS:
         for verb in endpoint.verbs:
@@ -140,8 +191,7 @@ def build_router() -> APIRouter:
                 summary=endpoint.summary,
                 response_class=JSONResponse,
                 operation_id=f"iotum_{endpoint.operation_name}_{verb.lower()}",
-                openapi_extra={
-                    "requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}}
-                },
+                responses=_responses(endpoint),
+                openapi_extra=_request_body(endpoint),
             )
     return router

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from podium.domain.tenancy.schemas import CompanyChanges, NewCompany
+from podium.edges.common import Param
 from podium.edges.iotum import present
 from podium.edges.iotum.params import Body
-from podium.edges.iotum.routes_base import MESSAGE_OK, Answer, Call, Endpoint
+from podium.edges.iotum.routes_base import BOOLEAN, INTEGER, MESSAGE_OK, TEXT, Answer, Call, Endpoint
 from podium.kit import coerce
 from podium.kit.unset import UNSET
 from podium.models.tenancy import Company
@@ -35,6 +37,28 @@ def _company_changes(body: Body, *, creating: bool) -> CompanyChanges:
         if body.has(key):
             values[key] = coerce.to_text(key, body.get(key) or "")
     return CompanyChanges(**values)
+
+
+COMPANY_ID = Param("company_id", "Company id", required=True, schema=INTEGER)
+# Where the access policy picks the company: a company admin always acts on its own.
+ADMINS_COMPANY_ID = Param(
+    "company_id",
+    "Company id (required of a reseller admin; a company admin acts on its own company)",
+    schema=INTEGER,
+)
+NAME = Param("name", "Company name as displayed for billing purposes", schema=TEXT)
+SUBDOMAIN = Param(
+    "subdomain", "Subdomain used in the company's meeting URLs, unique within the reseller", schema=TEXT
+)
+# What ``_company_changes`` reads besides name and subdomain.
+COMPANY_FIELDS = (
+    Param("partner_id", "An ID for internal reporting, not visible in the UI (null clears it)", schema=TEXT),
+    Param("customer_id", "Any string for your own purposes (null clears it)", schema=TEXT),
+    Param("openid_provider", "Whether to use OpenID Connect for authentication", schema=BOOLEAN),
+    Param("primary_color", "CSS hex color such as #00ff00 (empty clears it)", schema=TEXT),
+    Param("accent_color", "CSS hex color such as #00ff00 (empty clears it)", schema=TEXT),
+    Param("currency", "Lower-case ISO 4217 code such as usd (empty clears it)", schema=TEXT),
+)
 
 
 def _company_answer(call: Call, company: Company) -> Answer:
@@ -82,9 +106,30 @@ def company_delete(call: Call) -> Answer:
 
 ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("domain/descendants", "Sub-resellers of the reseller", descendants, "read"),
-    Endpoint("company/create", "Create a company", company_create, "write"),
-    Endpoint("company/fetch", "A company", company_fetch, "read"),
-    Endpoint("company/update", "Update a company", company_update, "write"),
+    Endpoint(
+        "company/create",
+        "Create a company",
+        company_create,
+        "write",
+        params=(
+            replace(NAME, required=True),
+            replace(SUBDOMAIN, required=True),
+            *COMPANY_FIELDS,
+            Param(
+                "product_id",
+                "Product to subscribe the company to (default: the reseller's default product)",
+                schema=INTEGER,
+            ),
+        ),
+    ),
+    Endpoint("company/fetch", "A company", company_fetch, "read", params=(COMPANY_ID,)),
+    Endpoint(
+        "company/update",
+        "Update a company",
+        company_update,
+        "write",
+        params=(COMPANY_ID, NAME, SUBDOMAIN, *COMPANY_FIELDS),
+    ),
     Endpoint("company/fetch_all", "All companies of the reseller tree", company_fetch_all, "read"),
-    Endpoint("company/delete", "Delete a company", company_delete, "write"),
+    Endpoint("company/delete", "Delete a company", company_delete, "write", params=(COMPANY_ID,)),
 )

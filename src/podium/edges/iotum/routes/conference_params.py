@@ -8,8 +8,20 @@ from datetime import datetime
 from typing import Any, Literal, cast
 from zoneinfo import ZoneInfo
 
-from podium.domain.conferences.schemas import UNSET, ConferenceOptions, DialOut, Invitee, MediaMode, Unset
+from podium.domain.conferences.options import MAX_DURATION
+from podium.domain.conferences.schemas import (
+    MUTE_MODES,
+    UNSET,
+    ConferenceOptions,
+    DialOut,
+    Invitee,
+    MediaMode,
+    Unset,
+)
+from podium.edges.common import Param
 from podium.edges.iotum.params import Body
+from podium.edges.iotum.routes.hosts import MEDIA_MODE
+from podium.edges.iotum.routes_base import BOOLEAN, INTEGER, INTEGERS, TEXT
 from podium.kit import coerce
 from podium.kit.errors import InvalidInput
 
@@ -181,3 +193,109 @@ def dial_out(body: Body) -> DialOut:
         phone_number=coerce.to_str("phone_number", values.get("phone_number") or "", maximum=20),
         name=coerce.to_str("name", values.get("name") or ""),
     )
+
+
+# --- the fields these readers read, for the OpenAPI --------------------------------------------
+
+START = Param(
+    "start",
+    "Start time: YYYY-MM-DD HH:MM:SS in time_zone (or ISO 8601; an offset wins)",
+    schema=TEXT,
+)
+DURATION = Param("duration", f"Duration in minutes (1 to {MAX_DURATION})", schema=INTEGER)
+SCHEDULE = Param(
+    "schedule",
+    "Recurrence as an iCalendar RRULE such as FREQ=WEEKLY;COUNT=10;BYDAY=MO,WE (null or empty ends a series)",
+    schema=TEXT,
+)
+# What every kind of ``conference_options`` reads besides start, duration and schedule.
+CONFERENCE_OPTIONS = (
+    Param("subject", "Subject", schema=TEXT),
+    Param("agenda", "Agenda", schema=TEXT),
+    Param("time_zone", "IANA time zone name of start, such as America/Toronto", schema=TEXT),
+    Param("auto_record", "Record automatically: none, audio or video", schema=MEDIA_MODE),
+    Param(
+        "auto_stream",
+        "Stream automatically: none, audio or video (the same as auto_record when both are on)",
+        schema=MEDIA_MODE,
+    ),
+    Param("auto_transcribe", "Transcribe the recording automatically", schema=BOOLEAN),
+    Param(
+        "one_time_access_code",
+        "true: a one-time access code instead of the host's dedicated one",
+        schema=BOOLEAN,
+    ),
+    Param("secure_url", "true: the room_url carries an encrypted access code", schema=BOOLEAN),
+    Param(
+        "host_initiated_recording",
+        "Also start automatic recording or streaming when the host joins",
+        schema=BOOLEAN,
+    ),
+    Param(
+        "security_pin",
+        "PIN required to join, 3 to 16 digits; needs one_time_access_code (null clears it)",
+        schema=TEXT,
+    ),
+    Param(
+        "mute_mode",
+        "Initial mute settings: conversation (all unmuted), q&a (muted, may unmute) or presentation "
+        "(muted, may not unmute)",
+        schema={"type": "string", "enum": list(MUTE_MODES)},
+    ),
+    Param(
+        "broadcast_stream_url",
+        "http(s) URL of an MP4 file streamed from the start time (null clears it)",
+        schema=TEXT,
+    ),
+)
+
+_MODERATOR: dict[str, Any] = {**BOOLEAN, "description": "Invited as a moderator (default false)"}
+_PERSON: dict[str, Any] = {
+    "type": "object",
+    "properties": {"email": TEXT, "name": TEXT, "moderator": _MODERATOR},
+    "required": ["email"],
+}
+# What ``invitees`` reads, in the order of ``INVITEE_KEYS``; any of them given replaces the invitees.
+INVITEE_FIELDS = (
+    Param(
+        "participants",
+        "Contact ids to invite (or {email, name, moderator} objects)",
+        schema={"type": "array", "items": {"oneOf": [INTEGER, _PERSON]}},
+    ),
+    Param(
+        "participant_emails",
+        "People to invite by email: addresses or {email, name, moderator} objects (added to the host's "
+        "contacts when new)",
+        schema={"type": "array", "items": {"oneOf": [TEXT, _PERSON]}},
+    ),
+    Param(
+        "participant_hosts",
+        "Hosts of the same company to invite: host ids or {host_id, moderator} objects",
+        schema={
+            "type": "array",
+            "items": {
+                "oneOf": [
+                    INTEGER,
+                    {
+                        "type": "object",
+                        "properties": {"host_id": INTEGER, "moderator": _MODERATOR},
+                        "required": ["host_id"],
+                    },
+                ]
+            },
+        },
+    ),
+    Param("moderators", "Contact ids to invite as moderators", schema=INTEGERS),
+)
+
+# What ``dial_out`` reads.
+DIAL_OUT_FIELDS = (
+    Param("country_code", "Two-letter ISO 3166 country code of the number", required=True, schema=TEXT),
+    Param(
+        "phone_number",
+        "E.164 number to dial (with the country code), with or without a leading +",
+        required=True,
+        schema=TEXT,
+    ),
+    Param("name", "Name shown for the callee (default: the number)", schema=TEXT),
+)

@@ -3,14 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from podium.domain.attendance.service import AttendanceService
 from podium.domain.chat.service import ChatService
 from podium.domain.conferences.scheduling import SchedulingService
+from podium.edges.common import Param
 from podium.edges.iotum import present
-from podium.edges.iotum.routes.conference_params import conference_options, dial_out, invitees
-from podium.edges.iotum.routes_base import MESSAGE_OK, Answer, Call, Endpoint
+from podium.edges.iotum.routes.conference_params import (
+    CONFERENCE_OPTIONS,
+    DIAL_OUT_FIELDS,
+    DURATION,
+    INVITEE_FIELDS,
+    SCHEDULE,
+    START,
+    conference_options,
+    dial_out,
+    invitees,
+)
+from podium.edges.iotum.routes.hosts import OWN_HOST_ID
+from podium.edges.iotum.routes_base import INTEGER, MESSAGE_OK, TEXT, Answer, Call, Endpoint
 from podium.kit import coerce
 from podium.kit.clock import utcnow
 from podium.kit.errors import InvalidInput
@@ -20,6 +33,14 @@ from podium.models.conference import Conference
 PAGE = 10
 
 T = TypeVar("T")
+
+CONFERENCE_ID = Param("conference_id", "Conference id", required=True, schema=INTEGER)
+PAGE_PARAM = Param(
+    "page",
+    f"Page, from 1 ({PAGE} per page; the Link and X-Next-Page headers name the next one)",
+    schema=INTEGER,
+)
+DETAIL_OUTPUT = Param("output", "detail: the detailed output", schema=TEXT)
 
 
 def scheduling_of(call: Call) -> SchedulingService:
@@ -159,57 +180,108 @@ def conference_delete_transcriptions(call: Call) -> Answer:
 
 ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
-        "conference/create", "Schedule a conference (or a recurring series)", conference_create, "write"
+        "conference/create",
+        "Schedule a conference (or a recurring series)",
+        conference_create,
+        "write",
+        params=(
+            OWN_HOST_ID,
+            replace(START, required=True),
+            replace(DURATION, required=True),
+            SCHEDULE,
+            *CONFERENCE_OPTIONS,
+            *INVITEE_FIELDS,
+        ),
     ),
+    # start and schedule are read only to be refused: the call starts now.
     Endpoint(
         "conference/create/reservationless",
         "Start a reservationless conference now",
         conference_create_reservationless,
         "write",
+        params=(OWN_HOST_ID, DURATION, *CONFERENCE_OPTIONS, *INVITEE_FIELDS),
     ),
     Endpoint(
-        "conference/update", "Update a conference (a master updates its series)", conference_update, "write"
+        "conference/update",
+        "Update a conference (a master updates its series)",
+        conference_update,
+        "write",
+        params=(CONFERENCE_ID, START, DURATION, SCHEDULE, *CONFERENCE_OPTIONS, *INVITEE_FIELDS),
     ),
-    Endpoint("conference/fetch", "A conference (output: detail)", conference_fetch, "read"),
     Endpoint(
-        "conference/fetch_all", "A host's scheduled conferences (18 months)", conference_fetch_all, "read"
+        "conference/fetch",
+        "A conference (output: detail)",
+        conference_fetch,
+        "read",
+        params=(CONFERENCE_ID, DETAIL_OUTPUT),
     ),
     Endpoint(
-        "conference/cancel", "Cancel a conference (a master cancels its series)", conference_cancel, "write"
+        "conference/fetch_all",
+        "A host's scheduled conferences (18 months)",
+        conference_fetch_all,
+        "read",
+        params=(OWN_HOST_ID, DETAIL_OUTPUT, PAGE_PARAM),
     ),
-    Endpoint("conference/end", "End an active conference", conference_end, "write"),
+    Endpoint(
+        "conference/cancel",
+        "Cancel a conference (a master cancels its series)",
+        conference_cancel,
+        "write",
+        params=(CONFERENCE_ID,),
+    ),
+    Endpoint("conference/end", "End an active conference", conference_end, "write", params=(CONFERENCE_ID,)),
     Endpoint(
         "conference/fetch_participant_details",
         "Contacts of a conference's participants",
         conference_participant_details,
         "read",
+        params=(CONFERENCE_ID,),
     ),
     Endpoint(
         "conference/fetch_livestream_viewer_count",
         "Livestream viewers now",
         conference_livestream_viewers,
         "read",
+        params=(CONFERENCE_ID,),
     ),
-    Endpoint("conference/stop_streaming", "Stop the livestream", conference_stop_streaming, "write"),
+    Endpoint(
+        "conference/stop_streaming",
+        "Stop the livestream",
+        conference_stop_streaming,
+        "write",
+        params=(CONFERENCE_ID,),
+    ),
     Endpoint(
         "conference/dial_number",
         "Dial a phone number into an active conference",
         conference_dial_number,
         "write",
+        params=(CONFERENCE_ID, *DIAL_OUT_FIELDS),
     ),
     Endpoint(
-        "conference/message/create", "A System message in an active conference", conference_message, "write"
+        "conference/message/create",
+        "A System message in an active conference",
+        conference_message,
+        "write",
+        params=(
+            CONFERENCE_ID,
+            Param(
+                "message", "Message shown in the conference's chat as from System", required=True, schema=TEXT
+            ),
+        ),
     ),
     Endpoint(
         "conference/delete_recordings",
         "Delete a past conference's recordings",
         conference_delete_recordings,
         "write",
+        params=(CONFERENCE_ID,),
     ),
     Endpoint(
         "conference/delete_transcriptions",
         "Delete a past conference's transcriptions",
         conference_delete_transcriptions,
         "write",
+        params=(CONFERENCE_ID,),
     ),
 )

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from podium.domain.contacts.schemas import BookRef, ContactFields
-from podium.domain.contacts.service import PHONE_FIELDS, ContactService
+from podium.domain.contacts.service import MAX_PER_CALL, PHONE_FIELDS, ContactService
+from podium.edges.common import Param
 from podium.edges.iotum import present
 from podium.edges.iotum.params import Body
-from podium.edges.iotum.routes_base import MESSAGE_OK, Answer, Call, Endpoint
+from podium.edges.iotum.routes_base import INTEGER, MESSAGE_OK, TEXT, Answer, Call, Endpoint
 from podium.kit import coerce
 from podium.kit.errors import InvalidInput
 
@@ -52,6 +53,39 @@ def _new_contacts(body: Body) -> list[ContactFields]:
     return contacts
 
 
+# What ``_book`` reads.
+BOOK = (
+    Param("host_id", "Host whose contacts these are (company_id is then not read)", schema=INTEGER),
+    Param(
+        "company_id",
+        "Company whose shared contacts these are, when no host_id (default: the caller's own; a company "
+        "admin's is always its own)",
+        schema=INTEGER,
+    ),
+)
+CONTACT_ID = Param("contact_id", "Contact id", required=True, schema=INTEGER)
+# What ``_contact_fields`` reads (name and email are required on create).
+CONTACT_FIELDS = (
+    Param("name", "Contact name", schema=TEXT),
+    Param("email", "Contact email", schema=TEXT),
+    *(Param(key, f"{key.replace('_', ' ').capitalize()} number", schema=TEXT) for key in PHONE_FIELDS),
+    Param("time_zone", "IANA time zone name such as US/Eastern (empty clears it)", schema=TEXT),
+)
+NEW_CONTACTS = Param(
+    "contacts",
+    f"The contacts to create (1 to {MAX_PER_CALL})",
+    required=True,
+    schema={
+        "type": "array",
+        "items": {
+            "type": "object",
+            "properties": {p.name: p.json_schema for p in CONTACT_FIELDS},
+            "required": ["name", "email"],
+        },
+    },
+)
+
+
 def _service(call: Call) -> ContactService:
     return ContactService(call.ctx.session)
 
@@ -87,9 +121,21 @@ def contact_delete(call: Call) -> Answer:
 
 
 ENDPOINTS: tuple[Endpoint, ...] = (
-    Endpoint("contact/create", "Create contacts of a host or company", contact_create, "write"),
-    Endpoint("contact/fetch", "A contact", contact_fetch, "read"),
-    Endpoint("contact/fetch_all", "Contacts of a host or company", contact_fetch_all, "read"),
-    Endpoint("contact/update", "Update a contact", contact_update, "write"),
-    Endpoint("contact/delete", "Delete a contact", contact_delete, "write"),
+    Endpoint(
+        "contact/create",
+        "Create contacts of a host or company",
+        contact_create,
+        "write",
+        params=(*BOOK, NEW_CONTACTS),
+    ),
+    Endpoint("contact/fetch", "A contact", contact_fetch, "read", params=(*BOOK, CONTACT_ID)),
+    Endpoint("contact/fetch_all", "Contacts of a host or company", contact_fetch_all, "read", params=BOOK),
+    Endpoint(
+        "contact/update",
+        "Update a contact",
+        contact_update,
+        "write",
+        params=(*BOOK, CONTACT_ID, *CONTACT_FIELDS),
+    ),
+    Endpoint("contact/delete", "Delete a contact", contact_delete, "write", params=(*BOOK, CONTACT_ID)),
 )

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from podium.domain.drive.service import DriveService
+from podium.domain.drive.service import PAGE_SIZE, DriveService
+from podium.edges.common import Param
 from podium.edges.iotum import present
-from podium.edges.iotum.routes_base import Answer, Call, Endpoint
+from podium.edges.iotum.routes.hosts import OWN_HOST_ID
+from podium.edges.iotum.routes_base import INTEGER, TEXT, Answer, Call, Endpoint
+
+FILE_ID = Param("id", "Drive file id", required=True, schema=INTEGER)
 
 
 def _drive(call: Call) -> DriveService:
@@ -54,9 +58,37 @@ def drive_file_delete(call: Call) -> Answer:
 
 
 ENDPOINTS: tuple[Endpoint, ...] = (
-    Endpoint("drive/fetch_all", "A host's drive files, 20 per page", drive_fetch_all, "read"),
-    Endpoint("drive/create", "A new drive file and its signed upload URL", drive_create, "write"),
-    Endpoint("drive/file/fetch", "A drive file", drive_file_fetch, "read"),
-    Endpoint("drive/file/finish_upload", "Process an uploaded file", drive_finish_upload, "write"),
-    Endpoint("drive/file/delete", "Delete a drive file (204)", drive_file_delete, "write"),
+    Endpoint(
+        "drive/fetch_all",
+        "A host's drive files, 20 per page",
+        drive_fetch_all,
+        "read",
+        params=(OWN_HOST_ID, Param("page", f"Page, from 1 ({PAGE_SIZE} files per page)", schema=INTEGER)),
+    ),
+    Endpoint(
+        "drive/create",
+        "A new drive file and its signed upload URL",
+        drive_create,
+        "write",
+        params=(
+            OWN_HOST_ID,
+            Param("filename", "File name, such as presentation.pdf", required=True, schema=TEXT),
+        ),
+    ),
+    Endpoint("drive/file/fetch", "A drive file", drive_file_fetch, "read", params=(OWN_HOST_ID, FILE_ID)),
+    Endpoint(
+        "drive/file/finish_upload",
+        "Process an uploaded file",
+        drive_finish_upload,
+        "write",
+        params=(OWN_HOST_ID, FILE_ID),
+    ),
+    Endpoint(
+        "drive/file/delete",
+        "Delete a drive file (204)",
+        drive_file_delete,
+        "write",
+        params=(OWN_HOST_ID, FILE_ID),
+        ok=204,
+    ),
 )

@@ -3,20 +3,36 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from podium.domain.hosts.schemas import (
+    DISABLE_EMAIL_KEYS,
+    MEDIA_MODES,
     TIME_FORMAT_FLAGS,
     HostChanges,
     StreamPreview,
     check_disable_email_keys,
     check_time_format_keys,
 )
+from podium.edges.common import Param
 from podium.edges.iotum import present
 from podium.edges.iotum.params import Body
-from podium.edges.iotum.routes_base import MESSAGE_OK, Answer, Call, Endpoint
+from podium.edges.iotum.routes.companies import ADMINS_COMPANY_ID
+from podium.edges.iotum.routes_base import (
+    BOOLEAN,
+    INTEGER,
+    INTEGERS,
+    MESSAGE_OK,
+    TEXT,
+    TEXTS,
+    Answer,
+    Call,
+    Endpoint,
+)
 from podium.kit import coerce
 from podium.kit.errors import InvalidInput
+from podium.models.tenancy import Role
 
 # --- reading the loose JSON of a host into HostChanges -------------------------------------------
 
@@ -114,6 +130,101 @@ def _host_changes(body: Body, *, creating: bool) -> HostChanges:
     return HostChanges(**values)
 
 
+# --- the fields, for the OpenAPI ---------------------------------------------------------------
+
+# Where ``Call.host_id`` reads it: leaving it out means the credential's own host.
+OWN_HOST_ID = Param("host_id", "Host id (default: the caller's own host)", schema=INTEGER)
+HOST_ID = Param("host_id", "Host id", required=True, schema=INTEGER)
+# none, audio or video (true reads as video, false as none).
+MEDIA_MODE: dict[str, Any] = {"type": "string", "enum": list(MEDIA_MODES)}
+
+NAME = Param("name", "Name shown when the host joins meetings", schema=TEXT)
+EMAIL = Param("email", "Email address, for invitations, reminders and login", schema=TEXT)
+NO_WELCOME_EMAIL = Param("no_welcome_email", "true: send no welcome email", schema=BOOLEAN)
+_CODE = "3 to 9 digits, refused when taken; null draws a new one"
+# The rest of ``_READERS``: what create and update both take.
+HOST_FIELDS = (
+    Param("password", "Password to set (ignored with no_login)", schema=TEXT),
+    Param(
+        "role",
+        "RESELLER_ADMIN, COMPANY_ADMIN or HOST (default HOST); only a reseller admin grants RESELLER_ADMIN",
+        schema={"type": "string", "enum": [role.value for role in Role]},
+    ),
+    Param(
+        "openid_sub", "OpenID subject identifier for logins through your system (null clears it)", schema=TEXT
+    ),
+    Param("moderator_pin", f"Custom moderator PIN: {_CODE}", schema=TEXT),
+    Param("access_code", f"Custom access code: {_CODE}", schema=TEXT),
+    Param("native_streaming", "Enable live streaming for the host", schema=BOOLEAN),
+    Param("auto_record", "Record conferences automatically: none, audio or video", schema=MEDIA_MODE),
+    Param(
+        "auto_stream",
+        "Stream conferences automatically: none, audio or video (the same as auto_record when both are on)",
+        schema=MEDIA_MODE,
+    ),
+    Param(
+        "host_initiated_recording",
+        "Also start automatic recording or streaming when the host joins",
+        schema=BOOLEAN,
+    ),
+    Param("waiting_room", "Participants wait until the organizer lets them in", schema=BOOLEAN),
+    Param(
+        "stream_preview",
+        "Preview clips while recording or streaming (null turns them off)",
+        schema={
+            "type": "object",
+            "properties": {
+                "duration": {**INTEGER, "description": "Seconds per clip (default 60)"},
+                "interval": {**INTEGER, "description": "Seconds between clips (default 300)"},
+                "image_preview": {**BOOLEAN, "description": "Also a preview image (default false)"},
+            },
+        },
+    ),
+    Param(
+        "disable_emails",
+        "Emails to disable (true) or enable (false); keys not given stay as they are",
+        schema={
+            "type": "object",
+            "properties": {key: BOOLEAN for key in DISABLE_EMAIL_KEYS},
+            "additionalProperties": False,
+        },
+    ),
+    Param(
+        "time_format",
+        "How times and dates are displayed; keys not given stay as they are",
+        schema={
+            "type": "object",
+            "properties": {
+                "time_24hr": {**BOOLEAN, "description": "24-hour times (default false)"},
+                "hm_separator": {**TEXT, "description": "Between hours and minutes (default ':')"},
+                "md_format": {**TEXT, "description": "Month and day template (default 'M D')"},
+                "md_y_comma": {**BOOLEAN, "description": "A comma before the year (default true)"},
+            },
+            "additionalProperties": False,
+        },
+    ),
+    Param(
+        "no_login",
+        "true: no username/password login in the web UI (SSO only); implies no_welcome_email",
+        schema=BOOLEAN,
+    ),
+    Param("locale", "BCP-47 language preference such as en-US", schema=TEXT),
+    Param("country_code", "Two-letter ISO 3166 country code", schema=TEXT),
+    Param("time_zone", "IANA time zone name such as US/Eastern", schema=TEXT),
+    Param(
+        "subscription_ids",
+        "Subscriptions the host is assigned to, exactly (an empty array unsubscribes it from all)",
+        schema=INTEGERS,
+    ),
+    Param("plan_slug", "Instead of subscription_ids: the plan to assign the host to", schema=TEXT),
+    Param("add_on_slugs", "Instead of subscription_ids: the add-ons to assign the host to", schema=TEXTS),
+    Param("public_username", "Links the account to one on another platform (null clears it)", schema=TEXT),
+    Param(
+        "image_url", "http(s) URL of a gif, png, jpg or jpeg profile picture (empty clears it)", schema=TEXT
+    ),
+)
+
+
 # --- endpoints ---------------------------------------------------------------------------------
 
 
@@ -161,11 +272,34 @@ def host_reset_password(call: Call) -> Answer:
 
 
 ENDPOINTS: tuple[Endpoint, ...] = (
-    Endpoint("host/create", "Create a host", host_create, "write"),
-    Endpoint("host/fetch", "A host", host_fetch, "read"),
-    Endpoint("host/update", "Update a host", host_update, "write"),
-    Endpoint("host/fetch_all", "Hosts of a company", host_fetch_all, "read"),
-    Endpoint("host/delete", "Delete a host (202)", host_delete, "write"),
-    Endpoint("host/resend_invitation", "Send the welcome email again", host_resend_invitation, "write"),
-    Endpoint("host/reset_password", "Send a password reset email", host_reset_password, "write"),
+    Endpoint(
+        "host/create",
+        "Create a host",
+        host_create,
+        "write",
+        params=(
+            ADMINS_COMPANY_ID,
+            replace(NAME, required=True),
+            replace(EMAIL, required=True),
+            NO_WELCOME_EMAIL,
+            *HOST_FIELDS,
+        ),
+    ),
+    Endpoint("host/fetch", "A host", host_fetch, "read", params=(OWN_HOST_ID,)),
+    # no_welcome_email is read (and type-checked) on update too, but only create sends the email.
+    Endpoint(
+        "host/update", "Update a host", host_update, "write", params=(HOST_ID, NAME, EMAIL, *HOST_FIELDS)
+    ),
+    Endpoint("host/fetch_all", "Hosts of a company", host_fetch_all, "read", params=(ADMINS_COMPANY_ID,)),
+    Endpoint("host/delete", "Delete a host (202)", host_delete, "write", params=(HOST_ID,), ok=202),
+    Endpoint(
+        "host/resend_invitation",
+        "Send the welcome email again",
+        host_resend_invitation,
+        "write",
+        params=(HOST_ID,),
+    ),
+    Endpoint(
+        "host/reset_password", "Send a password reset email", host_reset_password, "write", params=(HOST_ID,)
+    ),
 )

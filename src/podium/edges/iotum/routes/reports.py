@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from podium.domain.attendance.service import AttendanceService, minutes
 from podium.domain.chat.service import ChatService
 from podium.domain.conferences.reports import ConferenceReports
 from podium.domain.conferences.timing import FIRST_YEAR, LAST_YEAR, end_of, local
+from podium.edges.common import Param
 from podium.edges.iotum import present
-from podium.edges.iotum.routes.conferences import page_of, scheduling_of
-from podium.edges.iotum.routes_base import Answer, Call, Endpoint
+from podium.edges.iotum.routes.conferences import PAGE_PARAM, page_of, scheduling_of
+from podium.edges.iotum.routes.hosts import OWN_HOST_ID
+from podium.edges.iotum.routes_base import INTEGER, TEXT, Answer, Call, Endpoint
 from podium.kit import coerce
 from podium.kit.clock import utcnow
 from podium.kit.errors import InvalidInput
@@ -41,6 +44,20 @@ def _date_range(call: Call, zone: ZoneInfo) -> tuple[datetime | None, datetime |
         day += timedelta(days=extra)
         bounds.append(day.replace(tzinfo=zone).astimezone(ZoneInfo("UTC")).replace(tzinfo=None))
     return bounds[0], bounds[1]
+
+
+TIME_ZONE = Param(
+    "time_zone",
+    "IANA time zone name of the dates given and the times answered (default UTC)",
+    schema=TEXT,
+)
+_DAY: dict[str, Any] = {"type": "string", "format": "date"}
+# What ``_zone`` and ``_date_range`` read.
+PERIOD = (
+    TIME_ZONE,
+    Param("start_date", "From this day (YYYY-MM-DD in time_zone)", schema=_DAY),
+    Param("end_date", "Up to this day, included (YYYY-MM-DD in time_zone)", schema=_DAY),
+)
 
 
 def _reports(call: Call) -> ConferenceReports:
@@ -115,7 +132,38 @@ def host_active_calls(call: Call) -> Answer:
 
 
 ENDPOINTS: tuple[Endpoint, ...] = (
-    Endpoint("host/conferences", "A host's past conferences (summary or detail)", host_conferences, "read"),
-    Endpoint("host/cdrs", "Call detail records of a host's conferences (first 100)", host_cdrs, "read"),
-    Endpoint("host/active_calls", "Calls the host is on now", host_active_calls, "read"),
+    Endpoint(
+        "host/conferences",
+        "A host's past conferences (summary or detail)",
+        host_conferences,
+        "read",
+        params=(
+            OWN_HOST_ID,
+            Param(
+                "output",
+                "summary (default) or detail",
+                schema={"type": "string", "enum": ["summary", "detail"]},
+            ),
+            *PERIOD,
+            PAGE_PARAM,
+        ),
+    ),
+    Endpoint(
+        "host/cdrs",
+        "Call detail records of a host's conferences (first 100)",
+        host_cdrs,
+        "read",
+        params=(
+            OWN_HOST_ID,
+            Param("conference_id", "Only this conference's records", schema=INTEGER),
+            *PERIOD,
+        ),
+    ),
+    Endpoint(
+        "host/active_calls",
+        "Calls the host is on now",
+        host_active_calls,
+        "read",
+        params=(OWN_HOST_ID, TIME_ZONE),
+    ),
 )

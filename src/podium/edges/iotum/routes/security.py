@@ -10,8 +10,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from podium.domain.guard.service import GuardService
-from podium.edges.iotum.routes_base import Answer, Call, Endpoint
+from podium.domain.guard.service import MAX_LOCKOUT_DAYS, GuardService
+from podium.edges.common import Param
+from podium.edges.iotum.routes_base import INTEGER, Answer, Call, Endpoint
 from podium.models.audit import AuditEntry
 
 
@@ -49,5 +50,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "The company's recent lockouts after repeated wrong guesses (extension)",
         security_lockouts,
         "read",
+        params=(
+            Param("company_id", "Company id (default: the caller's own company)", schema=INTEGER),
+            Param("days", f"How many days back, 1 to {MAX_LOCKOUT_DAYS} (default 30)", schema=INTEGER),
+        ),
     ),
 )

@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from podium.domain.subscriptions.schemas import NewSubscription
+from podium.edges.common import Param
 from podium.edges.iotum import present
-from podium.edges.iotum.routes_base import OK, Answer, Call, Endpoint
+from podium.edges.iotum.routes.companies import ADMINS_COMPANY_ID, COMPANY_ID
+from podium.edges.iotum.routes_base import BOOLEAN, INTEGER, OK, TEXT, Answer, Call, Endpoint
 from podium.kit.unset import UNSET
 from podium.models.subscription import SubscriptionStatus
+
+SLUG = Param("slug", "Product slug (see subscription/fetch_products)", required=True, schema=TEXT)
+HOST_LIMIT = Param(
+    "host_limit",
+    "Host limit, a positive integer (per-host pricing multiplies the price by it)",
+    schema=INTEGER,
+)
+# What ``_set_status`` reads.
+STATUS_PARAMS = (COMPANY_ID, SLUG)
 
 
 def fetch_products(call: Call) -> Answer:
@@ -66,41 +78,81 @@ def subscription_fetch(call: Call) -> Answer:
 
 
 ENDPOINTS: tuple[Endpoint, ...] = (
-    Endpoint("subscription/fetch_products", "Plans and add-ons", fetch_products, "read"),
-    Endpoint("subscription/create", "Subscribe a company to a product", subscription_create, "write"),
+    Endpoint(
+        "subscription/fetch_products",
+        "Plans and add-ons",
+        fetch_products,
+        "read",
+        params=(Param("include_description", "Include each product's description", schema=BOOLEAN),),
+    ),
+    Endpoint(
+        "subscription/create",
+        "Subscribe a company to a product",
+        subscription_create,
+        "write",
+        params=(
+            ADMINS_COMPANY_ID,
+            SLUG,
+            Param(
+                "switch_plan",
+                "Plan subscription to replace; null: subscribe beside the current plans; omitted: replace "
+                "the current plans",
+                schema=INTEGER,
+            ),
+            HOST_LIMIT,
+            Param(
+                "subscribe_all_hosts",
+                "Also subscribe every existing host (default true)",
+                schema=BOOLEAN,
+            ),
+        ),
+    ),
     Endpoint(
         "subscription/update",
         "Change a subscription's host limit",
         subscription_update,
         "write",
         ("PUT", "POST"),
+        params=(ADMINS_COMPANY_ID, SLUG, replace(HOST_LIMIT, required=True)),
     ),
     Endpoint(
-        "subscription/suspend", "Suspend a subscription", _set_status(SubscriptionStatus.SUSPENDED), "write"
+        "subscription/suspend",
+        "Suspend a subscription",
+        _set_status(SubscriptionStatus.SUSPENDED),
+        "write",
+        params=STATUS_PARAMS,
     ),
     Endpoint(
         "subscription/reactivate",
         "Reactivate a subscription",
         _set_status(SubscriptionStatus.ACTIVE),
         "write",
+        params=STATUS_PARAMS,
     ),
     Endpoint(
         "subscription/cancel",
         "Cancel a subscription (final)",
         _set_status(SubscriptionStatus.CANCELLED),
         "write",
+        params=STATUS_PARAMS,
     ),
     Endpoint(
         "subscription/suspend_all",
         "Suspend every active subscription (202, background)",
         _set_all(SubscriptionStatus.ACTIVE, SubscriptionStatus.SUSPENDED),
         "write",
+        params=(COMPANY_ID,),
+        ok=202,
     ),
     Endpoint(
         "subscription/reactivate_all",
         "Reactivate every suspended subscription (202, background)",
         _set_all(SubscriptionStatus.SUSPENDED, SubscriptionStatus.ACTIVE),
         "write",
+        params=(COMPANY_ID,),
+        ok=202,
     ),
-    Endpoint("subscription/fetch", "A company's subscriptions", subscription_fetch, "read"),
+    Endpoint(
+        "subscription/fetch", "A company's subscriptions", subscription_fetch, "read", params=(COMPANY_ID,)
+    ),
 )

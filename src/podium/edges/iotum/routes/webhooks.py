@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from podium.domain.webhooks.service import WebhookService
+from podium.domain.webhooks.service import EVENTS, WebhookService
+from podium.edges.common import Param
 from podium.edges.iotum import present
-from podium.edges.iotum.routes_base import MESSAGE_OK, Answer, Call, Endpoint
+from podium.edges.iotum.routes.companies import ADMINS_COMPANY_ID
+from podium.edges.iotum.routes_base import INTEGER, MESSAGE_OK, TEXT, Answer, Call, Endpoint
 from podium.kit import coerce
+
+WEBHOOK_ID = Param("id", "Webhook endpoint id", required=True, schema=INTEGER)
 
 
 def webhook_create(call: Call) -> Answer:
@@ -47,10 +51,41 @@ def webhook_deliveries(call: Call) -> Answer:
 
 
 ENDPOINTS: tuple[Endpoint, ...] = (
-    Endpoint("webhook/create", "Register a webhook endpoint (extension)", webhook_create, "write"),
-    Endpoint("webhook/fetch_all", "The company's webhook endpoints (extension)", webhook_fetch_all, "read"),
-    Endpoint("webhook/delete", "Remove a webhook endpoint (extension)", webhook_delete, "write"),
     Endpoint(
-        "webhook/deliveries", "Delivery log of a webhook endpoint (extension)", webhook_deliveries, "read"
+        "webhook/create",
+        "Register a webhook endpoint (extension)",
+        webhook_create,
+        "write",
+        params=(
+            ADMINS_COMPANY_ID,
+            Param("url", "http(s) URL the deliveries are posted to", required=True, schema=TEXT),
+            Param(
+                "events",
+                "Events to deliver (at least one)",
+                required=True,
+                schema={"type": "array", "items": {"type": "string", "enum": list(EVENTS)}},
+            ),
+        ),
+    ),
+    Endpoint(
+        "webhook/fetch_all",
+        "The company's webhook endpoints (extension)",
+        webhook_fetch_all,
+        "read",
+        params=(ADMINS_COMPANY_ID,),
+    ),
+    Endpoint(
+        "webhook/delete",
+        "Remove a webhook endpoint (extension)",
+        webhook_delete,
+        "write",
+        params=(ADMINS_COMPANY_ID, WEBHOOK_ID),
+    ),
+    Endpoint(
+        "webhook/deliveries",
+        "Delivery log of a webhook endpoint (extension)",
+        webhook_deliveries,
+        "read",
+        params=(ADMINS_COMPANY_ID, WEBHOOK_ID),
     ),
 )
