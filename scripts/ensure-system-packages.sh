@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Podium's tests and server use when they are missing:
 # chromium (browser tests), janus and libjs-janus-gateway (media rooms), ffmpeg (media transcoding),
-# npm (fetches the watch page's player library, hls.js, from the machine's configured npm registry).
+# npm (fetches the watch page's player library, hls.js, from the machine's configured npm registry),
+# janus-tools (recordings) and espeak-ng (speech for the recording tests).
 set -euo pipefail
 missing=()
 [ -x /usr/bin/chromium ] || [ -n "${PODIUM_CHROMIUM:-}" ] || missing+=(chromium)
 command -v janus >/dev/null || missing+=(janus)
 [ -f /usr/share/javascript/janus-gateway/janus.js ] || missing+=(libjs-janus-gateway)
 { command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null; } || missing+=(ffmpeg)
+# Recordings: janus-pp-rec turns the media server's .mjr recordings into media files.
+command -v janus-pp-rec >/dev/null || missing+=(janus-tools)
+# Tests: speech for the fake microphones of recorded and transcribed meetings.
+command -v espeak-ng >/dev/null || missing+=(espeak-ng)
 command -v npm >/dev/null || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "ensure-system-packages: installing ${missing[*]} (apt-get)" >&2
