@@ -32,6 +32,8 @@ bench: venv system-packages web-assets
 	.venv/bin/python bench/api_latency.py
 	.venv/bin/python bench/room_join.py
 	.venv/bin/python bench/ppv_stats.py
+	.venv/bin/python bench/recordings.py
+	.venv/bin/python bench/transcription.py
 
 clean:
 	rm -rf .venv var .pytest_cache .mypy_cache .ruff_cache

@@ -26,11 +26,11 @@ from podium.edges.iotum import routes as iotum
 from podium.edges.liveminutes import routes as liveminutes
 from podium.kit.db import make_engine, make_sessionmaker
 from podium.kit.errors import DomainError
-from podium.kit.uow import AfterCommit
+from podium.kit.uow import AfterCommit, Context, run
 from podium.rooms.hub import RoomHub
 from podium.rooms.janus import JanusClient, JanusEndpoint, JanusUnavailable, LocalJanus, MediaPool
 from podium.rooms.service import RoomService
-from podium.web import account, drive, embeds, media, pages, rooms, watch
+from podium.web import account, drive, embeds, media, pages, recordings, rooms, watch
 from podium.web.limits import OWN_LIMITS, RequestLimits
 
 log = logging.getLogger(__name__)
@@ -129,6 +129,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         with sessions() as session, suppress(DomainError):
             RoomService(session, settings, app.state.media).close(conference_id)
 
+    def recover_recordings(ctx: Context) -> list[int]:
+        return RoomService(ctx.session, settings, app.state.media).recover_recordings()
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         nonlocal local_janus
@@ -136,6 +139,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         hub.loop = asyncio.get_running_loop()
         hub.on_ended = close_room
         app.state.media, local_janus = await asyncio.to_thread(start_media, settings)
+        # Recordings a crash cut off are published with what they hold (before the worker starts).
+        await asyncio.to_thread(run, sessions, settings, recover_recordings)
         if settings.run_outbox_worker:
             worker.start()
         if settings.run_media_worker:
@@ -205,6 +210,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(rooms.router)
     app.include_router(media.router)
     app.include_router(watch.router)
+    app.include_router(recordings.router)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "web" / "static")), name="static")
     # Last: ``/<media code>`` (Boomstream's player address) must never shadow another route.
     app.include_router(embeds.router)

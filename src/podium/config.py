@@ -6,6 +6,7 @@ import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -24,6 +25,8 @@ class Settings(BaseSettings):
     quota_conferences: int = 10000
     quota_users: int = 1000
     invite_default_timeout: int = 86400
+    # Conference reminders go out this many minutes before the start (domain/conferences/emails.py).
+    reminder_minutes: int = 15
     max_body_bytes: int = 1_000_000
     run_outbox_worker: bool = True
     # Dial-in numbers offered to hosts: the first whose country matches the host's, else the first.
@@ -61,6 +64,9 @@ class Settings(BaseSettings):
     media_lease_seconds: int = 120
     media_max_attempts: int = 3
     transcode_timeout_seconds: int = 6 * 3600
+    # Recordings and transcripts (domain/recordings): the speech recogniser of transcripts
+    # ("pocketsphinx", offline, its English model in the package; "off": none are made).
+    transcriber: Literal["pocketsphinx", "off"] = "pocketsphinx"
     # media/create fetches files from URLs: only public addresses unless this allows private ones
     # (an intranet media store; the tests' local file server).
     media_import_private_networks: bool = False

@@ -27,6 +27,10 @@ class Links:
         """An Iotum room whose code travels encrypted (``secure_url``)."""
         return f"{self.base}/conf/call/s/{token}"
 
+    def moderator_room(self, room_url: str, moderator_token: str) -> str:
+        """An Iotum room URL (plain or secure) that admits whoever opens it as a moderator."""
+        return f"{room_url}?{urlencode({'moderator_token': moderator_token})}"
+
     def invite(self, jwt: str) -> str:
         """A Boomstream conference invitation."""
         return f"{self.base}/conf/invite.html?jwt={jwt}"
@@ -52,6 +56,10 @@ class Links:
     def drive(self, action: str, file_id: int, token: str) -> str:
         """A signed drive transfer: ``upload`` or ``download``."""
         return f"{self.base}/drive/{action}/{file_id}?token={token}"
+
+    def recording_file(self, recording_id: int, file_name: str, token: str) -> str:
+        """A signed, expiring link to a meeting's recording or transcript file."""
+        return f"{self.base}/recordings/{recording_id}/{file_name}?token={token}"
 
     def media_upload(self, media_code: str, token: str) -> str:
         return f"{self.base}/media/upload/{media_code}?token={token}"

@@ -25,6 +25,7 @@ from podium.models.paywall import (
     ViewRollup,
     ViewSession,
 )
+from podium.models.recording import Recording, RecordingState, TranscriptState
 from podium.models.subscription import (
     Feature,
     HostSubscription,
@@ -36,6 +37,9 @@ from podium.models.subscription import (
 from podium.models.tenancy import Company, Credential, Host, Reseller
 
 __all__ = [
+    "Recording",
+    "RecordingState",
+    "TranscriptState",
     "Attendance",
     "ChatMessage",
     "ChatRoom",

@@ -38,6 +38,8 @@ class Attendance(Timestamped, Base):
     # The host is recognised by this, never by a display name anyone can type.
     role: Mapped[str] = mapped_column(String(16), default="guest", server_default="guest")
     caller: Mapped[str | None] = mapped_column(String(32))  # the number dialled from, for phone legs
+    # Their publisher in the media room, as their page reports it: names the tracks of recordings.
+    media_publisher_id: Mapped[int | None] = mapped_column(BigInteger)
     joined_at: Mapped[datetime] = mapped_column(DateTime)
     left_at: Mapped[datetime | None] = mapped_column(DateTime)
 

@@ -9,6 +9,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Index,
+    Integer,
     String,
     Text,
     UniqueConstraint,
@@ -102,3 +103,11 @@ class Conference(Timestamped, Base):
     media_server: Mapped[str | None] = mapped_column(String(255))  # the Janus (API URL) the room lives on
     ended_at: Mapped[datetime | None] = mapped_column(DateTime)
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Conference emails (domain/conferences/emails.py). A series' instance: the occurrence of the
+    # master's rule it stands for (its iCalendar RECURRENCE-ID, even after it moves).
+    occurrence_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # The invitation as last announced: its iCalendar SEQUENCE and a digest of what it shows.
+    calendar_sequence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    calendar_digest: Mapped[str | None] = mapped_column(String(64))
+    # The start the last reminder announced (a conference moved since is reminded again).
+    reminder_sent_for: Mapped[datetime | None] = mapped_column(DateTime)

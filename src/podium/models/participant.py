@@ -42,5 +42,8 @@ class Participant(Timestamped, Base):
     host_id: Mapped[int | None] = mapped_column(ForeignKey("hosts.id"))
     # Bumped whenever the participant is removed, so links issued before stay revoked.
     token_revision: Mapped[int] = mapped_column(Integer, default=0)
+    # The iCalendar SEQUENCE of the invitation last emailed to this participant; None: none was (or
+    # its cancellation was sent). Whoever holds an invitation is told of changes and cancellation.
+    calendar_sequence: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -7,9 +7,11 @@ token is bound to the VideoRoom plugin.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -46,6 +48,21 @@ OTHER_TRANSPORTS = ",".join(
 
 class JanusUnavailable(Exception):
     """Janus could not be reached or refused a request."""
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: Janus gets SIGTERM when Podium dies, even by SIGKILL (Linux), so a
+    crashed server leaves no Janus recording into the void or holding its ports. (The signal follows
+    the thread that started it: a worker thread of the event loop's default executor, which lives as
+    long as the server.)"""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass  # not Linux: Janus outlives a crash, as before
+
+
+PR_SET_PDEATHSIG = 1
 
 
 def _free_port() -> int:
@@ -159,6 +176,7 @@ cors: {{
             ],
             stdout=log_file,
             stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent,
         )
         endpoint = JanusEndpoint(
             f"http://127.0.0.1:{api_port}/janus",
@@ -191,6 +209,9 @@ cors: {{
             except subprocess.TimeoutExpired:
                 self.process.kill()
         self.process = None
+
+
+KEYFRAME_SECONDS = 2
 
 
 class JanusClient:
@@ -266,8 +287,22 @@ class JanusClient:
                 "is_private": True,
                 "permanent": False,
                 "bitrate": 512000,
+                # A keyframe from every publisher this often: a recording (or a late subscriber)
+                # starts showing video within that time, not at the encoder's next chance.
+                "fir_freq": KEYFRAME_SECONDS,
                 "notify_joining": True,
             }
+        )
+
+    def record(self, room: int, *, secret: str, directory: Path | None) -> None:
+        """Record every publisher of the room into ``directory`` (one .mjr file per track), or stop
+        recording (``None``). Janus writes the files itself, packet by packet, as media arrives."""
+        if directory is not None:
+            self._videoroom(
+                {"request": "edit", "room": room, "secret": secret, "new_rec_dir": str(directory)}
+            )
+        self._videoroom(
+            {"request": "enable_recording", "room": room, "secret": secret, "record": directory is not None}
         )
 
     def destroy_room(self, room: int, *, secret: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -14,12 +15,15 @@ from podium.domain.attendance.service import AttendanceService
 from podium.domain.conferences.lifecycle import end_active, end_if_empty
 from podium.domain.conferences.room_records import RoomRecords
 from podium.domain.joining.service import JoinTicket
+from podium.domain.recordings.service import RecordingService, auto_record_of, host_initiated_of
 from podium.kit import tokens
 from podium.kit.clock import utcnow
-from podium.kit.errors import Conflict, ErrorCode, InvalidInput, LinkRevoked, NotFound
+from podium.kit.errors import Conflict, DomainError, ErrorCode, InvalidInput, LinkRevoked, NotFound
 from podium.models.conference import Conference
+from podium.models.recording import Recording
 from podium.rooms.janus import JanusClient, JanusUnavailable, MediaPool
 
+log = logging.getLogger(__name__)
 TICKET_AUDIENCE = "podium:room"
 SOCKET_AUDIENCE = "podium:room-socket"
 TICKET_LIFETIME = timedelta(hours=12)
@@ -258,7 +262,12 @@ class RoomService:
         )
 
     def arrive(self, seat: Seat) -> int:
-        """Record the join (the first one starts the conference); returns the attendance id."""
+        """Record the join (the first one starts the conference); returns the attendance id.
+
+        A conference that records by itself starts recording with its first visitor (unless it has
+        recorded already: a moderator who stopped it decided), and with ``host_initiated_recording``
+        also whenever its host (or a moderator) arrives and nothing is recording.
+        """
         conference = self._live(seat.conference_id)
         participant = (
             self.conferences.participant(seat.participant_id) if seat.participant_id is not None else None
@@ -266,7 +275,86 @@ class RoomService:
         attendance = AttendanceService(self.session).record_join(
             conference, participant=participant, host_id=seat.host_id, name=seat.name, role=seat.role
         )
+        if auto_record_of(self.session, conference) != "none":
+            recordings = RecordingService(self.session, self.settings)
+            first = not recordings.of_conference(conference.id)
+            if first or (is_moderator(seat.role) and host_initiated_of(self.session, conference)):
+                self._record_automatically(conference)
         return attendance.id
+
+    # --- recording ------------------------------------------------------------------------------
+
+    def _record_automatically(self, conference: Conference) -> None:
+        """Start the automatic recording unless one runs; a refusal (a plan without recording, the
+        media server down) never keeps anyone out of the meeting: it is logged."""
+        if (
+            self.pool is None
+            or RecordingService(self.session, self.settings).active(conference.id) is not None
+        ):
+            return
+        try:
+            with self.session.begin_nested():
+                self.start_recording(conference.id, started_by="auto")
+        except DomainError as error:
+            log.warning("conference %s did not start recording: %s", conference.id, error.message)
+
+    def start_recording(self, conference_id: int, *, started_by: str) -> Recording:
+        """Record the conference's room from now: a new segment, and the media server records it.
+
+        Raises:
+            Conflict: already recording, or the meeting is not live.
+            Forbidden: the organiser's plan has no recording.
+            MediaUnavailable: the media server cannot record.
+        """
+        conference = self._live(conference_id)
+        server = self.ensure_room(conference)
+        assert conference.media_room is not None
+        recordings = RecordingService(self.session, self.settings)
+        recording = recordings.begin(conference, started_by=started_by, media_server=server.endpoint.api_url)
+        try:
+            server.record(
+                conference.media_room,
+                secret=conference.media_secret or "",
+                directory=recordings.raw_dir(recording),
+            )
+        except JanusUnavailable as exc:
+            raise self._unavailable() from exc
+        return recording
+
+    def stop_recording(self, conference_id: int) -> Recording | None:
+        """Stop recording: the segment goes to post-processing (None when nothing was recording)."""
+        conference = self._live(conference_id)
+        recording = RecordingService(self.session, self.settings).finish(conference)
+        room = self.room_of(conference_id)
+        if recording is not None and room is not None:
+            server, number, secret = room
+            try:
+                server.record(number, secret=secret, directory=None)
+            except JanusUnavailable as exc:
+                # The room is gone with its recorders (the files hold what was recorded).
+                log.info("conference %s: recording not stopped at the media server: %s", conference_id, exc)
+        return recording
+
+    def is_recording(self, conference_id: int) -> bool:
+        return RecordingService(self.session, self.settings).active(conference_id) is not None
+
+    def note_screen_share(self, conference_id: int, publisher_id: int, on: bool) -> None:
+        RecordingService(self.session, self.settings).note_screen_share(conference_id, publisher_id, on)
+
+    def note_publisher(self, attendance_id: int, publisher_id: int | None) -> None:
+        RecordingService(self.session, self.settings).note_publisher(attendance_id, publisher_id)
+
+    def recover_recordings(self) -> list[int]:
+        """At start-up: segments a crash cut off are published with what they hold."""
+
+        def live(conference: Conference) -> bool:
+            server = self.server_of(conference)
+            try:
+                return bool(server and conference.media_room and server.room_exists(conference.media_room))
+            except JanusUnavailable:
+                return False
+
+        return RecordingService(self.session, self.settings).recover_interrupted(live)
 
     def depart(self, attendance_id: int, media_token: str) -> None:
         """Record the leave; the last one out of a host's ad-hoc (or overrun) conference ends it."""

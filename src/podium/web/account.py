@@ -20,6 +20,7 @@ from podium.domain.conferences.scheduling import SchedulingService, local
 from podium.domain.guard import targets
 from podium.domain.guard.targets import Targets
 from podium.domain.hosts.service import HostService
+from podium.domain.recordings.service import RecordingService
 from podium.kit.clock import utcnow
 from podium.kit.errors import (
     DomainError,
@@ -256,6 +257,8 @@ async def meeting_summary(request: Request, conference_id: int) -> Response:
                 for a in usage.attendances
             ],
             "chat": ChatService(ctx.session).messages(conference_id=conference.id),
+            "recordings": RecordingService(ctx.session, ctx.settings).views([conference.id])[conference.id],
+            "query": request.query_params.get("q", "")[:200],
         }
 
     try:

@@ -64,8 +64,11 @@ async def _lobby(
                 attempts.failed(*guess.targets)
             raise
         ticket = joining.as_organiser(resolved, signed_in)
+        rooms = RoomService(ctx.session, ctx.settings, media)
         return {
-            "ticket": RoomService(ctx.session, ctx.settings, media).ticket_for(ticket),
+            "ticket": rooms.ticket_for(ticket),
+            # People who join later are told before they join.
+            "recording": rooms.is_recording(ticket.conference.id),
             "media_available": media is not None,
             "title": ticket.conference.title or "Meeting",
             "description": ticket.conference.description,

@@ -110,8 +110,17 @@ async def signaling(websocket: WebSocket) -> None:
     tasks: set[asyncio.Task[None]] = set()
     try:
         present = [c.describe() for c in hub.members(seat.conference_id) if not c.waiting or c is me]
+        recording = await run_in_threadpool(
+            unit_of_work, websocket, lambda ctx: _rooms(ctx, websocket).is_recording(seat.conference_id)
+        )
         await websocket.send_json(
-            {"type": "welcome", "version": PROTOCOL_VERSION, "you": me.describe(), "participants": present}
+            {
+                "type": "welcome",
+                "version": PROTOCOL_VERSION,
+                "you": me.describe(),
+                "participants": present,
+                "recording": recording,
+            }
         )
         if me.waiting:
             await websocket.send_json({"type": "waiting"})
@@ -138,12 +147,31 @@ async def signaling(websocket: WebSocket) -> None:
                         seat.conference_id, {"type": "chat", "from": me.name, "text": text, "system": False}
                     )
             elif kind == "media" and not me.waiting:
-                me.publisher_id = int(message.get("publisher") or 0) or None
+                me.publisher_id = _publisher(message.get("publisher"))
+                if me.attendance_id is not None:
+                    attendance_id, publisher_id = me.attendance_id, me.publisher_id
+                    await run_in_threadpool(
+                        unit_of_work,
+                        websocket,
+                        lambda ctx, a=attendance_id, p=publisher_id: _rooms(ctx, websocket).note_publisher(
+                            a, p
+                        ),
+                    )
                 if rules.mute_mode == "presentation":
                     # The publisher shows up in Janus once its offer is negotiated: look again shortly.
                     for delay in (0.0, 1.0, 3.0):
                         check = _enforce_later(delay, websocket, hub, seat.conference_id)
                         tasks.add(asyncio.create_task(check))
+            elif kind == "screen" and not me.waiting and me.publisher_id is not None:
+                # A screen share takes the stage of the recording while it lasts.
+                await _note_screen_share(
+                    websocket, seat.conference_id, me.publisher_id, bool(message.get("on"))
+                )
+            elif kind == "record" and not me.waiting:
+                if not is_moderator(me.role):
+                    await websocket.send_json({"type": "error", "message": "Only moderators can record"})
+                    continue
+                await _record(websocket, seat.conference_id, me, bool(message.get("on")))
             elif kind in ("admit", "mute", "remove", "end"):
                 if not is_moderator(me.role):
                     await websocket.send_json({"type": "error", "message": "Only moderators can do that"})
@@ -171,6 +199,44 @@ async def signaling(websocket: WebSocket) -> None:
         await hub.broadcast(seat.conference_id, {"type": "left", "participant": me.describe()})
         with contextlib.suppress(RuntimeError, WebSocketDisconnect):
             await websocket.close()
+
+
+def _publisher(value: Any) -> int | None:
+    """A media publisher id as the page reports it (Janus ids are positive 64-bit integers)."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**63:
+        return value
+    return None
+
+
+async def _note_publisher(websocket: WebSocket, attendance_id: int, publisher_id: int | None) -> None:
+    await run_in_threadpool(
+        unit_of_work,
+        websocket,
+        lambda ctx: _rooms(ctx, websocket).note_publisher(attendance_id, publisher_id),
+    )
+
+
+async def _note_screen_share(websocket: WebSocket, conference_id: int, publisher_id: int, on: bool) -> None:
+    def work(ctx: Context) -> None:
+        _rooms(ctx, websocket).note_screen_share(conference_id, publisher_id, on)
+
+    await run_in_threadpool(unit_of_work, websocket, work)
+
+
+async def _record(websocket: WebSocket, conference_id: int, me: Connection, on: bool) -> None:
+    """A moderator starts or stops recording; everyone is told by the room event that follows."""
+
+    def work(ctx: Context) -> None:
+        rooms = _rooms(ctx, websocket)
+        if on:
+            rooms.start_recording(conference_id, started_by=f"moderator:{me.name}"[:64])
+        else:
+            rooms.stop_recording(conference_id)
+
+    try:
+        await run_in_threadpool(unit_of_work, websocket, work)
+    except DomainError as error:
+        await websocket.send_json({"type": "error", "message": error.message})
 
 
 async def _to_moderators(hub: RoomHub, conference_id: int, message: dict[str, Any]) -> None:

@@ -9,11 +9,15 @@ from sqlalchemy.orm import Session
 from podium.domain.attendance.repository import AttendanceRepository
 from podium.domain.audit.service import log_action
 from podium.domain.conferences.timing import end_of, has_live_attendance, require_active
+from podium.domain.outbox.service import enqueue
+from podium.domain.recordings.segments import stop_segment
 from podium.kit.clock import utcnow
 from podium.kit.uow import room_event
 from podium.models.conference import Conference
 
-__all__ = ["end_active", "end_if_empty", "mark_started", "stop_live"]
+__all__ = ["SUMMARY_JOB", "end_active", "end_if_empty", "mark_started", "stop_live"]
+
+SUMMARY_JOB = "conferences.summary"
 
 
 def mark_started(session: Session, conference: Conference, at: datetime, *, actor_label: str) -> None:
@@ -46,6 +50,7 @@ def stop_live(
         return False
     conference.ended_at = at
     conference.is_streaming = False
+    stop_segment(session, conference, at)  # a recording ends with the meeting
     for attendance in AttendanceRepository(session).open_for_conference(conference.id):
         attendance.left_at = max(at, attendance.joined_at)
     session.flush()
@@ -60,6 +65,8 @@ def stop_live(
         conference_id=conference.id,
         reason=reason,
     )
+    # The host's summary (domain/conferences/emails.py), by the outbox worker once this commits.
+    enqueue(session, "job", {"job": SUMMARY_JOB, "conference_id": conference.id})
     return True
 
 

@@ -129,6 +129,41 @@ class ConferenceRepository:
         )
         return self.session.scalars(stmt).all()
 
+    def due_for_reminder(self, after: datetime, until: datetime, limit: int = 200) -> Sequence[Conference]:
+        """Live conferences starting in (``after``, ``until``] whose current start has not been
+        reminded of yet, soonest first."""
+        stmt = (
+            select(Conference)
+            .where(
+                Conference.deleted_at.is_(None),
+                Conference.ended_at.is_(None),
+                Conference.starts_at > after,
+                Conference.starts_at <= until,
+                or_(
+                    Conference.reminder_sent_for.is_(None),
+                    Conference.reminder_sent_for != Conference.starts_at,
+                ),
+            )
+            .order_by(Conference.starts_at, Conference.id)
+            .limit(limit)
+        )
+        return self.session.scalars(stmt).all()
+
+    def claim_reminder(self, conference_id: int, start: datetime) -> bool:
+        """Mark the reminder of the start ``start`` as sent unless another worker already did (first
+        one wins)."""
+        result = self.session.execute(
+            update(Conference)
+            .where(
+                Conference.id == conference_id,
+                Conference.starts_at == start,
+                or_(Conference.reminder_sent_for.is_(None), Conference.reminder_sent_for != start),
+            )
+            .values(reminder_sent_for=start)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
     def masters_of_host(self, host_id: int) -> Sequence[Conference]:
         stmt = select(Conference).where(
             Conference.host_id == host_id,

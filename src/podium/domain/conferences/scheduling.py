@@ -21,6 +21,7 @@ from podium.domain.auth.service import AuthService
 from podium.domain.chat.service import ChatService
 from podium.domain.conferences import lifecycle, rows
 from podium.domain.conferences.access_codes import AccessCodes
+from podium.domain.conferences.emails import ConferenceEmails
 from podium.domain.conferences.options import apply_options, check_features
 from podium.domain.conferences.recurrence import parse
 from podium.domain.conferences.repository import ConferenceRepository
@@ -41,6 +42,7 @@ from podium.domain.conferences.timing import (
     zone_of,
 )
 from podium.domain.contacts.service import Book, ContactService, ContactView
+from podium.domain.recordings.service import RecordingService
 from podium.kit.clock import utcnow
 from podium.kit.errors import Conflict, InvalidInput
 from podium.models.conference import Conference
@@ -61,6 +63,7 @@ class SchedulingService:
         self.repo = ConferenceRepository(session)
         self.roster = Roster(session)
         self.series = Series(session, self.roster)
+        self.emails = ConferenceEmails(session, settings)
 
     def _access(self, actor: Actor) -> ConferenceAccess:
         return ConferenceAccess(self.session, actor)
@@ -122,6 +125,7 @@ class SchedulingService:
         if schedule is not None:
             self.series.materialise(conference, host)
         rows.audit(self.session, "conference.scheduled", conference, actor.label, host_id=host.id)
+        self.emails.announce(conference)
         return conference
 
     def create_reservationless(
@@ -182,6 +186,7 @@ class SchedulingService:
         set_validity(conference)
         self.roster.seat(conference, host, seats)
         lifecycle.mark_started(self.session, conference, now, actor_label="system")
+        self.emails.announce(conference)
         return conference
 
     def update(
@@ -250,6 +255,7 @@ class SchedulingService:
             self.series.follow(conference, host, seats)
         self.session.flush()
         rows.audit(self.session, "conference.updated", conference, actor.label)
+        self.emails.announce(conference)
         return conference
 
     def cancel(self, actor: Actor, conference_id: int) -> None:
@@ -272,6 +278,7 @@ class SchedulingService:
             )
         self.session.flush()
         rows.audit(self.session, "conference.cancelled", conference, actor.label, series=len(targets) > 1)
+        self.emails.cancelled(conference)
 
     def end(self, actor: Actor, conference_id: int) -> None:
         """End an active conference: everyone leaves, the room closes.
@@ -459,4 +466,8 @@ class SchedulingService:
         assert kind in MEDIA_KINDS
         conference, _ = self._access(actor).conference(conference_id)
         require_past(conference)
-        rows.audit(self.session, f"conference.{kind}_deleted", conference, actor.label)
+        recordings = RecordingService(self.session, self.settings)
+        if kind == "recordings":
+            recordings.delete_all(conference, actor_label=actor.label)
+        else:
+            recordings.delete_transcripts(conference, actor_label=actor.label)

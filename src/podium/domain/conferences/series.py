@@ -129,7 +129,7 @@ class Series:
             if moment in known or moment == master.starts_at:
                 continue
             instance = self.instance_of(
-                master, starts_at=moment, master_id=master.id, schedule=master.schedule
+                master, starts_at=moment, occurrence_at=moment, master_id=master.id, schedule=master.schedule
             )
             set_validity(instance)
             if host is not None:

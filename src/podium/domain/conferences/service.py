@@ -12,6 +12,7 @@ from podium.config import Settings
 from podium.domain.actor import Actor
 from podium.domain.audit.service import log_action
 from podium.domain.conferences import rows
+from podium.domain.conferences.emails import ConferenceEmails
 from podium.domain.conferences.repository import ConferenceRepository
 from podium.kit.clock import utcnow
 from podium.kit.errors import InvalidInput, NotFound
@@ -30,6 +31,7 @@ class ConferenceService:
         self.session = session
         self.settings = settings
         self.repo = ConferenceRepository(session)
+        self.emails = ConferenceEmails(session, settings)
 
     @staticmethod
     def _own(actor: Actor, conference: Conference) -> None:
@@ -106,7 +108,7 @@ class ConferenceService:
             raise InvalidInput("duration must be between 0 and 10080 minutes", field="duration")
         rows.admit(self.session, self.settings, actor.company_id, meeting_key=meeting_key)
         folder = self.folder_for(actor, folder_code)
-        return rows.insert(
+        conference = rows.insert(
             self.session,
             company_id=actor.company_id,
             actor_label=actor.label,
@@ -122,6 +124,8 @@ class ConferenceService:
             starts_at=starts_at,
             duration_minutes=duration_minutes,
         )
+        self.emails.announce(conference)
+        return conference
 
     def get(self, actor: Actor, code: str) -> Conference:
         """A live conference of the actor's company by its public (Boomstream) code.
@@ -185,6 +189,7 @@ class ConferenceService:
             company_id=actor.company_id,
             fields=changed,
         )
+        self.emails.announce(conference)
         return conference
 
     def delete(self, actor: Actor, conference: Conference, *, reason: str = "deleted") -> None:
@@ -211,3 +216,4 @@ class ConferenceService:
             ref=f"conference:{conference.id}",
             company_id=actor.company_id,
         )
+        self.emails.cancelled(conference)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import os
 import re
 import secrets
 import shutil
@@ -126,6 +127,33 @@ class MediaService:
         if source_url is not None:
             wake_media(self.session)
         self._log("created", actor.label, media)
+        return media
+
+    def adopt_file(
+        self, company_id: int, *, title: str, description: str, file: Path, actor_label: str
+    ) -> Media:
+        """A media of the company's library made from a file Podium already holds (a meeting's
+        recording): linked (or copied) in as its source and queued for transcoding at once;
+        ``media.created`` is announced, ``media.completed`` follows from the worker."""
+        media = Media(
+            company_id=company_id,
+            code=self._code(Media),
+            title=title.strip()[:255],
+            description=description,
+            status=MediaStatus.PROCESSING.value,
+            storage_key=secrets.token_hex(16),
+        )
+        self.repo.add(media)
+        source = self.source_path(media)
+        source.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(file, source)
+        except OSError:
+            shutil.copyfile(file, source)
+        self._file_arrived(media, source.stat().st_size, file.name)
+        self.session.flush()
+        wake_media(self.session)
+        self._log("created", actor_label, media)
         return media
 
     def get(self, actor: Actor, code: str) -> Media:

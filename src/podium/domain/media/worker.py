@@ -24,6 +24,7 @@ from podium.domain.media import importer, transcoder
 from podium.domain.media.repository import MediaRepository
 from podium.domain.media.service import MediaService
 from podium.domain.media.transcoder import Probe, TranscodeError
+from podium.domain.recordings.processor import RecordingProcessor
 from podium.kit.clock import utcnow
 from podium.kit.uow import NO_DISPATCH, Dispatcher, take_after_commit
 from podium.models.media import Media, MediaImage, MediaRendition, MediaStatus
@@ -54,7 +55,8 @@ class MediaWorker:
     # --- one pass -----------------------------------------------------------------------
 
     def process_due(self) -> int:
-        """Transcode every media due now; returns how many jobs ended (Done or Failed)."""
+        """Transcode every media due now, then take the recordings' jobs (a published Boomstream
+        recording adds a media: the next pass transcodes it). Returns how many jobs ended."""
         ended = 0
         with self.sessions() as session:
             due = MediaRepository(session).due_for_processing(utcnow())
@@ -63,6 +65,9 @@ class MediaWorker:
                 break
             if self.process(media_id):
                 ended += 1
+        if not self._stop.is_set():
+            recordings = RecordingProcessor(self.settings, self.sessions, self.dispatcher, self._stop)
+            ended += recordings.process_due()
         return ended
 
     def process(self, media_id: int) -> bool:

@@ -19,6 +19,7 @@ import httpcore
 from sqlalchemy.orm import sessionmaker
 
 from podium.config import Settings
+from podium.domain.conferences.emails import ConferenceEmails
 from podium.domain.outbox.jobs import JOBS
 from podium.domain.outbox.repository import OutboxRepository
 from podium.domain.webhooks.repository import WebhookRepository
@@ -33,6 +34,8 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
 LEASE = timedelta(minutes=5)
+BATCH = 50  # messages looked up at once
+REMINDERS_EVERY = 30.0  # seconds between two looks for conferences to remind of
 
 
 def backoff(attempts: int) -> timedelta:
@@ -55,37 +58,46 @@ class OutboxWorker:
     # --- delivery -------------------------------------------------------------------
 
     def deliver_due(self) -> int:
-        """Deliver every message due now; returns how many were delivered."""
+        """Deliver every message due now, batch after batch (a burst of invitations is not left for
+        the next polls); returns how many were delivered."""
         delivered = 0
-        with self.sessions() as session:
-            ids = OutboxRepository(session).due_ids(utcnow())
-        for message_id in ids:
+        while True:
             with self.sessions() as session:
-                repo = OutboxRepository(session)
-                now = utcnow()
-                message = repo.claim(message_id, now, now + LEASE)
-                session.commit()
-                if message is None:
-                    continue
-                try:
-                    self._deliver(message.kind, message.payload, message.id, message.attempts)
-                except Exception as exc:  # noqa: BLE001 - any failure is retried
-                    log.warning("outbox %s attempt %s failed: %s", message.id, message.attempts, exc)
-                    message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-                    # A message may carry its own policy (Boomstream webhooks: every 10 minutes, 4 tries).
-                    every = message.payload.get("retry_every")
-                    if message.attempts >= int(message.payload.get("max_attempts") or MAX_ATTEMPTS):
-                        message.status = "failed"
-                    elif every:
-                        message.next_attempt_at = utcnow() + timedelta(seconds=int(every))
-                    else:
-                        message.next_attempt_at = utcnow() + backoff(message.attempts)
+                ids = OutboxRepository(session).due_ids(utcnow(), BATCH)
+            for message_id in ids:
+                delivered += self._deliver_one(message_id)
+            if len(ids) < BATCH:
+                return delivered
+
+    def _deliver_one(self, message_id: int) -> int:
+        """Claim and deliver one message: 1 when delivered, 0 when another worker had claimed it or
+        it failed (then it is retried later, or given up after its last attempt)."""
+        with self.sessions() as session:
+            repo = OutboxRepository(session)
+            now = utcnow()
+            message = repo.claim(message_id, now, now + LEASE)
+            session.commit()
+            if message is None:
+                return 0
+            try:
+                self._deliver(message.kind, message.payload, message.id, message.attempts)
+            except Exception as exc:  # noqa: BLE001 - any failure is retried
+                log.warning("outbox %s attempt %s failed: %s", message.id, message.attempts, exc)
+                message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+                # A message may carry its own policy (Boomstream webhooks: every 10 minutes, 4 tries).
+                every = message.payload.get("retry_every")
+                if message.attempts >= int(message.payload.get("max_attempts") or MAX_ATTEMPTS):
+                    message.status = "failed"
+                elif every:
+                    message.next_attempt_at = utcnow() + timedelta(seconds=int(every))
                 else:
-                    message.status = "delivered"
-                    message.delivered_at = utcnow()
-                    delivered += 1
+                    message.next_attempt_at = utcnow() + backoff(message.attempts)
                 session.commit()
-        return delivered
+                return 0
+            message.status = "delivered"
+            message.delivered_at = utcnow()
+            session.commit()
+            return 1
 
     def _deliver(self, kind: str, payload: dict[str, Any], message_id: int = 0, attempt: int = 1) -> None:
         if kind == "email":
@@ -169,6 +181,8 @@ class OutboxWorker:
         message["Subject"] = payload["subject"]
         message["Message-ID"] = make_msgid(domain="podium.invalid")
         message.set_content(payload["body"])
+        for attachment in payload.get("attachments") or ():
+            add_text_attachment(message, attachment)
         if self.settings.smtp_url:
             send_smtp(self.settings.smtp_url, message)
         else:
@@ -176,14 +190,29 @@ class OutboxWorker:
                 (self.settings.maildir_path / sub).mkdir(parents=True, exist_ok=True)
             mailbox.Maildir(self.settings.maildir_path, create=True).add(message)
 
+    # --- reminders ---------------------------------------------------------------------
+
+    def send_reminders(self) -> int:
+        """Queue the reminders of conferences about to start (each once); returns how many."""
+        return run(
+            self.sessions,
+            self.settings,
+            lambda ctx: ConferenceEmails(ctx.session, ctx.settings).send_due_reminders(),
+            self.dispatcher,
+        )
+
     # --- background loop -------------------------------------------------------------
 
     def wake(self) -> None:
         self._wake.set()
 
     def run_forever(self, poll_seconds: float = 2.0) -> None:
+        next_reminders = 0.0
         while not self._stop.is_set():
             try:
+                if time.monotonic() >= next_reminders:
+                    next_reminders = time.monotonic() + REMINDERS_EVERY
+                    self.send_reminders()
                 self.deliver_due()
             except Exception:  # noqa: BLE001 - the loop must survive a database hiccup
                 log.exception("outbox worker pass failed")
@@ -199,6 +228,28 @@ class OutboxWorker:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+
+
+def add_text_attachment(message: EmailMessage, attachment: dict[str, Any]) -> None:
+    """Attach a text file: ``content_type`` like ``text/calendar; method=REQUEST`` keeps its
+    parameters (an invitation's ``method`` is what calendar clients read)."""
+    maintype, _, rest = str(attachment["content_type"]).partition("/")
+    subtype, *raw_params = (part.strip() for part in rest.split(";"))
+    if maintype.strip().lower() != "text" or not subtype:
+        raise ValueError(f"not a text attachment: {attachment['content_type']!r}")
+    params = {"charset": "utf-8"}
+    for raw in raw_params:
+        name, _, value = raw.partition("=")
+        if name.strip() and name.strip().lower() != "charset":
+            params[name.strip().lower()] = value.strip().strip('"')
+    # As bytes (base64): the text goes out exactly as written (an .ics keeps its CRLF line ends).
+    message.add_attachment(
+        str(attachment["content"]).encode(),
+        maintype="text",
+        subtype=subtype.lower(),
+        filename=str(attachment["filename"]),
+        params=params,
+    )
 
 
 def send_smtp(url: str, message: EmailMessage) -> None:

@@ -13,8 +13,8 @@ from podium.config import Settings
 from podium.domain.actor import Actor
 from podium.domain.audit.service import log_action
 from podium.domain.conferences.access_codes import participant_url_token
+from podium.domain.conferences.emails import ConferenceEmails
 from podium.domain.conferences.roster import new_participant
-from podium.domain.outbox.service import enqueue_email
 from podium.domain.participants.repository import ParticipantRepository
 from podium.domain.tenancy.repository import TenancyRepository
 from podium.kit import tokens
@@ -68,10 +68,11 @@ class ParticipantService:
         if conference.company_id != actor.company_id:
             raise NotFound("Conference not found")
 
-    def _own_participant(self, actor: Actor, participant: Participant) -> None:
+    def _own_participant(self, actor: Actor, participant: Participant) -> Conference:
         conference = self.session.get(Conference, participant.conference_id)
         if conference is None or conference.company_id != actor.company_id:
             raise NotFound("Client not found")
+        return conference
 
     # --- invitations (Boomstream) -----------------------------------------------------
 
@@ -166,16 +167,8 @@ class ParticipantService:
             notify=notify_email,
         )
         if notify_email:
-            enqueue_email(
-                self.session,
-                to=participant.email,
-                subject=f"Invitation: {conference.title or 'conference'}",
-                body=(
-                    f"Hello {participant.name},\n\n"
-                    f'You are invited to "{conference.title}" as {participant.role.value}.\n'
-                    f"Join here: {link}\n\n"
-                    f"This link is valid for {timeout // 60} minutes.\n"
-                ),
+            ConferenceEmails(self.session, self.settings).invited_with_link(
+                conference, participant, link, timeout
             )
         return Invitation(participant=participant, token=token, link=link)
 
@@ -229,6 +222,7 @@ class ParticipantService:
             company_id=actor.company_id,
             conference=conference.code,
         )
+        ConferenceEmails(self.session, self.settings).announce(conference)
         return participant
 
     def get_external(self, actor: Actor, conference: Conference, external_id: str) -> Participant:
@@ -318,7 +312,7 @@ class ParticipantService:
         Raises:
             NotFound: the participant is another company's.
         """
-        self._own_participant(actor, participant)
+        conference = self._own_participant(actor, participant)
         if participant.deleted_at is not None:
             return
         participant.deleted_at = utcnow()
@@ -331,3 +325,4 @@ class ParticipantService:
             ref=f"participant:{participant.id}",
             company_id=actor.company_id,
         )
+        ConferenceEmails(self.session, self.settings).uninvited(conference, participant)

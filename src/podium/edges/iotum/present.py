@@ -11,6 +11,7 @@ from podium.domain.attendance.service import ConferenceUsage, minutes
 from podium.domain.conferences.scheduling import ConferenceView, local
 from podium.domain.contacts.service import ContactView
 from podium.domain.hosts.service import HostView
+from podium.domain.recordings.service import RecordingView
 from podium.domain.tenancy.companies import ResellerNode
 from podium.kit.links import Links
 from podium.models.activity import Attendance, ChatMessage, DriveFile, WebhookDelivery, WebhookEndpoint
@@ -146,7 +147,35 @@ def contact(view: ContactView) -> dict[str, Any]:
 TIME = "%Y-%m-%d %H:%M:%S"
 
 
-def conference(view: ConferenceView) -> dict[str, Any]:
+def _moment(at: datetime | None, zone: ZoneInfo) -> str | None:
+    return local(at, zone).strftime("%Y-%m-%d %H:%M:%S") if at else None
+
+
+def recording(view: RecordingView, zone: ZoneInfo) -> dict[str, Any]:
+    """The reference's recording: times in the conference's zone, the state, the signed link."""
+    r = view.recording
+    return {
+        "id": r.id,
+        "start_time": _moment(r.started_at, zone),
+        "end_time": _moment(r.ended_at, zone),
+        "type": r.kind,
+        "publishing_state": view.publishing_state,
+        "download_link": view.download_link,
+    }
+
+
+def recording_detail(view: RecordingView, zone: ZoneInfo) -> dict[str, Any]:
+    """The detailed output's recording: the above, its transcript and its size by format."""
+    return {
+        **recording(view, zone),
+        "transcription_segments": view.segments,
+        "transcription_tags": [],
+        "transcript_link": view.transcript_link,
+        "size": view.sizes,
+    }
+
+
+def conference(view: ConferenceView, recordings: Sequence[RecordingView] = ()) -> dict[str, Any]:
     c = view.conference
     body: dict[str, Any] = {
         "conference_id": c.id,
@@ -166,7 +195,7 @@ def conference(view: ConferenceView) -> dict[str, Any]:
         "security_pin": c.security_pin,
         "mute_mode": c.mute_mode,
         "room_url": view.room_url,
-        "recordings": [],
+        "recordings": [recording(r, ZoneInfo(c.time_zone or "UTC")) for r in recordings],
         "participants": view.participants,
         "moderators": view.moderators,
         "participant_emails": view.participant_emails,
@@ -198,13 +227,15 @@ def conference_detail(
     *,
     now: datetime,
     zone: ZoneInfo | None = None,
+    recordings: Sequence[RecordingView] = (),
 ) -> dict[str, Any]:
-    """The reference's detailed output, built from attendance and chat."""
+    """The reference's detailed output, built from attendance, chat and recordings."""
     c = view.conference
     zone = zone or ZoneInfo(c.time_zone or "UTC")
     start = usage.first_join() or c.starts_at or c.created_at
     end = usage.last_leave() or c.ended_at or (start + timedelta(minutes=c.duration_minutes or 0))
     start_local = local(start, zone)
+    published = [r for r in recordings if r.publishing_state == "published"]
     by_participant: dict[int | None, list[Attendance]] = {}
     for attendance in usage.attendances:
         by_participant.setdefault(attendance.participant_id, []).append(attendance)
@@ -268,13 +299,13 @@ def conference_detail(
             for m in chat
         ],
         "uploaded_documents": [],
-        "recordings": [],
+        "recordings": [recording_detail(r, zone) for r in recordings],
         "sentiment_available": False,
         "sentiment_mean": None,
         "sentiment_max": None,
         "sentiment_min": None,
-        "has_video": False,
-        "has_audio": False,
+        "has_video": any(r.recording.has_video for r in published),
+        "has_audio": any(r.recording.has_audio for r in published),
         "conference_id": c.id,
         "moderators": view.moderator_people,
         "is_streaming": c.is_streaming,

@@ -61,6 +61,7 @@
     lobby.hidden = true;
     $("room").hidden = false;
     $("end-meeting").hidden = !entry.moderator;
+    $("toggle-recording").hidden = !entry.moderator;
     openSocket(entry);
     if (entry.waiting) status("Waiting for a moderator to let you in");
     else startMedia(entry);
@@ -81,6 +82,7 @@
       if (message.type === "welcome") {
         state.joined = true;
         state.me = message.you;
+        showRecording(Boolean(message.recording));
         message.participants.forEach((p) => state.people.set(p.id, p));
         renderPeople();
       } else if (message.type === "waiting") {
@@ -112,11 +114,24 @@
       } else if (message.type === "ended") {
         hangUp(false);
         status("The meeting has ended");
+      } else if (message.type === "recording") {
+        showRecording(Boolean(message.on));
+        if (message.on && state.sharing) tellSharing();  // a share already on takes the new recording's stage
+        addChat("System", message.on ? "Recording started" : "Recording stopped", true);
       } else if (message.type === "error") {
         status(message.message);
       }
     };
     socket.onclose = () => clearInterval(state.ping);
+  }
+
+  // Everyone sees that the meeting is being recorded; moderators start and stop it.
+  function showRecording(on) {
+    state.recording = on;
+    $("recording-indicator").hidden = !on;
+    const button = $("toggle-recording");
+    button.textContent = on ? "Stop recording" : "Start recording";
+    button.setAttribute("aria-pressed", on ? "true" : "false");
   }
 
   function command(type, id) {
@@ -304,13 +319,31 @@
     state.videoOn ? state.publisher.unmuteVideo() : state.publisher.muteVideo();
     $("toggle-video").textContent = state.videoOn ? "Stop camera" : "Start camera";
   });
+  // Sharing replaces the camera with the screen (and back); the server is told, so a recording gives
+  // the screen the stage while it lasts.
+  function tellSharing() {
+    if (state.socket && state.socket.readyState === 1) {
+      state.socket.send(JSON.stringify({ type: "screen", on: Boolean(state.sharing) }));
+    }
+  }
   $("share-screen").addEventListener("click", () => {
     if (!state.publisher) return;
-    state.publisher.replaceTracks({ tracks: [{ type: "screen", capture: true, mid: "1" }],
+    const sharing = !state.sharing;
+    state.publisher.replaceTracks({ tracks: [{ type: sharing ? "screen" : "video", capture: true, mid: "1" }],
+      success: () => {
+        state.sharing = sharing;
+        $("share-screen").textContent = sharing ? "Stop sharing" : "Share screen";
+        tellSharing();
+      },
       error: (error) => status("Screen sharing failed: " + (error.message || error)) });
   });
   $("leave").addEventListener("click", () => hangUp(true));
   $("end-meeting").addEventListener("click", () => command("end", null));
+  $("toggle-recording").addEventListener("click", () => {
+    if (state.socket && state.socket.readyState === 1) {
+      state.socket.send(JSON.stringify({ type: "record", on: !state.recording }));
+    }
+  });
 
   function hangUp(byMe) {
     clearInterval(state.resync);

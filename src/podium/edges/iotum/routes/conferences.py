@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 from podium.domain.attendance.service import AttendanceService
 from podium.domain.chat.service import ChatService
 from podium.domain.conferences.scheduling import SchedulingService
+from podium.domain.recordings.service import RecordingService, RecordingView
 from podium.edges.common import Param
 from podium.edges.iotum import present
 from podium.edges.iotum.routes.conference_params import (
@@ -52,7 +53,11 @@ def _conference_id(call: Call) -> int:
 
 
 def _answer(call: Call, conference: Conference) -> dict[str, Any]:
-    return present.conference(scheduling_of(call).view(conference))
+    return present.conference(scheduling_of(call).view(conference), _recordings(call, conference))
+
+
+def _recordings(call: Call, conference: Conference) -> list[RecordingView]:
+    return RecordingService(call.ctx.session, call.ctx.settings).views([conference.id])[conference.id]
 
 
 def page_of(call: Call, endpoint: str, items: Sequence[T]) -> tuple[list[T], dict[str, str] | None]:
@@ -99,7 +104,10 @@ def detail_of(call: Call, conference: Conference) -> dict[str, Any]:
     session = call.ctx.session
     usage = AttendanceService(session).usage([conference])[0]
     chat = ChatService(session).messages(conference_id=conference.id)
-    return present.conference_detail(scheduling.view(conference), usage, chat, now=utcnow())
+    recordings = _recordings(call, conference)
+    return present.conference_detail(
+        scheduling.view(conference), usage, chat, now=utcnow(), recordings=recordings
+    )
 
 
 def conference_fetch(call: Call) -> Answer:

@@ -10,6 +10,7 @@ from podium.domain.attendance.service import AttendanceService, minutes
 from podium.domain.chat.service import ChatService
 from podium.domain.conferences.reports import ConferenceReports
 from podium.domain.conferences.timing import FIRST_YEAR, LAST_YEAR, end_of, local
+from podium.domain.recordings.service import RecordingService
 from podium.edges.common import Param
 from podium.edges.iotum import present
 from podium.edges.iotum.routes.conferences import PAGE_PARAM, page_of, scheduling_of
@@ -84,6 +85,9 @@ def host_conferences(call: Call) -> Answer:
         ]
     else:
         chats = ChatService(call.ctx.session)
+        recordings = RecordingService(call.ctx.session, call.ctx.settings).views(
+            [u.conference.id for u in usages]
+        )
         rows = [
             present.conference_detail(
                 scheduling.view(u.conference),
@@ -91,6 +95,7 @@ def host_conferences(call: Call) -> Answer:
                 chats.messages(conference_id=u.conference.id),
                 now=now,
                 zone=zone,
+                recordings=recordings[u.conference.id],
             )
             for u in usages
         ]

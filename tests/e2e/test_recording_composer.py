@@ -1,0 +1,75 @@
+"""The composer with ffmpeg on real tracks (issue #13): people who come and go, and a screen share
+that takes the stage; the frames of the MP4 show each layout."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from podium.domain.recordings.composer import Share, Track, compose
+
+COLOURS = {"a": "red", "b": "lime", "c": "blue"}
+
+
+def _track(folder: Path, publisher: str, start: float, seconds: float) -> list[Track]:
+    video, audio = folder / f"{publisher}.webm", folder / f"{publisher}.opus"
+    colour = f"color=c={COLOURS[publisher]}:s=320x240:r=20:d={seconds}"
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            colour,
+            "-c:v",
+            "libvpx",
+            "-b:v",
+            "200k",
+            str(video),
+        ],
+        check=True,
+    )
+    tone = f"sine=frequency=440:duration={seconds}"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", tone, "-c:a", "libopus", str(audio)], check=True
+    )
+    return [
+        Track(publisher, "video", video, start, seconds),
+        Track(publisher, "audio", audio, start, seconds),
+    ]
+
+
+def _pixel(path: Path, at: float, x: int, y: int) -> tuple[int, ...]:
+    raw = subprocess.run(
+        ["ffmpeg", "-v", "error", "-ss", str(at), "-i", str(path), "-frames:v", "1", "-f", "rawvideo"]
+        + ["-pix_fmt", "rgb24", "-"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    offset = (y * 1280 + x) * 3
+    return tuple(raw[offset : offset + 3])
+
+
+def _is(colour: str, rgb: tuple[int, ...]) -> bool:
+    index = {"red": 0, "lime": 1, "blue": 2}[colour]
+    return rgb[index] > 150 and all(value < 100 for i, value in enumerate(rgb) if i != index)
+
+
+def test_grid_follows_who_is_there_and_a_share_takes_the_stage(tmp_path: Path) -> None:
+    # a for 12 s; b joins at 3 s; c joins at 6 s and shares its screen from 8 s to 11 s.
+    tracks = _track(tmp_path, "a", 0, 12) + _track(tmp_path, "b", 3, 9) + _track(tmp_path, "c", 6, 6)
+    target = tmp_path / "recording.mp4"
+    duration, has_video, has_audio = compose(
+        tracks, "video", target, ffmpeg="ffmpeg", timeout=300, shares=[Share("c", 8, 11)]
+    )
+    assert has_video and has_audio and abs(duration - 12) < 0.5
+    assert _is("red", _pixel(target, 1.5, 640, 360))  # a alone, full frame
+    assert _is("red", _pixel(target, 4.5, 320, 360)) and _is("lime", _pixel(target, 4.5, 960, 360))
+    # c shares: its screen on the stage (top), a and b in the strip below.
+    assert _is("blue", _pixel(target, 9.5, 640, 270))
+    assert _is("red", _pixel(target, 9.5, 640 - 160, 630)) or _is("red", _pixel(target, 9.5, 640 + 160, 630))
+    # After the share: a grid of three again (c no longer on the stage).
+    assert not _is("blue", _pixel(target, 11.5, 640, 270))
