@@ -25,6 +25,7 @@ from tests.fixtures.browser import CHROMIUM_FLAGS, LiveServer, chromium_path
 from tests.fixtures.iotum import PASSWORD, World, api, build_world
 from tests.fixtures.media import server_transcoder_running
 from tests.fixtures.receiver import receiver
+from tests.fixtures.waiting import wait_until
 
 pytestmark = pytest.mark.flaky(reruns=1, reruns_delay=2)
 
@@ -37,16 +38,6 @@ SPEECH = {
 VOICE = ["-v", "en-us+f2", "-s", "150"]
 COLOURS = {"Alice": "red", "Bob": "blue"}
 MEETING_SECONDS = 20
-
-
-def _wait(condition: Any, timeout: float, message: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {message}")
 
 
 def _fake_devices(folder: Path, name: str) -> list[str]:
@@ -186,10 +177,10 @@ def test_a_recorded_and_transcribed_meeting(
         _join(people["Alice"], host_link, "Alice")
         _join(people["Bob"], guest_link, "Bob")
         for page in people.values():
-            _wait(lambda p=page: p.evaluate("window.podium.remoteCount()") >= 1, 40, "the other's video")
+            wait_until(lambda p=page: p.evaluate("window.podium.remoteCount()") >= 1, 40, "the other's video")
         # Everyone sees that the meeting is being recorded.
         for page in people.values():
-            _wait(
+            wait_until(
                 lambda p=page: p.locator("#recording-indicator").is_visible(), 20, "the recording indicator"
             )
         # People who arrive later are told in the lobby.
@@ -199,7 +190,7 @@ def test_a_recorded_and_transcribed_meeting(
 
         # The webhook: start_recording with the reference's leading fields.
         OutboxWorker(app.state.settings, app.state.sessions).deliver_due()
-        _wait(lambda: hook.requests, 20, "the start_recording webhook")
+        wait_until(lambda: hook.requests, 20, "the start_recording webhook")
         event = hook.requests[0].body
         assert event["event"] == "start_recording"
         payload = json.loads(event["payload"])
@@ -212,7 +203,7 @@ def test_a_recorded_and_transcribed_meeting(
         return body
 
     with server_transcoder_running(app):
-        detail = _wait(
+        detail = wait_until(
             lambda: (
                 (d := fetched())["recordings"]
                 and d["recordings"][0]["publishing_state"] == "published"
@@ -281,7 +272,7 @@ def test_a_recorded_and_transcribed_meeting(
         OutboxWorker(app.state.settings, app.state.sessions).deliver_due()
         return [str(m["Subject"]) for m in inbox(app.state.settings, host_email)]
 
-    _wait(lambda: any(s.startswith("Summary:") for s in mails()), 120, "the summary email")
+    wait_until(lambda: any(s.startswith("Summary:") for s in mails()), 120, "the summary email")
     received = {str(m["Subject"]).split(":")[0]: body_of(m) for m in inbox(app.state.settings, host_email)}
     assert "/recordings/" in received["Summary"] and "Video recording 1" in received["Summary"]
     assert any(key.startswith("Transcript") for key in received), list(received)

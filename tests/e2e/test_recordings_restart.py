@@ -15,18 +15,9 @@ import httpx
 import pytest
 
 from tests.fixtures.processes import podium_env, podium_json, start_server
+from tests.fixtures.waiting import wait_until
 
 pytestmark = pytest.mark.flaky(reruns=1, reruns_delay=2)
-
-
-def _wait(condition: Any, timeout: float, message: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {message}")
 
 
 def _library(base: str, apikey: str) -> list[dict[str, Any]]:
@@ -49,10 +40,10 @@ def test_recording_is_published_after_a_crash(tmp_path: Path, chromium: Any) -> 
         page = chromium.new_page()
         page.goto(base + httpx.URL(meeting["hostUrl"]).raw_path.decode())
         page.click("#join")
-        _wait(lambda: page.evaluate("window.podium.state.publisherId"), 40, "publishing")
-        _wait(lambda: page.locator("#toggle-recording").is_visible(), 10, "the record button")
+        wait_until(lambda: page.evaluate("window.podium.state.publisherId"), 40, "publishing")
+        wait_until(lambda: page.locator("#toggle-recording").is_visible(), 10, "the record button")
         page.click("#toggle-recording")
-        _wait(lambda: page.locator("#recording-indicator").is_visible(), 20, "the recording indicator")
+        wait_until(lambda: page.locator("#recording-indicator").is_visible(), 20, "the recording indicator")
         time.sleep(8)
         os.kill(process.pid, signal.SIGKILL)
         process.wait(timeout=10)
@@ -66,10 +57,10 @@ def test_recording_is_published_after_a_crash(tmp_path: Path, chromium: Any) -> 
 def _library_after_restart(env: dict[str, str], apikey: str) -> bool:
     process, base = start_server(env)
     try:
-        items = _wait(lambda: _library(base, apikey), 90, "the recording in the library")
+        items = wait_until(lambda: _library(base, apikey), 90, "the recording in the library")
         assert items[0]["Title"].startswith("Crash (")
         code = items[0]["Code"]
-        info = _wait(
+        info = wait_until(
             lambda: (
                 i
                 if (

@@ -11,20 +11,11 @@ import pytest
 
 from tests.fixtures.browser import LiveServer
 from tests.fixtures.tenants import TenantFactory
+from tests.fixtures.waiting import wait_until
 
 # Real browsers, real WebRTC and Janus on two loaded cores: one retry absorbs a scheduling hiccup;
 # a real fault fails twice. Each run's diagnostics are printed on failure.
 pytestmark = pytest.mark.flaky(reruns=1, reruns_delay=2)
-
-
-def _wait(condition: Any, timeout: float = 30.0, message: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.25)
-    raise AssertionError(f"timed out waiting for {message}")
 
 
 def _lm(server: LiveServer, tenant: Any, method: str, **data: str) -> dict[str, Any]:
@@ -82,7 +73,9 @@ def test_two_dialects_one_room(live_server: LiveServer, pages: Any, tenants: Ten
     pat.on("console", lambda m: logs.append(f"pat {m.type}: {m.text}"))
     try:
         for page in (bea, pat):
-            _wait(lambda p=page: p.evaluate("window.podium.remoteCount()") >= 1, message="a remote video")
+            wait_until(
+                lambda p=page: p.evaluate("window.podium.remoteCount()") >= 1, message="a remote video"
+            )
     except AssertionError:
         print(
             "STATUS", bea.locator("#room-status").inner_text(), "|", pat.locator("#room-status").inner_text()
@@ -102,14 +95,14 @@ def test_two_dialects_one_room(live_server: LiveServer, pages: Any, tenants: Ten
         print("\n".join(logs[-40:]))
         raise
     first = {
-        name: _wait(lambda p=page: _inbound(p), message="video bytes")
+        name: wait_until(lambda p=page: _inbound(p), message="video bytes")
         for name, page in (("bea", bea), ("pat", pat))
     }
     time.sleep(1.5)
     for name, page in (("bea", bea), ("pat", pat)):
         assert _inbound(page) > first[name], f"{name} receives no growing video"
     # Presence: both in the people list, and the statuses follow.
-    _wait(lambda: bea.locator("#people li").count() == 2, message="two people")
+    wait_until(lambda: bea.locator("#people li").count() == 2, message="two people")
     assert _lm(live_server, tenant, "getMeetingStatus", meetingKey="room-test")["status"] == "8"
     assert (
         _lm(live_server, tenant, "getParticipantStatus", meetingKey="room-test", puid="p1")["status"] == "10"
@@ -123,7 +116,7 @@ def test_two_dialects_one_room(live_server: LiveServer, pages: Any, tenants: Ten
     # Chat travels through our signaling socket.
     bea.fill("#chat-input", "hello from Bea")
     bea.click("#chat-send")
-    _wait(lambda: "hello from Bea" in pat.locator("#chat-log").inner_text(), message="chat")
+    wait_until(lambda: "hello from Bea" in pat.locator("#chat-log").inner_text(), message="chat")
     # Room chat is kept with the conference (its detail output and summary show it).
     from podium.domain.chat.service import ChatService
     from podium.models.conference import Conference
@@ -134,16 +127,16 @@ def test_two_dialects_one_room(live_server: LiveServer, pages: Any, tenants: Ten
     assert kept == [("Bea", "hello from Bea")]
 
     pat.click("#leave")
-    _wait(
+    wait_until(
         lambda: (
             _lm(live_server, tenant, "getParticipantStatus", meetingKey="room-test", puid="p1")["status"]
             == "11"
         ),
         message="participant status 11",
     )
-    _wait(lambda: bea.locator("#people li").count() == 1, message="one person left")
+    wait_until(lambda: bea.locator("#people li").count() == 1, message="one person left")
     bea.click("#leave")
-    _wait(
+    wait_until(
         lambda: _lm(live_server, tenant, "getMeetingStatus", meetingKey="room-test")["status"] == "12",
         message="meeting status 12",
     )
@@ -165,7 +158,7 @@ def test_system_messages_and_end_reach_the_room(
     page.goto(live["room_url"])
     page.fill("#display-name", "Guest One")
     page.click("#join")
-    _wait(lambda: page.locator("#people li").count() == 1, message="in the room")
+    wait_until(lambda: page.locator("#people li").count() == 1, message="in the room")
     assert api(
         client,
         "conference/message/create",
@@ -173,7 +166,9 @@ def test_system_messages_and_end_reach_the_room(
         conference_id=live["conference_id"],  # type: ignore[arg-type]
         message="Five minutes left",
     ).json() == {"message": "OK"}
-    _wait(lambda: "Five minutes left" in page.locator("#chat-log").inner_text(), message="the system message")
+    wait_until(
+        lambda: "Five minutes left" in page.locator("#chat-log").inner_text(), message="the system message"
+    )
     assert "System" in page.locator("#chat-log .system").inner_text()
     from podium.domain.chat.service import ChatService
 
@@ -188,7 +183,7 @@ def test_system_messages_and_end_reach_the_room(
         slug="news",
         message="Office closed Friday",
     ).json() == {"message": "OK"}
-    _wait(
+    wait_until(
         lambda: "Office closed Friday" in page.locator("#chat-log").inner_text(),
         message="the channel message",
     )
@@ -202,8 +197,10 @@ def test_system_messages_and_end_reach_the_room(
     assert api(client, "conference/end", world.home.ra, conference_id=live["conference_id"]).json() == {  # type: ignore[arg-type]
         "message": "OK"
     }
-    _wait(lambda: "ended" in page.locator("#room-status").inner_text(), message="the end reaches the page")
-    _wait(lambda: not media.room_exists(room), message="the media room destroyed")
+    wait_until(
+        lambda: "ended" in page.locator("#room-status").inner_text(), message="the end reaches the page"
+    )
+    wait_until(lambda: not media.room_exists(room), message="the media room destroyed")
     assert isinstance(world, World)
 
 
@@ -255,7 +252,7 @@ def test_a_vanished_browser_is_recorded_as_left(live_server: LiveServer, tenants
                 == "10"
             )
             # Then nothing: no ping, no leave. The server gives up on this browser.
-            _wait(
+            wait_until(
                 lambda: (
                     _lm(live_server, tenant, "getParticipantStatus", meetingKey="vanish", puid="ghost")[
                         "status"
@@ -308,35 +305,35 @@ def test_waiting_room_admit_and_remove(live_server: LiveServer, browser: Any) ->
         guest.goto(live["room_url"])
         guest.fill("#display-name", "Walk-in")
         guest.click("#join")
-        _wait(
+        wait_until(
             lambda: "Waiting for a moderator" in guest.locator("#room-status").inner_text(), message="waiting"
         )
         moderator.goto(f"{live['room_url']}?moderator_token={live['moderator_token']}")
         assert moderator.locator("#participant-role").inner_text().lower() == "moderator"
         moderator.fill("#display-name", "Mod")
         moderator.click("#join")
-        _wait(lambda: moderator.locator("#people button.admit").count() == 1, message="the knock")
+        wait_until(lambda: moderator.locator("#people button.admit").count() == 1, message="the knock")
         # Not admitted yet: no attendance, no media.
         cdrs = api(client, "host/cdrs", world.home.ra, host_id=ctx["host"]).json()
         assert [c["participant_name"] for c in cdrs] == ["Mod"]
         moderator.click("#people button.admit")
-        _wait(
+        wait_until(
             lambda: guest.evaluate("window.podium.remoteCount()") >= 1, message="the guest sees the moderator"
         )
-        _wait(
+        wait_until(
             lambda: moderator.evaluate("window.podium.remoteCount()") >= 1,
             message="the moderator sees the guest",
         )
-        _wait(lambda: moderator.locator("#people button.mute").count() == 1, message="mute button")
+        wait_until(lambda: moderator.locator("#people button.mute").count() == 1, message="mute button")
         moderator.click("#people button.mute")
-        _wait(lambda: "muted by Mod" in guest.locator("#chat-log").inner_text(), message="the mute")
+        wait_until(lambda: "muted by Mod" in guest.locator("#chat-log").inner_text(), message="the mute")
         assert guest.locator("#toggle-audio").inner_text() == "Unmute"
         moderator.click("#people button.remove")
-        _wait(
+        wait_until(
             lambda: "removed from the meeting" in guest.locator("#chat-log").inner_text(),
             message="the removal",
         )
-        _wait(
+        wait_until(
             lambda: all(
                 c["end_time"]
                 for c in api(client, "host/cdrs", world.home.ra, host_id=ctx["host"]).json()
@@ -345,7 +342,7 @@ def test_waiting_room_admit_and_remove(live_server: LiveServer, browser: Any) ->
             message="the guest recorded as left",
         )
         moderator.click("#end-meeting")
-        _wait(lambda: "ended" in moderator.locator("#room-status").inner_text(), message="meeting ended")
+        wait_until(lambda: "ended" in moderator.locator("#room-status").inner_text(), message="meeting ended")
         fetched = api(client, "conference/fetch", world.home.ra, conference_id=live["conference_id"]).json()
         assert fetched["active"] is False
     finally:
@@ -386,11 +383,11 @@ def test_presentation_mode_blocks_participants_at_the_server(live_server: LiveSe
         audience.goto(conference["room_url"])
         audience.fill("#display-name", "Listener")
         audience.click("#join")
-        _wait(
+        wait_until(
             lambda: audience.evaluate("window.podium.remoteCount()") >= 1,
             message="the audience sees the speaker",
         )
-        _wait(lambda: _inbound(audience), message="speaker video bytes")
+        wait_until(lambda: _inbound(audience), message="speaker video bytes")
         time.sleep(3)
         before = _inbound(presenter)
         time.sleep(2)
@@ -421,12 +418,12 @@ def test_the_signed_in_host_joins_as_host_and_is_on_an_active_call(
         page.goto(meeting_url)
         assert page.locator("#participant-role").inner_text().lower() == "host"
         page.click("#join")
-        _wait(
+        wait_until(
             lambda: api(client, "host/active_calls", world.home.ra, host_id=ctx["host"]).json(),
             message="the host on an active call",
         )
         page.click("#leave")
-        _wait(
+        wait_until(
             lambda: not api(client, "host/active_calls", world.home.ra, host_id=ctx["host"]).json(),
             message="the call over for the host",
         )

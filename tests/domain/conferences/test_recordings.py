@@ -168,3 +168,29 @@ def test_screen_share_notes_become_stage_time(tmp_path: composer.Path) -> None:
     assert shares[0] == composer.Share("7", 2.0, 5.5)
     assert shares[1].publisher == "9" and shares[1].start == 8.0 and shares[1].end == float("inf")
     assert composer.read_shares(tmp_path / "missing.jsonl", epoch) == []
+
+
+def test_a_job_left_by_a_dead_worker_is_taken_again(
+    scene: Scene, scheduling: SchedulingService, session: Session
+) -> None:
+    from datetime import timedelta
+
+    from podium.domain.recordings.repository import RecordingRepository
+
+    conference = _live(scheduling, scene, scene.organiser())
+    recordings = RecordingService(session, scene.settings)
+    recording = recordings.begin(conference, started_by="auto", media_server=None)
+    queue = RecordingRepository(session)
+    now = utcnow()
+    assert recording.id not in queue.due(now)  # still recording: nothing to compose yet
+    recordings.finish(conference)
+    assert recording.id in queue.due(now)
+    taken = queue.claim(recording.id, now, now + timedelta(minutes=2))
+    assert taken is not None and taken.attempts == 1
+    assert queue.claim(recording.id, now, now + timedelta(minutes=2)) is None  # held by its worker
+    assert recording.id not in queue.due(now + timedelta(minutes=1))
+    # The worker died: its lease runs out and the next worker takes the job.
+    later = now + timedelta(minutes=3)
+    assert recording.id in queue.due(later)
+    again = queue.claim(recording.id, later, later + timedelta(minutes=2))
+    assert again is not None and again.attempts == 2
