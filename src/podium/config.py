@@ -6,9 +6,11 @@ import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
 
+from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from podium.kit.speech import check_transcriber_setting
 
 
 class Settings(BaseSettings):
@@ -65,8 +67,9 @@ class Settings(BaseSettings):
     media_max_attempts: int = 3
     transcode_timeout_seconds: int = 6 * 3600
     # Recordings and transcripts (domain/recordings): the speech recogniser of transcripts
-    # ("pocketsphinx", offline, its English model in the package; "off": none are made).
-    transcriber: Literal["pocketsphinx", "off"] = "pocketsphinx"
+    # ("pocketsphinx", offline, its English model in the package; "command:/path/to/program", an
+    # engine of the operator's, see kit/speech.CommandTranscriber; "off": none are made).
+    transcriber: str = "pocketsphinx"
     # media/create fetches files from URLs: only public addresses unless this allows private ones
     # (an intranet media store; the tests' local file server).
     media_import_private_networks: bool = False
@@ -93,6 +96,11 @@ class Settings(BaseSettings):
     guard_window_seconds: int = 600
     guard_lock_seconds: int = 60
     guard_lock_max_seconds: int = 3600
+
+    @field_validator("transcriber")
+    @classmethod
+    def _known_transcriber(cls, value: str) -> str:
+        return check_transcriber_setting(value)
 
     @property
     def resolved_database_url(self) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import sys
 import tracemalloc
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 
 from podium.kit.speech import (
     BYTES_PER_SECOND,
+    CommandTranscriber,
     Cue,
     Line,
     PocketSphinxTranscriber,
@@ -275,3 +277,42 @@ def test_plain_text() -> None:
     assert to_text(lines) == "[00:00:03] Alice: hello there\n[01:02:05] Bob: bye now\n"
     assert to_text([]) == ""
     assert to_text([Line(1.0, 2.0, "Bob", " ")]) == ""
+
+
+# An engine of the operator's: a program given a 16 kHz mono WAV, printing JSON cues.
+ENGINE = """#!{python}
+import json, sys, wave
+with wave.open(sys.argv[1]) as audio:
+    assert (audio.getnchannels(), audio.getframerate(), audio.getsampwidth()) == (1, 16000, 2)
+    seconds = audio.getnframes() / audio.getframerate()
+mode = "{mode}"
+if mode == "fail":
+    sys.exit("model directory not found")
+if mode == "garbage":
+    print("not json")
+else:
+    print(json.dumps([{{"start": 1.5, "end": seconds, "text": " later words "}},
+                      {{"start": 0.0, "end": 1.0, "text": "first words"}},
+                      {{"start": 2.0, "end": 2.5, "text": ""}}]))
+"""
+
+
+def _engine(folder: Path, mode: str) -> Path:
+    program = folder / f"engine-{mode}"
+    program.write_text(ENGINE.format(python=sys.executable, mode=mode))
+    program.chmod(0o755)
+    return program
+
+
+def test_an_operators_engine_runs_as_a_program(speech: tuple[Path, float], tmp_path: Path) -> None:
+    engine = make_transcriber(f"command:{_engine(tmp_path, 'ok')}")
+    assert isinstance(engine, CommandTranscriber) and engine.name == "command:engine-ok"
+    cues = engine.transcribe(speech[0])
+    assert [c.text for c in cues] == ["first words", "later words"]  # in time order, empty ones dropped
+    assert cues[1].end == pytest.approx(_duration(speech[0]), abs=0.1)  # the whole file reached it
+    for mode, message in (("fail", "model directory not found"), ("garbage", "no JSON array")):
+        with pytest.raises(TranscriptionError, match=message):
+            make_transcriber(f"command:{_engine(tmp_path, mode)}").transcribe(speech[0])  # type: ignore[union-attr]
+    for wrong in ("command:relative/engine", f"command:{tmp_path / 'missing'}", f"command:{tmp_path}"):
+        with pytest.raises(ValueError, match="absolute path to an executable"):
+            make_transcriber(wrong)

@@ -20,10 +20,13 @@ silence, which costs almost nothing to skip.
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import subprocess
 import tempfile
 import threading
+import wave
 from collections.abc import Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,15 +67,36 @@ class Transcriber(Protocol):
         ...
 
 
+COMMAND_PREFIX = "command:"
+
+
+def check_transcriber_setting(setting: str) -> str:
+    """A ``PODIUM_TRANSCRIBER`` value as given, once it is known to name an engine that can run
+    (ValueError otherwise, so a wrong setting stops the server at start, not a job later)."""
+    chosen = setting.strip()
+    if chosen.lower() in TRANSCRIBERS:
+        return chosen.lower()
+    if chosen.startswith(COMMAND_PREFIX):
+        program = Path(chosen[len(COMMAND_PREFIX) :])
+        if not program.is_absolute() or not os.access(program, os.X_OK) or not program.is_file():
+            raise ValueError(
+                f"{setting!r}: the transcriber program must be an absolute path to an executable file"
+            )
+        return chosen
+    accepted = ", ".join(f'"{value}"' for value in TRANSCRIBERS)
+    raise ValueError(
+        f'Unknown transcriber {setting!r}: the accepted values are {accepted} or "command:/path/to/program"'
+    )
+
+
 def make_transcriber(setting: str = DEFAULT_TRANSCRIBER) -> Transcriber | None:
     """The transcriber a ``PODIUM_TRANSCRIBER`` setting names, or None when transcription is off."""
-    chosen = setting.strip().lower()
+    chosen = check_transcriber_setting(setting)
     if chosen == "pocketsphinx":
         return PocketSphinxTranscriber()
     if chosen == "off":
         return None
-    accepted = ", ".join(f'"{value}"' for value in TRANSCRIBERS)
-    raise ValueError(f"Unknown transcriber {setting!r}: the accepted values are {accepted}")
+    return CommandTranscriber(Path(chosen[len(COMMAND_PREFIX) :]))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -113,6 +137,55 @@ def pcm_frames(audio: Path, frame_bytes: int, ffmpeg: str = "ffmpeg") -> Generat
             # The first message says what went wrong; later ones are hints ("add a trailing '?'…").
             reason = (lines[0] if lines else f"exit status {returncode}").replace(source, "file")
             raise TranscriptionError(f"ffmpeg could not decode {audio.name}: {reason}")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Another engine, as a program of the operator's
+
+
+class CommandTranscriber:
+    """An engine the operator provides as a program (``PODIUM_TRANSCRIBER=command:/path``), e.g. a
+    few lines around faster-whisper or whisper.cpp with a model directory of their choosing.
+
+    The program is run as ``program <audio.wav>`` (16 kHz mono WAV, decoded here) and prints a JSON
+    array of ``{"start": seconds, "end": seconds, "text": "…"}`` on standard output; anything else,
+    a non-zero exit or more than ``timeout`` seconds is a TranscriptionError.
+    """
+
+    def __init__(self, program: Path, *, ffmpeg: str = "ffmpeg", timeout: float = 6 * 3600) -> None:
+        self.program = program
+        self.ffmpeg = ffmpeg
+        self.timeout = timeout
+        self.name = f"command:{program.name}"[:32]
+
+    def transcribe(self, audio: Path) -> list[Cue]:
+        with tempfile.TemporaryDirectory() as scratch:
+            wav = Path(scratch) / "audio.wav"
+            with wave.open(str(wav), "wb") as out:
+                out.setnchannels(1)
+                out.setsampwidth(2)
+                out.setframerate(SAMPLE_RATE)
+                for chunk in pcm_frames(audio, 64 * 1024, self.ffmpeg):
+                    out.writeframes(chunk)
+            try:
+                result = subprocess.run(
+                    [str(self.program), str(wav)], capture_output=True, text=True, timeout=self.timeout
+                )
+            except (OSError, subprocess.TimeoutExpired) as exc:
+                raise TranscriptionError(f"the transcriber {self.program.name} did not run: {exc}") from exc
+        if result.returncode != 0:
+            reason = (result.stderr.strip().splitlines() or [f"exit status {result.returncode}"])[-1]
+            raise TranscriptionError(f"the transcriber {self.program.name} failed: {reason[:300]}")
+        try:
+            cues = [
+                Cue(float(item["start"]), float(item["end"]), str(item["text"]).strip())
+                for item in json.loads(result.stdout)
+            ]
+        except (ValueError, TypeError, KeyError) as exc:
+            raise TranscriptionError(
+                f"the transcriber {self.program.name} printed no JSON array of start, end and text"
+            ) from exc
+        return sorted((c for c in cues if c.text and c.end >= c.start >= 0), key=lambda c: c.start)
 
 
 # ---------------------------------------------------------------------------------------------------
