@@ -29,6 +29,7 @@ check: venv
 	.venv/bin/mypy
 
 bench: venv system-packages web-assets
+	@scripts/ensure-system-packages.sh --bench
 	.venv/bin/python bench/api_latency.py
 	.venv/bin/python bench/room_join.py
 	.venv/bin/python bench/ppv_stats.py

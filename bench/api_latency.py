@@ -1,28 +1,51 @@
-"""Benchmark: conference/info and conference/invite against a bare endpoint of the same server.
+"""Benchmark: API reads and writes of every dialect against the bare endpoint of the same server.
 
-Starts `podium serve` (SQLite in a temporary data directory, or PODIUM_DATABASE_URL) on
-127.0.0.1, provisions a tenant, then drives each endpoint with a bounded number of
-requests from concurrent clients and prints requests/s, p50/p99 latency, the ratio to
-the bare endpoint, and the server's peak memory.
+Starts `podium serve` (SQLite in a temporary data directory, or PODIUM_DATABASE_URL; no media
+server, no background workers) on 127.0.0.1, provisions a tenant with `podium admin bootstrap`, and
+drives each endpoint with wrk (Debian's `wrk`, a C load generator that is not the bottleneck):
+`wrk -t2 -c50 -d10s --latency`. Every table starts and ends with the bare `/livez` of the same
+server in the same run, so the ratios can be read on a noisy machine.
 
-    .venv/bin/python bench/api_latency.py [--requests 2000] [--concurrency 16]
+    .venv/bin/python bench/api_latency.py [--seconds 10] [--connections 50] [--only conference/info]
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
+import base64
 import json
 import os
+import re
+import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+
+
+@dataclass
+class Case:
+    label: str
+    path: str
+    method: str = "GET"
+    body: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+    # A write: each request gets a distinct value in place of this marker (wrk's Lua counter).
+    unique: str = ""
+
+
+@dataclass
+class Result:
+    label: str
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
 
 
 def free_port() -> int:
@@ -37,32 +60,6 @@ def podium(env: dict[str, str], *args: str) -> dict[str, object]:
     ).stdout
     result: dict[str, object] = json.loads(out)
     return result
-
-
-async def drive(
-    base: str, path: str, params_for: object, total: int, concurrency: int, deadline_s: float
-) -> tuple[float, list[float]]:
-    latencies: list[float] = []
-    counter = iter(range(total))
-    stop_at = time.perf_counter() + deadline_s
-
-    async def worker(client: httpx.AsyncClient) -> None:
-        for i in counter:
-            if time.perf_counter() > stop_at:
-                return
-            params = params_for(i) if callable(params_for) else params_for
-            started = time.perf_counter()
-            response = await client.get(path, params=params)
-            latencies.append(time.perf_counter() - started)
-            if response.status_code != 200 or (path != "/livez" and '"Success"' not in response.text):
-                raise RuntimeError(f"{path} failed: {response.status_code} {response.text[:200]}")
-
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
-        started = time.perf_counter()
-        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
-    return elapsed, latencies
 
 
 def serve(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
@@ -86,10 +83,130 @@ def serve(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
     raise SystemExit("the server did not start")
 
 
-def percentile(values: list[float], q: float) -> float:
-    return (
-        statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1] if len(values) > 1 else values[0]
+LUA = """
+counter = 0
+local function unique(text)
+  if UNIQUE == "" then return text end
+  return (string.gsub(text, UNIQUE, counter .. "-" .. math.random(1e9)))
+end
+request = function()
+  counter = counter + 1
+  return wrk.format(nil, unique(wrk.path), nil, unique(wrk.body))
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("RESULT %d %d %d %d %d\\n", summary.requests, summary.duration,
+    latency:percentile(50), latency:percentile(99), e.status + e.connect + e.read + e.write + e.timeout))
+end
+"""
+
+
+def run_wrk(base: str, case: Case, seconds: int, connections: int, scratch: Path) -> Result:
+    script = scratch / "case.lua"
+    script.write_text(
+        f"UNIQUE = {json.dumps(case.unique)}\nwrk.method = {json.dumps(case.method)}\n"
+        f"wrk.body = {json.dumps(case.body)}\n"
+        + "".join(f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}\n" for k, v in case.headers.items())
+        + LUA
     )
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", str(script), base + case.path]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    match = re.search(r"RESULT (\d+) (\d+) (\d+) (\d+) (\d+)", out)
+    if match is None:
+        raise SystemExit(f"wrk said: {out}")
+    requests, duration_us, p50_us, p99_us, errors = (int(g) for g in match.groups())
+    return Result(case.label, requests / (duration_us / 1e6), p50_us / 1000, p99_us / 1000, errors)
+
+
+def check(base: str, case: Case) -> None:
+    """One request first: the case must answer 200 with a success in its dialect."""
+    body = case.body.replace(case.unique, "check") if case.unique else case.body
+    path = case.path.replace(case.unique, "check") if case.unique else case.path
+    answer = httpx.request(case.method, base + path, content=body or None, headers=case.headers, timeout=30)
+    text = answer.text
+    ok = answer.status_code == 200 and '"Status": "Failed"' not in text and '"resultcode": 0' not in text
+    if not ok:
+        raise SystemExit(f"{case.label} does not answer as it should: {answer.status_code} {text[:300]}")
+
+
+def cases(base: str, env: dict[str, str]) -> list[Case]:
+    boot = podium(env, "admin", "bootstrap")
+    key = str(boot["boomstream_apikey"])
+    code = httpx.get(
+        f"{base}/api/conference/create", params={"apikey": key, "title": "Bench", "format": "json"}
+    ).json()["Code"]
+    media = httpx.get(
+        f"{base}/api/media/upload", params={"apikey": key, "title": "Bench", "format": "json"}
+    ).json()
+    media_code = media.get("Code") or media.get("code")
+    ppv_code = httpx.get(
+        f"{base}/api/ppv/create", params={"apikey": key, "name": "Bench", "period": "30", "format": "json"}
+    ).json()["Items"][0]["Code"]
+    httpx.get(
+        f"{base}/api/ppv/addmedia",
+        params={"apikey": key, "code": ppv_code, "media": media_code, "format": "json"},
+    )
+    token = httpx.post(
+        f"{base}/enterprise_api/authenticate", json={"api_token": boot["iotum_api_token"]}
+    ).json()["auth_token"]
+    conference = httpx.post(
+        f"{base}/enterprise_api/conference/create/reservationless",
+        json={"auth_token": token, "host_id": boot["host_id"], "subject": "Bench"},
+    ).json()
+    basic = base64.b64encode(
+        f"{boot['liveminutes_account_sid']}:{boot['liveminutes_auth_token']}".encode()
+    ).decode()
+    lm_headers = {"Authorization": f"Basic {basic}", "Content-Type": "application/x-www-form-urlencoded"}
+    httpx.post(
+        f"{base}/liveminutes/createMeeting",
+        content="meetingKey=bench&hostid=h1&title=Bench",
+        headers=lm_headers,
+    )
+    json_headers = {"Content-Type": "application/json"}
+    found = [
+        Case("bare /livez", "/livez"),
+        Case("Boomstream conference/info", f"/api/conference/info?apikey={key}&code={code}&format=json"),
+        Case("Boomstream media/info", f"/api/media/info?apikey={key}&code={media_code}&format=json"),
+        Case(
+            "Iotum conference/fetch",
+            "/enterprise_api/conference/fetch",
+            "POST",
+            json.dumps({"auth_token": token, "conference_id": conference["conference_id"]}),
+            json_headers,
+        ),
+        Case(
+            "Iotum company/fetch_all",
+            "/enterprise_api/company/fetch_all",
+            "POST",
+            json.dumps({"auth_token": token}),
+            json_headers,
+        ),
+        Case(
+            "LiveMinutes getMeetingStatus",
+            "/liveminutes/getMeetingStatus",
+            "POST",
+            "meetingKey=bench",
+            lm_headers,
+        ),
+        Case(
+            "write: Boomstream conference/create",
+            f"/api/conference/create?apikey={key}&title=B-UNIQ&format=json",
+            unique="UNIQ",
+        ),
+        Case(
+            "write: Boomstream conference/invite",
+            f"/api/conference/invite?apikey={key}&code={code}&email=u-UNIQ@example.com&format=json",
+            unique="UNIQ",
+        ),
+        Case(
+            "write: Boomstream ppv/addbuyer",
+            f"/api/ppv/addbuyer?apikey={key}&code={ppv_code}&media={media_code}&email=b-UNIQ@example.com"
+            "&format=json",
+            unique="UNIQ",
+        ),
+        Case("bare /livez (again)", "/livez"),
+    ]
+    return found
 
 
 def peak_memory_mib(pid: int) -> float:
@@ -103,60 +220,48 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--requests", type=int, default=2000)
-    parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--max-seconds", type=float, default=60.0, help="per endpoint")
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--only", action="append", default=[], help="labels containing this (repeatable)")
     args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed: `make bench` installs Debian's wrk")
 
     with tempfile.TemporaryDirectory() as data_dir:
-        # Each invite adds a user: lift the account quota so the run measures the API, not the limit.
-        env = {**os.environ, "PODIUM_DATA_DIR": data_dir, "PODIUM_QUOTA_USERS": "10000000"}
+        env = {
+            **os.environ,
+            "PODIUM_DATA_DIR": data_dir,
+            "PODIUM_JANUS": "off",
+            "PODIUM_RUN_OUTBOX_WORKER": "false",
+            "PODIUM_RUN_MEDIA_WORKER": "false",
+            # Every invite and buyer adds a user: lift the quotas so the run measures the API, not them.
+            "PODIUM_QUOTA_USERS": "100000000",
+            "PODIUM_QUOTA_CONFERENCES": "100000000",
+        }
         server, base = serve(env)
         try:
-            tenant = podium(env, "admin", "bootstrap")
-            key = str(tenant["boomstream_apikey"])
-            code = httpx.get(
-                f"{base}/api/conference/create", params={"apikey": key, "title": "Bench", "format": "json"}
-            ).json()["Code"]
-            cases = [
-                ("bare /livez", "/livez", {}),
-                ("conference/info", "/api/conference/info", {"apikey": key, "code": code, "format": "json"}),
-                # Distinct emails: every call creates a participant and signs a JWT (a write per request).
-                (
-                    "conference/invite",
-                    "/api/conference/invite",
-                    lambda run, i: {
-                        "apikey": key,
-                        "code": code,
-                        "email": f"user{run}-{i}@example.com",
-                        "format": "json",
-                    },
-                ),
+            chosen = [
+                c
+                for c in cases(base, env)
+                if not args.only or c.label.startswith("bare") or any(o in c.label for o in args.only)
             ]
+            for case in chosen:
+                check(base, case)
             print(
-                f"{args.requests} requests per endpoint, {args.concurrency} concurrent clients, "
-                f"database {os.environ.get('PODIUM_DATABASE_URL', 'SQLite')}"
+                f"wrk -t2 -c{args.connections} -d{args.seconds}s against one `podium serve` on 127.0.0.1, "
+                f"database {os.environ.get('PODIUM_DATABASE_URL', 'SQLite')}, {os.cpu_count()} cores"
             )
-            print(f"{'endpoint':<20}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'vs bare':>10}")
-            bare_rps = None
-            for label, path, params in cases:
-                for run in ("warm", "measure"):
-                    elapsed, latencies = asyncio.run(
-                        drive(
-                            base,
-                            path,
-                            (lambda i, p=params, r=run: p(r, i)) if callable(params) else params,
-                            min(100, args.requests) if run == "warm" else args.requests,
-                            args.concurrency,
-                            args.max_seconds,
-                        )
+            print("| endpoint | req/s | p50 ms | p99 ms | req/s vs /livez | p99 vs /livez | errors |")
+            print("|---|---|---|---|---|---|---|")
+            bare: Result | None = None
+            with tempfile.TemporaryDirectory() as scratch:
+                for case in chosen:
+                    result = run_wrk(base, case, args.seconds, args.connections, Path(scratch))
+                    bare = bare or result
+                    print(
+                        f"| {result.label} | {result.rps:,.0f} | {result.p50_ms:.1f} | {result.p99_ms:.1f} | "
+                        f"{result.rps / bare.rps:.2f} | {result.p99_ms / bare.p99_ms:.1f} | {result.errors} |"
                     )
-                rps = len(latencies) / elapsed
-                bare_rps = bare_rps or rps
-                print(
-                    f"{label:<20}{rps:>10.0f}{percentile(latencies, 50) * 1000:>10.1f}"
-                    f"{percentile(latencies, 99) * 1000:>10.1f}{rps / bare_rps:>10.2f}"
-                )
             print(f"server peak memory (VmHWM): {peak_memory_mib(server.pid):.1f} MiB")
         finally:
             server.terminate()

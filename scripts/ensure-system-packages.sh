@@ -13,6 +13,10 @@ command -v janus >/dev/null || missing+=(janus)
 command -v janus-pp-rec >/dev/null || missing+=(janus-tools)
 # Tests: speech for the fake microphones of recorded and transcribed meetings.
 command -v espeak-ng >/dev/null || missing+=(espeak-ng)
+# Benchmarks (`make bench`): wrk, a load generator that is not the bottleneck.
+if [ "${1:-}" = "--bench" ]; then
+  command -v wrk >/dev/null || missing+=(wrk)
+fi
 command -v npm >/dev/null || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "ensure-system-packages: installing ${missing[*]} (apt-get)" >&2
