@@ -105,7 +105,7 @@ async def _run(
         # An API key is a machine credential: a wrong one counts against the client only.
         attempts.check(ctx.session)
         try:
-            actor = TenancyService(ctx.session).authenticate_boomstream(apikey)
+            actor = TenancyService(ctx.session, ctx.settings).authenticate_boomstream(apikey)
         except Unauthenticated:
             if apikey:
                 attempts.failed()

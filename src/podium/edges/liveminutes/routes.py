@@ -224,7 +224,9 @@ def _endpoint(method: MethodSpec) -> Callable[[Request], Awaitable[Response]]:
             # client only (locking the AccountSid would let anyone switch the account's API off).
             attempts.check(ctx.session)
             try:
-                actor = TenancyService(ctx.session).authenticate_liveminutes(account_sid, auth_token)
+                actor = TenancyService(ctx.session, ctx.settings).authenticate_liveminutes(
+                    account_sid, auth_token
+                )
             except Unauthenticated:
                 attempts.failed()
                 raise
