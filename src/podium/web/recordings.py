@@ -9,19 +9,13 @@ from fastapi.responses import FileResponse, PlainTextResponse, Response
 
 from podium.domain.recordings.service import RecordingService
 from podium.kit.errors import DomainError
-from podium.kit.openapi import PLAIN, answer, errors, merge
 from podium.kit.uow import Context, run_unit_of_work
 from podium.web.errors import PLAYBACK_STATUS_BY_CODE
-from podium.web.openapi import PLAYBACK_ERRORS, RANGES, TOO_LARGE
+from podium.web.openapi import files
 
 router = APIRouter(tags=["recordings"])
 
-FILE_ANSWERS = merge(
-    answer(200, {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}),
-    RANGES,
-    errors(PLAYBACK_ERRORS, PLAIN, but=[413]),
-    TOO_LARGE,
-)
+FILE_ANSWERS = files("application/octet-stream")
 
 
 @router.get("/recordings/{recording_id}/{file_name}", responses=FILE_ANSWERS)

@@ -148,7 +148,7 @@ TIME = "%Y-%m-%d %H:%M:%S"
 
 
 def _moment(at: datetime | None, zone: ZoneInfo) -> str | None:
-    return local(at, zone).strftime("%Y-%m-%d %H:%M:%S") if at else None
+    return local(at, zone).strftime(TIME) if at else None
 
 
 def recording(view: RecordingView, zone: ZoneInfo) -> dict[str, Any]:

@@ -52,12 +52,17 @@ def _conference_id(call: Call) -> int:
     return call.body.id_("conference_id")
 
 
-def _answer(call: Call, conference: Conference) -> dict[str, Any]:
-    return present.conference(scheduling_of(call).view(conference), _recordings(call, conference))
+def _answer(
+    call: Call, conference: Conference, recordings: list[RecordingView] | None = None
+) -> dict[str, Any]:
+    if recordings is None:
+        recordings = _recordings(call, [conference])[conference.id]
+    return present.conference(scheduling_of(call).view(conference), recordings)
 
 
-def _recordings(call: Call, conference: Conference) -> list[RecordingView]:
-    return RecordingService(call.ctx.session, call.ctx.settings).views([conference.id])[conference.id]
+def _recordings(call: Call, conferences: Sequence[Conference]) -> dict[int, list[RecordingView]]:
+    """The conferences' recordings in one query (a page of conferences answers them all)."""
+    return RecordingService(call.ctx.session, call.ctx.settings).views([c.id for c in conferences])
 
 
 def page_of(call: Call, endpoint: str, items: Sequence[T]) -> tuple[list[T], dict[str, str] | None]:
@@ -99,12 +104,15 @@ def conference_update(call: Call) -> Answer:
     return Answer(_answer(call, conference))
 
 
-def detail_of(call: Call, conference: Conference) -> dict[str, Any]:
+def detail_of(
+    call: Call, conference: Conference, recordings: list[RecordingView] | None = None
+) -> dict[str, Any]:
     scheduling = scheduling_of(call)
     session = call.ctx.session
     usage = AttendanceService(session).usage([conference])[0]
     chat = ChatService(session).messages(conference_id=conference.id)
-    recordings = _recordings(call, conference)
+    if recordings is None:
+        recordings = _recordings(call, [conference])[conference.id]
     return present.conference_detail(
         scheduling.view(conference), usage, chat, now=utcnow(), recordings=recordings
     )
@@ -123,7 +131,8 @@ def conference_fetch_all(call: Call) -> Answer:
     conferences = scheduling_of(call).for_host(call.actor, call.host_id())
     chunk, next_page = page_of(call, "conference/fetch_all", conferences)
     detail = call.body.str_("output") == "detail"
-    rows = [detail_of(call, c) if detail else _answer(call, c) for c in chunk]
+    recorded = _recordings(call, chunk)
+    rows = [detail_of(call, c, recorded[c.id]) if detail else _answer(call, c, recorded[c.id]) for c in chunk]
     return Answer(rows, headers=next_page)
 
 
