@@ -16,6 +16,7 @@ import pytest
 from tests.fixtures.browser import LiveServer
 from tests.fixtures.media import server_transcoder_running
 from tests.fixtures.tenants import TenantFactory
+from tests.fixtures.waiting import wait_until
 
 
 def api(server: LiveServer, key: str, method: str, **params: Any) -> dict[str, Any]:
@@ -249,6 +250,7 @@ def test_subscription_link_carries_the_password(
     assert page.evaluate("location.href") == f"{live_server.base_url}/watch/s/{code}", "the password left"
     page.click(f"a[href='/watch/{video}']")
     page.wait_for_selector("#password-form")
-    assert page.input_value("#password") == buyer["Hash"]
+    # The page fills the field once it has read the carried password: wait for it, not just the form.
+    wait_until(lambda: page.input_value("#password") == buyer["Hash"], 10, "the carried password")
     page.click("#unlock-button")
     playing(page, 0.5)
