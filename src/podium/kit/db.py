@@ -36,14 +36,25 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+# Threads that run requests' database work at once (the server sets its thread pool to this). More
+# threads than this only queue on the GIL and the database; fewer leave the database idle while one
+# thread waits on I/O.
+REQUEST_THREADS = 16
+# Connections beyond the requests' threads: the outbox and media workers, start-up jobs.
+BACKGROUND_CONNECTIONS = 8
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    # Every thread that can hold a connection keeps one open: a connection opened per request (and,
+    # on SQLite, its PRAGMAs) cost more than the request's query.
+    pool = {"pool_size": REQUEST_THREADS, "max_overflow": BACKGROUND_CONNECTIONS}
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10}, **pool)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(url, pool_pre_ping=True, **pool)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker:

@@ -1,5 +1,6 @@
 """Every table; imported as a whole so Alembic sees the full metadata."""
 
+from podium.kit.stamped import CacheGeneration
 from podium.models.activity import (
     Attendance,
     ChatMessage,
@@ -22,6 +23,7 @@ from podium.models.paywall import (
     Paywall,
     PaywallMedia,
     SellerContacts,
+    ViewDailyRollup,
     ViewRollup,
     ViewSession,
 )
@@ -63,6 +65,7 @@ __all__ = [
     "Credential",
     "Folder",
     "GuardCounter",
+    "CacheGeneration",
     "Host",
     "OutboxMessage",
     "Participant",
@@ -76,6 +79,7 @@ __all__ = [
     "Paywall",
     "PaywallMedia",
     "SellerContacts",
+    "ViewDailyRollup",
     "ViewRollup",
     "ViewSession",
 ]

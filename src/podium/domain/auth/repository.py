@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import datetime
+
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from podium.models.auth import ApiSession, OAuthAuthorizationCode, OAuthClient, OAuthToken
@@ -17,6 +19,15 @@ class AuthRepository:
 
     def api_session(self, token_hash: str) -> ApiSession | None:
         return self.session.scalar(select(ApiSession).where(ApiSession.token_hash == token_hash))
+
+    def touch_api_session(self, session_id: int, now: datetime) -> None:
+        """Write a use of an open session (its lifetime counts from its last use)."""
+        self.session.execute(
+            update(ApiSession)
+            .where(ApiSession.id == session_id, ApiSession.revoked_at.is_(None))
+            .values(last_used_at=now),
+            execution_options={"synchronize_session": False},
+        )
 
     def credential(self, credential_id: int) -> Credential | None:
         return self.session.get(Credential, credential_id)

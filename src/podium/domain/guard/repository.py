@@ -11,21 +11,22 @@ from sqlalchemy import case, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from podium.kit.stamped import move
 from podium.models.audit import AuditEntry
 from podium.models.guard import GuardCounter
 
 LOCKOUT_ACTION = "security.lockout"
+# The family of cached rows (kit/stamped) that a new lock moves.
+GUARD_LOCKS = "guard-locks"
 
 
 class GuardRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def locks(self, keys: Sequence[str], now: datetime) -> dict[str, datetime]:
-        """The keys among ``keys`` locked at ``now``, with the end of each lock (one indexed read)."""
-        stmt = select(GuardCounter.key, GuardCounter.locked_until).where(
-            GuardCounter.key.in_(list(keys)), GuardCounter.locked_until > now
-        )
+    def locks(self, now: datetime) -> dict[str, datetime]:
+        """Every key locked at ``now``, with the end of its lock (few: only keys that used up a budget)."""
+        stmt = select(GuardCounter.key, GuardCounter.locked_until).where(GuardCounter.locked_until > now)
         return {key: until for key, until in self.session.execute(stmt) if until is not None}
 
     def count_failure(
@@ -71,7 +72,10 @@ class GuardRepository:
             .values(failures=0, window_started_at=now, locked_until=until, lockouts=GuardCounter.lockouts + 1)
             .execution_options(synchronize_session=False)
         )
-        return bool(getattr(self.session.execute(stmt), "rowcount", 0) == 1)
+        locked = bool(getattr(self.session.execute(stmt), "rowcount", 0) == 1)
+        if locked:
+            move(self.session, GUARD_LOCKS)  # every process re-reads its board of locks
+        return locked
 
     def sweep(self, now: datetime, forget_before: datetime) -> int:
         """Forget keys quiet since ``forget_before`` that are not locked."""

@@ -14,8 +14,10 @@ The rules (settings ``PODIUM_GUARD_*``):
 - Every lockout is audited (``security.lockout``), under the target's company when it has one.
 
 Counters live in the database (``guard_counters``), so every process sees every lock: an attempt
-reads its keys' locks (``check``); a failure is one upsert per key (``record_failure``), made in a
-transaction of its own because the failed request's transaction is rolled back (``attempts.Attempts``).
+checks its keys against the locks in force, which each process keeps and reads again when a lock is
+taken anywhere (``check``, kit/stamped: at once here, within a second elsewhere); a failure is one
+upsert per key (``record_failure``), made in a transaction of its own because the failed request's
+transaction is rolled back (``attempts.Attempts``).
 """
 
 from __future__ import annotations
@@ -32,10 +34,11 @@ from podium.config import Settings
 from podium.domain.access.service import AccessPolicy
 from podium.domain.actor import Actor
 from podium.domain.audit.service import log_action
-from podium.domain.guard.repository import LOCKOUT_ACTION, GuardRepository
+from podium.domain.guard.repository import GUARD_LOCKS, LOCKOUT_ACTION, GuardRepository
 from podium.domain.guard.targets import Target
 from podium.kit.clock import utcnow
 from podium.kit.errors import InvalidInput, TooManyAttempts
+from podium.kit.stamped import StampedCache
 from podium.models.audit import AuditEntry
 
 GUARD_ACTOR = "system:guard"
@@ -46,6 +49,11 @@ FORGET_AFTER = timedelta(days=1)
 SWEEP_EVERY = 50
 MAX_LOCKOUT_DAYS = 90
 MAX_LOCKOUTS_LISTED = 1000
+
+
+# The locks in force (few), kept per process while no new lock is taken anywhere; a lock ends by itself
+# at its time, which the check compares.
+LOCKS_BOARD: StampedCache[dict[str, datetime]] = StampedCache(GUARD_LOCKS)
 
 
 def client_key(client: str) -> str:
@@ -82,13 +90,25 @@ class GuardService:
         if not self.settings.guard_enabled:
             return
         now = utcnow()
-        locks = self.repo.locks([client_key(client), *(t.key for t in targets)], now)
+        board = self.locks_board()
+        keys = [client_key(client), *(t.key for t in targets)]
+        locks = [board[key] for key in keys if key in board and board[key] > now]
         if not locks:
             return
-        seconds = max(1, math.ceil((max(locks.values()) - now).total_seconds()))
+        seconds = max(1, math.ceil((max(locks) - now).total_seconds()))
         raise TooManyAttempts(
             f"Too many failed attempts: try again in {seconds} seconds", retry_after=seconds
         )
+
+    def locks_board(self) -> dict[str, datetime]:
+        """Every lock in force, as this process knows it: read again whenever a lock was taken here
+        (at once) or in another process (within a second, kit/stamped)."""
+        board = LOCKS_BOARD.get(self.session, "locks")
+        if board is None:
+            stamp = LOCKS_BOARD.stamp(self.session)
+            board = self.repo.locks(utcnow())
+            LOCKS_BOARD.put(self.session, "locks", board, stamp)
+        return board
 
     def record_failure(self, client: str, targets: Sequence[Target] = ()) -> list[Lockout]:
         """Count one failed attempt against the client and each target; lock every key that has used

@@ -6,6 +6,8 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from podium.domain.auth.actors import TENANCY
+from podium.kit.stamped import move
 from podium.models.auth import ApiSession
 from podium.models.tenancy import Credential, Host
 
@@ -58,3 +60,5 @@ class HostRepository:
             .where(Credential.host_id == host_id, Credential.revoked_at.is_(None))
             .values(revoked_at=now)
         )
+        # Bulk statements bypass the ORM's change tracking: the cached actors must go explicitly.
+        move(self.session, TENANCY)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from podium.config import Settings, get_settings
 from podium.domain.actor import SYSTEM_LABEL, Actor
 from podium.domain.audit.service import log_action
+from podium.domain.auth.actors import ACTORS
 from podium.domain.auth.service import AuthService
 from podium.domain.hosts.schemas import HostChanges
 from podium.domain.hosts.service import HostService
@@ -137,20 +138,34 @@ class TenancyService:
         if not apikey:
             raise Unauthenticated("API key is required")
         digest = hash_secret(apikey)
+        key = ("boomstream", "", digest)
+        actor = ACTORS.get(self.session, key)
+        if actor is not None:
+            return actor
+        stamp = ACTORS.stamp(self.session)
         credential = self.repo.live_credential_by_hash(CredentialKind.BOOMSTREAM_APIKEY, digest)
         if credential is not None and not hmac.compare_digest(credential.secret_hash, digest):
             credential = None
-        return self._actor_for(credential, "boomstream")
+        actor = self._actor_for(credential, "boomstream")
+        ACTORS.put(self.session, key, actor, stamp)
+        return actor
 
     def authenticate_liveminutes(self, account_sid: str, auth_token: str) -> Actor:
         """AccountSid names the account; AuthToken is compared in constant time."""
+        digest = hash_secret(auth_token)
+        key = ("liveminutes", account_sid, digest)
+        actor = ACTORS.get(self.session, key)
+        if actor is not None:
+            return actor
+        stamp = ACTORS.stamp(self.session)
         credential = self.repo.live_credential_by_public_id(CredentialKind.LIVEMINUTES, account_sid)
         # Hash even for an unknown sid so both paths cost the same.
-        digest = hash_secret(auth_token)
         expected = credential.secret_hash if credential is not None else hash_secret("unknown")
         if not hmac.compare_digest(expected, digest):
             credential = None
-        return self._actor_for(credential, "liveminutes")
+        actor = self._actor_for(credential, "liveminutes")
+        ACTORS.put(self.session, key, actor, stamp)
+        return actor
 
     # --- provisioning ---------------------------------------------------------------
 

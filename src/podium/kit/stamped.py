@@ -1,0 +1,171 @@
+"""Caches on the request path that every process can trust: answers kept while the generation of
+the rows they were read from stands still (ADR 0007).
+
+Every API call authenticates and checks the guessing guard; reading a credential, its host, its
+company and the guard's locks was most of a read's cost. A ``StampedCache`` keeps such answers in the
+process, stamped with the generation of their *family* (one row of ``cache_generations``). A
+transaction that changes a row of the family moves the generation in the same commit — either
+explicitly (``move``) or because the family ``watch``es that model's columns — so:
+
+- the process that made the change forgets at once (its next read re-reads the generation);
+- every other process sees the new generation at its next poll, at most ``POLL_SECONDS`` later;
+- an answer read while a change was committing is never kept under the new generation (``put`` takes
+  the stamp read *before* the answer).
+
+Entries also expire after ``ttl`` seconds, so the cache holds what is in use, not what once was.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Hashable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import URL, BigInteger, String, event, inspect, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from podium.kit.db import Base
+
+V = TypeVar("V")
+
+# How stale another process's change may look here: the generation is re-read at most this often.
+POLL_SECONDS = 1.0
+_MOVED = "podium.stamped.moved"
+
+
+class CacheGeneration(Base):
+    """The generation of one family of cached rows; moved by every transaction that changes them."""
+
+    __tablename__ = "cache_generations"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    generation: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+@dataclass
+class _Known:
+    generation: int
+    read_at: float
+
+
+_lock = threading.Lock()
+# (database, family) -> the generation this process last read, and when.
+_known: dict[tuple[URL, str], _Known] = {}
+# model class -> (family, the columns whose change matters; None: any change)
+_watched: dict[type, tuple[str, frozenset[str] | None]] = {}
+
+
+def _database(session: Session) -> URL:
+    """Which database: processes (and tests) may hold several engines on several databases."""
+    return session.get_bind().url
+
+
+def generation(session: Session, family: str) -> int:
+    """The family's generation as this process knows it (re-read when older than ``POLL_SECONDS``)."""
+    key = (_database(session), family)
+    now = time.monotonic()
+    known = _known.get(key)
+    if known is not None and now - known.read_at < POLL_SECONDS:
+        return known.generation
+    stmt = select(CacheGeneration.generation).where(CacheGeneration.name == family)
+    current = int(session.scalar(stmt) or 0)
+    with _lock:
+        _known[key] = _Known(current, now)
+    return current
+
+
+def move(session: Session, family: str) -> None:
+    """Move the family's generation in this transaction (once per transaction is enough)."""
+    moved: set[str] = session.info.setdefault(_MOVED, set())
+    if family in moved:
+        return
+    moved.add(family)
+    insert: Any = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    stmt = insert(CacheGeneration).values(name=family, generation=1)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[CacheGeneration.name], set_={"generation": CacheGeneration.generation + 1}
+    )
+    # On the connection, not the session: this runs inside the flush events.
+    session.connection().execute(stmt)
+
+
+def watch(family: str, model: type, columns: frozenset[str] | None = None) -> None:
+    """Move ``family`` whenever a transaction changes a ``model`` row through the ORM (any column,
+    or one of ``columns``) or deletes one. New rows do not move it: nothing can have been cached
+    about them. A bulk UPDATE or DELETE of such rows calls ``move`` itself (a no-op write used as a
+    lock, like ``lock_company``, must not move it: it runs on every creation)."""
+    _watched[model] = (family, columns)
+
+
+@event.listens_for(Session, "after_flush")
+def _after_flush(session: Session, _context: Any) -> None:
+    for obj in list(session.dirty) + list(session.deleted):
+        watched = _watched.get(type(obj))
+        if watched is None:
+            continue
+        family, columns = watched
+        if obj in session.deleted or columns is None:
+            move(session, family)
+            continue
+        state = inspect(obj)
+        if any(state.attrs[column].history.has_changes() for column in columns):
+            move(session, family)
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    moved = session.info.pop(_MOVED, None)
+    if not moved:
+        return
+    database = _database(session)
+    with _lock:
+        for family in moved:
+            _known.pop((database, family), None)
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    session.info.pop(_MOVED, None)
+
+
+@dataclass
+class _Entry(Generic[V]):
+    generation: int
+    expires: float
+    value: V
+
+
+class StampedCache(Generic[V]):
+    """Answers read from a family's rows, per database, valid while the family's generation holds.
+
+    Use: ``stamp = cache.stamp(session)``; ``cache.get(session, key)``; on a miss read the rows and
+    ``cache.put(session, key, value, stamp)`` with the stamp taken before reading them.
+    """
+
+    def __init__(self, family: str, *, ttl: float = 60.0, max_entries: int = 10_000) -> None:
+        self.family = family
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._entries: dict[tuple[URL, Hashable], _Entry[V]] = {}
+
+    def stamp(self, session: Session) -> int:
+        return generation(session, self.family)
+
+    def get(self, session: Session, key: Hashable) -> V | None:
+        entry = self._entries.get((_database(session), key))
+        if entry is None or entry.expires < time.monotonic() or entry.generation != self.stamp(session):
+            return None
+        return entry.value
+
+    def put(self, session: Session, key: Hashable, value: V, stamp: int) -> None:
+        if stamp != self.stamp(session):
+            return  # the family changed while the value was read: it may already be stale
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()  # rare (that many live credentials): start afresh
+        self._entries[(_database(session), key)] = _Entry(stamp, time.monotonic() + self.ttl, value)
+
+    def drop(self, session: Session, key: Hashable) -> None:
+        self._entries.pop((_database(session), key), None)
