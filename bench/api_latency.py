@@ -46,6 +46,7 @@ class Result:
     p50_ms: float
     p99_ms: float
     errors: int
+    requests: int = 0
 
 
 def free_port() -> int:
@@ -109,13 +110,18 @@ def run_wrk(base: str, case: Case, seconds: int, connections: int, scratch: Path
         + "".join(f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}\n" for k, v in case.headers.items())
         + LUA
     )
-    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", str(script), base + case.path]
+    return wrk(case.label, base + case.path, script, seconds, connections)
+
+
+def wrk(label: str, url: str, script: Path, seconds: int, connections: int) -> Result:
+    """Run wrk with a Lua script whose ``done`` prints the RESULT line (see ``LUA``)."""
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", str(script), url]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     match = re.search(r"RESULT (\d+) (\d+) (\d+) (\d+) (\d+)", out)
     if match is None:
         raise SystemExit(f"wrk said: {out}")
     requests, duration_us, p50_us, p99_us, errors = (int(g) for g in match.groups())
-    return Result(case.label, requests / (duration_us / 1e6), p50_us / 1000, p99_us / 1000, errors)
+    return Result(label, requests / (duration_us / 1e6), p50_us / 1000, p99_us / 1000, errors, requests)
 
 
 def check(base: str, case: Case) -> None:

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -21,10 +22,11 @@ from podium import __version__
 from podium.config import Settings, get_settings
 from podium.domain.media.worker import MediaWorker
 from podium.domain.outbox.worker import OutboxWorker
+from podium.domain.viewing.heartbeats import HeartbeatLedger
 from podium.edges.boomstream import router as boomstream
 from podium.edges.iotum import routes as iotum
 from podium.edges.liveminutes import routes as liveminutes
-from podium.kit.db import make_engine, make_sessionmaker
+from podium.kit.db import REQUEST_THREADS, make_engine, make_sessionmaker
 from podium.kit.errors import DomainError
 from podium.kit.uow import AfterCommit, Context, run
 from podium.rooms.hub import RoomHub
@@ -121,6 +123,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     hub = RoomHub()
     worker = OutboxWorker(settings, sessions)
     media_worker = MediaWorker(settings, sessions)
+    heartbeats = HeartbeatLedger(sessions, settings)
     dispatcher = ServerDispatcher(hub, worker, media_worker)
     worker.dispatcher = media_worker.dispatcher = dispatcher
     local_janus: LocalJanus | None = None
@@ -136,6 +139,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         nonlocal local_janus
         settings.signing_key()  # generate and persist the secret before the first request
+        anyio.to_thread.current_default_thread_limiter().total_tokens = REQUEST_THREADS
         hub.loop = asyncio.get_running_loop()
         hub.on_ended = close_room
         app.state.media, local_janus = await asyncio.to_thread(start_media, settings)
@@ -145,9 +149,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             worker.start()
         if settings.run_media_worker:
             media_worker.start()
+        heartbeats.start()
         try:
             yield
         finally:
+            await asyncio.to_thread(heartbeats.stop)
             media_worker.stop()
             worker.stop()
             if local_janus is not None:
@@ -167,6 +173,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sessions = sessions
     app.state.outbox_worker = worker
     app.state.media_worker = media_worker
+    app.state.heartbeats = heartbeats
     app.state.room_hub = hub
     app.state.dispatcher = dispatcher
     app.state.media = None
@@ -201,6 +208,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             body = {"message": str(exc.detail)}
         return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
+    # Routes are matched in order, one by one: what every viewer calls many times a minute (heartbeats,
+    # playlists and segments) comes first. None of these paths overlaps another router's.
+    app.include_router(watch.router)
+    app.include_router(media.router)
     app.include_router(boomstream.build_router())
     app.include_router(liveminutes.build_router(lm_prefix))
     app.include_router(iotum.build_router())
@@ -208,8 +219,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(account.router)
     app.include_router(drive.router)
     app.include_router(rooms.router)
-    app.include_router(media.router)
-    app.include_router(watch.router)
     app.include_router(recordings.router)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "web" / "static")), name="static")
     # Last: ``/<media code>`` (Boomstream's player address) must never shadow another route.

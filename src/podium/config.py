@@ -130,7 +130,9 @@ class Settings(BaseSettings):
         """The HS256 key: PODIUM_SECRET_KEY, else a key generated once and kept in the data directory."""
         if self.secret_key:
             return self.secret_key
-        return _stored_secret(self.data_dir.resolve())
+        # Not resolved here: this runs on every signed link, and each spelling of the directory
+        # reads the same file once.
+        return _stored_secret(self.data_dir)
 
 
 @lru_cache(maxsize=8)

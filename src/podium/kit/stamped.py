@@ -55,12 +55,12 @@ _lock = threading.Lock()
 # (database, family) -> the generation this process last read, and when.
 _known: dict[tuple[URL, str], _Known] = {}
 # model class -> (family, the columns whose change matters; None: any change)
-_watched: dict[type, tuple[str, frozenset[str] | None]] = {}
+_watched: dict[type, tuple[str, frozenset[str] | None, bool]] = {}
 
 
 def _database(session: Session) -> URL:
     """Which database: processes (and tests) may hold several engines on several databases."""
-    return session.get_bind().url
+    return session.get_bind().engine.url
 
 
 def generation(session: Session, family: str) -> int:
@@ -75,6 +75,16 @@ def generation(session: Session, family: str) -> int:
     with _lock:
         _known[key] = _Known(current, now)
     return current
+
+
+def known(database: URL, family: str) -> int | None:
+    """The family's generation as this process last read it, without a query: None when that read
+    is older than two polls (or a change was committed here since), so the caller must read again
+    through a session (``generation``). For code on the event loop that keeps it fresh elsewhere."""
+    entry = _known.get((database, family))
+    if entry is None or time.monotonic() - entry.read_at > 2 * POLL_SECONDS:
+        return None
+    return entry.generation
 
 
 def move(session: Session, family: str) -> None:
@@ -92,21 +102,26 @@ def move(session: Session, family: str) -> None:
     session.connection().execute(stmt)
 
 
-def watch(family: str, model: type, columns: frozenset[str] | None = None) -> None:
+def watch(family: str, model: type, columns: frozenset[str] | None = None, *, new_rows: bool = False) -> None:
     """Move ``family`` whenever a transaction changes a ``model`` row through the ORM (any column,
-    or one of ``columns``) or deletes one. New rows do not move it: nothing can have been cached
-    about them. A bulk UPDATE or DELETE of such rows calls ``move`` itself (a no-op write used as a
-    lock, like ``lock_company``, must not move it: it runs on every creation)."""
-    _watched[model] = (family, columns)
+    or one of ``columns``) or deletes one. New rows move it only with ``new_rows`` (a row that
+    changes what other rows mean, such as a media added to a paywall). A bulk UPDATE or DELETE of
+    such rows calls ``move`` itself (a no-op write used as a lock, like ``lock_company``, must not
+    move it: it runs on every creation)."""
+    _watched[model] = (family, columns, new_rows)
 
 
 @event.listens_for(Session, "after_flush")
 def _after_flush(session: Session, _context: Any) -> None:
+    for obj in session.new:
+        watched = _watched.get(type(obj))
+        if watched is not None and watched[2]:
+            move(session, watched[0])
     for obj in list(session.dirty) + list(session.deleted):
         watched = _watched.get(type(obj))
         if watched is None:
             continue
-        family, columns = watched
+        family, columns, _ = watched
         if obj in session.deleted or columns is None:
             move(session, family)
             continue

@@ -379,6 +379,8 @@ async def progressive(request: Request, token: str, code: str, title: str) -> Re
 @router.get("/play/{token}/{code}/original", responses=files("application/octet-stream"))
 async def original(request: Request, token: str, code: str) -> Response:
     """The uploaded file: the owner's download link, or a buyer's when the paywall allows it."""
+    # A buyer may download once watched to the end: count this process's last beats first.
+    await run_in_threadpool(request.app.state.heartbeats.flush)
 
     def find(ctx: Context, media: Media, grant: links.PlayGrant) -> tuple[Path, str]:
         if grant.session_id is not None and not ViewingService(ctx.session, ctx.settings).download_allowed(

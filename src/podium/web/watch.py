@@ -22,6 +22,7 @@ from podium.domain.guard.targets import Target
 from podium.domain.media import links
 from podium.domain.media.service import MediaService
 from podium.domain.paywall.service import PaywallService
+from podium.domain.viewing.heartbeats import HeartbeatLedger
 from podium.domain.viewing.service import Viewer, ViewingService
 from podium.kit import coerce
 from podium.kit.errors import DomainError, ErrorCode, InvalidInput, NotFound, retry_after_headers
@@ -301,15 +302,21 @@ async def heartbeat(request: Request) -> Response:
     except DomainError as error:
         return _api_error(error)
 
-    def work(ctx: Context) -> dict[str, Any]:
-        token = ViewingService(ctx.session, ctx.settings).heartbeat(session_id, key, int(watched))
-        return {"token": token, "heartbeat_seconds": ctx.settings.heartbeat_seconds}
-
+    ledger: HeartbeatLedger = request.app.state.heartbeats
+    seconds = request.app.state.settings.heartbeat_seconds
     try:
-        answer = await run_unit_of_work(request, work)
+        # An admitted session's beat is counted in memory, on the event loop (no thread, no query).
+        token = ledger.beat(session_id, key, int(watched))
+        if token is None:
+
+            def admit(ctx: Context) -> str:
+                view = ViewingService(ctx.session, ctx.settings).admit(session_id, key)
+                return ledger.admitted(view, int(watched))
+
+            token = await run_unit_of_work(request, admit)
     except DomainError as error:
         return _api_error(error)
-    return JSONResponse(answer, headers={"Cache-Control": "no-store"})
+    return JSONResponse({"token": token, "heartbeat_seconds": seconds}, headers={"Cache-Control": "no-store"})
 
 
 @router.post("/watch/end", status_code=204, responses=json_call(204), openapi_extra=END_REQUEST)
@@ -328,4 +335,5 @@ async def end_session(request: Request) -> Response:
         await run_unit_of_work(request, work)
     except DomainError as error:
         return _api_error(error)
+    request.app.state.heartbeats.forget(session_id)
     return Response(status_code=204)

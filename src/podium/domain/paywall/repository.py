@@ -7,6 +7,8 @@ from typing import Any
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from podium.domain.paywall.generations import VIEWING
+from podium.kit.stamped import move
 from podium.models.media import Media
 from podium.models.paywall import AccessPass, Paywall, PaywallMedia, SellerContacts, ViewSession
 
@@ -80,6 +82,7 @@ class PaywallRepository:
 
     def detach_media(self, media_id: int) -> None:
         self.session.execute(delete(PaywallMedia).where(PaywallMedia.media_id == media_id))
+        move(self.session, VIEWING)  # a bulk delete: sessions of the media are checked again
 
     def media_page(self, paywall_id: int, limit: int, offset: int) -> Sequence[Media]:
         stmt = (

@@ -21,10 +21,12 @@ from podium.config import Settings
 from podium.domain.media import links
 from podium.domain.media.links import PlayGrant
 from podium.domain.media.repository import MediaRepository
+from podium.domain.paywall.generations import VIEWING
 from podium.domain.paywall.repository import PaywallRepository
 from podium.domain.paywall.service import MAX_PASSWORD_LENGTH, PaywallService
 from podium.domain.stats.geoip import country_of
-from podium.domain.stats.repository import PROJECT, StatsRepository
+from podium.domain.viewing.heartbeats import LiveView
+from podium.kit import stamped
 from podium.kit.clock import utcnow
 from podium.kit.errors import DomainError, ErrorCode, InvalidInput, NotFound
 from podium.kit.text import same_secret
@@ -32,9 +34,6 @@ from podium.kit.validation import normalise_email
 from podium.models.media import Media, MediaStatus
 from podium.models.paywall import AccessKind, AccessPass, Paywall, ViewSession
 
-# A heartbeat may claim the time since the previous one, plus this much for network jitter.
-HEARTBEAT_SLACK = timedelta(seconds=5)
-MAX_HEARTBEAT_MS = 5 * 60 * 1000
 WRONG_PASSWORD = "Wrong access password"
 # ``id_recovery`` that opens nothing here: the same words whether or not it exists elsewhere.
 WRONG_RECOVERY = "This access link is not valid for this video"
@@ -112,7 +111,6 @@ class ViewingService:
         self.media = MediaRepository(session)
         self.paywalls = PaywallRepository(session)
         self.rules = PaywallService(session, settings)
-        self.stats = StatsRepository(session)
 
     # --- what a page offers ---------------------------------------------------------------
 
@@ -324,32 +322,28 @@ class ViewingService:
             raise AccessDenied("Unknown viewing session")
         return view
 
-    def heartbeat(self, session_id: int, key: str, watched_ms: int) -> str:
-        """Count watched time (at most the wall time since the last beat) and renew the token."""
+    def admit(self, session_id: int, key: str) -> LiveView:
+        """Check that a session may still play, and what its heartbeats need to be counted without
+        the database until the next check (domain/viewing/heartbeats.py)."""
+        generation = stamped.generation(self.session, VIEWING)  # before the rows it stands for
         view = self.session_for(session_id, key)
         media = self._check(view)
-        if not 0 <= watched_ms <= MAX_HEARTBEAT_MS:
-            raise InvalidInput(f"watched must be between 0 and {MAX_HEARTBEAT_MS} ms", field="watched")
-        now = utcnow()
-        allowed = int(((now - view.last_seen_at) + HEARTBEAT_SLACK).total_seconds() * 1000)
-        counted = max(0, min(watched_ms, allowed))
-        view.watched_ms += counted
-        view.last_seen_at = now
-        self.record_watched(view.company_id, view.media_id, now, counted)
-        self.session.flush()
-        preview = self.offer_preview(view, media)
-        return self._token(view, media, preview)
+        return LiveView(
+            valid_until=self._access_ends(view),
+            session_id=view.id,
+            key=view.session_key,
+            company_id=view.company_id,
+            media_id=view.media_id,
+            media_code=media.code,
+            preview_seconds=self.offer_preview(view, media),
+            last_seen=view.last_seen_at,
+            generation=generation,
+        )
 
     def offer_preview(self, view: ViewSession, media: Media) -> int | None:
         if view.kind != "preview":
             return None
         return self.offer(media.code).preview_seconds
-
-    def record_watched(self, company_id: int, media_id: int, moment: datetime, watched_ms: int) -> None:
-        hour = moment.replace(minute=0, second=0, microsecond=0)
-        self.stats.add_watched(
-            [(company_id, media_id, hour, watched_ms), (company_id, PROJECT, hour, watched_ms)]
-        )
 
     def end(self, session_id: int, key: str) -> None:
         view = self.session_for(session_id, key)
@@ -381,6 +375,16 @@ class ViewingService:
         paywall = self.session.get(Paywall, view.paywall_id)
         watched_enough = view.watched_ms >= 0.9 * (media.duration or 0) * 1000
         return bool(paywall and paywall.downloadable_origin and watched_enough)
+
+    def _access_ends(self, view: ViewSession) -> datetime | None:
+        """When the password's window closes (None: never, or no password) — ``_check`` refuses from then."""
+        if view.paywall_id is None or view.pass_id is None:
+            return None
+        paywall = self.session.get(Paywall, view.paywall_id)
+        buyer = self.session.get(AccessPass, view.pass_id)
+        if paywall is None or buyer is None:
+            return None
+        return self.rules.window(paywall, buyer).expire
 
     def _check(self, view: ViewSession) -> Media:
         """The session may still play: raises (and ends the session) when it may not."""
