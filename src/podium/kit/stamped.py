@@ -55,7 +55,7 @@ _lock = threading.Lock()
 # (database, family) -> the generation this process last read, and when.
 _known: dict[tuple[URL, str], _Known] = {}
 # model class -> (family, the columns whose change matters; None: any change)
-_watched: dict[type, tuple[str, frozenset[str] | None, bool]] = {}
+_watched: dict[type, list[tuple[str, frozenset[str] | None, bool]]] = {}
 
 
 def _database(session: Session) -> URL:
@@ -108,26 +108,23 @@ def watch(family: str, model: type, columns: frozenset[str] | None = None, *, ne
     changes what other rows mean, such as a media added to a paywall). A bulk UPDATE or DELETE of
     such rows calls ``move`` itself (a no-op write used as a lock, like ``lock_company``, must not
     move it: it runs on every creation)."""
-    _watched[model] = (family, columns, new_rows)
+    _watched.setdefault(model, []).append((family, columns, new_rows))
 
 
 @event.listens_for(Session, "after_flush")
 def _after_flush(session: Session, _context: Any) -> None:
     for obj in session.new:
-        watched = _watched.get(type(obj))
-        if watched is not None and watched[2]:
-            move(session, watched[0])
+        for family, _, new_rows in _watched.get(type(obj), ()):
+            if new_rows:
+                move(session, family)
     for obj in list(session.dirty) + list(session.deleted):
-        watched = _watched.get(type(obj))
-        if watched is None:
-            continue
-        family, columns, _ = watched
-        if obj in session.deleted or columns is None:
-            move(session, family)
-            continue
-        state = inspect(obj)
-        if any(state.attrs[column].history.has_changes() for column in columns):
-            move(session, family)
+        for family, columns, _ in _watched.get(type(obj), ()):
+            if obj in session.deleted or columns is None:
+                move(session, family)
+                continue
+            state = inspect(obj)
+            if any(state.attrs[column].history.has_changes() for column in columns):
+                move(session, family)
 
 
 @event.listens_for(Session, "after_commit")

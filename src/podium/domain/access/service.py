@@ -11,8 +11,15 @@ from sqlalchemy.orm import Session
 
 from podium.domain.access.repository import AccessRepository
 from podium.domain.actor import Actor
+from podium.domain.auth.actors import TENANCY
 from podium.kit.errors import Forbidden, InvalidInput, NotFound
+from podium.kit.stamped import StampedCache, watch
 from podium.models.tenancy import Company, Host, Reseller, Role
+
+# Reseller id -> it and its descendants: every reseller-wide check reads it (a recursive query).
+RESELLER_TREES: StampedCache[frozenset[int]] = StampedCache(TENANCY)
+# A reseller added under another, or moved, changes the trees.
+watch(TENANCY, Reseller, frozenset({"parent_id"}), new_rows=True)
 
 
 class AccessPolicy:
@@ -54,8 +61,17 @@ class AccessPolicy:
         """The actor's reseller and all its descendants (empty for an actor without a reseller)."""
         if self._resellers is None:
             own = self.actor.reseller_id
-            self._resellers = self.repo.reseller_tree_ids(own) if own is not None else set()
+            self._resellers = set(self._reseller_tree(own)) if own is not None else set()
         return self._resellers
+
+    def _reseller_tree(self, root_id: int) -> frozenset[int]:
+        """A reseller and its descendants, kept per process while no reseller is added or moved."""
+        tree = RESELLER_TREES.get(self.repo.session, root_id)
+        if tree is None:
+            stamp = RESELLER_TREES.stamp(self.repo.session)
+            tree = frozenset(self.repo.reseller_tree_ids(root_id))
+            RESELLER_TREES.put(self.repo.session, root_id, tree, stamp)
+        return tree
 
     def own_reseller(self) -> Reseller:
         """The actor's own reseller.
