@@ -21,7 +21,7 @@ test-sqlite: venv system-packages web-assets
 	.venv/bin/pytest tests
 
 test-postgres: venv system-packages web-assets
-	scripts/with-postgres.sh .venv/bin/pytest tests
+	scripts/with-postgres.sh scripts/with-redis.sh .venv/bin/pytest tests
 
 check: venv
 	.venv/bin/ruff check src tests bench

@@ -99,8 +99,8 @@ def start_media(settings: Settings) -> tuple[MediaPool | None, LocalJanus | None
 
 
 class ServerDispatcher:
-    """What a committed transaction asked for, in this server process: room events go to the
-    connected browsers (through the hub, on the event loop), queued mail and jobs wake the workers."""
+    """What a committed transaction asked for: room events go to the connected browsers of every
+    server process (through the hub's bus), queued mail and jobs wake this process's workers."""
 
     def __init__(self, hub: RoomHub | None, outbox: OutboxWorker, media: MediaWorker) -> None:
         self.hub, self.outbox, self.media = hub, outbox, media
@@ -120,7 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.resolved_database_url)
     sessions = make_sessionmaker(engine)
-    hub = RoomHub()
+    hub = RoomHub.for_settings(settings)
     worker = OutboxWorker(settings, sessions)
     media_worker = MediaWorker(settings, sessions)
     heartbeats = HeartbeatLedger(sessions, settings)
@@ -140,9 +140,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         nonlocal local_janus
         settings.signing_key()  # generate and persist the secret before the first request
         anyio.to_thread.current_default_thread_limiter().total_tokens = REQUEST_THREADS
-        hub.loop = asyncio.get_running_loop()
         hub.on_ended = close_room
+        hub.on_order = rooms.obey
+        hub.on_vanished = lambda member, keep_media: rooms.depart_vanished(app, member, keep_media)
         app.state.media, local_janus = await asyncio.to_thread(start_media, settings)
+        try:
+            await hub.start()  # with PODIUM_REDIS_URL, Redis must answer: no half-connected process
+        except Exception:
+            if local_janus is not None:
+                await asyncio.to_thread(local_janus.stop)
+            raise
         # Recordings a crash cut off are published with what they hold (before the worker starts).
         await asyncio.to_thread(run, sessions, settings, recover_recordings)
         if settings.run_outbox_worker:
@@ -156,6 +163,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await asyncio.to_thread(heartbeats.stop)
             media_worker.stop()
             worker.stop()
+            await hub.close()
             if local_janus is not None:
                 await asyncio.to_thread(local_janus.stop)
             engine.dispose()

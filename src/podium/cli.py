@@ -10,10 +10,13 @@ import re
 import signal
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from podium.config import Settings, get_settings
 from podium.kit.errors import DomainError
+
+if TYPE_CHECKING:
+    from podium.rooms.janus import LocalJanus
 
 
 class MaskSecretsInAccessLog(logging.Filter):
@@ -36,18 +39,93 @@ def _migrate(settings: Settings) -> None:
     upgrade(settings.resolved_database_url)
 
 
+def _log_config() -> dict[str, Any]:
+    """uvicorn's logging, with secrets masked in the access log (in every worker process too)."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config: dict[str, Any] = copy.deepcopy(LOGGING_CONFIG)
+    config.setdefault("filters", {})["mask_secrets"] = {"()": "podium.cli.MaskSecretsInAccessLog"}
+    config["loggers"]["uvicorn.access"]["filters"] = ["mask_secrets"]
+    return config
+
+
+def _refuse(message: str) -> int:
+    print(f"podium serve: {message}", file=sys.stderr)
+    return 2
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    if args.workers < 1:
+        return _refuse("--workers must be at least 1")
+    if args.workers > 1 and not settings.redis_url:
+        return _refuse(
+            "--workers above 1 needs PODIUM_REDIS_URL: the processes share room events and presence "
+            "through Redis (README, 'Several processes')"
+        )
     import uvicorn
 
     from podium.app import create_app
 
-    settings = get_settings()
     _migrate(settings)
-    logging.getLogger("uvicorn.access").addFilter(MaskSecretsInAccessLog())
-    uvicorn.run(
-        create_app(settings), host=args.host, port=args.port, log_level=args.log_level, proxy_headers=True
-    )
+    if args.workers == 1:
+        uvicorn.run(
+            create_app(settings),
+            host=args.host,
+            port=args.port,
+            log_level=args.log_level,
+            log_config=_log_config(),
+            proxy_headers=True,
+        )
+        return 0
+    janus = _one_local_janus(settings)
+    try:
+        # Each worker process builds its own app from the same environment (create_app reads it).
+        uvicorn.run(
+            "podium.app:create_app",
+            factory=True,
+            workers=args.workers,
+            host=args.host,
+            port=args.port,
+            log_level=args.log_level,
+            log_config=_log_config(),
+            proxy_headers=True,
+        )
+    finally:
+        if janus is not None:
+            janus.stop()
     return 0
+
+
+def _one_local_janus(settings: Settings) -> LocalJanus | None:
+    """With several worker processes, the embedded Janus is started once, here, and every worker
+    uses it as an external instance (one Janus per worker would split a room's people between them).
+    None when Janus is external, off or not installed (the workers then do as configured)."""
+    import os
+
+    from podium.rooms.janus import JanusUnavailable, LocalJanus
+
+    if settings.janus != "local" or settings.janus_url or settings.janus_instances:
+        return None
+    if not LocalJanus.available():
+        return None
+    janus = LocalJanus(settings.data_dir.resolve())
+    try:
+        endpoint = janus.start()
+    except JanusUnavailable as exc:
+        # As one process does when its Janus does not start: rooms without media, not N Januses.
+        logging.getLogger(__name__).error("janus did not start: %s", exc)
+        os.environ["PODIUM_JANUS"] = "off"
+        return None
+    os.environ.update(
+        PODIUM_JANUS_URL=endpoint.api_url,
+        PODIUM_JANUS_ADMIN_URL=endpoint.admin_url,
+        PODIUM_JANUS_ADMIN_SECRET=endpoint.admin_secret,
+        PODIUM_JANUS_ROOM_ADMIN_KEY=endpoint.room_admin_key,
+    )
+    return janus
 
 
 def cmd_db_upgrade(_args: argparse.Namespace) -> int:
@@ -61,15 +139,18 @@ def cmd_worker(_args: argparse.Namespace) -> int:
     from podium.domain.media.worker import MediaWorker
     from podium.domain.outbox.worker import OutboxWorker
     from podium.kit.db import make_engine, make_sessionmaker
+    from podium.rooms.hub import RoomHub
 
     settings = get_settings()
     _migrate(settings)
     sessions = make_sessionmaker(make_engine(settings.resolved_database_url))
     worker = OutboxWorker(settings, sessions)
     transcoder = MediaWorker(settings, sessions)
-    # No browsers connect to this process: its jobs' room events reach none (the server's own
-    # workers deliver theirs); queued mail and media wake these workers.
-    worker.dispatcher = transcoder.dispatcher = ServerDispatcher(None, worker, transcoder)
+    # No browsers connect to this process: with PODIUM_REDIS_URL its jobs' room events reach the
+    # servers' browsers through the bus; without it they reach none (one server process delivers its
+    # own workers' events). Queued mail and media wake these workers.
+    hub = RoomHub.for_settings(settings) if settings.redis_url else None
+    worker.dispatcher = transcoder.dispatcher = ServerDispatcher(hub, worker, transcoder)
     transcoder.start()
 
     def stop(*_: object) -> None:
@@ -328,6 +409,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--log-level", default="info")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="server processes on the port (above 1 needs PODIUM_REDIS_URL; an embedded Janus is "
+        "started once and shared)",
+    )
     serve.set_defaults(func=cmd_serve)
 
     db = commands.add_parser("db", help="database maintenance").add_subparsers(

@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     room_publishers: int = 12
     # A room socket silent (not even a ping) for this long belongs to a browser that vanished.
     room_idle_seconds: float = 30.0
+    # Several server processes (``podium serve --workers N``, or several machines) share room events
+    # and presence through Redis pub/sub and hashes (kit/bus.py, ADR 0007); unset: one process.
+    redis_url: str | None = None
     # Media library and pay-per-view.
     media_max_bytes: int = 5 * 1024**3
     run_media_worker: bool = True
@@ -101,6 +104,13 @@ class Settings(BaseSettings):
     @classmethod
     def _known_transcriber(cls, value: str) -> str:
         return check_transcriber_setting(value)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("PODIUM_REDIS_URL must be a redis://, rediss:// or unix:// URL")
+        return value or None
 
     @property
     def resolved_database_url(self) -> str:

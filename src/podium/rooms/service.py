@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 TICKET_AUDIENCE = "podium:room"
 SOCKET_AUDIENCE = "podium:room-socket"
 TICKET_LIFETIME = timedelta(hours=12)
+SOCKET_KEY_LIFETIME = timedelta(minutes=10)
 
 
 class MediaUnavailable(Conflict):
@@ -199,19 +200,8 @@ class RoomService:
         media_token = secrets.token_urlsafe(24)
         if not rules.waits(role):
             self.grant_media(server, media_token)
-        socket_key = tokens.sign(
-            {
-                "aud": SOCKET_AUDIENCE,
-                "conf": conference.id,
-                "pid": participant_id,
-                "host": claims.get("host"),
-                "role": claims.get("role", "guest"),
-                "name": display,
-                "media": media_token,
-            },
-            self.settings.signing_key(),
-            expires_at=utcnow() + timedelta(minutes=10),
-        )
+        seat = Seat(conference.id, participant_id, claims.get("host"), display, role, media_token)
+        socket_key = self.socket_key(seat, SOCKET_KEY_LIFETIME)
         return RoomEntry(
             server.endpoint.api_url,
             room,
@@ -249,6 +239,27 @@ class RoomService:
         """A moderator ends the meeting for everyone."""
         conference = self._live(conference_id)
         end_active(self.session, conference, actor_label="system")
+
+    def socket_key(self, seat: Seat, lifetime: timedelta) -> str:
+        """A key that admits ``seat`` to the signaling socket for ``lifetime``."""
+        return tokens.sign(
+            {
+                "aud": SOCKET_AUDIENCE,
+                "conf": seat.conference_id,
+                "pid": seat.participant_id,
+                "host": seat.host_id,
+                "role": seat.role,
+                "name": seat.name,
+                "media": seat.media_token,
+            },
+            self.settings.signing_key(),
+            expires_at=utcnow() + lifetime,
+        )
+
+    def resume_key(self, seat: Seat) -> str:
+        """The key a connected page reconnects its seat with (its server process may die): as long
+        as the lobby's ticket lasts."""
+        return self.socket_key(seat, TICKET_LIFETIME)
 
     def seat(self, socket_key: str) -> Seat:
         claims = tokens.verify(socket_key, self.settings.signing_key(), audience=SOCKET_AUDIENCE)
@@ -356,12 +367,16 @@ class RoomService:
 
         return RecordingService(self.session, self.settings).recover_interrupted(live)
 
-    def depart(self, attendance_id: int, media_token: str) -> None:
-        """Record the leave; the last one out of a host's ad-hoc (or overrun) conference ends it."""
+    def depart(self, attendance_id: int, media_token: str, *, revoke_media: bool = True) -> None:
+        """Record the leave; the last one out of a host's ad-hoc (or overrun) conference ends it.
+
+        ``revoke_media=False`` keeps the visitor's media token: it is in use again (a visitor whose
+        server process died, back through another one with the same seat).
+        """
         attendance = AttendanceService(self.session).record_leave(attendance_id)
         conference = self.conferences.by_id(attendance.conference_id)
         server = self.server_of(conference) if conference is not None else None
-        if server is not None:
+        if server is not None and revoke_media:
             server.remove_token(media_token)
         if conference is not None:
             end_if_empty(self.session, conference)

@@ -8,16 +8,17 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from podium.domain.chat.service import ChatService
 from podium.kit.errors import DomainError, InvalidInput
 from podium.kit.jsonbody import parse_json, parse_json_object
-from podium.kit.uow import Context, run_unit_of_work, unit_of_work
+from podium.kit.uow import Context, run, run_unit_of_work, unit_of_work
 from podium.rooms.hub import Connection, RoomHub
 from podium.rooms.janus import JanusClient, JanusUnavailable
+from podium.rooms.presence import Member
 from podium.rooms.service import RoomRules, RoomService, Seat, is_moderator
 from podium.web.errors import status_for
 from podium.web.openapi import json_call, json_request
@@ -106,12 +107,22 @@ async def signaling(websocket: WebSocket) -> None:
     except DomainError as error:
         await websocket.close(code=4403, reason=error.message[:120])
         return
-    hub.add(me)
+    await hub.add(me)
     tasks: set[asyncio.Task[None]] = set()
     try:
-        present = [c.describe() for c in hub.members(seat.conference_id) if not c.waiting or c is me]
-        recording = await run_in_threadpool(
-            unit_of_work, websocket, lambda ctx: _rooms(ctx, websocket).is_recording(seat.conference_id)
+        # Not the seat's own older connections (a reconnect): they are about to leave.
+        present = [
+            m.describe()
+            for m in await hub.members(seat.conference_id)
+            if m.key == me.key or (not m.waiting and m.media_token != me.media_token)
+        ]
+        recording, resume_key = await run_in_threadpool(
+            unit_of_work,
+            websocket,
+            lambda ctx: (
+                _rooms(ctx, websocket).is_recording(seat.conference_id),
+                _rooms(ctx, websocket).resume_key(seat),
+            ),
         )
         await websocket.send_json(
             {
@@ -120,14 +131,18 @@ async def signaling(websocket: WebSocket) -> None:
                 "you": me.describe(),
                 "participants": present,
                 "recording": recording,
+                "key": resume_key,
             }
         )
         if me.waiting:
             await websocket.send_json({"type": "waiting"})
-            await _to_moderators(hub, seat.conference_id, {"type": "knocking", "participant": me.describe()})
+            await hub.broadcast(
+                seat.conference_id, {"type": "knocking", "participant": me.describe()}, moderators_only=True
+            )
         else:
             await hub.broadcast(seat.conference_id, {"type": "joined", "participant": me.describe()}, skip=me)
             await _moderators_see_waiting(hub, me)
+        await hub.take_over(me)
         while True:
             message = await _receive(websocket, idle)
             kind = message.get("type") if isinstance(message, dict) else None
@@ -148,6 +163,7 @@ async def signaling(websocket: WebSocket) -> None:
                     )
             elif kind == "media" and not me.waiting:
                 me.publisher_id = _publisher(message.get("publisher"))
+                await hub.update(me)
                 if me.attendance_id is not None:
                     attendance_id, publisher_id = me.attendance_id, me.publisher_id
                     await run_in_threadpool(
@@ -188,15 +204,17 @@ async def signaling(websocket: WebSocket) -> None:
     except (TimeoutError, WebSocketDisconnect, ValueError, RuntimeError):
         pass
     finally:
-        hub.remove(me)
-        if me.attendance_id is not None:
+        await hub.remove(me)
+        # A replaced connection's departure was recorded (media kept) when its seat connected again.
+        if me.attendance_id is not None and not me.replaced:
             attendance_id = me.attendance_id
             await run_in_threadpool(
                 unit_of_work,
                 websocket,
                 lambda ctx: _rooms(ctx, websocket).depart(attendance_id, seat.media_token),
             )
-        await hub.broadcast(seat.conference_id, {"type": "left", "participant": me.describe()})
+        if not me.replaced:
+            await hub.broadcast(seat.conference_id, {"type": "left", "participant": me.describe()})
         with contextlib.suppress(RuntimeError, WebSocketDisconnect):
             await websocket.close()
 
@@ -239,19 +257,12 @@ async def _record(websocket: WebSocket, conference_id: int, me: Connection, on: 
         await websocket.send_json({"type": "error", "message": error.message})
 
 
-async def _to_moderators(hub: RoomHub, conference_id: int, message: dict[str, Any]) -> None:
-    for connection in hub.members(conference_id):
-        if is_moderator(connection.role) and not connection.waiting:
-            with contextlib.suppress(Exception):
-                await connection.websocket.send_json(message)
-
-
 async def _moderators_see_waiting(hub: RoomHub, me: Connection) -> None:
-    """A moderator who arrives learns who is already knocking."""
+    """A moderator who arrives learns who is already knocking (on any process)."""
     if is_moderator(me.role):
-        for connection in hub.members(me.conference_id):
-            if connection.waiting:
-                await me.websocket.send_json({"type": "knocking", "participant": connection.describe()})
+        for member in await hub.members(me.conference_id):
+            if member.waiting:
+                await me.websocket.send_json({"type": "knocking", "participant": member.describe()})
 
 
 def _room_of(websocket: WebSocket, conference_id: int) -> tuple[JanusClient, int, str] | None:
@@ -264,16 +275,19 @@ def _room_of(websocket: WebSocket, conference_id: int) -> tuple[JanusClient, int
 
 async def _enforce_later(delay: float, websocket: WebSocket, hub: RoomHub, conference_id: int) -> None:
     await asyncio.sleep(delay)
-    await run_in_threadpool(_enforce_presentation, websocket, hub, conference_id)
+    allowed = {
+        m.publisher_id for m in await hub.members(conference_id) if is_moderator(m.role) and m.publisher_id
+    }
+    await run_in_threadpool(_enforce_presentation, websocket, conference_id, allowed)
 
 
-def _enforce_presentation(websocket: WebSocket, hub: RoomHub, conference_id: int) -> None:
-    """In presentation mode, any publisher that is not a moderator's is muted at the media server."""
+def _enforce_presentation(websocket: WebSocket, conference_id: int, allowed: set[int]) -> None:
+    """In presentation mode, any publisher that is not a moderator's (``allowed``) is muted at the
+    media server."""
     found = _room_of(websocket, conference_id)
     if found is None:
         return
     server, room, secret = found
-    allowed = {c.publisher_id for c in hub.members(conference_id) if is_moderator(c.role) and c.publisher_id}
     try:
         for publisher in server.participants(room):
             if publisher.get("publisher") and publisher.get("id") not in allowed:
@@ -285,42 +299,81 @@ def _enforce_presentation(websocket: WebSocket, hub: RoomHub, conference_id: int
 
 
 async def _moderate(websocket: WebSocket, hub: RoomHub, me: Connection, kind: str, key: str) -> None:
+    """A moderator's command: ``end`` here; one aimed at a connection goes to the process holding it."""
     conference_id = me.conference_id
     if kind == "end":
         await run_in_threadpool(
             unit_of_work, websocket, lambda ctx: _rooms(ctx, websocket).end(conference_id)
         )
         return
-    target = hub.find(conference_id, key)
+    target = await hub.find(conference_id, key)
     if target is None:
         await websocket.send_json({"type": "error", "message": "No such participant"})
         return
-    if kind == "admit":
+    await hub.order(target, kind, me.name)
+
+
+async def obey(target: Connection, order: str, by: str) -> None:
+    """Carry out an order on a socket of this process: a moderator's ``admit``, ``mute``, ``remove``
+    (the moderator may be on another process, ``RoomHub.order``), or ``replaced`` (the seat
+    connected again: this socket closes without a departure of its own)."""
+    websocket = target.websocket
+    hub: RoomHub = websocket.app.state.room_hub
+    conference_id = target.conference_id
+    if order == "admit":
         if not target.waiting:
             return
         seat = Seat(conference_id, target.participant_id, None, target.name, target.role, target.media_token)
-
-        target.attendance_id = await run_in_threadpool(
-            unit_of_work, websocket, lambda ctx: _rooms(ctx, websocket).admit(seat)
-        )
-        await target.websocket.send_json({"type": "admitted", "token": target.media_token})
+        try:
+            target.attendance_id = await run_in_threadpool(
+                unit_of_work, websocket, lambda ctx: _rooms(ctx, websocket).admit(seat)
+            )
+        except DomainError as error:
+            log.warning("conference %s: could not admit a visitor: %s", conference_id, error.message)
+            return
+        await hub.update(target)
+        with contextlib.suppress(Exception):
+            await websocket.send_json({"type": "admitted", "token": target.media_token})
         await hub.broadcast(conference_id, {"type": "joined", "participant": target.describe()}, skip=target)
+        return
+    if order == "replaced":
+        target.replaced = True
+        with contextlib.suppress(Exception):
+            await websocket.close(code=4002, reason="connected again elsewhere")
+        return
+    if order not in ("mute", "remove"):
         return
     found = await run_in_threadpool(_room_of, websocket, conference_id)
     publisher = target.publisher_id
-    if kind == "mute":
+    if order == "mute":
         if found is not None and publisher:
             server, room, secret = found
             with contextlib.suppress(JanusUnavailable):
                 await run_in_threadpool(
                     lambda: server.moderate(room, secret=secret, publisher=publisher, mids=["0"], mute=True)
                 )
-        await target.websocket.send_json({"type": "muted", "by": me.name})
-    elif kind == "remove":
+        with contextlib.suppress(Exception):
+            await websocket.send_json({"type": "muted", "by": by})
+    else:
         if found is not None and publisher:
             server, room, secret = found
             with contextlib.suppress(JanusUnavailable):
                 await run_in_threadpool(lambda: server.kick(room, secret=secret, publisher=publisher))
         with contextlib.suppress(Exception):
-            await target.websocket.send_json({"type": "removed", "by": me.name})
-            await target.websocket.close(code=4001, reason="removed by a moderator")
+            await websocket.send_json({"type": "removed", "by": by})
+            await websocket.close(code=4001, reason="removed by a moderator")
+
+
+def depart_vanished(app: FastAPI, member: Member, keep_media: bool) -> None:
+    """A visitor whose server process died (no socket said goodbye): the leave is recorded, and the
+    media token revoked unless the visitor is back through another process (``keep_media``)."""
+    if member.attendance_id is None:
+        return  # still waiting: never joined, never had media
+    attendance_id, state = member.attendance_id, app.state
+
+    def work(ctx: Context) -> None:
+        RoomService(ctx.session, ctx.settings, state.media).depart(
+            attendance_id, member.media_token, revoke_media=not keep_media
+        )
+
+    run(state.sessions, state.settings, work, state.dispatcher)

@@ -73,7 +73,8 @@
     const socket = new WebSocket(`${scheme}://${location.host}/rooms/ws`);
     state.socket = socket;
     socket.onopen = () => {
-      socket.send(JSON.stringify({ type: "hello", version: 1, key: entry.socket_key }));
+      // After a reconnect, the key the last welcome gave (the entry's lasts 10 minutes).
+      socket.send(JSON.stringify({ type: "hello", version: 1, key: state.resumeKey || entry.socket_key }));
       state.ping = setInterval(() => socket.readyState === 1 && socket.send(JSON.stringify({ type: "ping" })),
                                10000);
     };
@@ -82,6 +83,9 @@
       if (message.type === "welcome") {
         state.joined = true;
         state.me = message.you;
+        state.resumeKey = message.key || state.resumeKey;
+        state.reconnects = 0;
+        state.people.clear();
         showRecording(Boolean(message.recording));
         message.participants.forEach((p) => state.people.set(p.id, p));
         renderPeople();
@@ -122,7 +126,15 @@
         status(message.message);
       }
     };
-    socket.onclose = () => clearInterval(state.ping);
+    socket.onclose = (event) => {
+      clearInterval(state.ping);
+      // The server process may have gone (another one answers the same address): reconnect, unless
+      // the close was final — ended 4000, removed 4001, replaced 4002, refused 44xx — or ours.
+      if (state.socket !== socket || state.hungUp || (event.code >= 4000 && event.code < 4500)) return;
+      state.reconnects = (state.reconnects || 0) + 1;
+      if (state.reconnects > 10) { status("The connection to the meeting was lost"); return; }
+      setTimeout(() => openSocket(entry), Math.min(1000 * state.reconnects, 5000));
+    };
   }
 
   // Everyone sees that the meeting is being recorded; moderators start and stop it.
@@ -346,6 +358,7 @@
   });
 
   function hangUp(byMe) {
+    state.hungUp = true;
     clearInterval(state.resync);
     if (byMe && state.socket && state.socket.readyState === 1) state.socket.send(JSON.stringify({ type: "leave" }));
     if (state.socket) state.socket.close();
