@@ -4,12 +4,13 @@ viewer sessions, watched-time rollups and the seller's contacts."""
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -159,6 +160,20 @@ class ViewRollup(Base):
     company_id: Mapped[int] = mapped_column(ForeignKey("companies.id"))
     media_id: Mapped[int] = mapped_column(BigInteger)  # 0: the whole project (not a foreign key)
     hour: Mapped[datetime] = mapped_column(DateTime)
+    watched_ms: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class ViewDailyRollup(Base):
+    """Watched milliseconds per UTC day, per media and per project (``media_id`` 0): the sum of that
+    day's hourly rollups, kept by the same upsert, so a query by day reads one row per day."""
+
+    __tablename__ = "view_daily_rollups"
+    __table_args__ = (UniqueConstraint("company_id", "media_id", "day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id"))
+    media_id: Mapped[int] = mapped_column(BigInteger)  # 0: the whole project (not a foreign key)
+    day: Mapped[date] = mapped_column(Date)
     watched_ms: Mapped[int] = mapped_column(BigInteger, default=0)
 
 

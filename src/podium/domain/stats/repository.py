@@ -1,15 +1,52 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from podium.models.paywall import ViewRollup, ViewSession
+from podium.models.paywall import ViewDailyRollup, ViewRollup, ViewSession
 
 PROJECT = 0  # the media_id of a project-wide rollup row
+
+
+def _series_statement(model: type[ViewRollup] | type[ViewDailyRollup], *, companies: int) -> Select[Any]:
+    """Watched ms per bucket of one media (or the project) in [start, end), oldest first.
+
+    One company has at most one row per bucket: it is read as it is, in the unique index's order.
+    Several (``project=all``) add their rows of each bucket.
+    """
+    bucket = model.hour if model is ViewRollup else model.day  # type: ignore[union-attr]
+    where = [
+        model.media_id == bindparam("media_id"),
+        bucket >= bindparam("start"),
+        bucket < bindparam("end"),
+    ]
+    if companies == 1:
+        return (
+            select(bucket, model.watched_ms)
+            .where(model.company_id == bindparam("company_id"), *where)
+            .order_by(bucket)
+        )
+    return (
+        select(bucket, func.sum(model.watched_ms))
+        .where(model.company_id.in_(bindparam("company_ids", expanding=True)), *where)
+        .group_by(bucket)
+        .order_by(bucket)
+    )
+
+
+# Built once at import: a query only binds its values (SQLAlchemy keeps each statement compiled).
+_SERIES = {
+    (by_day, several): _series_statement(
+        ViewDailyRollup if by_day else ViewRollup, companies=2 if several else 1
+    )
+    for by_day in (False, True)
+    for several in (False, True)
+}
 
 
 class StatsRepository:
@@ -17,46 +54,67 @@ class StatsRepository:
         self.session = session
 
     def add_watched(self, rows: Iterable[tuple[int, int, datetime, int]]) -> None:
-        """Add milliseconds to hourly rollups: (company_id, media_id, hour, ms), one upsert per row.
+        """Add milliseconds to hourly rollups: (company_id, media_id, hour, ms), and to the daily
+        rollups of their UTC days.
 
         ``INSERT … ON CONFLICT DO UPDATE`` on both SQLite and PostgreSQL: concurrent heartbeats
-        of one hour add up instead of racing.
+        of one hour add up instead of racing. Rows of one key are summed first, and the keys are
+        written in one order (all hours, then all days, each sorted), so two batches that share rows
+        wait for each other instead of deadlocking.
         """
-        values = [
-            {"company_id": c, "media_id": m, "hour": h, "watched_ms": ms} for c, m, h, ms in rows if ms > 0
-        ]
-        if not values:
+        hourly: dict[tuple[int, int, datetime], int] = {}
+        daily: dict[tuple[int, int, date], int] = {}
+        for company_id, media_id, hour, ms in rows:
+            if ms > 0:
+                key = (company_id, media_id, hour)
+                hourly[key] = hourly.get(key, 0) + ms
+                day = (company_id, media_id, hour.date())
+                daily[day] = daily.get(day, 0) + ms
+        if not hourly:
             return
         dialect = self.session.get_bind().dialect.name
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        stmt = insert(ViewRollup)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["company_id", "media_id", "hour"],
-            set_={"watched_ms": ViewRollup.watched_ms + stmt.excluded.watched_ms},
-        )
-        self.session.execute(stmt, values)
-
-    def watched(
-        self, company_ids: Sequence[int], media_id: int, start: datetime, end: datetime, *, by_day: bool
-    ) -> Sequence[tuple[datetime, int]]:
-        """Watched ms per hour (or per day) in [start, end), summed over the companies."""
-        bucket = func.date(ViewRollup.hour) if by_day else ViewRollup.hour
-        stmt = (
-            select(bucket, func.sum(ViewRollup.watched_ms))
-            .where(
-                ViewRollup.company_id.in_(list(company_ids)),
-                ViewRollup.media_id == media_id,
-                ViewRollup.hour >= start,
-                ViewRollup.hour < end,
+        for model, column, sums in (
+            (ViewRollup, "hour", hourly),
+            (ViewDailyRollup, "day", daily),
+        ):
+            stmt = insert(model)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["company_id", "media_id", column],
+                set_={"watched_ms": model.watched_ms + stmt.excluded.watched_ms},
             )
-            .group_by(bucket)
-            .order_by(bucket)
-        )
-        rows = self.session.execute(stmt).all()
-        if by_day:
-            # date() answers a string on SQLite and a date on PostgreSQL.
-            return [(datetime.fromisoformat(str(row[0])), int(row[1] or 0)) for row in rows]
-        return [(row[0], int(row[1] or 0)) for row in rows]
+            values = [
+                {"company_id": c, "media_id": m, column: bucket, "watched_ms": ms}
+                for (c, m, bucket), ms in sorted(sums.items())
+            ]
+            self.session.execute(stmt, values)
+
+    def watched_by_hour(
+        self, company_ids: Sequence[int], media_id: int, start: datetime, end: datetime
+    ) -> list[tuple[datetime, int]]:
+        """Watched ms per hour in [start, end), summed over the companies, oldest first."""
+        rows = self._series(False, company_ids, media_id, start, end)
+        return [(hour, int(ms or 0)) for hour, ms in rows]
+
+    def watched_by_day(
+        self, company_ids: Sequence[int], media_id: int, first: date, end: date
+    ) -> list[tuple[datetime, int]]:
+        """Watched ms per UTC day in [first, end) (days), summed over the companies, oldest first;
+        each day as the datetime of its midnight."""
+        rows = self._series(True, company_ids, media_id, first, end)
+        return [(datetime(d.year, d.month, d.day), int(ms or 0)) for d, ms in rows]
+
+    def _series(
+        self, by_day: bool, company_ids: Sequence[int], media_id: int, start: object, end: object
+    ) -> Sequence[Any]:
+        ids = list(company_ids)
+        params: dict[str, object] = {"media_id": media_id, "start": start, "end": end}
+        if len(ids) == 1:
+            params["company_id"] = ids[0]
+        else:
+            params["company_ids"] = ids
+        # Core, not ORM: plain tuples, without the ORM's per-statement set-up.
+        return self.session.connection().execute(_SERIES[by_day, len(ids) != 1], params).all()
 
     def sessions_page(
         self,

@@ -1,7 +1,8 @@
-"""View-time statistics from hourly rollups, and the viewer sessions of an access password.
+"""View-time statistics from hourly and daily rollups, and the viewer sessions of an access password.
 
 Heartbeats add to the rollups as they arrive (see ViewingService), so a query reads at most one row
-per hour of its period, however many heartbeats made them. Days and hours are UTC.
+per hour (by hour) or per day (by day) of its period, however many heartbeats made them. Days and
+hours are UTC.
 """
 
 from __future__ import annotations
@@ -173,9 +174,18 @@ class StatsService:
         group = (group or "day").lower()
         if group not in ("day", "hour"):
             raise InvalidInput("group must be day or hour", field="group")
-        rows = self.repo.watched(company_ids, media_id, period.since, period.until, by_day=group == "day")
-        items = sorted(((k, v) for k, v in rows if v > 0), reverse=_descending(order))
+        descending = _descending(order)
         number = _page_number(page)
+        if group == "day":
+            rows = self.repo.watched_by_day(
+                company_ids, media_id, period.start, period.end + timedelta(days=1)
+            )
+        else:
+            rows = self.repo.watched_by_hour(company_ids, media_id, period.since, period.until)
+        # The rows come oldest first, one per bucket.
+        items = [(k, v) for k, v in rows if v > 0]
+        if descending:
+            items.reverse()
         return StatsPage(
             period=period,
             group=group,

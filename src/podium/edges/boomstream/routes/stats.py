@@ -20,7 +20,9 @@ def _day(value: date) -> str:
 
 
 def _bucket(moment: datetime, group: str) -> str:
-    return moment.strftime(HOUR if group == "hour" else DAY)
+    # DAY or HOUR, without strftime (twice as slow, for up to 1000 items a page).
+    day = f"{moment.day:02d}.{moment.month:02d}.{moment.year}"
+    return f"{day} {moment.hour:02d}:00" if group == "hour" else day
 
 
 def stats(call: Call) -> dict[str, Any]:
