@@ -32,7 +32,9 @@ bench: venv system-packages web-assets
 	@scripts/ensure-system-packages.sh --bench
 	.venv/bin/python bench/api_latency.py
 	.venv/bin/python bench/room_join.py
-	.venv/bin/python bench/ppv_stats.py
+	.venv/bin/python bench/heartbeats.py
+	.venv/bin/python bench/stats_query.py
+	.venv/bin/python bench/room_load.py
 	.venv/bin/python bench/recordings.py
 	.venv/bin/python bench/transcription.py
 

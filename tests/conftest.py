@@ -61,6 +61,8 @@ def make_settings(data_dir: Path, database_url: str, **overrides: object) -> Set
         "janus": "off",  # the room tests start Janus themselves
         # Test receivers and file hosts listen on loopback; test_webhooks checks the refusal itself.
         "webhook_private_networks": True,
+        # The PostgreSQL pass also has a Redis (scripts/with-redis.sh): rooms fan out through it there.
+        "redis_url": os.environ.get("PODIUM_TEST_REDIS_URL") or None,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
