@@ -7,6 +7,7 @@ drives each endpoint with wrk (Debian's `wrk`, a C load generator that is not th
 server in the same run, so the ratios can be read on a noisy machine.
 
     .venv/bin/python bench/api_latency.py [--seconds 10] [--connections 50] [--only conference/info]
+    scripts/with-redis.sh .venv/bin/python bench/api_latency.py --workers 2   # two processes
 """
 
 from __future__ import annotations
@@ -63,12 +64,18 @@ def podium(env: dict[str, str], *args: str) -> dict[str, object]:
     return result
 
 
-def serve(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
-    """`podium serve` on a free loopback port, once /healthz answers."""
+def serve(
+    env: dict[str, str], *, public_url: bool = False, workers: int = 1
+) -> tuple[subprocess.Popen[bytes], str]:
+    """`podium serve` on a free loopback port, once /healthz answers (with ``public_url``, the links
+    it makes name that port: pages and rooms are followed by the bench)."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
+    if public_url:
+        env = {**env, "PODIUM_PUBLIC_URL": base}
     server = subprocess.Popen(
-        [sys.executable, "-m", "podium.cli", "serve", "--port", str(port), "--log-level", "warning"],
+        [sys.executable, "-m", "podium.cli", "serve", "--port", str(port), "--log-level", "warning"]
+        + (["--workers", str(workers)] if workers > 1 else []),
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -229,7 +236,16 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--only", action="append", default=[], help="labels containing this (repeatable)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="server processes (above 1: PODIUM_REDIS_URL must name a Redis)",
+    )
     args = parser.parse_args()
+    redis = os.environ.get("PODIUM_REDIS_URL") or os.environ.get("PODIUM_TEST_REDIS_URL")
+    if args.workers > 1 and not redis:
+        raise SystemExit("--workers needs a Redis: PODIUM_REDIS_URL (or run under scripts/with-redis.sh)")
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: `make bench` installs Debian's wrk")
 
@@ -243,8 +259,9 @@ def main() -> None:
             # Every invite and buyer adds a user: lift the quotas so the run measures the API, not them.
             "PODIUM_QUOTA_USERS": "100000000",
             "PODIUM_QUOTA_CONFERENCES": "100000000",
+            **({"PODIUM_REDIS_URL": redis} if args.workers > 1 and redis else {}),
         }
-        server, base = serve(env)
+        server, base = serve(env, workers=args.workers)
         try:
             chosen = [
                 c
@@ -254,7 +271,8 @@ def main() -> None:
             for case in chosen:
                 check(base, case)
             print(
-                f"wrk -t2 -c{args.connections} -d{args.seconds}s against one `podium serve` on 127.0.0.1, "
+                f"wrk -t2 -c{args.connections} -d{args.seconds}s against "
+                f"`podium serve --workers {args.workers}` on 127.0.0.1, "
                 f"database {os.environ.get('PODIUM_DATABASE_URL', 'SQLite')}, {os.cpu_count()} cores"
             )
             print("| endpoint | req/s | p50 ms | p99 ms | req/s vs /livez | p99 vs /livez | errors |")

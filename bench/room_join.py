@@ -15,14 +15,17 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
 from playwright.sync_api import sync_playwright
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from api_latency import podium, serve  # noqa: E402
 
 FLAGS = [
     "--no-sandbox",
@@ -56,24 +59,6 @@ FPS = """async () => {
   }
   return rates;
 }"""
-
-
-def podium_json(env: dict[str, str], *args: str) -> dict[str, Any]:
-    import json
-
-    out = subprocess.run(
-        [sys.executable, "-m", "podium.cli", *args], env=env, check=True, capture_output=True, text=True
-    ).stdout
-    result: dict[str, Any] = json.loads(out)
-    return result
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Meetings:
@@ -178,22 +163,10 @@ def main() -> None:
     parser.add_argument("--min-fps", type=float, default=10.0)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as data_dir, tempfile.TemporaryDirectory() as profile:
-        port = free_port()
-        env = {**os.environ, "PODIUM_DATA_DIR": data_dir, "PODIUM_PUBLIC_URL": f"http://127.0.0.1:{port}"}
-        server = subprocess.Popen(
-            [sys.executable, "-m", "podium.cli", "serve", "--port", str(port), "--log-level", "warning"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        env = {**os.environ, "PODIUM_DATA_DIR": data_dir}
+        server, base = serve(env, public_url=True)
         try:
-            for _ in range(300):
-                try:
-                    if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.1)
-            meetings = Meetings(f"http://127.0.0.1:{port}", podium_json(env, "admin", "bootstrap"))
+            meetings = Meetings(base, podium(env, "admin", "bootstrap"))
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch_persistent_context(
                     profile, executable_path="/usr/bin/chromium", headless=True, args=FLAGS

@@ -45,10 +45,8 @@ import math
 import os
 import re
 import secrets
-import socket
 import statistics
 import struct
-import subprocess
 import sys
 import tempfile
 import time
@@ -64,6 +62,9 @@ import httpx
 from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 from websockets.asyncio.client import connect as ws_connect
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from api_latency import podium, serve  # noqa: E402
 
 VIDEOROOM = "janus.plugin.videoroom"
 AUDIO_RATE = 48000
@@ -539,20 +540,6 @@ async def _drain(track: MediaStreamTrack) -> None:
 # --- the server, links and CPU --------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def podium(env: dict[str, str], *args: str) -> dict[str, Any]:
-    out = subprocess.run(
-        [sys.executable, "-m", "podium.cli", *args], env=env, check=True, capture_output=True, text=True
-    ).stdout
-    result: dict[str, Any] = json.loads(out)
-    return result
-
-
 def cpu_seconds(pid: int) -> float:
     """User + system CPU of a process (all its threads), from /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -942,33 +929,16 @@ def main() -> None:
     if args.publishers is None:
         args.publishers = args.max_participants
     with tempfile.TemporaryDirectory() as data_dir:
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
         env = {
             **os.environ,
             "PODIUM_DATA_DIR": data_dir,
-            "PODIUM_PUBLIC_URL": base,
             "PODIUM_RUN_OUTBOX_WORKER": "false",
             "PODIUM_RUN_MEDIA_WORKER": "false",
             "PODIUM_QUOTA_USERS": "100000000",
             "PODIUM_ROOM_PUBLISHERS": str(max(12, args.publishers + 1)),
         }
-        server = subprocess.Popen(
-            [sys.executable, "-m", "podium.cli", "serve", "--port", str(port), "--log-level", "warning"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        server, base = serve(env, public_url=True)
         try:
-            for _ in range(300):
-                try:
-                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.1)
-            else:
-                raise SystemExit("the server did not start")
             meter = Meter(janus_pid(server.pid), server.pid)
             meetings = Meetings(base, podium(env, "admin", "bootstrap"))
             asyncio.run(run(args, base, meetings, meter))

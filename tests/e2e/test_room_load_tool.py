@@ -10,6 +10,7 @@ import pytest
 from bench.room_load import Client, Meetings, everyone_receives, wait_for
 
 from tests.fixtures.browser import LiveServer
+from tests.fixtures.event_loop import run_async
 from tests.fixtures.tenants import TenantFactory
 
 # Real WebRTC and Janus on two loaded cores: one retry absorbs a scheduling hiccup.
@@ -39,7 +40,7 @@ def test_two_synthetic_clients_receive_each_other(live_server: LiveServer, tenan
         finally:
             await asyncio.gather(*(c.leave() for c in clients), return_exceptions=True)
 
-    received = asyncio.run(run())
+    received = run_async(run())
     details = [
         (c.publisher_id, {p: (f.video_frames, f.audio_frames) for p, f in c.feeds.items()}, c.errors)
         for c in clients
