@@ -10,8 +10,6 @@ from pathlib import Path
 from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from podium.kit.speech import check_transcriber_setting
-
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PODIUM_", extra="ignore")
@@ -143,6 +141,31 @@ class Settings(BaseSettings):
         # Not resolved here: this runs on every signed link, and each spelling of the directory
         # reads the same file once.
         return _stored_secret(self.data_dir)
+
+
+DEFAULT_TRANSCRIBER = "pocketsphinx"
+TRANSCRIBERS = ("pocketsphinx", "off")
+# The operator's own engine (kit/speech.CommandTranscriber): "command:/absolute/path".
+COMMAND_PREFIX = "command:"
+
+
+def check_transcriber_setting(setting: str) -> str:
+    """A ``PODIUM_TRANSCRIBER`` value as given, once it is known to name an engine that can run
+    (ValueError otherwise, so a wrong setting stops the server at start, not a job later)."""
+    chosen = setting.strip()
+    if chosen.lower() in TRANSCRIBERS:
+        return chosen.lower()
+    if chosen.startswith(COMMAND_PREFIX):
+        program = Path(chosen[len(COMMAND_PREFIX) :])
+        if not program.is_absolute() or not os.access(program, os.X_OK) or not program.is_file():
+            raise ValueError(
+                f"{setting!r}: the transcriber program must be an absolute path to an executable file"
+            )
+        return chosen
+    accepted = ", ".join(f'"{value}"' for value in TRANSCRIBERS)
+    raise ValueError(
+        f'Unknown transcriber {setting!r}: the accepted values are {accepted} or "command:/path/to/program"'
+    )
 
 
 @lru_cache(maxsize=8)

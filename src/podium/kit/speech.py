@@ -21,7 +21,6 @@ silence, which costs almost nothing to skip.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import tempfile
@@ -34,10 +33,10 @@ from typing import Any, Protocol
 
 from pocketsphinx import Decoder, Endpointer
 
+from podium.config import COMMAND_PREFIX, DEFAULT_TRANSCRIBER, check_transcriber_setting
+
 SAMPLE_RATE = 16_000
 BYTES_PER_SECOND = SAMPLE_RATE * 2  # mono, 16-bit
-DEFAULT_TRANSCRIBER = "pocketsphinx"
-TRANSCRIBERS = ("pocketsphinx", "off")
 
 
 class TranscriptionError(Exception):
@@ -65,28 +64,6 @@ class Transcriber(Protocol):
     def transcribe(self, audio: Path) -> list[Cue]:
         """The cues of ``audio``, in time order; no cues for a file without speech."""
         ...
-
-
-COMMAND_PREFIX = "command:"
-
-
-def check_transcriber_setting(setting: str) -> str:
-    """A ``PODIUM_TRANSCRIBER`` value as given, once it is known to name an engine that can run
-    (ValueError otherwise, so a wrong setting stops the server at start, not a job later)."""
-    chosen = setting.strip()
-    if chosen.lower() in TRANSCRIBERS:
-        return chosen.lower()
-    if chosen.startswith(COMMAND_PREFIX):
-        program = Path(chosen[len(COMMAND_PREFIX) :])
-        if not program.is_absolute() or not os.access(program, os.X_OK) or not program.is_file():
-            raise ValueError(
-                f"{setting!r}: the transcriber program must be an absolute path to an executable file"
-            )
-        return chosen
-    accepted = ", ".join(f'"{value}"' for value in TRANSCRIBERS)
-    raise ValueError(
-        f'Unknown transcriber {setting!r}: the accepted values are {accepted} or "command:/path/to/program"'
-    )
 
 
 def make_transcriber(setting: str = DEFAULT_TRANSCRIBER) -> Transcriber | None:
