@@ -64,6 +64,22 @@ def podium(env: dict[str, str], *args: str) -> dict[str, object]:
     return result
 
 
+def api_env(data_dir: str, **extra: str) -> dict[str, str]:
+    """The environment of a bench's `podium serve`: its own data directory, no media server, no
+    background workers, quotas lifted (every invite and buyer adds a user: the run measures the API,
+    not them); ``extra`` on top."""
+    return {
+        **os.environ,
+        "PODIUM_DATA_DIR": data_dir,
+        "PODIUM_JANUS": "off",
+        "PODIUM_RUN_OUTBOX_WORKER": "false",
+        "PODIUM_RUN_MEDIA_WORKER": "false",
+        "PODIUM_QUOTA_USERS": "100000000",
+        "PODIUM_QUOTA_CONFERENCES": "100000000",
+        **extra,
+    }
+
+
 def serve(
     env: dict[str, str], *, public_url: bool = False, workers: int = 1
 ) -> tuple[subprocess.Popen[bytes], str]:
@@ -250,17 +266,7 @@ def main() -> None:
         raise SystemExit("wrk is not installed: `make bench` installs Debian's wrk")
 
     with tempfile.TemporaryDirectory() as data_dir:
-        env = {
-            **os.environ,
-            "PODIUM_DATA_DIR": data_dir,
-            "PODIUM_JANUS": "off",
-            "PODIUM_RUN_OUTBOX_WORKER": "false",
-            "PODIUM_RUN_MEDIA_WORKER": "false",
-            # Every invite and buyer adds a user: lift the quotas so the run measures the API, not them.
-            "PODIUM_QUOTA_USERS": "100000000",
-            "PODIUM_QUOTA_CONFERENCES": "100000000",
-            **({"PODIUM_REDIS_URL": redis} if args.workers > 1 and redis else {}),
-        }
+        env = api_env(data_dir, **({"PODIUM_REDIS_URL": redis} if args.workers > 1 and redis else {}))
         server, base = serve(env, workers=args.workers)
         try:
             chosen = [

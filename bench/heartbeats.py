@@ -9,8 +9,9 @@ drives POST /watch/heartbeat with **wrk**
 server accepts that and caps what it counts by the time that really passed. Between two runs of the
 same server's bare `/livez`, so the ratio can be read on a noisy machine.
 
-It then checks what was counted: after the flush (at most a second), the statistics of the video
-must hold exactly 100 ms per acknowledged heartbeat.
+It then prints what was counted: after the flush (at most a second), the statistics of the video
+hold 100 ms per acknowledged heartbeat while each session claims less than its life (1,000 sessions
+for 10 s do); with few sessions the cap by the time that really passed shows instead.
 
     .venv/bin/python bench/heartbeats.py [--sessions 1000] [--seconds 10] [--connections 50]
 """
@@ -30,7 +31,7 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from api_latency import Case, peak_memory_mib, podium, run_wrk, serve, wrk  # noqa: E402
+from api_latency import Case, api_env, peak_memory_mib, podium, run_wrk, serve, wrk  # noqa: E402
 
 WATCHED_MS = 100
 
@@ -116,14 +117,9 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=50)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as data_dir:
-        env = {
-            **os.environ,
-            "PODIUM_DATA_DIR": data_dir,
-            "PODIUM_JANUS": "off",
-            "PODIUM_RUN_OUTBOX_WORKER": "false",
-            # A page that opens a session does not count against the guard: lift it for 1,000 opens.
-            "PODIUM_GUARD_ENABLED": "false",
-        }
+        # The media worker transcodes the bench's video; a page that opens a session does not count
+        # against the guard: lift it for 1,000 opens.
+        env = api_env(data_dir, PODIUM_RUN_MEDIA_WORKER="true", PODIUM_GUARD_ENABLED="false")
         server, base = serve(env)
         try:
             key = str(podium(env, "admin", "bootstrap")["boomstream_apikey"])

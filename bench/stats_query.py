@@ -42,7 +42,7 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from api_latency import Case, check, peak_memory_mib, podium, serve  # noqa: E402
+from api_latency import Case, api_env, check, peak_memory_mib, podium, serve  # noqa: E402
 
 MEDIA_PER_PROJECT = 20
 DAYS = 90
@@ -233,14 +233,7 @@ def main() -> None:
     scales = [int(n) for n in args.events.split(",")]
 
     with tempfile.TemporaryDirectory() as data_dir:
-        env = {
-            **os.environ,
-            "PODIUM_DATA_DIR": data_dir,
-            "PODIUM_JANUS": "off",
-            "PODIUM_RUN_OUTBOX_WORKER": "false",
-            "PODIUM_RUN_MEDIA_WORKER": "false",
-            "PODIUM_QUOTA_USERS": "100000000",
-        }
+        env = api_env(data_dir)
         database_url = env.get("PODIUM_DATABASE_URL") or f"sqlite:///{data_dir}/podium.sqlite3"
         server, base = serve(env)
         try:
