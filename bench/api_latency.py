@@ -25,6 +25,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -62,6 +63,16 @@ def podium(env: dict[str, str], *args: str) -> dict[str, object]:
     ).stdout
     result: dict[str, object] = json.loads(out)
     return result
+
+
+def boomstream_api(base: str, key: str, method: str, **params: Any) -> dict[str, Any]:
+    """One Boomstream call in JSON; a failure ends the bench with its answer."""
+    body: dict[str, Any] = httpx.get(
+        f"{base}/api/{method}", params={"apikey": key, "format": "json", **params}, timeout=30
+    ).json()
+    if body.get("Status") != "Success":
+        raise SystemExit(f"{method} failed: {body}")
+    return body
 
 
 def api_env(data_dir: str, **extra: str) -> dict[str, str]:
@@ -117,6 +128,9 @@ request = function()
   counter = counter + 1
   return wrk.format(nil, unique(wrk.path), nil, unique(wrk.body))
 end
+"""
+# wrk's summary as the one line ``wrk()`` reads: requests, duration, p50, p99, errors.
+LUA_DONE = """
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format("RESULT %d %d %d %d %d\\n", summary.requests, summary.duration,
@@ -132,6 +146,7 @@ def run_wrk(base: str, case: Case, seconds: int, connections: int, scratch: Path
         f"wrk.body = {json.dumps(case.body)}\n"
         + "".join(f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}\n" for k, v in case.headers.items())
         + LUA
+        + LUA_DONE
     )
     return wrk(case.label, base + case.path, script, seconds, connections)
 

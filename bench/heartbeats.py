@@ -26,12 +26,21 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from api_latency import Case, api_env, peak_memory_mib, podium, run_wrk, serve, wrk  # noqa: E402
+from api_latency import (  # noqa: E402
+    LUA_DONE,
+    Case,
+    api_env,
+    boomstream_api,
+    peak_memory_mib,
+    podium,
+    run_wrk,
+    serve,
+    wrk,
+)
 
 WATCHED_MS = 100
 
@@ -45,21 +54,7 @@ request = function()
   return wrk.format("POST", "/watch/heartbeat", {["Content-Type"] = "application/json"},
     string.format('{"session": %d, "key": "%s", "watched": %d}', s[1], s[2], WATCHED))
 end
-done = function(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format("RESULT %d %d %d %d %d\\n", summary.requests, summary.duration,
-    latency:percentile(50), latency:percentile(99), e.status + e.connect + e.read + e.write + e.timeout))
-end
 """
-
-
-def api(base: str, key: str, method: str, **params: Any) -> dict[str, Any]:
-    body: dict[str, Any] = httpx.get(
-        f"{base}/api/{method}", params={"apikey": key, "format": "json", **params}, timeout=30
-    ).json()
-    if body.get("Status") != "Success":
-        raise SystemExit(f"{method} failed: {body}")
-    return body
 
 
 def ready_video(base: str, key: str, folder: Path) -> str:
@@ -69,11 +64,11 @@ def ready_video(base: str, key: str, folder: Path) -> str:
          "testsrc=size=320x240:rate=25:duration=4", "-c:v", "libx264", "-pix_fmt", "yuv420p", str(video)],
         check=True,
     )  # fmt: skip
-    answer = api(base, key, "media/upload", title="Bench")
+    answer = boomstream_api(base, key, "media/upload", title="Bench")
     upload_url = answer["UploadUrl"].replace("http://127.0.0.1:8000", base)
     httpx.post(upload_url, files={"file": ("bench.mp4", video.read_bytes())}, timeout=60).raise_for_status()
     for _ in range(600):
-        if api(base, key, "media/info", code=answer["Code"])["MediaStatus"] == "Done":
+        if boomstream_api(base, key, "media/info", code=answer["Code"])["MediaStatus"] == "Done":
             return str(answer["Code"])
         time.sleep(0.2)
     raise SystemExit("the video was not transcoded")
@@ -98,13 +93,15 @@ def warm_up(base: str, sessions: list[tuple[int, str]]) -> None:
 
 
 def counted_ms(base: str, key: str, media: str) -> int:
-    return sum(item["time"] for item in api(base, key, "stats", code=media, group="hour")["Items"])
+    return sum(item["time"] for item in boomstream_api(base, key, "stats", code=media, group="hour")["Items"])
 
 
 def heartbeat_script(sessions: list[tuple[int, str]], scratch: Path) -> Path:
     listed = "{" + ",".join(f'{{{sid}, "{key}"}}' for sid, key in sessions) + "}"
     script = scratch / "heartbeat.lua"
-    script.write_text(HEARTBEAT_LUA.replace("{SESSIONS}", listed).replace("WATCHED", str(WATCHED_MS)))
+    script.write_text(
+        HEARTBEAT_LUA.replace("{SESSIONS}", listed).replace("WATCHED", str(WATCHED_MS)) + LUA_DONE
+    )
     return script
 
 

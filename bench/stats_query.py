@@ -37,12 +37,11 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from api_latency import Case, api_env, check, peak_memory_mib, podium, serve  # noqa: E402
+from api_latency import Case, api_env, boomstream_api, check, peak_memory_mib, podium, serve  # noqa: E402
 
 MEDIA_PER_PROJECT = 20
 DAYS = 90
@@ -106,15 +105,6 @@ def run_measured(pid: int, base: str, case: Case, seconds: int, connections: int
     result = run_wrk(base, case, seconds, connections, scratch)
     result.cpu_ms = (cpu_seconds(pid) - before) * 1000 / max(1, result.requests)
     return result
-
-
-def api(base: str, key: str, method: str, **params: Any) -> dict[str, Any]:
-    body: dict[str, Any] = httpx.get(
-        f"{base}/api/{method}", params={"apikey": key, "format": "json", **params}, timeout=30
-    ).json()
-    if body.get("Status") != "Success":
-        raise SystemExit(f"{method} failed: {body}")
-    return body
 
 
 def media_ids_of(database_url: str, codes: list[str]) -> list[int]:
@@ -193,7 +183,10 @@ def project_cases(base: str, env: dict[str, str], database_url: str, reseller_id
     )  # fmt: skip
     key = str(company["boomstream_apikey"])
     company_id = int(str(company["company_id"]))
-    codes = [str(api(base, key, "media/upload", title=f"M{i}")["Code"]) for i in range(MEDIA_PER_PROJECT)]
+    codes = [
+        str(boomstream_api(base, key, "media/upload", title=f"M{i}")["Code"])
+        for i in range(MEDIA_PER_PROJECT)
+    ]
     filled = fill(database_url, company_id, media_ids_of(database_url, codes), events, end)
     rows = ", ".join(f"{n:,} in {t}" for t, n in rollup_rows(database_url, company_id).items())
     print(f"{events:,} events: filled in {filled:.1f} s; rollup rows {rows}", flush=True)

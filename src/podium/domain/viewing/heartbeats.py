@@ -48,8 +48,6 @@ log = logging.getLogger(__name__)
 # A heartbeat may claim the time since the previous one, plus this much for network jitter.
 HEARTBEAT_SLACK = timedelta(seconds=5)
 MAX_HEARTBEAT_MS = 5 * 60 * 1000
-# No session is counted more than this (its life is capped by it, as if it had claimed it).
-MAX_LIFE_MS = 10 * 365 * 24 * 3600 * 1000
 FLUSH_SECONDS = 1.0
 # An admitted session is checked against the database again after this long, whatever changed.
 RECHECK_SECONDS = 30.0
@@ -92,10 +90,14 @@ def check_claim(watched_ms: int) -> None:
         raise InvalidInput(f"watched must be between 0 and {MAX_HEARTBEAT_MS} ms", field="watched")
 
 
+def allowance_ms(since: datetime, now: datetime) -> int:
+    """What may be counted for the time from ``since`` to ``now``: that time plus the slack."""
+    return int(((now - since) + HEARTBEAT_SLACK).total_seconds() * 1000)
+
+
 def counted_ms(claimed_ms: int, since: datetime, now: datetime) -> int:
     """The part of a claim the time since ``since`` allows (the one rule of counting)."""
-    allowed = int(((now - since) + HEARTBEAT_SLACK).total_seconds() * 1000)
-    return max(0, min(claimed_ms, allowed))
+    return max(0, min(claimed_ms, allowance_ms(since, now)))
 
 
 class HeartbeatLedger:
@@ -186,17 +188,21 @@ class HeartbeatLedger:
 
     def _run(self) -> None:
         while not self._stop.wait(FLUSH_SECONDS):
-            self.flush()
+            self.flush(keep_fresh=True)
 
-    def flush(self) -> int:
+    def flush(self, *, keep_fresh: bool = False) -> int:
         """Write every pending beat in one transaction; returns the sessions written. A failure keeps
-        the pending time for the next flush."""
+        the pending time for the next flush. Nothing pending: no transaction, unless ``keep_fresh``
+        (the flusher's tick, which also re-reads the ``viewing`` generation the beats compare)."""
         with self._flushing:
             with self._lock:
                 batch, self._pending = self._pending, {}
+            if not batch and not keep_fresh:
+                return 0
             try:
                 with self.sessions() as session:
-                    stamped.generation(session, VIEWING)  # keeps the beats' view of changes fresh
+                    if keep_fresh:
+                        stamped.generation(session, VIEWING)
                     if batch:
                         self._write(session, batch)
                     session.commit()
@@ -218,7 +224,7 @@ class HeartbeatLedger:
                 continue  # deleted meanwhile
             # A session never counts more than its life (plus one slack), whatever its beats claimed
             # and whichever processes they reached.
-            life_ms = counted_ms(MAX_LIFE_MS, progress.started_at, pending.last_seen)
+            life_ms = allowance_ms(progress.started_at, pending.last_seen)
             allowed = max(0, min(pending.total, life_ms - progress.watched_ms))
             updates.append((session_id, allowed, max(pending.last_seen, progress.last_seen_at)))
             for hour in sorted(pending.by_hour):
