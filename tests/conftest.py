@@ -126,6 +126,17 @@ def _forget_guard_counters(url: str) -> None:
         connection.execute(text("DELETE FROM guard_counters"))
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The PostgreSQL pass skips what does not depend on the database (``@pytest.mark.once``): the
+    suite runs twice in CI, and those tests would only spend the time budget twice."""
+    if not os.environ.get("PODIUM_TEST_DATABASE_URL"):
+        return
+    skip = pytest.mark.skip(reason="database-independent: run in the SQLite pass")
+    for item in items:
+        if item.get_closest_marker("once"):
+            item.add_marker(skip)
+
+
 def pytest_report_header() -> str:
     url = os.environ.get("PODIUM_TEST_DATABASE_URL")
     return f"podium database: {'PostgreSQL ' + url if url else 'SQLite (temporary file)'}"

@@ -16,6 +16,9 @@ from pathlib import Path
 
 import pytest
 
+# Nothing here reads the database: the PostgreSQL pass skips it (tests/conftest.py).
+pytestmark = pytest.mark.once
+
 SOURCE = Path(__file__).resolve().parents[1] / "src"
 UPPER = ("podium.rooms", "podium.edges", "podium.web", "podium.app", "podium.cli")
 LAZY_IMPORTS_ALLOWED = {"podium.cli"}

@@ -11,6 +11,9 @@ from podium.edges.liveminutes import errors as liveminutes
 from podium.kit.errors import DomainError, ErrorCode
 from podium.web import errors as web
 
+# Nothing here reads the database: the PostgreSQL pass skips it (tests/conftest.py).
+pytestmark = pytest.mark.once
+
 TABLES = {
     "boomstream": boomstream.STATUS_BY_CODE,
     "iotum": iotum.STATUS_BY_CODE,

@@ -28,6 +28,9 @@ import pytest
 
 from tests.fixtures.golden import GOLDEN_DIR
 
+# Nothing here reads the database: the PostgreSQL pass skips it (tests/conftest.py).
+pytestmark = pytest.mark.once
+
 # --- where the references are -------------------------------------------------------------------
 
 

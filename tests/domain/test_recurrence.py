@@ -10,6 +10,9 @@ import pytest
 from podium.domain.conferences.recurrence import parse
 from podium.kit.errors import InvalidInput
 
+# Nothing here reads the database: the PostgreSQL pass skips it (tests/conftest.py).
+pytestmark = pytest.mark.once
+
 TORONTO = ZoneInfo("America/Toronto")
 LONDON = ZoneInfo("Europe/London")
 FAR = datetime(2035, 1, 1)

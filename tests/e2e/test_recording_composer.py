@@ -6,7 +6,12 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from podium.domain.recordings.composer import Share, Track, compose
+
+# Nothing here reads the database: the PostgreSQL pass skips it (tests/conftest.py).
+pytestmark = pytest.mark.once
 
 COLOURS = {"a": "red", "b": "lime", "c": "blue"}
 
