@@ -44,7 +44,6 @@ import json
 import math
 import os
 import re
-import secrets
 import statistics
 import struct
 import sys
@@ -63,10 +62,11 @@ from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 from websockets.asyncio.client import connect as ws_connect
 
+from podium.rooms.janus_async import JanusSession, Subscription, local_jsep, plugin_data
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from api_latency import podium, serve  # noqa: E402
 
-VIDEOROOM = "janus.plugin.videoroom"
 AUDIO_RATE = 48000
 AUDIO_PTIME = 0.02
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -173,112 +173,6 @@ class CountingBuffer:
         return getattr(self.inner, name)
 
 
-# --- Janus over HTTP, as janus.js does it ---------------------------------------------------------
-
-
-class JanusError(Exception):
-    pass
-
-
-class JanusSession:
-    """One Janus session (one per page): requests carry the visitor's token; events come by long poll."""
-
-    def __init__(self, http: httpx.AsyncClient, url: str, token: str, errors: list[str]) -> None:
-        self.http, self.url, self.token, self.errors = http, url, token, errors
-        self.id: int | None = None
-        self.queues: dict[int, asyncio.Queue[dict[str, Any]]] = {}
-        self.tasks: list[asyncio.Task[None]] = []
-        self.closed = False
-
-    async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        body = {**body, "transaction": secrets.token_hex(6), "token": self.token}
-        answer: dict[str, Any] = (await self.http.post(self.url + path, json=body, timeout=30)).json()
-        if answer.get("janus") == "error":
-            raise JanusError(str(answer.get("error")))
-        return answer
-
-    async def create(self) -> None:
-        self.id = int((await self._post("", {"janus": "create"}))["data"]["id"])
-        self.tasks.append(asyncio.create_task(self._poll()))
-        self.tasks.append(asyncio.create_task(self._keepalive()))
-
-    async def attach(self, on_event: Callable[[dict[str, Any]], Awaitable[None]]) -> int:
-        answer = await self._post(
-            f"/{self.id}",
-            {"janus": "attach", "plugin": VIDEOROOM, "opaque_id": f"podium-{secrets.token_hex(4)}"},
-        )
-        handle = int(answer["data"]["id"])
-        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        self.queues[handle] = queue
-        self.tasks.append(asyncio.create_task(self._deliver(queue, on_event)))
-        return handle
-
-    async def message(
-        self, handle: int, body: dict[str, Any], jsep: dict[str, Any] | None = None
-    ) -> dict[str, Any]:
-        request: dict[str, Any] = {"janus": "message", "body": body}
-        if jsep is not None:
-            request["jsep"] = jsep
-        return await self._post(f"/{self.id}/{handle}", request)
-
-    async def detach(self, handle: int) -> None:
-        self.queues.pop(handle, None)
-        with contextlib.suppress(Exception):
-            await self._post(f"/{self.id}/{handle}", {"janus": "detach"})
-
-    async def _deliver(
-        self, queue: asyncio.Queue[dict[str, Any]], on_event: Callable[[dict[str, Any]], Awaitable[None]]
-    ) -> None:
-        while True:
-            event = await queue.get()
-            try:
-                await on_event(event)
-            except Exception as exc:  # noqa: BLE001 - noted; the page would carry on too
-                self.errors.append(f"janus event {event.get('janus')}: {exc!r}")
-
-    async def _poll(self) -> None:
-        while not self.closed:
-            try:
-                answer = await self.http.get(
-                    f"{self.url}/{self.id}",
-                    params={"rid": str(int(time.time() * 1000)), "maxev": "10", "token": self.token},
-                    timeout=70,
-                )
-                events = answer.json()
-            except (httpx.HTTPError, ValueError):
-                if self.closed:
-                    return
-                await asyncio.sleep(0.5)
-                continue
-            for event in events if isinstance(events, list) else [events]:
-                queue = self.queues.get(int(event.get("sender") or 0))
-                if queue is not None:
-                    queue.put_nowait(event)
-
-    async def _keepalive(self) -> None:
-        while not self.closed:
-            await asyncio.sleep(25)
-            with contextlib.suppress(Exception):
-                await self._post(f"/{self.id}", {"janus": "keepalive"})
-
-    async def destroy(self) -> None:
-        self.closed = True
-        with contextlib.suppress(Exception):
-            await self._post(f"/{self.id}", {"janus": "destroy"})
-        for task in self.tasks:
-            task.cancel()
-
-
-def _data(event: dict[str, Any]) -> dict[str, Any]:
-    data: dict[str, Any] = event.get("plugindata", {}).get("data", {})
-    return data
-
-
-def _jsep(description: Any) -> dict[str, Any]:
-    # aiortc gathers every candidate before its description is set: no trickle.
-    return {"type": description.type, "sdp": description.sdp, "trickle": False}
-
-
 # --- one synthetic participant ------------------------------------------------------------------
 
 
@@ -287,8 +181,7 @@ class Feed:
     """One subscription: another participant's publisher, received on a handle of our own."""
 
     publisher: int
-    handle: int | None = None
-    pc: RTCPeerConnection | None = None
+    subscription: Subscription | None = None
     video_frames: int = 0
     audio_frames: int = 0
     first_frame_at: float | None = None
@@ -397,7 +290,7 @@ class Client:
         if event.get("janus") == "webrtcup":
             self.webrtcup_at = self.webrtcup_at or time.monotonic()
             return
-        data = _data(event)
+        data = plugin_data(event)
         kind = data.get("videoroom")
         if kind == "joined":
             self.publisher_id = int(data["id"])
@@ -427,7 +320,7 @@ class Client:
         await self.janus.message(
             self.publisher_handle,
             {"request": "configure", "audio": True, "video": True},
-            _jsep(pc.localDescription),
+            local_jsep(pc.localDescription),
         )
         await self._tell({"type": "media", "publisher": self.publisher_id})
 
@@ -438,7 +331,7 @@ class Client:
                 answer = await self.janus.message(
                     self.publisher_handle, {"request": "listparticipants", "room": self.room}
                 )
-                for person in _data(answer).get("participants", []):
+                for person in plugin_data(answer).get("participants", []):
                     if person.get("publisher") and person.get("id") != self.publisher_id:
                         self._spawn(self._subscribe(int(person["id"])))
 
@@ -449,33 +342,19 @@ class Client:
         feed = Feed(publisher)
         self.feeds[publisher] = feed
 
-        async def on_event(event: dict[str, Any]) -> None:
-            data = _data(event)
-            if data.get("error"):  # not published yet: the next resync tries again
-                await self._drop(publisher)
-                return
-            jsep = event.get("jsep")
-            if jsep and jsep.get("type") == "offer":
-                await self._answer(feed, jsep)
+        async def failed(reason: str) -> None:  # not published yet: the next resync tries again
+            await self._drop(publisher)
 
+        feed.subscription = Subscription(
+            self.janus, self.room, publisher, prepare=lambda pc: self._count(feed, pc), on_failed=failed
+        )
         try:
-            feed.handle = await self.janus.attach(on_event)
-            await self.janus.message(
-                feed.handle,
-                {
-                    "request": "join",
-                    "ptype": "subscriber",
-                    "room": self.room,
-                    "streams": [{"feed": publisher}],
-                },
-            )
+            await feed.subscription.start()
         except Exception:  # noqa: BLE001 - the next resync tries again
             self.feeds.pop(publisher, None)
 
-    async def _answer(self, feed: Feed, offer: dict[str, Any]) -> None:
-        pc = RTCPeerConnection()
-        feed.pc = pc
-        await pc.setRemoteDescription(RTCSessionDescription(offer["sdp"], "offer"))
+    def _count(self, feed: Feed, pc: RTCPeerConnection) -> None:
+        """Count the frames each receiver reassembles (and drain them when decoding)."""
         for transceiver in pc.getTransceivers():
             receiver = transceiver.receiver
             kind = transceiver.kind
@@ -487,11 +366,6 @@ class Client:
             )
             if self.decode:
                 self._spawn(_drain(receiver.track))
-        await pc.setLocalDescription(await pc.createAnswer())
-        assert feed.handle is not None
-        await self.janus.message(
-            feed.handle, {"request": "start", "room": self.room}, _jsep(pc.localDescription)
-        )
 
     def _counter(self, feed: Feed, kind: str) -> Callable[[], None]:
         def count() -> None:
@@ -507,12 +381,8 @@ class Client:
 
     async def _drop(self, publisher: int) -> None:
         feed = self.feeds.pop(publisher, None)
-        if feed is None:
-            return
-        if feed.handle is not None:
-            await self.janus.detach(feed.handle)
-        if feed.pc is not None:
-            await feed.pc.close()
+        if feed is not None and feed.subscription is not None:
+            await feed.subscription.close()
 
     async def leave(self) -> None:
         self.leaving = True
@@ -523,8 +393,8 @@ class Client:
         if hasattr(self, "janus"):
             await self.janus.destroy()
         for feed in list(self.feeds.values()):
-            if feed.pc is not None:
-                await feed.pc.close()
+            if feed.subscription is not None and feed.subscription.pc is not None:
+                await feed.subscription.pc.close()
         if self.publisher_pc is not None:
             await self.publisher_pc.close()
         if hasattr(self, "http"):

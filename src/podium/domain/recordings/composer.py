@@ -22,15 +22,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from podium.domain.media.transcoder import TranscodeError, probe
+from podium.domain.recordings.layout import (  # noqa: F401 - the layout's names, read from here too
+    AUDIO_KBPS,
+    CANVAS,
+    FRAME_RATE,
+    STAGE,
+    VIDEO_KBPS,
+    Tile,
+    arrange,
+    grid,
+    strip,
+)
 
-CANVAS = (1280, 720)
-FRAME_RATE = 20
-VIDEO_KBPS = 1500
-AUDIO_KBPS = 128
 MJR_NAME = re.compile(
     r"^videoroom-(?P<room>[^-]+)-user-(?P<publisher>[^-]+)-(?P<at>\d+)-(?P<kind>audio|video)-\d+\.mjr$"
 )
-Tile = tuple[int, int, int, int]  # x, y, width, height on the canvas
 # What janus-pp-rec can write for each codec it records.
 EXTENSION_BY_CODEC = {"opus": "opus", "vp8": "webm", "vp9": "webm", "av1": "webm", "h264": "mp4"}
 
@@ -107,23 +113,6 @@ def convert_tracks(raw: Path, out: Path, *, ffprobe: str, timeout: float) -> tup
     return tracks, epoch
 
 
-def grid(count: int) -> list[Tile]:
-    """Tiles (x, y, width, height) for ``count`` cameras on the canvas: as square as the count allows."""
-    width, height = CANVAS
-    columns = math.ceil(math.sqrt(count))
-    rows = math.ceil(count / columns)
-    tile_w, tile_h = (width // columns) // 2 * 2, (height // rows) // 2 * 2
-    tiles = []
-    for index in range(count):
-        row, column = divmod(index, columns)
-        in_row = min(columns, count - row * columns)
-        # A short last row is centred.
-        x0 = (width - in_row * tile_w) // 2
-        y0 = (height - rows * tile_h) // 2
-        tiles.append((x0 + column * tile_w, y0 + row * tile_h, tile_w, tile_h))
-    return tiles
-
-
 @dataclass(frozen=True)
 class Share:
     """A publisher's screen share, on the timeline (seconds)."""
@@ -131,18 +120,6 @@ class Share:
     publisher: str
     start: float
     end: float
-
-
-STAGE = (0, 0, CANVAS[0], CANVAS[1] * 3 // 4)  # a screen share: the top three quarters
-
-
-def strip(count: int) -> list[Tile]:
-    """The people beside a screen share: a row under the stage, at most a quarter of the width each."""
-    width, height = CANVAS
-    top = STAGE[3]
-    tile_w = min(width // max(count, 1), width // 4) // 2 * 2
-    x0 = (width - count * tile_w) // 2
-    return [(x0 + index * tile_w, top, tile_w, height - top) for index in range(count)]
 
 
 def layout(
@@ -164,12 +141,7 @@ def layout(
             continue
         sharing = {s.publisher for s in shares if s.start <= middle < s.end}
         staged = next((i for i in present if videos[i].publisher in sharing), None)
-        if staged is None:
-            stretches.append((start, end, list(zip(present, grid(len(present)), strict=True))))
-            continue
-        others = [i for i in present if i != staged]
-        tiles = [(staged, STAGE), *zip(others, strip(len(others)), strict=True)]
-        stretches.append((start, end, tiles))
+        stretches.append((start, end, arrange(present, staged)))
     return stretches
 
 
