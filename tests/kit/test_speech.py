@@ -25,6 +25,9 @@ from podium.kit.speech import (
     to_webvtt,
 )
 
+# Nothing here reads the database: the PostgreSQL pass skips it (tests/conftest.py).
+pytestmark = pytest.mark.once
+
 # Two sentences of common words that PocketSphinx's US English model recognises from espeak-ng's
 # "en-us+f2" voice (it misses most of what the default male voice says).
 FIRST = "The weather is nice today. I would like a cup of coffee."
@@ -283,8 +286,6 @@ def test_plain_text() -> None:
 ENGINE = """#!{python}
 import json, sys, wave
 
-# Nothing here reads the database: the PostgreSQL pass skips it (tests/conftest.py).
-pytestmark = pytest.mark.once
 with wave.open(sys.argv[1]) as audio:
     assert (audio.getnchannels(), audio.getframerate(), audio.getsampwidth()) == (1, 16000, 2)
     seconds = audio.getnframes() / audio.getframerate()
