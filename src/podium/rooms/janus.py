@@ -312,6 +312,13 @@ class JanusClient:
         except JanusUnavailable as exc:
             log.info("room %s not destroyed: %s", room, exc)
 
+    def answers(self, timeout: float = 1.0) -> bool:
+        """Whether this Janus answers its info request now (``/metrics``)."""
+        try:
+            return self._http.get(f"{self.endpoint.api_url}/info", timeout=timeout).status_code == 200
+        except httpx.HTTPError:
+            return False
+
     def rooms(self) -> list[dict[str, Any]]:
         """Every VideoRoom of this instance (private ones too: the request carries the admin key)."""
         data = self._videoroom({"request": "list", "admin_key": self.endpoint.room_admin_key})
@@ -360,6 +367,12 @@ class MediaPool:
                 for c in self.clients
             }
         )
+
+    def health(self) -> list[tuple[str, bool]]:
+        """(host:port of its API, answers?) for every instance: ``/metrics``'s ``podium_janus_up``."""
+        from urllib.parse import urlsplit
+
+        return [(urlsplit(c.endpoint.api_url).netloc, c.answers()) for c in self.clients]
 
     def by_url(self, api_url: str | None) -> JanusClient | None:
         return next((c for c in self.clients if c.endpoint.api_url == api_url), None)

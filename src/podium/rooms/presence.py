@@ -79,6 +79,9 @@ class Presence(Protocol):
     async def members(self, conference_id: int) -> list[Member]:
         """The conference's live members, in arrival order."""
 
+    async def census(self) -> tuple[int, int]:
+        """(rooms with at least one member, members in all rooms)."""
+
 
 def process_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
@@ -109,6 +112,9 @@ class LocalPresence:
 
     async def members(self, conference_id: int) -> list[Member]:
         return sorted(self.rooms.get(conference_id, {}).values(), key=lambda m: m.order)
+
+    async def census(self) -> tuple[int, int]:
+        return len(self.rooms), sum(len(room) for room in self.rooms.values())
 
 
 class RedisPresence:
@@ -203,6 +209,18 @@ class RedisPresence:
             pipe.srem(self._held(member.process), f"{member.conference_id}:{member.key}")
             removed, _ = await pipe.execute()
         return bool(removed)
+
+    async def census(self) -> tuple[int, int]:
+        """One SCAN over the room hashes and one HLEN each (pipelined): no member is read. A dead
+        process's members count until the sweep removes them (within ``ttl`` and a beat)."""
+        rooms = [key async for key in self.client.scan_iter(match=f"{self.prefix}:room:*", count=1000)]
+        if not rooms:
+            return 0, 0
+        async with self.client.pipeline(transaction=False) as pipe:
+            for key in rooms:
+                pipe.hlen(key)
+            sizes = await pipe.execute()
+        return sum(1 for size in sizes if size), sum(int(size) for size in sizes)
 
     async def members(self, conference_id: int) -> list[Member]:
         raw = await self.client.hgetall(self._room(conference_id))

@@ -26,6 +26,7 @@ from podium.domain.media.service import MediaService
 from podium.domain.media.transcoder import Probe, TranscodeError
 from podium.domain.recordings.processor import RecordingProcessor
 from podium.kit.clock import utcnow
+from podium.kit.metrics import MEDIA_JOBS
 from podium.kit.uow import NO_DISPATCH, Dispatcher, take_after_commit
 from podium.models.media import Media, MediaImage, MediaRendition, MediaStatus
 
@@ -117,6 +118,7 @@ class MediaWorker:
             self._release(media_id, retry_at=utcnow() + timedelta(seconds=30), attempt_counts=True)
             return False
         self._finish(media_id, probe, renditions, images, work, output)
+        MEDIA_JOBS.labels("done").inc()
         return True
 
     def _lease_keeper(self, media_id: int) -> Callable[..., None]:
@@ -256,6 +258,7 @@ class MediaWorker:
         self.dispatcher.deliver(take_after_commit(session))
 
     def _fail(self, media_id: int, reason: str) -> None:
+        MEDIA_JOBS.labels("failed").inc()
         with self.sessions() as session:
             media = session.get(Media, media_id)
             if media is None or media.deleted_at is not None:
@@ -269,6 +272,8 @@ class MediaWorker:
         self.dispatcher.deliver(take_after_commit(session))
 
     def _release(self, media_id: int, *, retry_at: datetime | None, attempt_counts: bool) -> None:
+        if attempt_counts:
+            MEDIA_JOBS.labels("retry").inc()
         with self.sessions() as session:
             media = session.get(Media, media_id)
             if media is None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from podium.models.outbox import OutboxMessage
@@ -44,6 +44,22 @@ class OutboxRepository:
         if result.rowcount != 1:  # type: ignore[attr-defined]
             return None
         return self.session.get(OutboxMessage, message_id, populate_existing=True)
+
+    def backlog(self) -> dict[tuple[str, str], int]:
+        """(kind, status) → how many messages are pending or failed (``/metrics``; the due index)."""
+        stmt = (
+            select(OutboxMessage.kind, OutboxMessage.status, func.count())
+            .where(OutboxMessage.status.in_(("pending", "failed")))
+            .group_by(OutboxMessage.kind, OutboxMessage.status)
+        )
+        return {(kind, status): count for kind, status, count in self.session.execute(stmt).all()}
+
+    def due_count(self, now: datetime) -> int:
+        """Pending messages whose attempt is due now (what the worker has yet to take)."""
+        stmt = select(func.count()).where(
+            OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now
+        )
+        return int(self.session.scalar(stmt) or 0)
 
     def by_id(self, message_id: int) -> OutboxMessage | None:
         return self.session.get(OutboxMessage, message_id)

@@ -27,6 +27,7 @@ from podium.domain.webhooks.service import WebhookService, body_for, form_for
 from podium.domain.webhooks.signature import SIGNATURE_HEADER, sign_body
 from podium.kit.clock import utcnow
 from podium.kit.errors import InvalidInput
+from podium.kit.metrics import OUTBOX_ATTEMPTS
 from podium.kit.outbound import AddressRefused, check_url, guarded_pool
 from podium.kit.uow import NO_DISPATCH, Dispatcher, run
 
@@ -93,10 +94,14 @@ class OutboxWorker:
                 else:
                     message.next_attempt_at = utcnow() + backoff(message.attempts)
                 session.commit()
+                OUTBOX_ATTEMPTS.labels(
+                    message.kind, "failed" if message.status == "failed" else "retry"
+                ).inc()
                 return 0
             message.status = "delivered"
             message.delivered_at = utcnow()
             session.commit()
+            OUTBOX_ATTEMPTS.labels(message.kind, "delivered").inc()
             return 1
 
     def _deliver(self, kind: str, payload: dict[str, Any], message_id: int = 0, attempt: int = 1) -> None:

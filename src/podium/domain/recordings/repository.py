@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from podium.models.activity import Attendance
@@ -71,6 +71,28 @@ class RecordingRepository:
     def due(self, now: datetime, limit: int = 10) -> Sequence[int]:
         stmt = select(Recording.id).where(self._due(now)).order_by(Recording.id).limit(limit)  # type: ignore[arg-type]
         return self.session.scalars(stmt).all()
+
+    def jobs_waiting(self) -> tuple[int, int]:
+        """(compose, transcribe): recordings whose tracks are still to be composed, and published ones
+        whose transcript is still to be made, leased or not (``/metrics``; the due index)."""
+        stmt = (
+            select(Recording.state, func.count())
+            .where(
+                or_(
+                    Recording.state == RecordingState.PROCESSING.value,
+                    and_(
+                        Recording.state == RecordingState.PUBLISHED.value,
+                        Recording.transcript_state == TranscriptState.PENDING.value,
+                    ),
+                )
+            )
+            .group_by(Recording.state)
+        )
+        counts = dict(self.session.execute(stmt).all())
+        return (
+            int(counts.get(RecordingState.PROCESSING.value, 0)),
+            int(counts.get(RecordingState.PUBLISHED.value, 0)),
+        )
 
     def claim(self, recording_id: int, now: datetime, lease_until: datetime) -> Recording | None:
         """Take a recording's job; None when another worker holds it (or it is no longer due)."""
