@@ -2,7 +2,9 @@
 # Installs the Debian packages Podium's tests and server use when they are missing:
 # chromium (browser tests), janus and libjs-janus-gateway (media rooms), ffmpeg (media transcoding),
 # npm (fetches the watch page's player library, hls.js, from the machine's configured npm registry),
-# janus-tools (recordings) and espeak-ng (speech for the recording tests).
+# janus-tools (recordings), espeak-ng (speech for the recording tests), and nginx with
+# libnginx-mod-rtmp (the RTMP ingest of Boomstream lives: Podium starts its own nginx with a config it
+# writes; the system's nginx service is never used, nor started by this install).
 set -euo pipefail
 missing=()
 [ -x /usr/bin/chromium ] || [ -n "${PODIUM_CHROMIUM:-}" ] || missing+=(chromium)
@@ -13,6 +15,9 @@ command -v janus >/dev/null || missing+=(janus)
 command -v janus-pp-rec >/dev/null || missing+=(janus-tools)
 # Tests: speech for the fake microphones of recorded and transcribed meetings.
 command -v espeak-ng >/dev/null || missing+=(espeak-ng)
+# Lives: an RTMP server (src/podium/streaming/rtmp.py runs /usr/sbin/nginx with the rtmp module).
+[ -x /usr/sbin/nginx ] || missing+=(nginx)
+[ -f /usr/lib/nginx/modules/ngx_rtmp_module.so ] || missing+=(libnginx-mod-rtmp)
 # Benchmarks (`make bench`): wrk, a load generator that is not the bottleneck.
 if [ "${1:-}" = "--bench" ]; then
   command -v wrk >/dev/null || missing+=(wrk)
@@ -22,5 +27,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "ensure-system-packages: installing ${missing[*]} (apt-get)" >&2
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >/dev/null
+  # Packages must not start their services (nginx would take port 80, janus its own ports): Podium
+  # starts what it needs itself. Without systemd, invoke-rc.d asks policy-rc.d; 101 means "no".
+  policy=/usr/sbin/policy-rc.d
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy"
+    chmod +x "$policy"
+    trap 'rm -f "$policy"' EXIT
+  fi
   apt-get install -y -qq "${missing[@]}" >/dev/null
 fi

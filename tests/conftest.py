@@ -59,6 +59,7 @@ def make_settings(data_dir: Path, database_url: str, **overrides: object) -> Set
         "run_outbox_worker": False,
         "run_media_worker": False,  # tests run the transcoder themselves (tests/fixtures/media.py)
         "janus": "off",  # the room tests start Janus themselves
+        "rtmp": "off",  # the lives tests start their RTMP server themselves (tests/e2e/test_lives.py)
         # Test receivers and file hosts listen on loopback; test_webhooks checks the refusal itself.
         "webhook_private_networks": True,
         # The PostgreSQL pass also has a Redis (scripts/with-redis.sh): rooms fan out through it there.

@@ -20,7 +20,7 @@ import pytest
 pytestmark = pytest.mark.once
 
 SOURCE = Path(__file__).resolve().parents[1] / "src"
-UPPER = ("podium.rooms", "podium.edges", "podium.web", "podium.app", "podium.cli")
+UPPER = ("podium.rooms", "podium.streaming", "podium.edges", "podium.web", "podium.app", "podium.cli")
 LAZY_IMPORTS_ALLOWED = {"podium.cli"}
 
 

@@ -224,6 +224,11 @@ NO_SAMPLE = {
     "boomstream/media_folder_update.xml": "no media/* samples",
     "boomstream/media_folder_delete.json": "no media/* samples",
     "boomstream/media_folder_delete.xml": "no media/* samples",
+    **{
+        f"boomstream/live_{method}.{fmt}": "api/live/* is our extension (docs/compat.md, Lives)"
+        for method in ("create", "info", "list", "update", "reset_key", "delete")
+        for fmt in ("json", "xml")
+    },
     "iotum/company_delete.json": "the reference shows no answer",
     "iotum/contact_delete.json": "the reference shows no answer",
     "iotum/host_delete.json": 'only "Response code 202."',

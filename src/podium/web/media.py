@@ -10,17 +10,21 @@ from __future__ import annotations
 import os
 import re
 import secrets
+from collections import OrderedDict
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import jwt
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
+from podium.domain.lives import links as live_links
+from podium.domain.lives.paths import hls_dir
 from podium.domain.media import links
 from podium.domain.media.service import MediaService
 from podium.domain.viewing.service import ViewingService
@@ -28,6 +32,7 @@ from podium.kit.errors import DomainError, ErrorCode, InvalidInput
 from podium.kit.openapi import PLAIN, answer, errors, json_body, merge, status_set
 from podium.kit.text import ascii_digits
 from podium.kit.uow import Context, run_unit_of_work
+from podium.models.live import LIVE_MEDIA_TYPE
 from podium.models.media import Media, MediaRendition
 from podium.web.errors import PLAYBACK_STATUS_BY_CODE
 from podium.web.openapi import RANGES, TOO_LARGE, files, playlist
@@ -37,6 +42,10 @@ router = APIRouter(tags=["media"])
 CORS = {"Access-Control-Allow-Origin": "*"}
 PROGRESS_EVERY_BYTES = 1024 * 1024
 SEGMENT_RE = re.compile(r"^seg_\d{5}\.ts$")
+LIVE_SEGMENT_RE = re.compile(r"^\d{1,20}$")
+LIVE_CODE_RE = re.compile(r"^[A-Za-z0-9]{1,64}$")
+# What a live's master playlist declares (its encoder decides the real rate; players adapt to it).
+LIVE_BANDWIDTH = 2_500_000
 STATUS_BY_CODE = PLAYBACK_STATUS_BY_CODE
 
 # Upload and progress answers speak Boomstream's envelope, failures included.
@@ -314,6 +323,9 @@ async def master_playlist(request: Request, token: str, code: str) -> Response:
 
     def build(ctx: Context, media: Media, _grant: links.PlayGrant) -> str:
         lines = ["#EXTM3U", "#EXT-X-VERSION:3"]
+        if media.media_type == LIVE_MEDIA_TYPE:
+            # A live's one rendition is what its encoder sends (passed through, not transcoded).
+            return "\n".join([*lines, f"#EXT-X-STREAM-INF:BANDWIDTH={LIVE_BANDWIDTH}", "live.m3u8"]) + "\n"
         for r in MediaService(ctx.session, ctx.settings).renditions(media):
             attributes = f"BANDWIDTH={r.bandwidth}"
             if r.width and r.height:
@@ -327,6 +339,142 @@ async def master_playlist(request: Request, token: str, code: str) -> Response:
     except DomainError as error:
         return _play_error(error)
     return _playlist(text)
+
+
+@router.get("/play/{token}/{code}/live.m3u8", responses=playlist())
+async def live_playlist(request: Request, token: str, code: str) -> Response:
+    """A live's playlist, checked like a video's (the viewer's session: paywall, password, window, and
+    the live on air); its segments carry a token shared by every viewer for half a minute, so a CDN
+    or reverse proxy can answer them from its cache."""
+
+    settings = request.app.state.settings
+
+    def current() -> str:
+        window = live_links.segment_token(settings, code)
+        path = hls_dir(settings, code) / "index.m3u8"
+        try:
+            mtime = path.stat().st_mtime
+        except OSError:
+            raise NotOnAir("This live is not on air") from None
+        return _live_playlist_text(str(path), mtime, f"/live/{window}/{code}/")
+
+    def build(_ctx: Context, media: Media, _grant: links.PlayGrant) -> str:
+        if media.media_type != LIVE_MEDIA_TYPE:
+            raise InvalidInput("This video is not a live")
+        return current()
+
+    try:
+        grant = _verified_play(settings, token, code)
+        # A session its heartbeats keep admitted is checked in memory, as its beats are (ADR 0009):
+        # thousands of players reload this every second.
+        if grant.session_id is not None and request.app.state.heartbeats.playing(
+            grant.session_id, grant.session_key or "", code
+        ):
+            text = current()
+        else:
+            text = await _authorized(request, token, code, build)
+    except DomainError as error:
+        return _play_error(error)
+    return Response(
+        text,
+        media_type="application/vnd.apple.mpegurl",
+        # Checked per viewer at every reload: only the viewer's browser may keep it, for a second.
+        headers={**CORS, "Cache-Control": "private, max-age=1"},
+    )
+
+
+@router.get("/live/{window}/{code}/index.m3u8", responses=playlist())
+async def live_shared_playlist(request: Request, window: str, code: str) -> Response:
+    """A live's playlist at the address every viewer of the window shares (the watch page's, renewed
+    by each heartbeat of a session allowed to watch): no session or database here, so a CDN or
+    reverse proxy may keep it for a second and answer everyone."""
+    if not LIVE_CODE_RE.match(code):
+        return PlainTextResponse("Not found", status_code=404, headers=CORS)
+    settings = request.app.state.settings
+    try:
+        live_links.check_segment_token(settings, window, code)
+        path = hls_dir(settings, code) / "index.m3u8"
+        try:
+            mtime = path.stat().st_mtime
+        except OSError:
+            raise NotOnAir("This live is not on air") from None
+        text = _live_playlist_text(str(path), mtime, f"/live/{window}/{code}/")
+    except DomainError as error:
+        return _play_error(error)
+    shared = {**CORS, "Cache-Control": "public, max-age=1"}
+    return Response(text, media_type="application/vnd.apple.mpegurl", headers=shared)
+
+
+@router.get("/live/{window}/{code}/{name}.ts", responses=files("video/mp2t"))
+async def live_segment(request: Request, window: str, code: str, name: str) -> Response:
+    """A live's segment: its window token is checked (no session, no database), so one cached copy
+    answers every viewer until the token's window closes."""
+    if not LIVE_SEGMENT_RE.match(name) or not LIVE_CODE_RE.match(code):
+        return PlainTextResponse("Not found", status_code=404, headers=CORS)
+    try:
+        left = live_links.check_segment_token(request.app.state.settings, window, code)
+    except DomainError as error:
+        return _play_error(error)
+    content = _live_segments.get(hls_dir(request.app.state.settings, code) / f"{name}.ts")
+    if content is None:
+        return PlainTextResponse("Not found", status_code=404, headers={**CORS, "Cache-Control": "no-store"})
+    return Response(
+        content,
+        media_type="video/mp2t",
+        # Public: the same URL (and bytes) for every viewer of the window, never after it.
+        headers={**CORS, "Cache-Control": f"public, max-age={max(1, min(left, 60))}"},
+    )
+
+
+_verified: OrderedDict[tuple[str, str], tuple[links.PlayGrant, int]] = OrderedDict()
+VERIFIED_MAX = 20_000
+
+
+def _verified_play(settings: Any, token: str, code: str) -> links.PlayGrant:
+    """``links.verify_play``, remembered until the token's expiry: a player reloads a live's playlist
+    every second with the same token (renewed every heartbeat), and checking an HS256 signature cost
+    more than the rest of the request."""
+    key = (token, code)
+    known = _verified.get(key)
+    if known is not None and known[1] > live_links.now_epoch():
+        return known[0]
+    grant = links.verify_play(settings, token, code)
+    # Its claims are ours (just verified): only the expiry is read again.
+    expiry = jwt.decode(token, options={"verify_signature": False}).get("exp")
+    _verified[key] = (grant, int(expiry) if isinstance(expiry, int) else 0)
+    while len(_verified) > VERIFIED_MAX:
+        _verified.popitem(last=False)
+    return grant
+
+
+class _SegmentCache:
+    """The newest live segments in memory (a segment's name is its creation time in milliseconds and
+    its file is never rewritten, so a copy stays right): every viewer fetches the same few files."""
+
+    def __init__(self, budget_bytes: int) -> None:
+        self.budget = budget_bytes
+        self.size = 0
+        self.entries: OrderedDict[Path, bytes] = OrderedDict()
+
+    def get(self, path: Path) -> bytes | None:
+        found = self.entries.get(path)
+        if found is not None:
+            self.entries.move_to_end(path)
+            return found
+        try:
+            # Written by the RTMP server a moment ago: in the page cache, read in microseconds.
+            content = path.read_bytes()
+        except OSError:
+            return None
+        self.entries[path] = content
+        self.size += len(content)
+        while self.size > self.budget and len(self.entries) > 1:
+            _, dropped = self.entries.popitem(last=False)
+            self.size -= len(dropped)
+        return content
+
+
+_live_segments = _SegmentCache(64 * 1024 * 1024)
 
 
 @router.get("/play/{token}/{code}/{title}/index.m3u8", responses=playlist())
@@ -432,6 +580,22 @@ def _playlist_text(path: Path, preview: int | None) -> str:
             continue
         kept.append(line)
     return "\n".join(kept + ["#EXT-X-ENDLIST"]) + "\n"
+
+
+@lru_cache(maxsize=1024)
+def _live_playlist_text(path: str, _mtime: float, segment_base: str) -> str:
+    """The RTMP server's playlist with each segment at its signed, shared address (one rewrite per
+    playlist version and window, whatever the number of viewers)."""
+    try:
+        text = Path(path).read_text()
+    except OSError:
+        raise NotOnAir("This live is not on air") from None
+    lines = [segment_base + line if line and not line.startswith("#") else line for line in text.splitlines()]
+    return "\n".join(lines) + "\n"
+
+
+class NotOnAir(DomainError):
+    code = ErrorCode.NOT_FOUND
 
 
 @lru_cache(maxsize=512)

@@ -13,12 +13,14 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+import jwt
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from podium.domain.guard import targets
 from podium.domain.guard.targets import Target
+from podium.domain.lives import links as live_links
 from podium.domain.media import links
 from podium.domain.media.service import MediaService
 from podium.domain.paywall.service import PaywallService
@@ -28,6 +30,7 @@ from podium.kit import coerce
 from podium.kit.errors import DomainError, ErrorCode, InvalidInput, NotFound, retry_after_headers
 from podium.kit.jsonbody import parse_json_object
 from podium.kit.uow import Context, run_unit_of_work
+from podium.models.live import LIVE_MEDIA_TYPE
 from podium.web import guarding
 from podium.web.errors import PLAYBACK_STATUS_BY_CODE
 from podium.web.openapi import json_call, json_request, page
@@ -55,6 +58,7 @@ HEARTBEAT_REQUEST = json_request(
     {
         **_SESSION_REF,
         "watched": {"type": "number", "description": "Milliseconds watched since the last beat"},
+        "live": {"type": "boolean", "description": "A live's page: answer its shared address's token too"},
     },
     required=("session", "key"),
 )
@@ -254,11 +258,18 @@ async def start_session(request: Request, code: str) -> Response:
             if guessed and error.code == ErrorCode.ACCESS_DENIED:
                 attempts.failed(*guessed)
             raise
+        src = f"{links.play_base(ctx.settings, started.token, code)}/master.m3u8"
+        live_token = ""
+        if viewing.embedded(code).media_type == LIVE_MEDIA_TYPE:
+            # A live plays from the address all its viewers share (CDN-cacheable), renewed by beats.
+            live_token = live_links.segment_token(ctx.settings, code)
+            src = f"{ctx.settings.base_url}/live/{live_token}/{code}/index.m3u8"
         return {
             "session": started.session.id,
             "key": started.session.session_key,
             "token": started.token,
-            "src": f"{links.play_base(ctx.settings, started.token, code)}/master.m3u8",
+            "live_token": live_token,
+            "src": src,
             "watermark": started.watermark,
             "preview_seconds": started.preview_seconds,
             "downloadable": started.downloadable,
@@ -316,7 +327,13 @@ async def heartbeat(request: Request) -> Response:
             token = await run_unit_of_work(request, admit)
     except DomainError as error:
         return _api_error(error)
-    return JSONResponse({"token": token, "heartbeat_seconds": seconds}, headers={"Cache-Control": "no-store"})
+    answer: dict[str, Any] = {"token": token, "heartbeat_seconds": seconds}
+    if body.get("live") is True:
+        # The shared address of the session's live for the next half minute (a session of a video
+        # gets a token that opens nothing: /live/ serves lives' files only).
+        code = jwt.decode(token, options={"verify_signature": False}).get("m", "")
+        answer["live_token"] = live_links.segment_token(request.app.state.settings, str(code))
+    return JSONResponse(answer, headers={"Cache-Control": "no-store"})
 
 
 @router.post("/watch/end", status_code=204, responses=json_call(204), openapi_extra=END_REQUEST)

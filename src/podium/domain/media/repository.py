@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from podium.models.conference import Conference, Folder
@@ -88,6 +88,20 @@ class MediaRepository:
             .limit(limit)
         )
         return self.session.scalars(stmt).all()
+
+    def queue_counts(self, now: datetime) -> tuple[int, int, int]:
+        """(waiting, leased, failed): media due for transcoding, held by a worker now, and failed
+        (``/metrics``; the queue index)."""
+        live = Media.deleted_at.is_(None)
+        processing = Media.status == MediaStatus.PROCESSING.value
+        leased = and_(Media.lease_until.is_not(None), Media.lease_until > now)
+        stmt = select(
+            func.coalesce(func.sum(case((and_(processing, ~leased), 1))), 0),
+            func.coalesce(func.sum(case((and_(processing, leased), 1))), 0),
+            func.coalesce(func.sum(case((Media.status == MediaStatus.FAILED.value, 1))), 0),
+        ).where(live, Media.status.in_((MediaStatus.PROCESSING.value, MediaStatus.FAILED.value)))
+        waiting, held, failed = self.session.execute(stmt).one()
+        return int(waiting), int(held), int(failed)
 
     def claim(self, media_id: int, now: datetime, lease_until: datetime) -> Media | None:
         """Take a media's transcoding job; None when another worker holds it (or it is no longer due)."""

@@ -17,6 +17,8 @@ from podium.config import Settings
 from podium.domain.actor import Actor
 from podium.domain.audit.service import log_action
 from podium.domain.conferences.service import UNSET, Unset
+from podium.domain.lives.repository import LiveRepository
+from podium.domain.lives.state import LiveStatus, status_of
 from podium.domain.media import importer, links
 from podium.domain.media.repository import SORT_COLUMNS, MediaRepository
 from podium.domain.outbox.service import enqueue
@@ -28,6 +30,7 @@ from podium.kit.links import Links
 from podium.kit.uow import wake_media
 from podium.kit.validation import check_length
 from podium.models.conference import Folder
+from podium.models.live import LIVE_MEDIA_TYPE
 from podium.models.media import Media, MediaImage, MediaRendition, MediaStatus
 
 FOLDER_PAGE_MAX = 1000
@@ -48,6 +51,7 @@ class MediaView:
     adaptive_hls: str = ""
     rendition_links: dict[str, tuple[str, str]] = field(default_factory=dict)  # title → (mp4, hls)
     image_urls: dict[str, str] = field(default_factory=dict)  # code → url
+    live: LiveStatus | None = None  # a live's state, viewers and recording (domain/lives)
 
     @property
     def poster(self) -> MediaImage | None:
@@ -200,6 +204,12 @@ class MediaService:
 
     def delete(self, actor: Actor, media: Media) -> None:
         """Soft-delete; the files go once the deletion is committed (a job of the outbox)."""
+        if media.media_type == LIVE_MEDIA_TYPE:
+            raise InvalidInput(f"Media {media.code} is a live: delete it with live/delete", field="code")
+        self.remove(actor, media)
+
+    def remove(self, actor: Actor, media: Media) -> None:
+        """Soft-delete any media, a live included (LiveService.delete ends its broadcast first)."""
         media.deleted_at = utcnow()
         PaywallRepository(self.session).detach_media(media.id)
         enqueue(self.session, "job", {"job": "media.purge", "storage_key": media.storage_key})
@@ -225,9 +235,15 @@ class MediaService:
         )
         if media.status != MediaStatus.DONE.value:
             return view
+        play = links.play_base(self.settings, links.sign_play(self.settings, media.code), media.code)
+        if media.media_type == LIVE_MEDIA_TYPE:
+            # A live has no file nor renditions: its adaptive playlist names the live one.
+            live = LiveRepository(self.session).for_media(media.id)
+            view.live = status_of(self.session, self.settings, live) if live else None
+            view.adaptive_hls = f"{play}/master.m3u8"
+            return view
         view.renditions = self.repo.renditions(media.id)
         view.images = self.repo.images(media.id)
-        play = links.play_base(self.settings, links.sign_play(self.settings, media.code), media.code)
         view.download_link = f"{play}/original"
         view.adaptive_hls = f"{play}/master.m3u8"
         view.rendition_links = {

@@ -41,6 +41,7 @@ from podium.domain.viewing.repository import ViewSessionRepository
 from podium.kit import stamped
 from podium.kit.clock import utcnow
 from podium.kit.errors import InvalidInput
+from podium.kit.metrics import HEARTBEAT_FLUSH_FAILURES, HEARTBEAT_WATCHED, HEARTBEATS
 from podium.kit.text import same_secret
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,8 @@ FLUSH_SECONDS = 1.0
 RECHECK_SECONDS = 30.0
 # A session silent this long leaves memory (its next beat is admitted again).
 FORGET_SECONDS = 600.0
+# /metrics (kit/metrics.py): beats by outcome.
+_COUNTED, _ADMITTED, _INVALID = (HEARTBEATS.labels(o) for o in ("counted", "admitted", "invalid"))
 
 
 @dataclass
@@ -87,6 +90,7 @@ class _Pending:
 
 def check_claim(watched_ms: int) -> None:
     if not 0 <= watched_ms <= MAX_HEARTBEAT_MS:
+        _INVALID.inc()
         raise InvalidInput(f"watched must be between 0 and {MAX_HEARTBEAT_MS} ms", field="watched")
 
 
@@ -131,6 +135,7 @@ class HeartbeatLedger:
             return None
         check_claim(watched_ms)
         self.count(view, watched_ms, now)
+        _COUNTED.inc()
         view.heard_at = moment
         return self.token(view)
 
@@ -144,7 +149,24 @@ class HeartbeatLedger:
                 view.last_seen = max(view.last_seen, known.last_seen)
             self._views[view.session_id] = view
         self.count(view, watched_ms, utcnow())
+        _ADMITTED.inc()
         return self.token(view)
+
+    def playing(self, session_id: int, key_prefix: str, media_code: str) -> bool:
+        """Whether an admitted session may load its media's playlist now without the database: the
+        checks its next beat would pass (same session and media, admitted within RECHECK_SECONDS,
+        nothing it depends on changed, its password's window open). A preview goes the full way.
+        A live's playlist, which a player reloads every second, is answered this way (web/media.py)."""
+        view = self._views.get(session_id)
+        if view is None or not key_prefix or view.media_code != media_code or view.preview_seconds:
+            return False
+        if not same_secret(view.key[: len(key_prefix)], key_prefix):
+            return False
+        if stamped.known(self.database, VIEWING) != view.generation:
+            return False
+        if time.monotonic() - view.admitted_at > RECHECK_SECONDS:
+            return False
+        return view.valid_until is None or utcnow() <= view.valid_until
 
     def forget(self, session_id: int) -> None:
         """The session ended (its page closed): its next beat is admitted again, and refused."""
@@ -160,6 +182,8 @@ class HeartbeatLedger:
             pending.last_seen = max(pending.last_seen, now)
             if counted:
                 pending.by_hour[now.replace(minute=0, second=0, microsecond=0)] += counted
+        if counted:
+            HEARTBEAT_WATCHED.inc(counted / 1000)
 
     def token(self, view: LiveView) -> str:
         return links.sign_play(
@@ -207,6 +231,7 @@ class HeartbeatLedger:
                         self._write(session, batch)
                     session.commit()
             except SQLAlchemyError:
+                HEARTBEAT_FLUSH_FAILURES.inc()
                 log.exception("could not write the watched time of %d session(s); retrying", len(batch))
                 self._restore(batch)
                 return 0

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from podium.config import Settings
+from podium.domain.lives.state import is_live, not_watchable
 from podium.domain.media import links
 from podium.domain.media.links import PlayGrant
 from podium.domain.media.repository import MediaRepository
@@ -117,7 +118,8 @@ class ViewingService:
     def offer(self, media_code: str) -> Offer:
         media = self._ready_media(media_code)
         paywalls = self.paywalls.live_for_media(media.id)
-        previews = [p.preview_seconds for p in paywalls if p.preview_seconds]
+        # A live has no preview: its shared addresses could not stop one at its end (ADR 0010).
+        previews = [p.preview_seconds for p in paywalls if p.preview_seconds and not is_live(media)]
         return Offer(media, paywalls, max(previews) if previews else None)
 
     def paywall_page(self, paywall_code: str) -> tuple[Paywall, list[Media]]:
@@ -183,6 +185,9 @@ class ViewingService:
         """
         offer = self.offer(media_code)
         media = offer.media
+        reason = not_watchable(self.session, self.settings, media)  # a live that is not on air
+        if reason is not None:
+            raise NotReady(reason)
         if offer.free:
             return self._open(media, viewer, kind="free")
         if preview and not (password or recovery or email):
@@ -394,6 +399,9 @@ class ViewingService:
         if media is None or media.deleted_at is not None or media.status != MediaStatus.DONE.value:
             self._end(view, "This video is no longer available")
         assert media is not None
+        reason = not_watchable(self.session, self.settings, media)  # a live that went off air
+        if reason is not None:
+            self._end(view, reason)
         if view.kind in ("free", "preview"):
             paywalls = self.paywalls.live_for_media(media.id)
             if view.kind == "free" and paywalls:

@@ -22,6 +22,7 @@ from podium.edges.boomstream.envelope import (
 from podium.edges.boomstream.errors import UnknownMethod, status_for
 from podium.edges.boomstream.methods import ANSWERS, Call, openapi_parameters, openapi_request_body
 from podium.edges.boomstream.routes.conference import METHODS as CONFERENCE_METHODS
+from podium.edges.boomstream.routes.live import METHODS as LIVE_METHODS
 from podium.edges.boomstream.routes.media import METHODS as MEDIA_METHODS
 from podium.edges.boomstream.routes.ppv import METHODS as PPV_METHODS
 from podium.edges.boomstream.routes.stats import METHODS as STATS_METHODS
@@ -31,7 +32,13 @@ from podium.kit.errors import DomainError, InvalidInput, Unauthenticated, retry_
 from podium.kit.uow import Context
 
 PREFIX = "/api"
-ALL_METHODS: tuple[MethodSpec, ...] = (*CONFERENCE_METHODS, *MEDIA_METHODS, *PPV_METHODS, *STATS_METHODS)
+ALL_METHODS: tuple[MethodSpec, ...] = (
+    *CONFERENCE_METHODS,
+    *MEDIA_METHODS,
+    *LIVE_METHODS,
+    *PPV_METHODS,
+    *STATS_METHODS,
+)
 
 
 def _guess_format(request: Request) -> str:

@@ -29,8 +29,11 @@
   const autostart = root.dataset.autostart || "";
 
   const code = root.dataset.code;
+  // A live plays while its encoder is on air; before that the page waits and tries again.
+  const isLive = root.dataset.live === "yes";
+  const LIVE_RETRY_MS = 3000;
   const video = $("player");
-  const state = { session: null, key: null, token: null, src: null, hls: null, watched: 0, lastTick: null,
+  const state = { session: null, key: null, token: null, liveToken: null, src: null, hls: null, watched: 0, lastTick: null,
                   timer: null, preview: 0, downloadable: false, stopped: false, heartbeats: 0 };
   window.podium = { state: state };
 
@@ -57,6 +60,7 @@
   }
 
   function withToken(url) {
+    if (state.liveToken) url = url.replace(/\/live\/[^/]+\//, "/live/" + state.liveToken + "/");
     return state.token ? url.replace(/\/play\/[^/]+\//, "/play/" + state.token + "/") : url;
   }
 
@@ -75,10 +79,17 @@
     try {
       answer = await post("/watch/" + encodeURIComponent(code) + "/session", Object.assign({ device: deviceId() }, body));
     } catch (error) { showError("The server cannot be reached"); return false; }
+    if (!answer.ok && isLive && answer.status === 409) {
+      // not_ready: the live is not on air yet (or any more); play as soon as it is.
+      status((answer.data.message || "This live is not on air") + ". Playback starts when it goes on air.");
+      setTimeout(() => start(body, auto), LIVE_RETRY_MS);
+      return true;
+    }
     if (!answer.ok) { showError(answer.data.message || "You cannot watch this video"); return false; }
     const data = answer.data;
     stopPlayback();
     Object.assign(state, { session: data.session, key: data.key, token: data.token, src: data.src,
+                           liveToken: data.live_token || null,
                            preview: data.preview_seconds || 0, downloadable: data.downloadable, stopped: false });
     const password = body.password || body.id_recovery;
     if (password) sessionStorage.setItem(ACCESS_KEY, password);
@@ -93,13 +104,21 @@
 
   function play(src, auto) {
     if (window.Hls && window.Hls.isSupported()) {
-      const hls = new window.Hls({
+      const options = {
         // Every request uses the freshest token: an old one expires within a couple of minutes.
         xhrSetup: (xhr, url) => { xhr.open("GET", withToken(url), true); },
-      });
+      };
+      if (isLive) {
+        // A live (1-s segments): play two segments behind the newest, speed up a little to catch up
+        // after a stall, and jump ahead when more than six behind (glass to glass stays near 4 s).
+        Object.assign(options, { liveSyncDurationCount: 2, liveMaxLatencyDurationCount: 6,
+                                 maxLiveSyncPlaybackRate: 1.1 });
+      }
+      const hls = new window.Hls(options);
       hls.on(window.Hls.Events.ERROR, (_event, data) => {
         if (data.fatal) {
-          if (data.response && data.response.code === 403) showError("Playback was refused by the server");
+          if (isLive && data.response && [403, 404].includes(data.response.code)) showError("The live is not on air");
+          else if (data.response && data.response.code === 403) showError("Playback was refused by the server");
           else showError("Playback failed (" + data.details + ")");
         }
       });
@@ -149,10 +168,15 @@
     state.watched = 0;
     let answer;
     try {
-      answer = await post("/watch/heartbeat", { session: state.session, key: state.key, watched: watched }, final);
+      answer = await post("/watch/heartbeat", { session: state.session, key: state.key, watched: watched,
+                                                live: isLive }, final);
     } catch (error) { state.watched += watched; return; }
     state.heartbeats += 1;
-    if (answer.ok) { state.token = answer.data.token; return; }
+    if (answer.ok) {
+      state.token = answer.data.token;
+      if (answer.data.live_token) state.liveToken = answer.data.live_token;
+      return;
+    }
     if (answer.status === 400) return;
     state.stopped = true;
     stopPlayback();

@@ -30,13 +30,14 @@ def media_fields(view: MediaView, *, full: bool = True) -> dict[str, Any]:
     """The media object of NOTES.md and the PPV samples (``full=False``: the older, shorter one)."""
     media = view.media
     created = media.created_at.strftime(TIME_FORMAT)
+    live = view.live  # a live's on-air state, recording and viewers now (routes/live.py)
     fields: dict[str, Any] = {
         "Title": media.title,
         "Code": media.code,
         "PublishKey": "",
-        "OnlineStatus": "False",
-        "RecordStatus": "False",
-        "Concurrent": 0,
+        "OnlineStatus": "True" if live and live.on_air else "False",
+        "RecordStatus": live.record_status if live else "False",
+        "Concurrent": live.viewers if live else 0,
         "CreationDate": created,
         "CreatedAt": created,
         "Type": media.media_type,
