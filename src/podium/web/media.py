@@ -350,13 +350,7 @@ async def live_playlist(request: Request, token: str, code: str) -> Response:
     settings = request.app.state.settings
 
     def current() -> str:
-        window = live_links.segment_token(settings, code)
-        path = hls_dir(settings, code) / "index.m3u8"
-        try:
-            mtime = path.stat().st_mtime
-        except OSError:
-            raise NotOnAir("This live is not on air") from None
-        return _live_playlist_text(str(path), mtime, f"/live/{window}/{code}/")
+        return _live_playlist_text(settings, str(hls_dir(settings, code) / "index.m3u8"), code)
 
     def build(_ctx: Context, media: Media, _grant: links.PlayGrant) -> str:
         if media.media_type != LIVE_MEDIA_TYPE:
@@ -393,12 +387,7 @@ async def live_shared_playlist(request: Request, window: str, code: str) -> Resp
     settings = request.app.state.settings
     try:
         live_links.check_segment_token(settings, window, code)
-        path = hls_dir(settings, code) / "index.m3u8"
-        try:
-            mtime = path.stat().st_mtime
-        except OSError:
-            raise NotOnAir("This live is not on air") from None
-        text = _live_playlist_text(str(path), mtime, f"/live/{window}/{code}/")
+        text = _live_playlist_text(settings, str(hls_dir(settings, code) / "index.m3u8"), code)
     except DomainError as error:
         return _play_error(error)
     shared = {**CORS, "Cache-Control": "public, max-age=1"}
@@ -582,16 +571,35 @@ def _playlist_text(path: Path, preview: int | None) -> str:
     return "\n".join(kept + ["#EXT-X-ENDLIST"]) + "\n"
 
 
-@lru_cache(maxsize=1024)
-def _live_playlist_text(path: str, _mtime: float, segment_base: str) -> str:
-    """The RTMP server's playlist with each segment at its signed, shared address (one rewrite per
-    playlist version and window, whatever the number of viewers)."""
+_rewritten_playlists: OrderedDict[tuple[str, float, str], str] = OrderedDict()
+
+
+def _live_playlist_text(settings: Any, path: str, code: str) -> str:
+    """The RTMP server's playlist with each segment at its signed, shared address: a token made from
+    the segment's own time (its name, epoch milliseconds), so one segment keeps one address across
+    reloads and windows (links.segment_token_at). One rewrite per playlist version, whatever the
+    number of viewers."""
     try:
+        mtime = Path(path).stat().st_mtime
+        key = (path, mtime, code)
+        known = _rewritten_playlists.get(key)
+        if known is not None:
+            return known
         text = Path(path).read_text()
     except OSError:
         raise NotOnAir("This live is not on air") from None
-    lines = [segment_base + line if line and not line.startswith("#") else line for line in text.splitlines()]
-    return "\n".join(lines) + "\n"
+
+    def address(line: str) -> str:
+        name = line.removesuffix(".ts")
+        made_at = int(name) // 1000 if LIVE_SEGMENT_RE.match(name) else live_links.now_epoch()
+        return f"/live/{live_links.segment_token_at(settings, code, made_at)}/{code}/{line}"
+
+    lines = [address(line) if line and not line.startswith("#") else line for line in text.splitlines()]
+    rewritten = "\n".join(lines) + "\n"
+    _rewritten_playlists[key] = rewritten
+    while len(_rewritten_playlists) > 1024:
+        _rewritten_playlists.popitem(last=False)
+    return rewritten
 
 
 class NotOnAir(DomainError):

@@ -51,8 +51,17 @@ def _check(settings: Settings, purpose: str, token: str, code: str, *, expiry: b
 
 
 def segment_token(settings: Settings, code: str) -> str:
-    """The window token of the live's segments now: valid 30 to 60 seconds, shared by all viewers."""
+    """The window token of the live's playlist now: valid 30 to 60 seconds, shared by all viewers."""
     expires = (now_epoch() // WINDOW_SECONDS + 2) * WINDOW_SECONDS
+    return _signed(settings, "live-segment", code, expires)
+
+
+def segment_token_at(settings: Settings, code: str, made_at: int) -> str:
+    """The token of a segment made at ``made_at`` (epoch seconds: its name): derived from the segment's
+    own time, not the clock, so its address never changes while playlists list it (a player that saw
+    one segment at two addresses stops: hls.js's media sequence mismatch). Valid 60 to 90 seconds
+    after the segment was made, the same for every viewer."""
+    expires = (made_at // WINDOW_SECONDS + 3) * WINDOW_SECONDS
     return _signed(settings, "live-segment", code, expires)
 
 
