@@ -20,7 +20,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from podium import __version__
 from podium.config import Settings, get_settings
+from podium.domain.lives.service import LiveService
 from podium.domain.media.worker import MediaWorker
+from podium.domain.ops.service import read_queues
 from podium.domain.outbox.worker import OutboxWorker
 from podium.domain.viewing.heartbeats import HeartbeatLedger
 from podium.edges.boomstream import router as boomstream
@@ -28,11 +30,21 @@ from podium.edges.iotum import routes as iotum
 from podium.edges.liveminutes import routes as liveminutes
 from podium.kit.db import REQUEST_THREADS, make_engine, make_sessionmaker
 from podium.kit.errors import DomainError
+from podium.kit.metrics import (
+    DialectRule,
+    Exporter,
+    ObservedRequests,
+    RouteLabels,
+    handed_on,
+    process_exited,
+)
 from podium.kit.uow import AfterCommit, Context, run
 from podium.rooms.hub import RoomHub
 from podium.rooms.janus import JanusClient, JanusEndpoint, JanusUnavailable, LocalJanus, MediaPool
 from podium.rooms.service import RoomService
-from podium.web import account, drive, embeds, media, pages, recordings, rooms, watch
+from podium.rooms.streams import StreamKeeper
+from podium.streaming.rtmp import start_rtmp
+from podium.web import account, drive, embeds, media, pages, recordings, rooms, streams, watch
 from podium.web.limits import OWN_LIMITS, RequestLimits
 
 log = logging.getLogger(__name__)
@@ -51,6 +63,7 @@ class CaseInsensitiveMethods:
             target = self.canonical.get(path.lower().rstrip("/"))
             if target is not None and target != path:
                 scope = dict(scope, path=target, raw_path=target.encode())
+                handed_on(scope)  # /metrics labels the request by the route this copy reaches
             scope.setdefault("podium.raw_path", path)
         await self.app(scope, receive, send)
 
@@ -104,6 +117,7 @@ class ServerDispatcher:
 
     def __init__(self, hub: RoomHub | None, outbox: OutboxWorker, media: MediaWorker) -> None:
         self.hub, self.outbox, self.media = hub, outbox, media
+        self.streams: StreamKeeper | None = None
 
     def deliver(self, effects: AfterCommit) -> None:
         if self.hub is not None:
@@ -113,6 +127,8 @@ class ServerDispatcher:
             self.outbox.wake()
         if effects.wake_media:
             self.media.wake()
+        if effects.wake_streams and self.streams is not None:
+            self.streams.wake()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -126,6 +142,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     heartbeats = HeartbeatLedger(sessions, settings)
     dispatcher = ServerDispatcher(hub, worker, media_worker)
     worker.dispatcher = media_worker.dispatcher = dispatcher
+    stream_keeper = StreamKeeper(
+        sessions,
+        settings,
+        None,
+        lambda session, stream: LiveService(session, settings).internal_publish_url(
+            LiveService(session, settings).for_internal_publisher(
+                stream.company_id, title="", media_id=stream.media_id
+            )
+        ),
+        dispatcher,
+    )
+    dispatcher.streams = stream_keeper
     local_janus: LocalJanus | None = None
 
     def close_room(conference_id: int) -> None:
@@ -142,6 +170,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         anyio.to_thread.current_default_thread_limiter().total_tokens = REQUEST_THREADS
         hub.on_ended = close_room
         hub.on_order = rooms.obey
+        hub.on_event = stream_keeper.on_room_event
         hub.on_vanished = lambda member, keep_media: rooms.depart_vanished(app, member, keep_media)
         app.state.media, local_janus = await asyncio.to_thread(start_media, settings)
         try:
@@ -150,6 +179,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if local_janus is not None:
                 await asyncio.to_thread(local_janus.stop)
             raise
+        # Lives: this process's RTMP server and its callbacks (streaming/), unless off or the parent's.
+        app.state.rtmp = rtmp = await asyncio.to_thread(start_rtmp, settings, sessions, dispatcher)
         # Recordings a crash cut off are published with what they hold (before the worker starts).
         await asyncio.to_thread(run, sessions, settings, recover_recordings)
         if settings.run_outbox_worker:
@@ -157,16 +188,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.run_media_worker:
             media_worker.start()
         heartbeats.start()
+        stream_keeper.pool = app.state.media
+        stream_keeper.start()  # with a media server only: streams compose its rooms
         try:
             yield
         finally:
+            await asyncio.to_thread(stream_keeper.stop)
             await asyncio.to_thread(heartbeats.stop)
+            if rtmp is not None:
+                await asyncio.to_thread(rtmp.stop)
             media_worker.stop()
             worker.stop()
             await hub.close()
             if local_janus is not None:
                 await asyncio.to_thread(local_janus.stop)
             engine.dispose()
+            process_exited()
 
     app = FastAPI(
         title="Podium",
@@ -182,9 +219,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.outbox_worker = worker
     app.state.media_worker = media_worker
     app.state.heartbeats = heartbeats
+    app.state.stream_keeper = stream_keeper
     app.state.room_hub = hub
     app.state.dispatcher = dispatcher
     app.state.media = None
+    app.state.rtmp = None
 
     @app.get("/livez", tags=["ops"])
     async def livez() -> JSONResponse:
@@ -204,6 +243,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except Exception:  # noqa: BLE001 - any database failure means unhealthy
             return JSONResponse({"status": "unavailable", "database": "down"}, status_code=503)
         return JSONResponse({"status": "ok", "version": __version__})
+
+    # Prometheus metrics (kit/metrics.py, README "Observability"): a bearer token or loopback only.
+    exporter = Exporter(
+        token=settings.metrics_token,
+        rooms=hub.census,
+        database=lambda: read_queues(sessions),
+        janus=lambda: app.state.media.health() if app.state.media is not None else [],
+    )
+    app.add_api_route("/metrics", exporter.endpoint, methods=["GET"], include_in_schema=False)
 
     lm_prefix = settings.lm_prefix
 
@@ -228,6 +276,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(drive.router)
     app.include_router(rooms.router)
     app.include_router(recordings.router)
+    app.include_router(streams.router)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "web" / "static")), name="static")
     # Last: ``/<media code>`` (Boomstream's player address) must never shadow another route.
     app.include_router(embeds.router)
@@ -237,4 +286,36 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     # Outermost of ours: an oversized body never reaches a route.
     app.add_middleware(RequestLimits, own_limit_prefixes=(*OWN_LIMITS, lm_prefix + "/"))
+    # Outermost: every request counted, timed and given its X-Request-Id (a 413 above too).
+    app.add_middleware(
+        ObservedRequests, labels=route_labels(lm_prefix), log_access=settings.log_format == "json"
+    )
     return app
+
+
+def route_labels(lm_prefix: str) -> RouteLabels:
+    """The ``dialect`` label of ``/metrics`` by route template: the three API edges (their method names
+    as labels), what viewers load (watch pages, playback, embeds), the operations routes; the rest web."""
+    return RouteLabels(
+        [
+            DialectRule(boomstream.PREFIX + "/", "boomstream", strip=True),
+            DialectRule(iotum.PREFIX + "/", "iotum", strip=True),
+            DialectRule(lm_prefix + "/", "liveminutes", strip=True),
+            *(
+                DialectRule(prefix, "watch")
+                for prefix in (
+                    "/watch/",
+                    "/play/",
+                    "/live/",
+                    "/stream/",
+                    "/player.html",
+                    "/media/images/",
+                    "/{code:media_code}",
+                )
+            ),
+            *(
+                DialectRule(prefix, "other")
+                for prefix in ("/livez", "/healthz", "/metrics", "/docs", "/openapi")
+            ),
+        ]
+    )

@@ -6,10 +6,9 @@ import argparse
 import contextlib
 import json
 import logging
-import re
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from podium.config import Settings, get_settings
@@ -17,38 +16,97 @@ from podium.kit.errors import DomainError
 
 if TYPE_CHECKING:
     from podium.rooms.janus import LocalJanus
+    from podium.streaming.rtmp import LocalRtmp
 
 
-class MaskSecretsInAccessLog(logging.Filter):
-    """Access log lines carry query strings; API keys and join tokens must not reach the logs."""
-
-    _SECRET = re.compile(r"((?:apikey|jwt|auth_token|api_token)=)[^&\s\"]+", re.IGNORECASE)
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
-            record.args = tuple(
-                self._SECRET.sub(r"\1xxx", a) if isinstance(a, str) else a for a in record.args
-            )
-        return True
-
-
-def _migrate(settings: Settings) -> None:
+def _migrate(settings: Settings, *, progress: bool | None = False) -> None:
+    """Apply the migrations; ``progress`` (None: when stderr is a terminal) shows each one on stderr."""
     from podium.kit.migrate import upgrade
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    upgrade(settings.resolved_database_url)
+    if progress is False:
+        upgrade(settings.resolved_database_url)
+        return
+    with _migration_progress(settings.resolved_database_url, progress):
+        upgrade(settings.resolved_database_url)
+
+
+@contextlib.contextmanager
+def _migration_progress(url: str, enabled: bool | None) -> Iterator[None]:
+    """A progress line over the pending migrations, moved by Alembic's "Running upgrade" log lines."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    from podium.kit.db import make_engine
+    from podium.kit.logs import ProgressLine
+    from podium.kit.migrate import alembic_config
+
+    script = ScriptDirectory.from_config(alembic_config(url))
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_heads()
+    finally:
+        engine.dispose()
+    applied = {r.revision for head in current for r in script.iterate_revisions(head, "base")}
+    pending = sum(1 for r in script.walk_revisions() if r.revision not in applied)
+    progress = ProgressLine("db upgrade", pending, enabled=enabled)
+    done = 0
+
+    class Steps(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            nonlocal done
+            message = record.getMessage()
+            if message.startswith("Running upgrade"):
+                done += 1
+                progress.step(done, message.rpartition(", ")[2])
+
+    runner = logging.getLogger("alembic.runtime.migration")
+    saved = runner.level, runner.propagate
+    steps = Steps()
+    runner.addHandler(steps)
+    runner.setLevel(logging.INFO)
+    runner.propagate = False
+    try:
+        progress.step(0, f"{pending} migration(s) to apply" if pending else "up to date")
+        yield
+    finally:
+        runner.removeHandler(steps)
+        runner.setLevel(saved[0])
+        runner.propagate = saved[1]
+        progress.close()
 
 
 def _log_config() -> dict[str, Any]:
-    """uvicorn's logging, with secrets masked in the access log (in every worker process too)."""
-    import copy
+    """uvicorn's logging, with secrets masked in the access log (in every worker process too); JSON
+    lines with ``PODIUM_LOG_FORMAT=json`` (kit/logs.py), the access lines then coming from the app."""
+    from podium.kit.logs import log_config
 
-    from uvicorn.config import LOGGING_CONFIG
+    return log_config(_log_format())
 
-    config: dict[str, Any] = copy.deepcopy(LOGGING_CONFIG)
-    config.setdefault("filters", {})["mask_secrets"] = {"()": "podium.cli.MaskSecretsInAccessLog"}
-    config["loggers"]["uvicorn.access"]["filters"] = ["mask_secrets"]
-    return config
+
+def _log_format() -> str:
+    """``PODIUM_LOG_FORMAT`` (text when the settings do not load: the command then says why)."""
+    try:
+        return get_settings().log_format
+    except ValueError:
+        return "text"
+
+
+def _metrics_across_workers(settings: Settings, workers: int) -> None:
+    """Several server processes share the port, so a scrape of ``/metrics`` reaches any of them: each
+    writes its counters under ``PROMETHEUS_MULTIPROC_DIR`` (emptied here, before they start) and the
+    one that answers adds them all up (kit/metrics.py). Set by the operator, that directory is used
+    as it is."""
+    import os
+    import shutil
+
+    if workers < 2 or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return
+    folder = (settings.data_dir / "metrics").resolve()
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
 
 
 def _refuse(message: str) -> int:
@@ -65,6 +123,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "--workers above 1 needs PODIUM_REDIS_URL: the processes share room events and presence "
             "through Redis (README, 'Several processes')"
         )
+    _metrics_across_workers(settings, args.workers)  # before the app's modules load prometheus-client
     import uvicorn
 
     from podium.app import create_app
@@ -81,6 +140,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
         return 0
     janus = _one_local_janus(settings)
+    rtmp = _one_local_rtmp(settings)
     try:
         # Each worker process builds its own app from the same environment (create_app reads it).
         uvicorn.run(
@@ -94,9 +154,28 @@ def cmd_serve(args: argparse.Namespace) -> int:
             proxy_headers=True,
         )
     finally:
+        if rtmp is not None:
+            rtmp.stop()
         if janus is not None:
             janus.stop()
     return 0
+
+
+def _one_local_rtmp(settings: Settings) -> LocalRtmp | None:
+    """With several worker processes, the RTMP server of lives (nginx-rtmp and its callbacks) runs
+    once, here, and the workers know lives are available (PODIUM_RTMP=external)."""
+    import os
+
+    from podium.kit.db import make_engine, make_sessionmaker
+    from podium.streaming.rtmp import start_rtmp
+
+    if settings.rtmp != "local":
+        return None
+    # Callbacks and the supervisor's recoveries use this engine for the life of the process; their
+    # webhooks and recordings wait for the workers' next poll (no dispatcher here).
+    server = start_rtmp(settings, make_sessionmaker(make_engine(settings.resolved_database_url)))
+    os.environ["PODIUM_RTMP"] = "external" if server is not None else "off"
+    return server
 
 
 def _one_local_janus(settings: Settings) -> LocalJanus | None:
@@ -128,8 +207,8 @@ def _one_local_janus(settings: Settings) -> LocalJanus | None:
     return janus
 
 
-def cmd_db_upgrade(_args: argparse.Namespace) -> int:
-    _migrate(get_settings())
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    _migrate(get_settings(), progress=True if args.progress else None)
     print(json.dumps({"status": "ok"}))
     return 0
 
@@ -421,7 +500,13 @@ def build_parser() -> argparse.ArgumentParser:
     db = commands.add_parser("db", help="database maintenance").add_subparsers(
         dest="db_command", required=True
     )
-    db.add_parser("upgrade", help="apply every migration").set_defaults(func=cmd_db_upgrade)
+    upgrade = db.add_parser("upgrade", help="apply every migration")
+    upgrade.add_argument(
+        "--progress",
+        action="store_true",
+        help="show each migration on stderr even when it is not a terminal (on a terminal: always)",
+    )
+    upgrade.set_defaults(func=cmd_db_upgrade)
 
     commands.add_parser(
         "worker", help="deliver the outbox (email, webhooks, jobs) and transcode media in this process"
@@ -542,8 +627,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    from podium.kit.logs import configure
+
+    configure(_log_format())
     args = build_parser().parse_args(argv)
     if getattr(args, "subdomain", "") is None:
         import secrets

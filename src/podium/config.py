@@ -86,6 +86,20 @@ class Settings(BaseSettings):
     view_live_seconds: int = 45
     # A MaxMind-format (.mmdb) country database for ppv/sessions; without it, Country is "Unknown".
     geoip_database: Path | None = None
+    # Boomstream lives (domain/lives, streaming/, ADR 0010): an RTMP server encoders publish to.
+    # "local": `podium serve` starts its own nginx (Debian's nginx and libnginx-mod-rtmp) with a
+    # config it writes under the data directory; "external": the parent `podium serve --workers N`
+    # runs it for its workers; "off": no lives (live/create is refused).
+    rtmp: str = "local"
+    # Where the RTMP server listens: loopback unless opened (e.g. "0.0.0.0:1935", and the firewall).
+    rtmp_listen: str = "127.0.0.1:1935"
+    # The rtmp:// address encoders are given (IngestUrl); default rtmp://<listen address>/live, with
+    # the host of PODIUM_PUBLIC_URL when listening on every interface.
+    rtmp_public_url: str | None = None
+    # HLS fragments of lives: short ones keep glass-to-glass latency low (an encoder should send a
+    # key frame at least this often).
+    rtmp_hls_fragment_seconds: float = 1.0
+
     # Guessing (domain/guard, README "Security"): only failed attempts count. A target (one
     # conference's PIN, one room-code prefix, one subscription's passwords, one login email) that
     # fails this many times within the window is locked for everyone for guard_lock_seconds, doubling
@@ -97,11 +111,43 @@ class Settings(BaseSettings):
     guard_window_seconds: int = 600
     guard_lock_seconds: int = 60
     guard_lock_max_seconds: int = 3600
+    # Observability (README "Observability"): ``/metrics`` answers only ``Authorization: Bearer <token>``
+    # when this is set, else only loopback clients; logs are JSON lines with ``PODIUM_LOG_FORMAT=json``.
+    metrics_token: str | None = None
+    log_format: str = "text"
 
     @field_validator("transcriber")
     @classmethod
     def _known_transcriber(cls, value: str) -> str:
         return check_transcriber_setting(value)
+
+    @field_validator("log_format")
+    @classmethod
+    def _known_log_format(cls, value: str) -> str:
+        if value.strip().lower() not in ("text", "json"):
+            raise ValueError('PODIUM_LOG_FORMAT must be "text" or "json"')
+        return value.strip().lower()
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _metrics_token(cls, value: str | None) -> str | None:
+        return value or None  # set but empty: no token (loopback only)
+
+    @field_validator("rtmp")
+    @classmethod
+    def _rtmp_mode(cls, value: str) -> str:
+        chosen = value.strip().lower()
+        if chosen not in RTMP_MODES:
+            raise ValueError(f"PODIUM_RTMP must be one of {', '.join(RTMP_MODES)}")
+        return chosen
+
+    @field_validator("rtmp_listen")
+    @classmethod
+    def _rtmp_address(cls, value: str) -> str:
+        host, _, port = value.strip().rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("PODIUM_RTMP_LISTEN must be host:port, e.g. 127.0.0.1:1935 or 0.0.0.0:1935")
+        return value.strip()
 
     @field_validator("redis_url")
     @classmethod
@@ -127,6 +173,22 @@ class Settings(BaseSettings):
         return self.sip_domain or f"sip.{urlparse(self.public_url).hostname or 'localhost'}"
 
     @property
+    def rtmp_port(self) -> int:
+        return int(self.rtmp_listen.rpartition(":")[2])
+
+    @property
+    def rtmp_ingest_url(self) -> str:
+        """The rtmp:// address encoders publish to (a live's stream key follows it after a slash)."""
+        if self.rtmp_public_url:
+            return self.rtmp_public_url.rstrip("/")
+        from urllib.parse import urlparse
+
+        host = self.rtmp_listen.rpartition(":")[0]
+        if host in ("0.0.0.0", "[::]", "::"):
+            host = urlparse(self.public_url).hostname or "127.0.0.1"
+        return f"rtmp://{host}:{self.rtmp_port}/live"
+
+    @property
     def maildir_path(self) -> Path:
         return self.data_dir / "maildir"
 
@@ -143,6 +205,7 @@ class Settings(BaseSettings):
         return _stored_secret(self.data_dir)
 
 
+RTMP_MODES = ("local", "external", "off")
 DEFAULT_TRANSCRIBER = "pocketsphinx"
 TRANSCRIBERS = ("pocketsphinx", "off")
 # The operator's own engine (kit/speech.CommandTranscriber): "command:/absolute/path".

@@ -76,6 +76,10 @@ class Links:
 
     # --- watching --------------------------------------------------------------------------------
 
+    def streaming(self, page_key: str) -> str:
+        """A conference's streaming page (domain/streams: the key names the conference, signed)."""
+        return f"{self.base}/stream/{quote(page_key, safe='')}"
+
     def watch(self, media_code: str, *, embed: bool = False) -> str:
         return f"{self.base}/watch/{media_code}" + ("?embed=1" if embed else "")
 

@@ -35,6 +35,7 @@ class AfterCommit:
     room_events: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     wake_outbox: bool = False
     wake_media: bool = False
+    wake_streams: bool = False
 
 
 def after_commit(session: Session) -> AfterCommit:
@@ -58,6 +59,11 @@ def wake_outbox(session: Session) -> None:
 def wake_media(session: Session) -> None:
     """A media job was queued: start it now rather than at the next poll."""
     after_commit(session).wake_media = True
+
+
+def wake_streams(session: Session) -> None:
+    """A stream was started or stopped: the stream keepers look now rather than at the next poll."""
+    after_commit(session).wake_streams = True
 
 
 def take_after_commit(session: Session) -> AfterCommit:

@@ -14,6 +14,7 @@ from podium.models.auth import ApiSession, OAuthAuthorizationCode, OAuthClient, 
 from podium.models.conference import Conference, Folder
 from podium.models.contact import Contact
 from podium.models.guard import GuardCounter
+from podium.models.live import Live, LiveState
 from podium.models.media import Media, MediaImage, MediaRendition, MediaStatus
 from podium.models.outbox import OutboxMessage
 from podium.models.participant import Participant
@@ -28,6 +29,7 @@ from podium.models.paywall import (
     ViewSession,
 )
 from podium.models.recording import Recording, RecordingState, TranscriptState
+from podium.models.stream import Stream, StreamState
 from podium.models.subscription import (
     Feature,
     HostSubscription,
@@ -39,7 +41,11 @@ from podium.models.subscription import (
 from podium.models.tenancy import Company, Credential, Host, Reseller
 
 __all__ = [
+    "Live",
+    "LiveState",
     "Recording",
+    "Stream",
+    "StreamState",
     "RecordingState",
     "TranscriptState",
     "Attendance",

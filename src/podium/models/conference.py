@@ -52,6 +52,8 @@ class Conference(Timestamped, Base):
             postgresql_where=text("deleted_at IS NULL"),
         ),
         Index("ix_conferences_company_live", "company_id", "deleted_at"),
+        # The stream keepers look for broadcasts due to start every few seconds.
+        Index("ix_conferences_broadcast", "broadcast_state", "starts_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -89,7 +91,12 @@ class Conference(Timestamped, Base):
     auto_transcribe: Mapped[bool] = mapped_column(Boolean, default=False)
     host_initiated_recording: Mapped[bool] = mapped_column(Boolean, default=False)
     broadcast_stream_url: Mapped[str | None] = mapped_column(String(2048))
+    # NEW | STARTED | STOPPED | FAILED (domain/streams/broadcasts.py); why it FAILED.
     broadcast_state: Mapped[str | None] = mapped_column(String(8))
+    broadcast_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # The server process preparing or playing the broadcast, and until when it holds it (renewed).
+    broadcast_owner: Mapped[str | None] = mapped_column(String(64))
+    broadcast_lease_until: Mapped[datetime | None] = mapped_column(DateTime)
     is_streaming: Mapped[bool] = mapped_column(Boolean, default=False)
     moderator_token: Mapped[str | None] = mapped_column(String(32), index=True)
     # Recurrence: the master holds the RRULE; instances point at it.

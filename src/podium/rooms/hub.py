@@ -28,6 +28,7 @@ from fastapi import WebSocket
 
 from podium.config import Settings
 from podium.kit.bus import Bus, InProcessBus, RedisBus
+from podium.kit.metrics import ROOM_CONNECTIONS
 from podium.rooms.presence import LocalPresence, Member, Presence, RedisPresence
 from podium.rooms.service import is_moderator
 
@@ -83,6 +84,8 @@ class RoomHub:
         self.sockets: dict[str, Connection] = {}  # this process's, by connection key
         self.on_ended: Callable[[int], None] | None = None  # closes an ended conference's media room
         self.on_order: OrderHandler | None = None
+        # Told every room event this process receives (cheap and non-blocking: on the event loop).
+        self.on_event: Callable[[int, dict[str, Any]], None] | None = None
         # Records the departure of a member whose process died (``keep_media``: its media token is
         # in use again, by the same visitor reconnected to another process).
         self.on_vanished: Callable[[Member, bool], None] | None = None
@@ -113,6 +116,7 @@ class RoomHub:
         connection.process = self.presence.process
         self.sockets[connection.key] = connection
         await self.presence.put(connection.member())
+        ROOM_CONNECTIONS.inc()
 
     async def update(self, connection: Connection) -> None:
         """The connection changed (admitted, publishing): every process sees it."""
@@ -125,6 +129,10 @@ class RoomHub:
             await self.presence.remove(connection.member())
         except Exception:  # noqa: BLE001 - Redis away: the leave is still recorded
             log.warning("presence: could not remove a member", exc_info=True)
+
+    async def census(self) -> tuple[int, int]:
+        """(rooms with someone in them, people in rooms) on every process (``/metrics``)."""
+        return await self.presence.census()
 
     async def members(self, conference_id: int) -> list[Member]:
         """Everyone in the room, on every process, in arrival order."""
@@ -228,6 +236,8 @@ class RoomHub:
 
     async def _deliver(self, conference_id: int, event: dict[str, Any]) -> None:
         await self._send(self._local(conference_id), event)
+        if self.on_event is not None:
+            self.on_event(conference_id, event)  # e.g. the stream keeper's compositors (a screen share)
         if event.get("type") == "ended":
             for connection in self._local(conference_id):
                 with contextlib.suppress(Exception):  # already gone: nothing to close

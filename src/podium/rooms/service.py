@@ -15,12 +15,16 @@ from podium.domain.attendance.service import AttendanceService
 from podium.domain.conferences.lifecycle import end_active, end_if_empty
 from podium.domain.conferences.room_records import RoomRecords
 from podium.domain.joining.service import JoinTicket
+from podium.domain.lives.service import LiveService
 from podium.domain.recordings.service import RecordingService, auto_record_of, host_initiated_of
+from podium.domain.streams.service import StreamService, auto_stream_of, streaming_url
 from podium.kit import tokens
 from podium.kit.clock import utcnow
 from podium.kit.errors import Conflict, DomainError, ErrorCode, InvalidInput, LinkRevoked, NotFound
+from podium.kit.uow import room_event
 from podium.models.conference import Conference
 from podium.models.recording import Recording
+from podium.models.stream import Stream
 from podium.rooms.janus import JanusClient, JanusUnavailable, MediaPool
 
 log = logging.getLogger(__name__)
@@ -291,6 +295,10 @@ class RoomService:
             first = not recordings.of_conference(conference.id)
             if first or (is_moderator(seat.role) and host_initiated_of(self.session, conference)):
                 self._record_automatically(conference)
+        if auto_stream_of(self.session, conference) != "none":
+            streamed = StreamService(self.session, self.settings).live_media_id(conference.id) is not None
+            if not streamed or (is_moderator(seat.role) and host_initiated_of(self.session, conference)):
+                self._stream_automatically(conference)
         return attendance.id
 
     # --- recording ------------------------------------------------------------------------------
@@ -346,11 +354,61 @@ class RoomService:
                 log.info("conference %s: recording not stopped at the media server: %s", conference_id, exc)
         return recording
 
+    # --- streaming ------------------------------------------------------------------------------
+
+    def start_streaming(self, conference_id: int, *, started_by: str) -> Stream:
+        """Stream the meeting from now into the conference's live (made on its first stream); a
+        server process's keeper starts the compositor once this commits (rooms/streams.py).
+
+        Raises:
+            Conflict: already streaming, or the meeting is not live.
+            Forbidden: the host has live streaming off.
+            MediaUnavailable: no media server (nothing to compose).
+        """
+        conference = self._live(conference_id)
+        if self.pool is None:
+            raise self._unavailable()
+        streams = StreamService(self.session, self.settings)
+        streams.may_stream(conference)
+        # One live per conference, kept across its streams: its streaming page stays the same.
+        live = LiveService(self.session, self.settings).for_internal_publisher(
+            conference.company_id, title=conference.title, media_id=streams.live_media_id(conference.id)
+        )
+        return streams.start(conference, started_by=started_by, live_media_id=live.media_id)
+
+    def stop_streaming(self, conference_id: int, *, actor: str) -> Stream | None:
+        conference = self._live(conference_id)
+        return StreamService(self.session, self.settings).stop(conference, actor=actor)
+
+    def streaming(self, conference_id: int) -> dict[str, Any] | None:
+        """The running stream as the room shows it (its kind and streaming page), or None."""
+        stream = StreamService(self.session, self.settings).running(conference_id)
+        if stream is None:
+            return None
+        return {
+            "kind": stream.kind,
+            "state": stream.state,
+            "url": streaming_url(self.settings, conference_id),
+        }
+
+    def _stream_automatically(self, conference: Conference) -> None:
+        """Start the automatic stream unless one runs; a refusal never keeps anyone out: it is logged."""
+        if self.pool is None or StreamService(self.session, self.settings).running(conference.id) is not None:
+            return
+        try:
+            with self.session.begin_nested():
+                self.start_streaming(conference.id, started_by="auto")
+        except DomainError as error:
+            log.warning("conference %s did not start streaming: %s", conference.id, error.message)
+
     def is_recording(self, conference_id: int) -> bool:
         return RecordingService(self.session, self.settings).active(conference_id) is not None
 
     def note_screen_share(self, conference_id: int, publisher_id: int, on: bool) -> None:
+        """A share takes the stage of the recording (its notes) and of the stream (the process
+        running the conference's compositor hears the room event: rooms/streams.py)."""
         RecordingService(self.session, self.settings).note_screen_share(conference_id, publisher_id, on)
+        room_event(self.session, conference_id, {"type": "stage", "publisher": publisher_id, "on": on})
 
     def note_publisher(self, attendance_id: int, publisher_id: int | None) -> None:
         RecordingService(self.session, self.settings).note_publisher(attendance_id, publisher_id)

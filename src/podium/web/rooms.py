@@ -116,11 +116,12 @@ async def signaling(websocket: WebSocket) -> None:
             for m in await hub.members(seat.conference_id)
             if m.key == me.key or (not m.waiting and m.media_token != me.media_token)
         ]
-        recording, resume_key = await run_in_threadpool(
+        recording, streaming, resume_key = await run_in_threadpool(
             unit_of_work,
             websocket,
             lambda ctx: (
                 _rooms(ctx, websocket).is_recording(seat.conference_id),
+                _rooms(ctx, websocket).streaming(seat.conference_id),
                 _rooms(ctx, websocket).resume_key(seat),
             ),
         )
@@ -131,6 +132,7 @@ async def signaling(websocket: WebSocket) -> None:
                 "you": me.describe(),
                 "participants": present,
                 "recording": recording,
+                "streaming": streaming,
                 "key": resume_key,
             }
         )
@@ -188,6 +190,11 @@ async def signaling(websocket: WebSocket) -> None:
                     await websocket.send_json({"type": "error", "message": "Only moderators can record"})
                     continue
                 await _record(websocket, seat.conference_id, me, bool(message.get("on")))
+            elif kind == "stream" and not me.waiting:
+                if not is_moderator(me.role):
+                    await websocket.send_json({"type": "error", "message": "Only moderators can stream"})
+                    continue
+                await _stream(websocket, seat.conference_id, me, bool(message.get("on")))
             elif kind in ("admit", "mute", "remove", "end"):
                 if not is_moderator(me.role):
                     await websocket.send_json({"type": "error", "message": "Only moderators can do that"})
@@ -250,6 +257,22 @@ async def _record(websocket: WebSocket, conference_id: int, me: Connection, on: 
             rooms.start_recording(conference_id, started_by=f"moderator:{me.name}"[:64])
         else:
             rooms.stop_recording(conference_id)
+
+    try:
+        await run_in_threadpool(unit_of_work, websocket, work)
+    except DomainError as error:
+        await websocket.send_json({"type": "error", "message": error.message})
+
+
+async def _stream(websocket: WebSocket, conference_id: int, me: Connection, on: bool) -> None:
+    """A moderator starts or stops the meeting's live stream; everyone is told by the room event."""
+
+    def work(ctx: Context) -> None:
+        rooms = _rooms(ctx, websocket)
+        if on:
+            rooms.start_streaming(conference_id, started_by=f"moderator:{me.name}"[:64])
+        else:
+            rooms.stop_streaming(conference_id, actor=f"moderator:{me.name}"[:64])
 
     try:
         await run_in_threadpool(unit_of_work, websocket, work)

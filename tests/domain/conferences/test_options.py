@@ -10,7 +10,7 @@ import pytest
 from podium.domain.conferences.options import check_media_modes
 from podium.domain.conferences.scheduling import SchedulingService
 from podium.domain.conferences.schemas import ConferenceOptions
-from podium.kit.errors import Forbidden, InvalidInput
+from podium.kit.errors import Conflict, Forbidden, InvalidInput
 from tests.domain.conferences.conftest import Scene, options, soon
 
 
@@ -94,13 +94,19 @@ def test_a_changed_stream_url_starts_over_and_none_clears_it(
         "https://cdn.example/a.mp4",
         "NEW",
     )
-    conference.broadcast_state = "STARTED"
-    scheduling.update(
-        scene.ca, conference.id, ConferenceOptions(broadcast_stream_url="https://cdn.example/a.mp4")
-    )
-    assert conference.broadcast_state == "STARTED"  # the same URL: nothing changes
     scheduling.update(scene.ca, conference.id, ConferenceOptions(broadcast_stream_url=None))
     assert (conference.broadcast_stream_url, conference.broadcast_state) == (None, None)
+    scheduling.update(
+        scene.ca, conference.id, ConferenceOptions(broadcast_stream_url="https://cdn.example/b.mp4")
+    )
+    conference.broadcast_state = "STARTED"
+    scheduling.update(
+        scene.ca, conference.id, ConferenceOptions(broadcast_stream_url="https://cdn.example/b.mp4")
+    )
+    assert conference.broadcast_state == "STARTED"  # the same URL: nothing changes
+    # Once it played, it stays (tests/domain/conferences/test_broadcast_url.py has the rules).
+    with pytest.raises(Conflict, match="cannot be changed after the conference's start"):
+        scheduling.update(scene.ca, conference.id, ConferenceOptions(broadcast_stream_url=None))
 
 
 def test_reservationless_starts_now_and_refuses_start_and_schedule(

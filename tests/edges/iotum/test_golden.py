@@ -225,6 +225,7 @@ PART_TWO_DYNAMIC = DYNAMIC_KEYS | {
     "conference_id",
     "moderator_token",
     "room_url",
+    "streaming_url",
     "one_time_access_code",
     "start",
     "end_time",

@@ -11,6 +11,7 @@ from podium.domain.audit.service import log_action
 from podium.domain.conferences.timing import end_of, has_live_attendance, require_active
 from podium.domain.outbox.service import enqueue
 from podium.domain.recordings.segments import stop_segment
+from podium.domain.streams.ending import end_stream
 from podium.kit.clock import utcnow
 from podium.kit.uow import room_event
 from podium.models.conference import Conference
@@ -49,8 +50,8 @@ def stop_live(
     if conference.ended_at is not None or conference.started_at is None:
         return False
     conference.ended_at = at
-    conference.is_streaming = False
     stop_segment(session, conference, at)  # a recording ends with the meeting
+    end_stream(session, conference, at, actor=actor_label)  # so does a stream
     for attendance in AttendanceRepository(session).open_for_conference(conference.id):
         attendance.left_at = max(at, attendance.joined_at)
     session.flush()

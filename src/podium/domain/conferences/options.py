@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from podium.domain.conferences.schemas import MUTE_MODES, ConferenceOptions, Unset
 from podium.domain.subscriptions.service import SubscriptionService
-from podium.kit.errors import Forbidden, InvalidInput
+from podium.kit.clock import utcnow
+from podium.kit.errors import Conflict, Forbidden, InvalidInput
+from podium.kit.uow import wake_streams
 from podium.kit.validation import check_length
 from podium.models.conference import Conference
 from podium.models.subscription import Feature
@@ -42,6 +44,7 @@ def apply_options(conference: Conference, options: ConferenceOptions) -> None:
     Raises:
         InvalidInput: a value breaks a rule (length, duration bounds, mute mode, PIN digits, stream URL,
             recording and streaming modes).
+        Conflict: ``broadcast_stream_url`` changed after the conference's start.
     """
     if not isinstance(options.subject, Unset):
         conference.title = check_length("subject", options.subject, SUBJECT_MAX)
@@ -75,12 +78,42 @@ def apply_options(conference: Conference, options: ConferenceOptions) -> None:
             raise InvalidInput("security_pin must be 3 to 16 digits", field="security_pin")
         conference.security_pin = pin or None
     if not isinstance(options.broadcast_stream_url, Unset):
-        url = options.broadcast_stream_url or ""
-        if url and not STREAM_URL_RE.match(url):
-            raise InvalidInput("broadcast_stream_url must be an http(s) URL", field="broadcast_stream_url")
-        if url != (conference.broadcast_stream_url or ""):
-            conference.broadcast_stream_url = url or None
-            conference.broadcast_state = "NEW" if url else None
+        set_broadcast_url(conference, options.broadcast_stream_url or "")
+
+
+def set_broadcast_url(conference: Conference, url: str) -> None:
+    """The MP4 played at the start (domain/streams/broadcasts.py): a new URL, or the same one after a
+    failure, waits again (``NEW``) until the start; from the start on it cannot change.
+
+    Raises:
+        InvalidInput: not an http(s) URL.
+        Conflict: the conference's start has passed, or its broadcast has played.
+    """
+    if url and not STREAM_URL_RE.match(url):
+        raise InvalidInput("broadcast_stream_url must be an http(s) URL", field="broadcast_stream_url")
+    started = conference.starts_at is not None and utcnow() >= conference.starts_at
+    if url == (conference.broadcast_stream_url or ""):  # clients send every field again on update
+        if url and conference.broadcast_state == "FAILED" and not started:
+            reset_broadcast(conference, url)  # another try
+        return
+    if started or conference.broadcast_state in ("STARTED", "STOPPED"):
+        raise Conflict(
+            "broadcast_stream_url cannot be changed after the conference's start "
+            f"(the broadcast is {conference.broadcast_state or 'not set'})"
+        )
+    reset_broadcast(conference, url or None)
+
+
+def reset_broadcast(conference: Conference, url: str | None) -> None:
+    """``url`` waits for the conference's start (``NEW``), held by no server process yet; the stream
+    keepers look at once (one may be due to fetch it: a reservationless conference starts now)."""
+    conference.broadcast_stream_url = url
+    conference.broadcast_state = "NEW" if url else None
+    conference.broadcast_reason = ""
+    conference.broadcast_owner, conference.broadcast_lease_until = None, None
+    session = object_session(conference)
+    if url and session is not None:
+        wake_streams(session)
 
 
 def check_features(session: Session, host: Host, conference: Conference) -> None:

@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 from podium.config import Settings
 from podium.domain.access.conferences import ConferenceAccess
 from podium.domain.actor import Actor
-from podium.domain.attendance.repository import AttendanceRepository
 from podium.domain.auth.service import AuthService
 from podium.domain.chat.service import ChatService
 from podium.domain.conferences import lifecycle, rows
@@ -43,6 +42,7 @@ from podium.domain.conferences.timing import (
 )
 from podium.domain.contacts.service import Book, ContactService, ContactView
 from podium.domain.recordings.service import RecordingService
+from podium.domain.streams.service import StreamService, streaming_url
 from podium.kit.clock import utcnow
 from podium.kit.errors import Conflict, InvalidInput
 from podium.models.conference import Conference
@@ -347,6 +347,7 @@ class SchedulingService:
                 {"email": p.email, "moderator": p.role != ParticipantRole.PARTICIPANT} for p in participants
             ],
             room_url=RoomUrls(self.settings).of(conference),
+            streaming_url=streaming_url(self.settings, conference.id),
             active=is_active(self.session, conference),
             start_local=local(start, zone).strftime(TIME_FORMAT),
             end_local=local(end_of(conference), zone).strftime(TIME_FORMAT),
@@ -382,27 +383,19 @@ class SchedulingService:
             Forbidden: the organiser is beyond the actor's scope.
         """
         conference, _ = self._access(actor).conference(conference_id)
-        return sum(
-            1
-            for a in AttendanceRepository(self.session).open_for_conference(conference.id)
-            if a.via == "stream"
-        )
+        return StreamService(self.session, self.settings).viewers(conference.id)
 
     # --- other actions ---------------------------------------------------------------------------
 
     def stop_streaming(self, actor: Actor, conference_id: int) -> None:
-        """Stop the conference's livestream (and its broadcast, when one is playing).
+        """Stop the conference's livestream (nothing to do when none runs).
 
         Raises:
             NotFound: no such live conference.
             Forbidden: the organiser is beyond the actor's scope.
         """
         conference, _ = self._access(actor).conference(conference_id)
-        conference.is_streaming = False
-        if conference.broadcast_state == "STARTED":
-            conference.broadcast_state = "STOPPED"
-        self.session.flush()
-        rows.audit(self.session, "conference.streaming_stopped", conference, actor.label)
+        StreamService(self.session, self.settings).stop(conference, actor=actor.label)
 
     def dial_number(self, actor: Actor, conference_id: int, dial: DialOut) -> str:
         """Record a dial-out into an active conference (placed by a telephony gateway when one is

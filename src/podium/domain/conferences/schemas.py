@@ -125,6 +125,7 @@ class ConferenceView:
     moderator_people: list[dict[str, Any]]
     participant_emails: list[dict[str, Any]]
     room_url: str
+    streaming_url: str
     active: bool
     start_local: str
     end_local: str

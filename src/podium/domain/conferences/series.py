@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from podium.domain.conferences.access_codes import conference_codes
+from podium.domain.conferences.options import reset_broadcast
 from podium.domain.conferences.recurrence import Schedule, parse
 from podium.domain.conferences.repository import ConferenceRepository
 from podium.domain.conferences.roster import Roster, Seat
@@ -35,8 +36,7 @@ SERIES_FIELDS = (
     "mute_mode",
     "security_pin",
     "secure_url",
-    "broadcast_stream_url",
-    "broadcast_state",
+    "broadcast_stream_url",  # each instance plays it at its own start (its own broadcast state)
     "access_code",
     "one_time_code",
     "moderator_token",
@@ -82,6 +82,7 @@ class Series:
             **{name: getattr(template, name) for name in SERIES_FIELDS if name != "schedule"},
             **fields,
         )
+        reset_broadcast(instance, instance.broadcast_stream_url)
         self.repo.add(instance)
         return instance
 
@@ -154,7 +155,10 @@ class Series:
         """The instances that have not started take the master's options (and invitees, when named)."""
         for instance in self.members(master):
             if instance.id != master.id and instance.started_at is None:
+                broadcast = instance.broadcast_stream_url
                 for name in SERIES_FIELDS:
                     setattr(instance, name, getattr(master, name))
+                if instance.broadcast_stream_url != broadcast:
+                    reset_broadcast(instance, instance.broadcast_stream_url)
                 set_validity(instance)
                 self.roster.seat(instance, host, seats)

@@ -31,6 +31,8 @@ EVENTS_BY_ACTION: dict[str, str] = {
     "conference.started": "conference_start",
     "conference.ended": "conference_end",
     "conference.recording_started": "start_recording",
+    "conference.streaming_started": "start_streaming",
+    "conference.streaming_stopped": "stop_streaming",
     "conference.access_code_reused": "one_time_access_code_reused",
     "conference.created": "conference_created",
     "conference.updated": "conference_updated",
@@ -44,6 +46,8 @@ BOOMSTREAM_EVENTS = (
     "media.failed",
     "screenshots.completed",
     "ppv.bought",
+    "live.started",
+    "live.stopped",
 )
 BOOMSTREAM_RETRY = {"retry_every": 600, "max_attempts": 4}
 

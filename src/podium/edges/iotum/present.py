@@ -200,15 +200,24 @@ def conference(view: ConferenceView, recordings: Sequence[RecordingView] = ()) -
         "moderators": view.moderators,
         "participant_emails": view.participant_emails,
         "is_streaming": c.is_streaming,
+        "streaming_url": view.streaming_url,
         "moderator_token": c.moderator_token,
-        "broadcast_stream_url": {"source": c.broadcast_stream_url, "state": c.broadcast_state}
-        if c.broadcast_stream_url
-        else None,
+        "broadcast_stream_url": broadcast(c),
     }
     if view.master is not None:
         body["is_master"] = view.master.id == c.id
         body["master_id"] = view.master.id
         body["schedule"] = view.master.schedule
+    return body
+
+
+def broadcast(c: Conference) -> dict[str, Any] | None:
+    """``broadcast_stream_url``: the file and its state; why it failed, when it did (docs/compat.md)."""
+    if not c.broadcast_stream_url:
+        return None
+    body: dict[str, Any] = {"source": c.broadcast_stream_url, "state": c.broadcast_state}
+    if c.broadcast_state == "FAILED":
+        body["reason"] = c.broadcast_reason or "The broadcast failed"
     return body
 
 
@@ -309,6 +318,7 @@ def conference_detail(
         "conference_id": c.id,
         "moderators": view.moderator_people,
         "is_streaming": c.is_streaming,
+        "streaming_url": view.streaming_url,
         "time_zone": str(zone),
         "room_url": view.room_url,
         "moderator_token": c.moderator_token,

@@ -39,7 +39,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from podium.domain.recordings.layout import FRAME_RATE
 
@@ -89,6 +89,10 @@ class BroadcastSpec:
         return spec
 
 
+class ProcessSpec(Protocol):
+    def to_json(self) -> str: ...
+
+
 class Broadcast:
     """One compositor process, seen from the server.
 
@@ -96,10 +100,16 @@ class Broadcast:
     failed or is not publishing yet); ``screen()`` passes on a screen share; ``stop()`` asks for a
     clean stop (SIGTERM) and waits for it. ``alive`` says whether the process runs; ``failure`` why it
     stopped on its own (None while it runs, and after a clean stop).
+
+    The playout of a conference's ``broadcast_stream_url`` (``playout.Playout``) is supervised the
+    same way: another ``module``, the same spec-on-stdin and status lines.
     """
 
+    module = "podium.rooms.broadcast"
+    what = "the compositor"
+
     def __init__(
-        self, spec: BroadcastSpec, *, on_event: Callable[[dict[str, Any]], None] | None = None
+        self, spec: ProcessSpec, *, on_event: Callable[[dict[str, Any]], None] | None = None
     ) -> None:
         self.spec = spec
         self.on_event = on_event
@@ -130,14 +140,14 @@ class Broadcast:
         if process is None or process.poll() is None or self._stopping or process.returncode == 0:
             return None
         last = self._stderr[-1] if self._stderr else ""
-        return f"the compositor exited with status {process.returncode}" + (f": {last}" if last else "")
+        return f"{self.what} exited with status {process.returncode}" + (f": {last}" if last else "")
 
     def start(self) -> None:
         """Launch the process and hand it the spec (on its standard input, never on a command line)."""
         if self._process is not None:
             raise RuntimeError("this broadcast was started already")
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "podium.rooms.broadcast"],
+            [sys.executable, "-m", self.module],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -184,7 +194,7 @@ class Broadcast:
                 elif kind == "feeds":
                     self.feeds = (int(event.get("video", 0)), int(event.get("audio", 0)))
                 elif kind == "failed":
-                    self._failure = str(event.get("reason") or "the compositor failed")
+                    self._failure = str(event.get("reason") or f"{self.what} failed")
                     self.publishing = False
                 elif kind == "stopped":
                     self.publishing = False

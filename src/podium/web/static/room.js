@@ -62,6 +62,7 @@
     $("room").hidden = false;
     $("end-meeting").hidden = !entry.moderator;
     $("toggle-recording").hidden = !entry.moderator;
+    $("toggle-streaming").hidden = !entry.moderator;
     openSocket(entry);
     if (entry.waiting) status("Waiting for a moderator to let you in");
     else startMedia(entry);
@@ -87,6 +88,7 @@
         state.reconnects = 0;
         state.people.clear();
         showRecording(Boolean(message.recording));
+        showStreaming(message.streaming || null);
         message.participants.forEach((p) => state.people.set(p.id, p));
         renderPeople();
       } else if (message.type === "waiting") {
@@ -122,6 +124,16 @@
         showRecording(Boolean(message.on));
         if (message.on && state.sharing) tellSharing();  // a share already on takes the new recording's stage
         addChat("System", message.on ? "Recording started" : "Recording stopped", true);
+      } else if (message.type === "streaming") {
+        const was = Boolean(state.streaming);
+        showStreaming(message.on ? Object.assign({}, state.streaming || {}, message) : null);
+        if (message.on && !was) addChat("System", "Live stream started", true);
+        if (!message.on && was) {
+          addChat("System", message.failure ? "Live stream failed: " + message.failure : "Live stream stopped", true);
+        }
+      } else if (message.type === "question") {
+        // Viewers of the streaming page ask; moderators see it here.
+        addChat("Question from " + message.from, message.text, false);
       } else if (message.type === "error") {
         status(message.message);
       }
@@ -144,6 +156,17 @@
     const button = $("toggle-recording");
     button.textContent = on ? "Stop recording" : "Start recording";
     button.setAttribute("aria-pressed", on ? "true" : "false");
+  }
+
+  // Everyone sees that the meeting is streamed live (and where); moderators start and stop it.
+  function showStreaming(stream) {
+    state.streaming = stream;
+    const indicator = $("streaming-indicator");
+    indicator.hidden = !stream;
+    if (stream && stream.url) $("streaming-link").href = stream.url;
+    const button = $("toggle-streaming");
+    button.textContent = stream ? "Stop streaming" : "Start streaming";
+    button.setAttribute("aria-pressed", stream ? "true" : "false");
   }
 
   function command(type, id) {
@@ -351,6 +374,11 @@
   });
   $("leave").addEventListener("click", () => hangUp(true));
   $("end-meeting").addEventListener("click", () => command("end", null));
+  $("toggle-streaming").addEventListener("click", () => {
+    if (state.socket && state.socket.readyState === 1) {
+      state.socket.send(JSON.stringify({ type: "stream", on: !state.streaming }));
+    }
+  });
   $("toggle-recording").addEventListener("click", () => {
     if (state.socket && state.socket.readyState === 1) {
       state.socket.send(JSON.stringify({ type: "record", on: !state.recording }));

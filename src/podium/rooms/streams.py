@@ -1,0 +1,266 @@
+"""The stream keeper: each server process runs the compositors of the streams it holds.
+
+A stream row (models/stream.py) says a conference should stream; the keeper of some process claims
+its lease, starts the compositor (rooms/broadcast.py: a separate process that joins the room's
+VideoRoom as a hidden subscriber and publishes the composed meeting over RTMP into the conference's
+live) and renews the lease while it runs. A stream that ends (a moderator, the API, the meeting's
+end) is stopped by its holder at its next look; a process that dies lets its leases lapse and another
+process's keeper takes the streams over; a compositor that cannot publish is retried, then the stream
+ends as failed with the reason (the room and the API say so).
+
+The keeper also plays conferences' ``broadcast_stream_url`` into their rooms at their start
+(``rooms/broadcast/playout_keeper.py``, domain/streams/broadcasts.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from podium.config import Settings
+from podium.domain.streams.service import StreamService
+from podium.kit import uow
+from podium.kit.clock import utcnow
+from podium.models.stream import Stream
+from podium.rooms.broadcast import Broadcast, BroadcastSpec
+from podium.rooms.broadcast.playout_keeper import Playouts
+from podium.rooms.janus import JanusClient, JanusUnavailable, MediaPool
+from podium.rooms.service import RoomService
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(seconds=15)
+LOOK_EVERY = 2.0  # seconds between looks when nothing wakes the keeper
+ATTEMPTS = 3  # compositor starts before a stream ends as failed
+PUBLISH_TIMEOUT = 20.0  # seconds a compositor has to start publishing
+
+
+# Where a stream's compositor publishes: the live's RTMP ingest on loopback (streaming/, lives).
+PublishUrl = Callable[[Session, Stream], str]
+
+
+@dataclass
+class _Running:
+    conference_id: int
+    broadcast: Broadcast
+    server: JanusClient
+    token: str
+    started: float
+    live: bool = False
+
+
+class StreamKeeper:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        settings: Settings,
+        pool: MediaPool | None,
+        publish_url: PublishUrl,
+        dispatcher: uow.Dispatcher = uow.NO_DISPATCH,
+    ) -> None:
+        self.sessions, self.settings, self.pool = sessions, settings, pool
+        self.publish_url = publish_url
+        self.dispatcher = dispatcher
+        self.owner = f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
+        self.running: dict[int, _Running] = {}
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self.playouts = Playouts(
+            sessions,
+            settings,
+            lambda: self.pool,
+            self.owner,
+            dispatcher=dispatcher,
+            wake=self.wake,
+            compositor_feeds=self._feeds,
+        )
+
+    # --- the loop -------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is None and self.pool is not None:
+            self._thread = threading.Thread(target=self._loop, name="podium-streams", daemon=True)
+            self._thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Stop every compositor this process runs and let their streams go (a restart, or another
+        process, takes them over while their meetings last)."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+        with self._lock:
+            self.playouts.stop()
+            held = list(self.running)
+            for stream_id in held:
+                self._halt(stream_id)
+        if held:
+            uow.run(self.sessions, self.settings, lambda ctx: self._service(ctx).release(self.owner, held))
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.look()
+            except Exception:  # noqa: BLE001 - the keeper must outlive a database hiccup
+                log.exception("the stream keeper's look failed")
+            self._wake.wait(min(LOOK_EVERY, self.playouts.next_look()))
+            self._wake.clear()
+
+    def look(self) -> None:
+        """One pass: renew what this process holds, stop what ended, restart or fail what died,
+        and take over streams nobody holds."""
+        with self._lock:
+            self._renew()
+            self._watch()
+            self._claim()
+            self.playouts.look()
+
+    # --- steps ----------------------------------------------------------------------------------
+
+    def _renew(self) -> None:
+        if not self.running:
+            return
+        running = list(self.running)
+        held = uow.run(
+            self.sessions,
+            self.settings,
+            lambda ctx: self._service(ctx).renew(self.owner, running, utcnow() + LEASE),
+        )
+        for stream_id in list(self.running):
+            if stream_id not in held:  # ended (or, after a long stall, taken over)
+                self._halt(stream_id)
+
+    def _watch(self) -> None:
+        for stream_id, run in list(self.running.items()):
+            if run.broadcast.alive and not run.live and run.broadcast.wait_publishing(0):
+                run.live = True
+                self._mark_live(stream_id)
+            elif not run.broadcast.alive or (
+                not run.live and time.monotonic() - run.started > PUBLISH_TIMEOUT
+            ):
+                reason = run.broadcast.failure or (
+                    "the compositor stopped" if not run.broadcast.alive else "the compositor did not publish"
+                )
+                log.warning("stream %s: compositor stopped: %s", stream_id, reason)
+                self._halt(stream_id)
+                self._after_failure(stream_id, reason)
+
+    def _claim(self) -> None:
+        now = utcnow()
+        candidates = uow.run(self.sessions, self.settings, lambda ctx: self._service(ctx).unheld(now))
+        for stream_id in candidates:
+            if self._stop.is_set():
+                return
+            if not self._claim_one(stream_id, now):
+                continue  # another process won it
+            try:
+                self._launch(stream_id)
+            except Exception as exc:  # noqa: BLE001 - a stream that cannot start must not stop the keeper
+                log.warning("stream %s did not start: %s", stream_id, exc)
+                self._after_failure(stream_id, str(exc) or type(exc).__name__)
+
+    def _claim_one(self, stream_id: int, now: datetime) -> bool:
+        def work(ctx: uow.Context) -> bool:
+            return self._service(ctx).claim(stream_id, self.owner, now, now + LEASE)
+
+        return uow.run(self.sessions, self.settings, work)
+
+    def _launch(self, stream_id: int) -> None:
+
+        def prepare(ctx: uow.Context) -> tuple[JanusClient, int, str, str, int] | None:
+            found = self._service(ctx).to_launch(stream_id)
+            if found is None:
+                return None
+            stream, conference = found
+            server = RoomService(ctx.session, self.settings, self.pool).ensure_room(conference)
+            assert conference.media_room is not None
+            return (
+                server,
+                conference.media_room,
+                stream.kind,
+                self.publish_url(ctx.session, stream),
+                conference.id,
+            )
+
+        prepared = uow.run(self.sessions, self.settings, prepare, self.dispatcher)
+        if prepared is None:
+            return
+        server, room, kind, output, conference_id = prepared
+        token = secrets.token_hex(16)
+        try:
+            server.add_token(token)
+        except JanusUnavailable as exc:
+            raise RuntimeError(f"the media server is unavailable: {exc}") from exc
+        broadcast = Broadcast(
+            BroadcastSpec(
+                janus_api_url=server.endpoint.api_url,
+                janus_token=token,
+                room=room,
+                output_url=output,
+                video=kind == "video",
+            )
+        )
+        broadcast.start()
+        self.running[stream_id] = _Running(conference_id, broadcast, server, token, started=time.monotonic())
+        log.info("stream %s: compositor started for room %s", stream_id, room)
+
+    def on_room_event(self, conference_id: int, event: dict[str, Any]) -> None:
+        """A screen share started or stopped in a room whose stream this process composes: it takes
+        the stream's stage, as in the recording (the hub calls this for every room event)."""
+        if event.get("type") != "stage" or not isinstance(event.get("publisher"), int):
+            return
+        for run in list(self.running.values()):
+            if run.conference_id == conference_id:
+                run.broadcast.screen(int(event["publisher"]), bool(event.get("on")))
+
+    def _feeds(self, conference_id: int) -> tuple[int, int] | None:
+        """What the conference's compositor shows (cameras with a picture, people heard), when this
+        process runs it and it publishes."""
+        for run in self.running.values():
+            if run.conference_id == conference_id and run.live:
+                return run.broadcast.feeds
+        return None
+
+    def _halt(self, stream_id: int) -> None:
+        run = self.running.pop(stream_id, None)
+        if run is None:
+            return
+        run.broadcast.stop()
+        run.server.remove_token(run.token)
+
+    def _service(self, ctx: uow.Context) -> StreamService:
+        return StreamService(ctx.session, ctx.settings)
+
+    def _mark_live(self, stream_id: int) -> None:
+        uow.run(
+            self.sessions,
+            self.settings,
+            lambda ctx: self._service(ctx).publishing(stream_id),
+            self.dispatcher,
+        )
+
+    def _after_failure(self, stream_id: int, reason: str) -> None:
+        """Try again (the next look claims it) until the attempts run out; then the stream ends as
+        failed, with the reason."""
+        uow.run(
+            self.sessions,
+            self.settings,
+            lambda ctx: self._service(ctx).attempt_failed(stream_id, reason, attempts=ATTEMPTS),
+            self.dispatcher,
+        )
