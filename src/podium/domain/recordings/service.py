@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from podium.config import Settings
 from podium.domain.audit.service import log_action
+from podium.domain.hosts.conference_defaults import host_setting
 from podium.domain.recordings.repository import RecordingRepository
 from podium.domain.recordings.segments import stop_segment
 from podium.domain.subscriptions.service import SubscriptionService
@@ -51,21 +52,16 @@ STAGE_NOTES = "stage.jsonl"
 TRANSCRIPT_FILES = ("transcript.vtt", "transcript.txt", "transcript.json")
 
 
-def _host_setting(session: Session, conference: Conference, key: str, default: Any) -> Any:
-    host = session.get(Host, conference.host_id) if conference.host_id else None
-    return (host.settings or {}).get(key, default) if host is not None else default
-
-
 def auto_record_of(session: Session, conference: Conference) -> str:
     """What the conference records by itself: its own ``auto_record``, or else its host's default."""
     if conference.auto_record and conference.auto_record != "none":
         return conference.auto_record
-    return str(_host_setting(session, conference, "auto_record", "none") or "none")
+    return str(host_setting(session, conference, "auto_record", "none") or "none")
 
 
 def host_initiated_of(session: Session, conference: Conference) -> bool:
     return bool(conference.host_initiated_recording) or bool(
-        _host_setting(session, conference, "host_initiated_recording", False)
+        host_setting(session, conference, "host_initiated_recording", False)
     )
 
 

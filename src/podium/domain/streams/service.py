@@ -11,13 +11,13 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.orm import Session
 
 from podium.config import Settings
 from podium.domain.audit.service import log_action
 from podium.domain.chat.service import ChatService
+from podium.domain.hosts.conference_defaults import host_setting
 from podium.domain.lives.repository import LiveRepository
 from podium.domain.lives.service import LiveService
 from podium.domain.streams.ending import end_stream
@@ -28,19 +28,13 @@ from podium.kit.links import Links
 from podium.kit.uow import room_event, wake_streams
 from podium.models.conference import Conference
 from podium.models.stream import Stream, StreamState
-from podium.models.tenancy import Host
-
-
-def _host_setting(session: Session, conference: Conference, key: str, default: Any) -> Any:
-    host = session.get(Host, conference.host_id) if conference.host_id else None
-    return (host.settings or {}).get(key, default) if host is not None else default
 
 
 def auto_stream_of(session: Session, conference: Conference) -> str:
     """What the conference streams by itself: its own ``auto_stream``, or else its host's default."""
     if conference.auto_stream and conference.auto_stream != "none":
         return conference.auto_stream
-    return str(_host_setting(session, conference, "auto_stream", "none") or "none")
+    return str(host_setting(session, conference, "auto_stream", "none") or "none")
 
 
 PAGE_KEY_PURPOSE = b"podium:streaming-page:"
@@ -103,7 +97,7 @@ class StreamService:
     def may_stream(self, conference: Conference) -> None:
         """Raises Forbidden when the conference's host has live streaming off (``native_streaming``:
         Iotum's switch for a host's streaming; conferences without a host stream freely)."""
-        if conference.host_id is not None and not _host_setting(
+        if conference.host_id is not None and not host_setting(
             self.session, conference, "native_streaming", False
         ):
             raise Forbidden("Live streaming is not enabled for this host (native_streaming)")
