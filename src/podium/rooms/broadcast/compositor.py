@@ -30,8 +30,8 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Any, TypeVar
 
 import av
 import httpx
@@ -44,6 +44,7 @@ from podium.rooms.broadcast import BroadcastSpec
 from podium.rooms.janus_async import JanusError, JanusSession, Subscription, plugin_data
 
 log = logging.getLogger("podium.rooms.broadcast")
+T = TypeVar("T")
 
 SAMPLE_RATE = 48000
 CHANNELS = 2
@@ -554,15 +555,25 @@ class Lines:
         return line.decode("utf-8", "replace")
 
 
-def main() -> None:
+def serve_process(
+    read_spec: Callable[[str], T], run: Callable[[T, Status, Lines], Coroutine[Any, Any, int]]
+) -> None:
+    """A broadcast process's life (the compositor's, a playout's): the spec on the first line of
+    standard input, status lines on standard output, the exit status ``run``'s."""
     logging.basicConfig(
         level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
     )
     status = Status(sys.stdout)
     commands = Lines(sys.stdin.fileno())
     try:
-        spec = BroadcastSpec.from_json(commands.readline() or "")
+        spec = read_spec(commands.readline() or "")
     except ValueError as exc:
         status("failed", reason=str(exc))
         sys.exit(2)
-    sys.exit(asyncio.run(Compositor(spec, status, commands).run()))
+    sys.exit(asyncio.run(run(spec, status, commands)))
+
+
+def main() -> None:
+    serve_process(
+        BroadcastSpec.from_json, lambda spec, status, commands: Compositor(spec, status, commands).run()
+    )

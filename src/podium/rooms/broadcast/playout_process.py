@@ -20,7 +20,6 @@ import fractions
 import json
 import logging
 import signal
-import sys
 import threading
 import time
 from typing import Any
@@ -31,7 +30,7 @@ from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaPlayer
 from aiortc.mediastreams import MediaStreamError
 
-from podium.rooms.broadcast.compositor import BLACK, Failure, Lines, Status
+from podium.rooms.broadcast.compositor import BLACK, Failure, Lines, Status, serve_process
 from podium.rooms.broadcast.playout import PlayoutSpec
 from podium.rooms.janus_async import JanusError, JanusSession, local_jsep, plugin_data
 
@@ -292,17 +291,7 @@ class Playout:
 
 
 def main() -> None:
-    logging.basicConfig(
-        level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
-    )
-    status = Status(sys.stdout)
-    commands = Lines(sys.stdin.fileno())
-    try:
-        spec = PlayoutSpec.from_json(commands.readline() or "")
-    except ValueError as exc:
-        status("failed", reason=str(exc))
-        sys.exit(2)
-    sys.exit(asyncio.run(Playout(spec, status, commands).run()))
+    serve_process(PlayoutSpec.from_json, lambda spec, status, commands: Playout(spec, status, commands).run())
 
 
 if __name__ == "__main__":
