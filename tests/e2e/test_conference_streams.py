@@ -8,7 +8,6 @@ nginx-rtmp), two viewers in their own Chromium contexts watch the streaming page
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -17,13 +16,13 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
 from podium.app import create_app
 from podium.rooms.janus import LocalJanus
 from podium.streaming.rtmp import LocalRtmp
 from tests.conftest import make_settings
+from tests.fixtures.browser import serving
 from tests.fixtures.iotum import build_world
 from tests.fixtures.processes import free_port
 from tests.fixtures.receiver import receiver
@@ -64,15 +63,10 @@ def server(data_dir: Path, database_url: str) -> Iterator[Server]:
         heartbeat_seconds=2,
     )
     app = create_app(settings)
-    uvicorn_server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=uvicorn_server.run, daemon=True)
-    thread.start()
-    wait_until(lambda: uvicorn_server.started, 40, "the server")
-    if app.state.media is None:
-        pytest.fail("Janus did not start: `make test` installs Debian's janus package")
-    yield Server(base, app)
-    uvicorn_server.should_exit = True
-    thread.join(timeout=20)
+    with serving(app, port):
+        if app.state.media is None:
+            pytest.fail("Janus did not start: `make test` installs Debian's janus package")
+        yield Server(base, app)
 
 
 @pytest.fixture

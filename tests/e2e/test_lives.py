@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import signal
 import statistics
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,7 +16,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from podium.app import create_app
 from podium.domain.lives.paths import hls_dir, rtmp_dir
@@ -26,6 +24,7 @@ from podium.domain.webhooks.service import WebhookService
 from podium.streaming.rtmp import LocalRtmp
 from tests.conftest import make_settings
 from tests.fixtures import live_clock
+from tests.fixtures.browser import serving
 from tests.fixtures.processes import free_port
 from tests.fixtures.receiver import Receiver, receiver
 from tests.fixtures.tenants import TenantFactory
@@ -69,20 +68,15 @@ def stack(data_dir: Path, database_url: str) -> Iterator[Stack]:
         heartbeat_seconds=2,
     )
     app = create_app(settings)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    wait_until(lambda: server.started, 30, "the server")
-    tenant = TenantFactory(app.state.sessions)()
-    with receiver() as hooks:
-        with app.state.sessions() as session:
-            WebhookService(session).create(
-                tenant.company_id, hooks.url, ["live.started", "live.stopped"], allow_private=True
-            )
-            session.commit()
-        yield Stack(base, app, tenant.boomstream_apikey, tenant.company_id, hooks)
-    server.should_exit = True
-    thread.join(timeout=20)
+    with serving(app, port):
+        tenant = TenantFactory(app.state.sessions)()
+        with receiver() as hooks:
+            with app.state.sessions() as session:
+                WebhookService(session).create(
+                    tenant.company_id, hooks.url, ["live.started", "live.stopped"], allow_private=True
+                )
+                session.commit()
+            yield Stack(base, app, tenant.boomstream_apikey, tenant.company_id, hooks)
 
 
 def _publisher(live: dict[str, Any], key: str | None = None) -> Any:
