@@ -7,8 +7,10 @@ venv:
 run: venv system-packages web-assets
 	.venv/bin/podium serve --host $${HOST:-127.0.0.1} --port $${PORT:-8000}
 
-## The whole suite on SQLite, then again on a throwaway PostgreSQL.
-test: test-sqlite test-postgres
+## The whole suite on SQLite and on a throwaway PostgreSQL + Redis.
+## Both passes at once (scripts/test-both.sh); test-sqlite / test-postgres run one.
+test: venv system-packages web-assets
+	scripts/test-both.sh
 
 system-packages:
 	@scripts/ensure-system-packages.sh
