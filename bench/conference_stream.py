@@ -55,7 +55,7 @@ from api_latency import api_env, boomstream_api, free_port, podium, serve  # noq
 from room_load import Client, ToneTrack, cpu_seconds, janus_pid, machine_busy_seconds  # noqa: E402
 from tests.fixtures import live_clock  # noqa: E402
 
-from podium.domain.recordings.layout import KEYFRAME_SECONDS  # noqa: E402
+from podium.domain.recordings.layout import LIVE_KEYFRAME_SECONDS  # noqa: E402
 from podium.rooms.janus_async import local_jsep  # noqa: E402
 
 # The camera: 640x360 (what a webcam sends in a room; a larger one only costs this tool CPU that
@@ -276,8 +276,8 @@ async def run(args: argparse.Namespace, base: str, env: dict[str, str], server_p
         f"conference_stream, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores ({model}): one "
         f"`podium serve` with its Janus and nginx-rtmp on 127.0.0.1, database "
         f"{os.environ.get('PODIUM_DATABASE_URL', 'SQLite')}; one {CAMERA[0]}x{CAMERA[1]} {FPS} fps VP8 "
-        f"camera (aiortc) → compositor {WIDTH}x{HEIGHT} H.264, key frame every {KEYFRAME_SECONDS} s → RTMP → "
-        f"1-s HLS fragments; {args.seconds:.0f} s"
+        f"camera (aiortc) → compositor {WIDTH}x{HEIGHT} H.264, key frame every {LIVE_KEYFRAME_SECONDS} s "
+        f"→ RTMP → 1-s HLS fragments; {args.seconds:.0f} s"
     )
     print()
     print("| glass to glass | p50 ms | p95 ms | max ms | samples |")

@@ -19,6 +19,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from podium.app import create_app
+from podium.domain.hosts.schemas import StreamPreview
 from podium.rooms.janus import LocalJanus
 from podium.streaming.rtmp import LocalRtmp
 from tests.conftest import make_settings
@@ -97,13 +98,45 @@ def _playing(page: Any) -> float:
         return 0.0
 
 
+def _previews(server: Server, token: str, conference_id: int) -> list[dict[str, Any]]:
+    answer = server.iotum("conference/fetch_stream_previews", token, conference_id=conference_id)
+    assert answer.status_code == 200, answer.text
+    previews: list[dict[str, Any]] = answer.json()["previews"]
+    return previews
+
+
+def _previews_are_cut_and_taken(server: Server, token: str, conference_id: int) -> None:
+    """The host's stream_preview (2 s every 4 s, images on): the keeper cuts clips from the live
+    stream while it runs, and an image is taken on request; both download through their links."""
+    clips = wait_until(
+        lambda: [p for p in _previews(server, token, conference_id) if p["type"] == "clip"], 20, "a clip"
+    )
+    clip = clips[0]
+    assert clip["offset"] == 0 and 1.5 <= clip["duration"] <= 3, clip
+    played = httpx.get(clip["download_link"])
+    assert played.status_code == 200 and played.headers["content-type"] == "video/mp4"
+    assert played.content[4:8] == b"ftyp" and len(played.content) == clip["size"]
+    taken = server.iotum("conference/stream_preview_image", token, conference_id=conference_id)
+    assert taken.status_code == 200, taken.text
+    image = taken.json()["preview"]
+    assert image["type"] == "image" and image["expires_at"] > image["created_at"]
+    picture = httpx.get(image["download_link"])
+    assert picture.status_code == 200 and picture.content[:2] == b"\xff\xd8"  # a JPEG
+    assert image["id"] in [p["id"] for p in _previews(server, token, conference_id)]
+    assert httpx.get(image["download_link"].replace("token=", "token=x")).status_code in (401, 403, 404)
+
+
 def test_a_meeting_streams_to_its_page(
     server: Server, app_client: TestClient, chromium: Any, stack: ExitStack
 ) -> None:
     world = build_world(app_client)
     world.subscribe(world.company_id, "large_plan", switch_plan=None, subscribe_all_hosts=False)
     host = world.new_host(
-        world.company_id, plan_slug="large_plan", native_streaming=True, auto_stream="video"
+        world.company_id,
+        plan_slug="large_plan",
+        native_streaming=True,
+        auto_stream="video",
+        stream_preview=StreamPreview(duration=2, interval=4, image_preview=True),
     )
     token = world.home.ra
     hooks = stack.enter_context(receiver())
@@ -160,6 +193,8 @@ def test_a_meeting_streams_to_its_page(
             10,
             "the question in the moderator's chat",
         )
+
+        _previews_are_cut_and_taken(server, token, conference_id)
 
         for viewer in viewers:
             viewer.close()

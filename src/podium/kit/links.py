@@ -61,6 +61,10 @@ class Links:
         """A signed, expiring link to a meeting's recording or transcript file."""
         return f"{self.base}/recordings/{recording_id}/{file_name}?token={token}"
 
+    def stream_preview(self, preview_id: int, file_name: str, token: str) -> str:
+        """A signed link to a stream's preview clip or image (valid while the preview is kept)."""
+        return f"{self.base}/previews/{preview_id}/{file_name}?token={token}"
+
     def media_upload(self, media_code: str, token: str) -> str:
         return f"{self.base}/media/upload/{media_code}?token={token}"
 

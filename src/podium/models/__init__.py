@@ -29,7 +29,7 @@ from podium.models.paywall import (
     ViewSession,
 )
 from podium.models.recording import Recording, RecordingState, TranscriptState
-from podium.models.stream import Stream, StreamState
+from podium.models.stream import Stream, StreamPreview, StreamState
 from podium.models.subscription import (
     Feature,
     HostSubscription,
@@ -45,6 +45,7 @@ __all__ = [
     "LiveState",
     "Recording",
     "Stream",
+    "StreamPreview",
     "StreamState",
     "RecordingState",
     "TranscriptState",

@@ -72,6 +72,8 @@ class ChatMessage(Timestamped, Base):
     participant_id: Mapped[int | None] = mapped_column(ForeignKey("participants.id"))
     sender: Mapped[str] = mapped_column(String(255))
     content: Mapped[str] = mapped_column(Text)
+    # A streaming page viewer's question: who asked (a hash of their address), for the rate limits.
+    viewer_key: Mapped[str | None] = mapped_column(String(64))
 
 
 class DriveFile(Timestamped, Base):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import DateTime, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from podium.kit.db import Base, Timestamped
@@ -47,3 +47,26 @@ class Stream(Timestamped, Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     owner: Mapped[str | None] = mapped_column(String(64))
     lease_until: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class StreamPreview(Timestamped, Base):
+    """A preview of a running stream (a host's ``stream_preview``): a clip cut every interval, or an
+    image taken on request. Its file lives under the data directory; both go after ``expires_at``."""
+
+    __tablename__ = "stream_previews"
+    __table_args__ = (
+        Index("ix_stream_previews_conference", "conference_id", "id"),
+        Index("ix_stream_previews_expires", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    stream_id: Mapped[int] = mapped_column(ForeignKey("streams.id"))
+    conference_id: Mapped[int] = mapped_column(ForeignKey("conferences.id"))
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id"))
+    kind: Mapped[str] = mapped_column(String(8))  # clip | image
+    file_name: Mapped[str] = mapped_column(String(64))
+    # Where in the stream it starts (seconds since the stream went live) and how long it lasts.
+    offset_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    duration_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)

@@ -28,6 +28,9 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from podium.config import Settings
+from podium.domain.lives import paths
+from podium.domain.streams.clips import Clip, ClipCutter
+from podium.domain.streams.previews import PreviewService, previews_dir
 from podium.domain.streams.service import StreamService
 from podium.kit import uow
 from podium.kit.clock import utcnow
@@ -43,6 +46,7 @@ LEASE = timedelta(seconds=15)
 LOOK_EVERY = 2.0  # seconds between looks when nothing wakes the keeper
 ATTEMPTS = 3  # compositor starts before a stream ends as failed
 PUBLISH_TIMEOUT = 20.0  # seconds a compositor has to start publishing
+SWEEP_EVERY = 60.0  # seconds between deletions of expired stream previews
 
 
 # Where a stream's compositor publishes: the live's RTMP ingest on loopback (streaming/, lives).
@@ -57,6 +61,7 @@ class _Running:
     token: str
     started: float
     live: bool = False
+    cutter: ClipCutter | None = None  # the host's stream_preview clips
 
 
 class StreamKeeper:
@@ -77,6 +82,7 @@ class StreamKeeper:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._swept = 0.0
         self.playouts = Playouts(
             sessions,
             settings,
@@ -130,6 +136,7 @@ class StreamKeeper:
             self._watch()
             self._claim()
             self.playouts.look()
+            self._sweep_previews()
 
     # --- steps ----------------------------------------------------------------------------------
 
@@ -151,6 +158,8 @@ class StreamKeeper:
             if run.broadcast.alive and not run.live and run.broadcast.wait_publishing(0):
                 run.live = True
                 self._mark_live(stream_id)
+            if run.live and run.cutter is not None:
+                self._keep_clips(stream_id, run.cutter.poll())
             elif not run.broadcast.alive or (
                 not run.live and time.monotonic() - run.started > PUBLISH_TIMEOUT
             ):
@@ -183,25 +192,32 @@ class StreamKeeper:
 
     def _launch(self, stream_id: int) -> None:
 
-        def prepare(ctx: uow.Context) -> tuple[JanusClient, int, str, str, int] | None:
+        def prepare(ctx: uow.Context) -> tuple[JanusClient, int, str, str, int, ClipCutter | None] | None:
             found = self._service(ctx).to_launch(stream_id)
             if found is None:
                 return None
             stream, conference = found
             server = RoomService(ctx.session, self.settings, self.pool).ensure_room(conference)
             assert conference.media_room is not None
-            return (
-                server,
-                conference.media_room,
-                stream.kind,
-                self.publish_url(ctx.session, stream),
-                conference.id,
+            output = self.publish_url(ctx.session, stream)
+            plan = PreviewService(ctx.session, self.settings).plan_for(conference)
+            code = self._service(ctx).streams.media_code(stream.media_id)
+            cutter = (
+                ClipCutter(
+                    paths.playlist(self.settings, code),
+                    previews_dir(self.settings, conference.id),
+                    plan,
+                    prefix=f"clip-{stream_id}",
+                )
+                if plan is not None and code is not None
+                else None
             )
+            return server, conference.media_room, stream.kind, output, conference.id, cutter
 
         prepared = uow.run(self.sessions, self.settings, prepare, self.dispatcher)
         if prepared is None:
             return
-        server, room, kind, output, conference_id = prepared
+        server, room, kind, output, conference_id, cutter = prepared
         token = secrets.token_hex(16)
         try:
             server.add_token(token)
@@ -217,7 +233,9 @@ class StreamKeeper:
             )
         )
         broadcast.start()
-        self.running[stream_id] = _Running(conference_id, broadcast, server, token, started=time.monotonic())
+        self.running[stream_id] = _Running(
+            conference_id, broadcast, server, token, started=time.monotonic(), cutter=cutter
+        )
         log.info("stream %s: compositor started for room %s", stream_id, room)
 
     def on_room_event(self, conference_id: int, event: dict[str, Any]) -> None:
@@ -243,6 +261,27 @@ class StreamKeeper:
             return
         run.broadcast.stop()
         run.server.remove_token(run.token)
+        if run.cutter is not None:
+            self._keep_clips(stream_id, run.cutter.close())
+
+    def _keep_clips(self, stream_id: int, clips: list[Clip]) -> None:
+        def keep(ctx: uow.Context) -> None:
+            for clip in clips:
+                PreviewService(ctx.session, ctx.settings).clip_made(stream_id, clip)
+
+        if clips:
+            uow.run(self.sessions, self.settings, keep)
+
+    def _sweep_previews(self) -> None:
+        """Previews go 24 hours after they were made (any process's keeper may delete them)."""
+        if time.monotonic() - self._swept < SWEEP_EVERY:
+            return
+        self._swept = time.monotonic()
+        uow.run(
+            self.sessions,
+            self.settings,
+            lambda ctx: PreviewService(ctx.session, ctx.settings).sweep(utcnow()),
+        )
 
     def _service(self, ctx: uow.Context) -> StreamService:
         return StreamService(ctx.session, ctx.settings)

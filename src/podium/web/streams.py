@@ -11,15 +11,18 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from podium.domain.streams.previews import PreviewService
 from podium.domain.streams.service import StreamService, conference_of_page_key
+from podium.kit.clients import client_address
 from podium.kit.errors import DomainError
 from podium.kit.jsonbody import parse_json_object
 from podium.kit.links import Links
 from podium.kit.uow import Context, run_unit_of_work
-from podium.web.openapi import json_call, json_request, page
+from podium.web.errors import PLAYBACK_STATUS_BY_CODE
+from podium.web.openapi import files, json_call, json_request, page
 from podium.web.watch import _api_error, error_page
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -74,7 +77,10 @@ async def ask(request: Request, key: str) -> Response:
         def work(ctx: Context) -> tuple[int, str, str]:
             conference_id = conference_of_page_key(ctx.settings, key)
             name, text = StreamService(ctx.session, ctx.settings).ask(
-                conference_id, str(body.get("name") or ""), str(body.get("text") or "")
+                conference_id,
+                str(body.get("name") or ""),
+                str(body.get("text") or ""),
+                viewer=client_address(request),
             )
             return conference_id, name, text
 
@@ -87,3 +93,21 @@ async def ask(request: Request, key: str) -> Response:
             conference_id, {"type": "question", "from": name, "text": text}, moderators_only=True
         )
     return Response(status_code=204)
+
+
+@router.get("/previews/{preview_id}/{file_name}", responses=files("video/mp4"))
+async def stream_preview_file(request: Request, preview_id: int, file_name: str, token: str = "") -> Response:
+    """A stream's preview clip (MP4) or image (JPEG), through its signed link (kept 24 hours)."""
+
+    def find(ctx: Context) -> tuple[Path, str]:
+        return PreviewService(ctx.session, ctx.settings).file_for_link(preview_id, file_name, token)
+
+    try:
+        path, media_type = await run_unit_of_work(request, find)
+    except DomainError as error:
+        return PlainTextResponse(
+            error.message,
+            status_code=PLAYBACK_STATUS_BY_CODE[error.code],
+            headers={"Cache-Control": "no-store"},
+        )
+    return FileResponse(path, media_type=media_type, headers={"Cache-Control": "private, max-age=300"})

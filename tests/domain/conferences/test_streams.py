@@ -16,12 +16,14 @@ from podium.domain.conferences.lifecycle import end_active, mark_started
 from podium.domain.conferences.scheduling import SchedulingService
 from podium.domain.conferences.schemas import ConferenceOptions
 from podium.domain.streams.service import (
+    QUESTIONS_PER_MEETING,
+    QUESTIONS_PER_VIEWER,
     StreamService,
     conference_of_page_key,
     streaming_page_key,
 )
 from podium.kit.clock import utcnow
-from podium.kit.errors import Conflict, Forbidden, InvalidInput, NotFound
+from podium.kit.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyAttempts
 from podium.kit.uow import after_commit
 from podium.models.activity import ChatMessage
 from podium.models.audit import AuditEntry
@@ -166,18 +168,44 @@ def test_viewers_ask_while_the_meeting_streams(
     conference = _live(scheduling, scene, scene.organiser(native_streaming=True))
     streams = StreamService(session, scene.settings)
     with pytest.raises(Conflict, match="not streaming"):
-        streams.ask(conference.id, "Vera", "Hello?")
+        streams.ask(conference.id, "Vera", "Hello?", viewer="10.0.0.1")
     streams.start(conference, started_by="auto", live_media_id=_a_live(session, conference))
     with pytest.raises(InvalidInput, match="Write a question"):
-        streams.ask(conference.id, "Vera", "   ")
+        streams.ask(conference.id, "Vera", "   ", viewer="10.0.0.1")
     with pytest.raises(InvalidInput, match="at most 1000"):
-        streams.ask(conference.id, "Vera", "?" * 1001)
-    assert streams.ask(conference.id, "  Vera \n Q ", " Slides? ") == ("Vera Q", "Slides?")
-    assert streams.ask(conference.id, "", "And the recording?")[0] == "A viewer"
+        streams.ask(conference.id, "Vera", "?" * 1001, viewer="10.0.0.1")
+    assert streams.ask(conference.id, "  Vera \n Q ", " Slides? ", viewer="10.0.0.1") == ("Vera Q", "Slides?")
+    assert streams.ask(conference.id, "", "And the recording?", viewer="10.0.0.2")[0] == "A viewer"
     kept = session.query(ChatMessage).filter_by(conference_id=conference.id).all()
     assert [(m.sender, m.content) for m in kept] == [
         ("Vera Q (viewer)", "Slides?"),
         ("A viewer (viewer)", "And the recording?"),
     ]
+    # The address is kept only as a keyed hash (for the limits below).
+    assert all(m.viewer_key and "10.0.0" not in m.viewer_key for m in kept)
     with pytest.raises(NotFound):
         streams.page(10**9)
+
+
+def test_viewers_questions_are_limited_per_viewer_and_per_meeting(
+    scene: Scene, scheduling: SchedulingService, session: Session
+) -> None:
+    conference = _live(scheduling, scene, scene.organiser(native_streaming=True))
+    streams = StreamService(session, scene.settings)
+    streams.start(conference, started_by="auto", live_media_id=_a_live(session, conference))
+    for n in range(QUESTIONS_PER_VIEWER):
+        streams.ask(conference.id, "Flo", f"Question {n}?", viewer="10.0.0.9")
+    with pytest.raises(TooManyAttempts, match="You have asked 3 questions this minute") as refused:
+        streams.ask(conference.id, "Flo", "One more?", viewer="10.0.0.9")
+    assert 1 <= refused.value.retry_after <= 61
+    streams.ask(conference.id, "Other", "Mine?", viewer="10.0.0.10")  # someone else still may
+    # A minute later the viewer asks again (their questions are older than the window).
+    session.query(ChatMessage).filter_by(conference_id=conference.id).update(
+        {ChatMessage.created_at: utcnow() - timedelta(seconds=61)}
+    )
+    streams.ask(conference.id, "Flo", "Back again?", viewer="10.0.0.9")
+    # The whole meeting takes QUESTIONS_PER_MEETING a minute, however many viewers ask.
+    for n in range(QUESTIONS_PER_MEETING - 1):
+        streams.ask(conference.id, "Crowd", f"Q{n}?", viewer=f"10.1.{n // 250}.{n % 250}")
+    with pytest.raises(TooManyAttempts, match="Viewers have asked 60 questions"):
+        streams.ask(conference.id, "Late", "Still open?", viewer="10.2.0.1")

@@ -73,6 +73,8 @@ BAD_FIELDS: list[tuple[dict[str, Any], str]] = [
     ({"auto_record": "audio", "auto_stream": "video"}, "same"),
     ({"waiting_room": "maybe"}, "true or false"),
     ({"stream_preview": {"duration": 0}}, "positive"),
+    ({"stream_preview": {"duration": 120, "interval": 60}}, "must not exceed"),
+    ({"stream_preview": {"duration": 60, "interval": 90000}}, "at most 86400"),
     ({"disable_emails": {"spam": True}}, "disable_emails"),
     ({"time_format": {"clock": 24}}, "time_format"),
     ({"password": "short"}, "password"),

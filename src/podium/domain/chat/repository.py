@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from podium.models.activity import ChatMessage, ChatRoom
@@ -11,6 +12,21 @@ from podium.models.activity import ChatMessage, ChatRoom
 class ChatRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
+
+    def viewer_questions_since(
+        self, conference_id: int, since: datetime, viewer_key: str | None = None
+    ) -> tuple[int, datetime | None]:
+        """How many viewers' questions (from ``viewer_key`` only, when given) the conference got since
+        ``since``, and when the oldest of them came."""
+        stmt = select(func.count(), func.min(ChatMessage.created_at)).where(
+            ChatMessage.conference_id == conference_id,
+            ChatMessage.created_at >= since,
+            ChatMessage.viewer_key.is_not(None),
+        )
+        if viewer_key is not None:
+            stmt = stmt.where(ChatMessage.viewer_key == viewer_key)
+        count, oldest = self.session.execute(stmt).one()
+        return int(count), oldest
 
     def add(self, obj: ChatRoom | ChatMessage) -> None:
         self.session.add(obj)

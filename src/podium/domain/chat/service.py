@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
@@ -181,17 +182,32 @@ class ChatService:
         return posted
 
     def post_from_room(
-        self, conference_id: int, sender: str, participant_id: int | None, text: str
+        self,
+        conference_id: int,
+        sender: str,
+        participant_id: int | None,
+        text: str,
+        *,
+        viewer_key: str | None = None,
     ) -> ChatMessage:
-        """Someone in the meeting wrote to everyone: kept for the conference's detail and summary."""
+        """Someone in the meeting (or a viewer of its stream, ``viewer_key``) wrote to everyone: kept
+        for the conference's detail and summary."""
         posted = ChatMessage(
             conference_id=conference_id,
             sender=sender[:255],
             participant_id=participant_id,
             content=_text(text),
+            viewer_key=viewer_key,
         )
         self.repo.add(posted)
         return posted
+
+    def viewer_questions_since(
+        self, conference_id: int, since: datetime, viewer_key: str | None = None
+    ) -> tuple[int, datetime | None]:
+        """Viewers' questions to the conference since ``since`` (one viewer's, with ``viewer_key``):
+        how many, and when the oldest came."""
+        return self.repo.viewer_questions_since(conference_id, since, viewer_key)
 
     def messages(
         self, *, room_id: int | None = None, conference_id: int | None = None, limit: int = 200

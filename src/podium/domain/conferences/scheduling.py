@@ -42,6 +42,7 @@ from podium.domain.conferences.timing import (
 )
 from podium.domain.contacts.service import Book, ContactService, ContactView
 from podium.domain.recordings.service import RecordingService
+from podium.domain.streams.previews import PreviewService, PreviewView
 from podium.domain.streams.service import StreamService, streaming_url
 from podium.kit.clock import utcnow
 from podium.kit.errors import Conflict, InvalidInput
@@ -384,6 +385,27 @@ class SchedulingService:
         """
         conference, _ = self._access(actor).conference(conference_id)
         return StreamService(self.session, self.settings).viewers(conference.id)
+
+    def stream_previews(self, actor: Actor, conference_id: int) -> list[PreviewView]:
+        """The conference's stream previews (host ``stream_preview``) kept for the last 24 hours.
+
+        Raises:
+            NotFound: no such conference.
+            Forbidden: the organiser is beyond the actor's scope.
+        """
+        conference, _ = self._access(actor).conference(conference_id)
+        return PreviewService(self.session, self.settings).of_conference(conference.id)
+
+    def stream_preview_image(self, actor: Actor, conference_id: int) -> PreviewView:
+        """An image of the conference's stream now (host ``stream_preview.image_preview``).
+
+        Raises:
+            NotFound: no such conference.
+            Forbidden: the organiser is beyond the actor's scope, or the host's images are off.
+            Conflict: the meeting is not streaming, or its stream has no picture.
+        """
+        conference, _ = self._access(actor).conference(conference_id)
+        return PreviewService(self.session, self.settings).take_image(conference)
 
     # --- other actions ---------------------------------------------------------------------------
 

@@ -95,6 +95,24 @@ def _positive(field: str, value: int) -> int:
     return value
 
 
+PREVIEW_INTERVAL_MAX = 24 * 3600  # seconds: a clip a day at the least
+
+
+def _stream_preview(preview: StreamPreview) -> dict[str, Any]:
+    """A clip of ``duration`` seconds every ``interval`` seconds while streaming: a clip cannot be
+    longer than its interval (clips would overlap), nor come less than once a day."""
+    duration = _positive("stream_preview.duration", preview.duration)
+    interval = _positive("stream_preview.interval", preview.interval)
+    if duration > interval:
+        raise InvalidInput(
+            "stream_preview.duration must not exceed stream_preview.interval", field="stream_preview.duration"
+        )
+    if interval > PREVIEW_INTERVAL_MAX:
+        field = "stream_preview.interval"
+        raise InvalidInput(f"{field} is at most {PREVIEW_INTERVAL_MAX} seconds", field=field)
+    return {"duration": duration, "interval": interval, "image_preview": preview.image_preview}
+
+
 def _settings(current: dict[str, Any], changes: HostChanges) -> dict[str, Any]:
     merged = {**DEFAULT_SETTINGS, **current}
     for key in ("native_streaming", "host_initiated_recording", "waiting_room"):
@@ -114,15 +132,7 @@ def _settings(current: dict[str, Any], changes: HostChanges) -> dict[str, Any]:
         )
     preview = changes.stream_preview
     if not isinstance(preview, Unset):
-        merged["stream_preview"] = (
-            None
-            if preview is None
-            else {
-                "duration": _positive("stream_preview.duration", preview.duration),
-                "interval": _positive("stream_preview.interval", preview.interval),
-                "image_preview": preview.image_preview,
-            }
-        )
+        merged["stream_preview"] = None if preview is None else _stream_preview(preview)
     if not isinstance(changes.disable_emails, Unset):
         check_disable_email_keys(changes.disable_emails)
         merged["disable_emails"] = {**merged["disable_emails"], **changes.disable_emails}

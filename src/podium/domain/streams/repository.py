@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from podium.models.conference import Conference
 from podium.models.media import Media
-from podium.models.stream import Stream
+from podium.models.stream import Stream, StreamPreview
 
 
 class StreamRepository:
@@ -87,6 +87,29 @@ class StreamRepository:
                 .where(Stream.id.in_(stream_ids), Stream.owner == owner)
                 .values(owner=None, lease_until=None)
             )
+
+    # --- previews (a host's stream_preview) -----------------------------------------------------
+
+    def add_preview(self, preview: StreamPreview) -> StreamPreview:
+        self.session.add(preview)
+        self.session.flush()
+        return preview
+
+    def previews_of(self, conference_id: int, now: datetime) -> Sequence[StreamPreview]:
+        """The conference's previews that have not expired, oldest first."""
+        stmt = (
+            select(StreamPreview)
+            .where(StreamPreview.conference_id == conference_id, StreamPreview.expires_at > now)
+            .order_by(StreamPreview.id)
+        )
+        return self.session.scalars(stmt).all()
+
+    def expired_previews(self, now: datetime, limit: int) -> Sequence[StreamPreview]:
+        stmt = select(StreamPreview).where(StreamPreview.expires_at <= now).limit(limit)
+        return self.session.scalars(stmt).all()
+
+    def delete_previews(self, ids: list[int]) -> None:
+        self.session.execute(delete(StreamPreview).where(StreamPreview.id.in_(ids)))
 
 
 class BroadcastRepository:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -23,7 +23,7 @@ from podium.domain.lives.service import LiveService
 from podium.domain.streams.ending import end_stream
 from podium.domain.streams.repository import StreamRepository
 from podium.kit.clock import utcnow
-from podium.kit.errors import Conflict, Forbidden, InvalidInput, NotFound
+from podium.kit.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyAttempts
 from podium.kit.links import Links
 from podium.kit.uow import room_event, wake_streams
 from podium.models.conference import Conference
@@ -83,6 +83,13 @@ class StreamPage:
 
 QUESTION_CHARS = 1000
 NAME_CHARS = 80
+# Viewers' questions reach every moderator's screen: a viewer asks at most 3 a minute, and a meeting
+# takes at most 60 a minute from all its viewers (counted in the database: every process agrees; two
+# questions at the same instant may both pass the count).
+QUESTION_WINDOW = timedelta(seconds=60)
+QUESTIONS_PER_VIEWER = 3
+QUESTIONS_PER_MEETING = 60
+VIEWER_KEY_PURPOSE = b"podium:stream-viewer:"
 
 
 class StreamService:
@@ -231,14 +238,15 @@ class StreamService:
             live_code=self.streams.media_code(media_id) if media_id is not None else None,
         )
 
-    def ask(self, conference_id: int, name: str, text: str) -> tuple[str, str]:
-        """A viewer of the streaming page asks the meeting a question (kept with the meeting's chat);
-        returns the name and text as the moderators are shown them.
+    def ask(self, conference_id: int, name: str, text: str, *, viewer: str) -> tuple[str, str]:
+        """A viewer of the streaming page (``viewer``: their address) asks the meeting a question
+        (kept with the meeting's chat); returns the name and text as the moderators are shown them.
 
         Raises:
             NotFound: the conference is gone.
             Conflict: the meeting is not streaming.
             InvalidInput: an empty or too long question.
+            TooManyAttempts: the viewer, or all viewers of the meeting, asked too much this minute.
         """
         if not self.page(conference_id).streaming:
             raise Conflict("The meeting is not streaming: questions are taken while it is live")
@@ -248,5 +256,22 @@ class StreamService:
             raise InvalidInput("Write a question first", field="text")
         if len(text) > QUESTION_CHARS:
             raise InvalidInput(f"A question holds at most {QUESTION_CHARS} characters", field="text")
-        ChatService(self.session).post_from_room(conference_id, f"{name} (viewer)", None, text)
+        chat = ChatService(self.session)
+        # Only a keyed hash of the address is kept: enough to count, nothing to read back.
+        viewer_key = hmac.new(
+            self.settings.signing_key().encode(), VIEWER_KEY_PURPOSE + viewer.encode(), hashlib.sha256
+        ).hexdigest()[:32]
+        since = utcnow() - QUESTION_WINDOW
+        for key, limit, who in (
+            (viewer_key, QUESTIONS_PER_VIEWER, "You have asked"),
+            (None, QUESTIONS_PER_MEETING, "Viewers have asked"),
+        ):
+            count, oldest = chat.viewer_questions_since(conference_id, since, key)
+            if count >= limit:
+                wait = int(((oldest or since) + QUESTION_WINDOW - utcnow()).total_seconds()) + 1
+                raise TooManyAttempts(
+                    f"{who} {limit} questions this minute: ask again in {max(1, wait)} s",
+                    retry_after=max(1, wait),
+                )
+        chat.post_from_room(conference_id, f"{name} (viewer)", None, text, viewer_key=viewer_key)
         return name, text

@@ -12,6 +12,7 @@ from podium.domain.conferences.scheduling import ConferenceView, local
 from podium.domain.contacts.service import ContactView
 from podium.domain.hosts.service import HostView
 from podium.domain.recordings.service import RecordingView
+from podium.domain.streams.previews import PreviewView
 from podium.domain.tenancy.companies import ResellerNode
 from podium.kit.links import Links
 from podium.models.activity import Attendance, ChatMessage, DriveFile, WebhookDelivery, WebhookEndpoint
@@ -160,6 +161,24 @@ def recording(view: RecordingView, zone: ZoneInfo) -> dict[str, Any]:
         "end_time": _moment(r.ended_at, zone),
         "type": r.kind,
         "publishing_state": view.publishing_state,
+        "download_link": view.download_link,
+    }
+
+
+UTC_ZONE = ZoneInfo("UTC")
+
+
+def stream_preview(view: PreviewView) -> dict[str, Any]:
+    """A stream preview (extension, docs/compat.md): a clip or an image, times in UTC."""
+    p = view.preview
+    return {
+        "id": p.id,
+        "type": p.kind,
+        "offset": p.offset_seconds,
+        "duration": p.duration_seconds,
+        "size": p.size,
+        "created_at": _moment(p.created_at, UTC_ZONE),
+        "expires_at": _moment(p.expires_at, UTC_ZONE),
         "download_link": view.download_link,
     }
 

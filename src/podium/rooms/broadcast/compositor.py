@@ -39,7 +39,7 @@ import numpy as np
 from aiortc import MediaStreamTrack, RTCPeerConnection
 from aiortc.mediastreams import MediaStreamError
 
-from podium.domain.recordings.layout import AUDIO_KBPS, KEYFRAME_SECONDS, VIDEO_KBPS, Tile, arrange
+from podium.domain.recordings.layout import AUDIO_KBPS, LIVE_KEYFRAME_SECONDS, VIDEO_KBPS, Tile, arrange
 from podium.rooms.broadcast import BroadcastSpec
 from podium.rooms.janus_async import JanusError, JanusSession, Subscription, plugin_data
 
@@ -204,7 +204,7 @@ class Output(threading.Thread):
         )
         self.video_stream: av.VideoStream | None = None
         if spec.video:
-            gop = KEYFRAME_SECONDS * spec.fps
+            gop = LIVE_KEYFRAME_SECONDS * spec.fps
             video = self.container.add_stream("libx264", rate=spec.fps)
             video.width, video.height, video.pix_fmt = spec.width, spec.height, "yuv420p"
             video.bit_rate = VIDEO_KBPS * 1000

@@ -171,6 +171,18 @@ def conference_stop_streaming(call: Call) -> Answer:
     return MESSAGE_OK
 
 
+def conference_stream_previews(call: Call) -> Answer:
+    """The stream's preview clips and images of the last 24 hours."""
+    views = scheduling_of(call).stream_previews(call.actor, _conference_id(call))
+    return Answer({"previews": [present.stream_preview(view) for view in views]})
+
+
+def conference_stream_preview_image(call: Call) -> Answer:
+    """An image of the stream now."""
+    view = scheduling_of(call).stream_preview_image(call.actor, _conference_id(call))
+    return Answer({"preview": present.stream_preview(view)})
+
+
 def conference_dial_number(call: Call) -> Answer:
     """Dial a phone number into an active conference."""
     status = scheduling_of(call).dial_number(call.actor, _conference_id(call), dial_out(call.body))
@@ -265,6 +277,20 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "conference/stop_streaming",
         "Stop the livestream",
         conference_stop_streaming,
+        "write",
+        params=(CONFERENCE_ID,),
+    ),
+    Endpoint(
+        "conference/fetch_stream_previews",
+        "The stream's preview clips and images of the last 24 hours (extension: host stream_preview)",
+        conference_stream_previews,
+        "read",
+        params=(CONFERENCE_ID,),
+    ),
+    Endpoint(
+        "conference/stream_preview_image",
+        "An image of the stream now, kept 24 hours (extension: host stream_preview.image_preview)",
+        conference_stream_preview_image,
         "write",
         params=(CONFERENCE_ID,),
     ),
