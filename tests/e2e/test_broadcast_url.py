@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from podium.models.audit import AuditEntry
 from podium.models.conference import Conference
+from podium.models.recording import Recording, RecordingState
 from podium.rooms.broadcast.playout_keeper import TAIL
 from podium.rooms.janus import LocalJanus
 from podium.streaming.rtmp import LocalRtmp
@@ -109,7 +110,14 @@ def organiser(app_client: TestClient) -> tuple[World, int]:
     return world, world.new_host(world.company_id, plan_slug="large_plan", native_streaming=True)
 
 
-def _schedule(server: Server, token: str, host: int, url: str, start: datetime) -> dict[str, Any]:  # noqa: F811
+def _schedule(
+    server: Server,  # noqa: F811
+    token: str,
+    host: int,
+    url: str,
+    start: datetime,
+    **extra: Any,
+) -> dict[str, Any]:
     created = server.iotum(
         "conference/create",
         token,
@@ -119,6 +127,7 @@ def _schedule(server: Server, token: str, host: int, url: str, start: datetime) 
         time_zone="UTC",
         duration=30,
         broadcast_stream_url=url,
+        **extra,
     )
     assert created.status_code == 200, created.text
     body: dict[str, Any] = created.json()
@@ -191,7 +200,8 @@ def test_the_file_plays_into_the_room_and_the_stream_at_the_start(
     # More than WARM_UP ahead, as a scheduled webinar is.
     start = (datetime.now(UTC) + timedelta(seconds=10)).replace(microsecond=0)
     source = f"{files.url}/files/clip.mp4"
-    conference = _schedule(server, token, host, source, start)
+    # auto_record: the broadcast opens the meeting, so it records as with a first visitor.
+    conference = _schedule(server, token, host, source, start, auto_record="video")
     conference_id = conference["conference_id"]
     assert conference["broadcast_stream_url"] == {"source": source, "state": "NEW"}
     assert conference["is_streaming"] is False
@@ -207,6 +217,10 @@ def test_the_file_plays_into_the_room_and_the_stream_at_the_start(
         assert timedelta(0) <= late < timedelta(seconds=2), late  # at the start, within a second or two
         assert shown["is_streaming"] is True and shown["active"] is True
         assert files.requests == ["/files/clip.mp4"]  # fetched once, by one process
+        with server.app.state.sessions() as session:
+            of_it = select(Recording).where(Recording.conference_id == conference_id)
+            recording = session.scalars(of_it).one()
+            assert (recording.state, recording.started_by) == (RecordingState.RECORDING.value, "auto")
 
         # Everyone in the room would see it: it publishes there, as "Broadcast".
         with server.app.state.sessions() as session:

@@ -391,6 +391,16 @@ class RoomService:
             "url": streaming_url(self.settings, conference_id),
         }
 
+    def open_for_broadcast(self, conference: Conference, *, started_by: str) -> None:
+        """A ``broadcast_stream_url`` opens the meeting at its start, nobody in it yet: it streams,
+        and it records when it records by itself (``auto_record``), as with a first visitor."""
+        if StreamService(self.session, self.settings).running(conference.id) is None:
+            self.start_streaming(conference.id, started_by=started_by)
+        if auto_record_of(self.session, conference) != "none" and not RecordingService(
+            self.session, self.settings
+        ).of_conference(conference.id):
+            self._record_automatically(conference)
+
     def _stream_automatically(self, conference: Conference) -> None:
         """Start the automatic stream unless one runs; a refusal never keeps anyone out: it is logged."""
         if self.pool is None or StreamService(self.session, self.settings).running(conference.id) is not None:

@@ -36,7 +36,6 @@ from podium.domain.streams.broadcasts import (
     Source,
     fetch_source,
 )
-from podium.domain.streams.service import StreamService
 from podium.kit import uow
 from podium.kit.clock import utcnow
 from podium.kit.errors import DomainError
@@ -213,8 +212,7 @@ class Playouts:
                 return None
             rooms = RoomService(ctx.session, ctx.settings, pool)
             server = rooms.ensure_room(conference)
-            if StreamService(ctx.session, ctx.settings).running(conference.id) is None:
-                rooms.start_streaming(conference.id, started_by=STARTED_BY)
+            rooms.open_for_broadcast(conference, started_by=STARTED_BY)
             assert conference.media_room is not None
             return server, conference.media_room
 
