@@ -98,6 +98,9 @@ class Conference(Timestamped, Base):
     broadcast_owner: Mapped[str | None] = mapped_column(String(64))
     broadcast_lease_until: Mapped[datetime | None] = mapped_column(DateTime)
     is_streaming: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Who shares a screen now (media publisher ids, comma-separated): a compositor or a recording that
+    # starts mid-share gives the share the stage from its first frame.
+    screen_sharers: Mapped[str] = mapped_column(String(255), default="", server_default="")
     moderator_token: Mapped[str | None] = mapped_column(String(32), index=True)
     # Recurrence: the master holds the RRULE; instances point at it.
     schedule: Mapped[str | None] = mapped_column(String(255))

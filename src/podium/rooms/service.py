@@ -104,6 +104,11 @@ class Seat:
     media_token: str
 
 
+def screen_sharers(conference: Conference) -> list[int]:
+    """The media publishers sharing a screen in the conference's room now."""
+    return [int(p) for p in (conference.screen_sharers or "").split(",") if p.isdigit()]
+
+
 class RoomService:
     def __init__(self, session: Session, settings: Settings, media: MediaPool | None) -> None:
         self.session = session
@@ -338,6 +343,8 @@ class RoomService:
             )
         except JanusUnavailable as exc:
             raise self._unavailable() from exc
+        for sharer in screen_sharers(conference):  # a share that began before the recording
+            recordings.note_screen_share(conference.id, sharer, True)
         return recording
 
     def stop_recording(self, conference_id: int) -> Recording | None:
@@ -416,7 +423,12 @@ class RoomService:
 
     def note_screen_share(self, conference_id: int, publisher_id: int, on: bool) -> None:
         """A share takes the stage of the recording (its notes) and of the stream (the process
-        running the conference's compositor hears the room event: rooms/streams.py)."""
+        running the conference's compositor hears the room event: rooms/streams.py); the conference
+        remembers it for a stream or recording that starts while it lasts."""
+        conference = self.session.get(Conference, conference_id)
+        if conference is not None:
+            sharers = set(screen_sharers(conference)) - {publisher_id} | ({publisher_id} if on else set())
+            conference.screen_sharers = ",".join(str(p) for p in sorted(sharers))[:255]
         RecordingService(self.session, self.settings).note_screen_share(conference_id, publisher_id, on)
         room_event(self.session, conference_id, {"type": "stage", "publisher": publisher_id, "on": on})
 

@@ -38,7 +38,7 @@ from podium.models.stream import Stream
 from podium.rooms.broadcast import Broadcast, BroadcastSpec
 from podium.rooms.broadcast.playout_keeper import Playouts
 from podium.rooms.janus import JanusClient, JanusUnavailable, MediaPool
-from podium.rooms.service import RoomService
+from podium.rooms.service import RoomService, screen_sharers
 
 log = logging.getLogger(__name__)
 
@@ -192,7 +192,9 @@ class StreamKeeper:
 
     def _launch(self, stream_id: int) -> None:
 
-        def prepare(ctx: uow.Context) -> tuple[JanusClient, int, str, str, int, ClipCutter | None] | None:
+        def prepare(
+            ctx: uow.Context,
+        ) -> tuple[JanusClient, int, str, str, int, ClipCutter | None, list[int]] | None:
             found = self._service(ctx).to_launch(stream_id)
             if found is None:
                 return None
@@ -212,12 +214,13 @@ class StreamKeeper:
                 if plan is not None and code is not None
                 else None
             )
-            return server, conference.media_room, stream.kind, output, conference.id, cutter
+            sharing = screen_sharers(conference)
+            return server, conference.media_room, stream.kind, output, conference.id, cutter, sharing
 
         prepared = uow.run(self.sessions, self.settings, prepare, self.dispatcher)
         if prepared is None:
             return
-        server, room, kind, output, conference_id, cutter = prepared
+        server, room, kind, output, conference_id, cutter, sharing = prepared
         token = secrets.token_hex(16)
         try:
             server.add_token(token)
@@ -233,6 +236,8 @@ class StreamKeeper:
             )
         )
         broadcast.start()
+        for publisher in sharing:  # a share that began before the stream: on stage from the start
+            broadcast.screen(publisher, True)
         self.running[stream_id] = _Running(
             conference_id, broadcast, server, token, started=time.monotonic(), cutter=cutter
         )

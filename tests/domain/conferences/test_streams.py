@@ -30,6 +30,7 @@ from podium.models.audit import AuditEntry
 from podium.models.conference import Conference
 from podium.models.media import Media
 from podium.models.stream import StreamState
+from podium.rooms.service import RoomService, screen_sharers
 from tests.domain.conferences.conftest import Scene
 
 
@@ -209,3 +210,20 @@ def test_viewers_questions_are_limited_per_viewer_and_per_meeting(
         streams.ask(conference.id, "Crowd", f"Q{n}?", viewer=f"10.1.{n // 250}.{n % 250}")
     with pytest.raises(TooManyAttempts, match="Viewers have asked 60 questions"):
         streams.ask(conference.id, "Late", "Still open?", viewer="10.2.0.1")
+
+
+def test_a_conference_remembers_who_shares_a_screen(
+    scene: Scene, scheduling: SchedulingService, session: Session
+) -> None:
+    """A stream's compositor (or a recording) that starts mid-share reads who shares from the
+    conference, so the share is on stage from its first frame."""
+    conference = _live(scheduling, scene, scene.organiser(native_streaming=True))
+    rooms = RoomService(session, scene.settings, None)
+    rooms.note_screen_share(conference.id, 11, True)
+    rooms.note_screen_share(conference.id, 12, True)
+    rooms.note_screen_share(conference.id, 12, True)  # told twice: still one share
+    assert screen_sharers(conference) == [11, 12]
+    rooms.note_screen_share(conference.id, 11, False)
+    assert screen_sharers(conference) == [12]
+    stages = [e for c, e in after_commit(session).room_events if c == conference.id and e["type"] == "stage"]
+    assert [(e["publisher"], e["on"]) for e in stages] == [(11, True), (12, True), (12, True), (11, False)]

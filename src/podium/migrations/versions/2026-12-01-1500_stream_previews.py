@@ -10,6 +10,9 @@ taken on request (domain/streams/previews.py). One row per file; both go after `
 
 A streaming page viewer's question (a chat message) keeps a hash of who asked, so questions can be
 limited per viewer and per conference.
+
+A conference remembers who shares a screen now, so a stream or a recording that starts mid-share
+gives it the stage at once.
 """
 
 from __future__ import annotations
@@ -46,9 +49,15 @@ def upgrade() -> None:
     op.create_index("ix_stream_previews_expires", "stream_previews", ["expires_at"])
     with op.batch_alter_table("chat_messages") as batch_op:
         batch_op.add_column(sa.Column("viewer_key", sa.String(length=64), nullable=True))
+    with op.batch_alter_table("conferences") as batch_op:
+        batch_op.add_column(
+            sa.Column("screen_sharers", sa.String(length=255), server_default="", nullable=False)
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("conferences") as batch_op:
+        batch_op.drop_column("screen_sharers")
     with op.batch_alter_table("chat_messages") as batch_op:
         batch_op.drop_column("viewer_key")
     op.drop_table("stream_previews")
