@@ -209,7 +209,8 @@ class StreamKeeper:
                     paths.playlist(self.settings, code),
                     previews_dir(self.settings, conference.id),
                     plan,
-                    prefix=f"clip-{stream_id}",
+                    # A keeper that takes the stream over numbers its clips anew: never the same names.
+                    prefix=f"clip-{stream_id}-{secrets.token_hex(3)}",
                 )
                 if plan is not None and code is not None
                 else None
