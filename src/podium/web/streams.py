@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from podium.domain.streams.previews import PreviewService
@@ -21,8 +21,8 @@ from podium.kit.errors import DomainError
 from podium.kit.jsonbody import parse_json_object
 from podium.kit.links import Links
 from podium.kit.uow import Context, run_unit_of_work
-from podium.web.errors import PLAYBACK_STATUS_BY_CODE
 from podium.web.openapi import files, json_call, json_request, page
+from podium.web.signed_files import signed_file
 from podium.web.watch import _api_error, error_page
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -102,12 +102,4 @@ async def stream_preview_file(request: Request, preview_id: int, file_name: str,
     def find(ctx: Context) -> tuple[Path, str]:
         return PreviewService(ctx.session, ctx.settings).file_for_link(preview_id, file_name, token)
 
-    try:
-        path, media_type = await run_unit_of_work(request, find)
-    except DomainError as error:
-        return PlainTextResponse(
-            error.message,
-            status_code=PLAYBACK_STATUS_BY_CODE[error.code],
-            headers={"Cache-Control": "no-store"},
-        )
-    return FileResponse(path, media_type=media_type, headers={"Cache-Control": "private, max-age=300"})
+    return await signed_file(request, find, {"Cache-Control": "private, max-age=300"})

@@ -7,6 +7,7 @@ module; each test opens its own session, which is rolled back at the end. Hosts 
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,6 +22,8 @@ from podium.domain.actor import Actor
 from podium.domain.conferences.scheduling import SchedulingService
 from podium.domain.conferences.schemas import ConferenceOptions
 from podium.kit.clock import utcnow
+from podium.models.conference import Conference
+from podium.models.media import Media
 from podium.models.tenancy import Role
 from tests.fixtures.iotum import World, build_world
 
@@ -104,3 +107,18 @@ def options(start: datetime | None = None, duration: int = 60, **fields: object)
         time_zone=UTC,
         **fields,  # type: ignore[arg-type]
     )
+
+
+def a_live_media(session: Session, conference: Conference) -> int:
+    """A media row of kind Live to stream into (the lives' service makes real ones; it needs an RTMP
+    server)."""
+    media = Media(
+        company_id=conference.company_id,
+        code=secrets.token_hex(4),
+        storage_key=secrets.token_hex(16),
+        media_type="live",
+        status="Done",
+    )
+    session.add(media)
+    session.flush()
+    return media.id

@@ -7,7 +7,6 @@ tests/e2e/test_broadcast_url.py."""
 
 from __future__ import annotations
 
-import secrets
 import subprocess
 from collections.abc import Iterator
 from datetime import timedelta
@@ -31,26 +30,11 @@ from podium.kit.clock import clock, utcnow
 from podium.kit.errors import Conflict
 from podium.models.audit import AuditEntry
 from podium.models.conference import Conference
-from podium.models.media import Media
-from tests.domain.conferences.conftest import UTC, Scene, options, soon
+from tests.domain.conferences.conftest import UTC, Scene, a_live_media, options, soon
 from tests.fixtures.file_host import FileHost, file_host
 
 URL = "https://cdn.example/premiere.mp4"
 LEASE = timedelta(seconds=15)
-
-
-def _a_live(session: Session, conference: Conference) -> int:
-    """A media row to stream into (the lives' service makes real ones; it needs an RTMP server)."""
-    media = Media(
-        company_id=conference.company_id,
-        code=secrets.token_hex(4),
-        storage_key=secrets.token_hex(16),
-        media_type="live",
-        status="Done",
-    )
-    session.add(media)
-    session.flush()
-    return media.id
 
 
 def _actions(session: Session, conference: Conference) -> list[str]:
@@ -184,7 +168,9 @@ def test_a_broadcast_starts_the_meeting_and_its_stream_then_stops_them(
     # Just before the start: the meeting goes live (nobody has joined), its stream starts.
     assert broadcasts.warm_up(conference.id, "k", now) is conference
     assert conference.started_at == now
-    stream = streams.start(conference, started_by="broadcast", live_media_id=_a_live(session, conference))
+    stream = streams.start(
+        conference, started_by="broadcast", live_media_id=a_live_media(session, conference)
+    )
     assert broadcasts.playing(conference.id, "k")
     assert conference.broadcast_state == "STARTED" and conference.broadcast_owner == "k"
     assert not broadcasts.playing(conference.id, "k")  # once
@@ -209,7 +195,7 @@ def test_what_a_broadcast_becomes_when_its_stream_or_meeting_stops(
         conference = scheduling.create(scene.ca, host, options(soon(seconds=5), broadcast_stream_url=URL))
         broadcasts.claim(conference.id, "k", now, now + LEASE)
         broadcasts.warm_up(conference.id, "k", now)
-        live = _a_live(session, conference)
+        live = a_live_media(session, conference)
         streams.start(
             conference, started_by="moderator:m" if moderator_stream else "broadcast", live_media_id=live
         )
@@ -282,7 +268,7 @@ def test_a_process_that_stops_or_dies_while_playing(
     killed, stopping, waiting = rows
     for conference in (killed, stopping):
         broadcasts.warm_up(conference.id, "k", now)
-        streams.start(conference, started_by="broadcast", live_media_id=_a_live(session, conference))
+        streams.start(conference, started_by="broadcast", live_media_id=a_live_media(session, conference))
         broadcasts.playing(conference.id, "k")
     # A stopping process: what waits is claimed again elsewhere, what played is not resumed.
     broadcasts.release("k", [stopping.id, waiting.id])

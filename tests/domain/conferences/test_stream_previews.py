@@ -6,7 +6,6 @@ tests/e2e/test_conference_streams.py."""
 from __future__ import annotations
 
 import json
-import secrets
 import shutil
 import subprocess
 from datetime import timedelta
@@ -29,7 +28,7 @@ from podium.kit.errors import Conflict, Forbidden, LinkInvalid, NotFound
 from podium.models.conference import Conference
 from podium.models.media import Media
 from podium.models.stream import Stream, StreamPreview, StreamState
-from tests.domain.conferences.conftest import Scene
+from tests.domain.conferences.conftest import Scene, a_live_media
 
 pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is missing")
 
@@ -151,16 +150,8 @@ def _streaming(scene: Scene, scheduling: SchedulingService, session: Session, or
     given = ConferenceOptions(duration=60, time_zone=ZoneInfo("UTC"))
     conference = scheduling.create_reservationless(scene.ca, organiser, given)
     mark_started(session, conference, utcnow(), actor_label="test")
-    media = Media(
-        company_id=conference.company_id,
-        code=secrets.token_hex(4),
-        storage_key=secrets.token_hex(16),
-        media_type="live",
-        status="Done",
-    )
-    session.add(media)
-    session.flush()
-    StreamService(session, scene.settings).start(conference, started_by="auto", live_media_id=media.id)
+    live_media_id = a_live_media(session, conference)
+    StreamService(session, scene.settings).start(conference, started_by="auto", live_media_id=live_media_id)
     return conference
 
 

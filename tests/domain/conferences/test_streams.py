@@ -5,7 +5,6 @@ the RTMP server and the page run for real in tests/e2e/test_conference_streams.p
 
 from __future__ import annotations
 
-import secrets
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -28,10 +27,9 @@ from podium.kit.uow import after_commit
 from podium.models.activity import ChatMessage
 from podium.models.audit import AuditEntry
 from podium.models.conference import Conference
-from podium.models.media import Media
 from podium.models.stream import StreamState
 from podium.rooms.service import RoomService, screen_sharers
-from tests.domain.conferences.conftest import Scene
+from tests.domain.conferences.conftest import Scene, a_live_media
 
 
 def _live(scheduling: SchedulingService, scene: Scene, organiser: int, **fields: object) -> Conference:
@@ -39,20 +37,6 @@ def _live(scheduling: SchedulingService, scene: Scene, organiser: int, **fields:
     conference = scheduling.create_reservationless(scene.ca, organiser, given)
     mark_started(scheduling.session, conference, utcnow(), actor_label="test")
     return conference
-
-
-def _a_live(session: Session, conference: Conference) -> int:
-    """A media row to stream into (the lives' service makes real ones; it needs an RTMP server)."""
-    media = Media(
-        company_id=conference.company_id,
-        code=secrets.token_hex(4),
-        storage_key=secrets.token_hex(16),
-        media_type="live",
-        status="Done",
-    )
-    session.add(media)
-    session.flush()
-    return media.id
 
 
 def test_a_host_streams_only_with_native_streaming(
@@ -63,9 +47,9 @@ def test_a_host_streams_only_with_native_streaming(
     streams = StreamService(session, scene.settings)
     off = _live(scheduling, scene, off_host)
     with pytest.raises(Forbidden, match="native_streaming"):
-        streams.start(off, started_by="moderator:x", live_media_id=_a_live(session, off))
+        streams.start(off, started_by="moderator:x", live_media_id=a_live_media(session, off))
     on = _live(scheduling, scene, on_host)
-    stream = streams.start(on, started_by="auto", live_media_id=_a_live(session, on))
+    stream = streams.start(on, started_by="auto", live_media_id=a_live_media(session, on))
     assert (stream.kind, stream.state, on.is_streaming) == ("audio", StreamState.STARTING, True)
     events = after_commit(session).room_events
     assert (on.id, "streaming") in [(c, e["type"]) for c, e in events]
@@ -77,7 +61,7 @@ def test_one_run_at_a_time_and_the_end_of_the_meeting_stops_it(
 ) -> None:
     conference = _live(scheduling, scene, scene.organiser(native_streaming=True))
     streams = StreamService(session, scene.settings)
-    live_id = _a_live(session, conference)
+    live_id = a_live_media(session, conference)
     first = streams.start(conference, started_by="auto", live_media_id=live_id)
     with pytest.raises(Conflict, match="already streaming"):
         streams.start(conference, started_by="moderator:x", live_media_id=live_id)
@@ -101,7 +85,7 @@ def test_one_keeper_wins_a_claim_and_a_stopping_one_lets_go(
 ) -> None:
     conference = _live(scheduling, scene, scene.organiser(native_streaming=True))
     streams = StreamService(session, scene.settings)
-    stream = streams.start(conference, started_by="auto", live_media_id=_a_live(session, conference))
+    stream = streams.start(conference, started_by="auto", live_media_id=a_live_media(session, conference))
     now = utcnow()
     assert stream.id in streams.unheld(now)
     assert streams.claim(stream.id, "a", now, now + timedelta(seconds=15))
@@ -125,7 +109,7 @@ def test_a_compositor_that_keeps_failing_ends_the_stream_as_failed(
 ) -> None:
     conference = _live(scheduling, scene, scene.organiser(native_streaming=True))
     streams = StreamService(session, scene.settings)
-    stream = streams.start(conference, started_by="auto", live_media_id=_a_live(session, conference))
+    stream = streams.start(conference, started_by="auto", live_media_id=a_live_media(session, conference))
     now = utcnow()
     for attempt in (1, 2):
         assert streams.claim(stream.id, "a", now, now + timedelta(seconds=15))
@@ -170,7 +154,7 @@ def test_viewers_ask_while_the_meeting_streams(
     streams = StreamService(session, scene.settings)
     with pytest.raises(Conflict, match="not streaming"):
         streams.ask(conference.id, "Vera", "Hello?", viewer="10.0.0.1")
-    streams.start(conference, started_by="auto", live_media_id=_a_live(session, conference))
+    streams.start(conference, started_by="auto", live_media_id=a_live_media(session, conference))
     with pytest.raises(InvalidInput, match="Write a question"):
         streams.ask(conference.id, "Vera", "   ", viewer="10.0.0.1")
     with pytest.raises(InvalidInput, match="at most 1000"):
@@ -193,7 +177,7 @@ def test_viewers_questions_are_limited_per_viewer_and_per_meeting(
 ) -> None:
     conference = _live(scheduling, scene, scene.organiser(native_streaming=True))
     streams = StreamService(session, scene.settings)
-    streams.start(conference, started_by="auto", live_media_id=_a_live(session, conference))
+    streams.start(conference, started_by="auto", live_media_id=a_live_media(session, conference))
     for n in range(QUESTIONS_PER_VIEWER):
         streams.ask(conference.id, "Flo", f"Question {n}?", viewer="10.0.0.9")
     with pytest.raises(TooManyAttempts, match="You have asked 3 questions this minute") as refused:
