@@ -44,7 +44,7 @@ from podium.rooms.janus import JanusClient, JanusEndpoint, JanusUnavailable, Loc
 from podium.rooms.service import RoomService
 from podium.rooms.streams import StreamKeeper
 from podium.streaming.rtmp import start_rtmp
-from podium.web import account, drive, embeds, media, pages, recordings, rooms, streams, watch
+from podium.web import account, console, drive, embeds, media, pages, recordings, rooms, streams, watch
 from podium.web.limits import OWN_LIMITS, RequestLimits
 
 log = logging.getLogger(__name__)
@@ -273,6 +273,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(iotum.build_router())
     app.include_router(pages.router)
     app.include_router(account.router)
+    app.include_router(console.router)
     app.include_router(drive.router)
     app.include_router(rooms.router)
     app.include_router(recordings.router)

@@ -60,3 +60,21 @@ class ConferenceAccess:
     def contacts_company(self, host: Host) -> Company:
         """The company whose books the actor reads the organiser's contacts in."""
         return self.policy.company_or_own(host.company_id)
+
+    def in_console(self, conference_id: int) -> Conference:
+        """A live conference the operator console shows the actor and lets it end: its organiser's
+        own, one whose organiser the actor administers, or (admins) a company conference without an
+        organiser (Boomstream, LiveMinutes) of a company in the actor's scope.
+
+        Raises:
+            NotFound: no such live conference.
+            Forbidden: beyond the actor's scope.
+        """
+        conference = self.repo.by_id(conference_id)
+        if conference is None or conference.deleted_at is not None:
+            raise NotFound("Conference not found")
+        if conference.host_id is None:
+            self.policy.company_or_own(conference.company_id)
+        elif conference.host_id != self.actor.host_id:
+            self.policy.host(conference.host_id)
+        return conference

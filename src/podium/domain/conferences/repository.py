@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
@@ -190,3 +191,40 @@ class ConferenceRepository:
 
     def folder_by_id(self, folder_id: int) -> Folder | None:
         return self.session.get(Folder, folder_id)
+
+    def console_page(
+        self,
+        kind: str,
+        now: datetime,
+        *,
+        company_ids: Sequence[int] | None,
+        host_id: int | None,
+        limit: int,
+        offset: int,
+    ) -> tuple[Sequence[Conference], int]:
+        """One page of the operator console's meetings and their count: ``upcoming`` (not started,
+        soonest first), ``live`` (started, not ended) or ``past`` (ended, latest first); of the
+        companies ``company_ids`` or of the organiser ``host_id``."""
+        where: list[Any] = [Conference.deleted_at.is_(None)]
+        if host_id is not None:
+            where.append(Conference.host_id == host_id)
+        if company_ids is not None:
+            where.append(Conference.company_id.in_(list(company_ids)))
+        if kind == "live":
+            where += [Conference.started_at.is_not(None), Conference.ended_at.is_(None)]
+            order: list[Any] = [Conference.started_at.desc(), Conference.id.desc()]
+        elif kind == "past":
+            where += [Conference.ended_at.is_not(None)]
+            order = [Conference.ended_at.desc(), Conference.id.desc()]
+        else:
+            where += [
+                Conference.started_at.is_(None),
+                Conference.ended_at.is_(None),
+                or_(Conference.starts_at.is_(None), Conference.starts_at >= now - timedelta(days=1)),
+            ]
+            order = [Conference.starts_at.is_(None), Conference.starts_at, Conference.id]
+        total = int(self.session.scalar(select(func.count(Conference.id)).where(*where)) or 0)
+        rows = self.session.scalars(
+            select(Conference).where(*where).order_by(*order).limit(limit).offset(offset)
+        )
+        return rows.all(), total

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from podium.config import Settings
 from podium.domain.access.conferences import ConferenceAccess
+from podium.domain.access.service import AccessPolicy
 from podium.domain.actor import Actor
 from podium.domain.auth.service import AuthService
 from podium.domain.chat.service import ChatService
@@ -44,6 +45,7 @@ from podium.domain.contacts.service import Book, ContactService, ContactView
 from podium.domain.recordings.service import RecordingService
 from podium.domain.streams.previews import PreviewService, PreviewView
 from podium.domain.streams.service import StreamService, streaming_url
+from podium.domain.tenancy.repository import TenancyRepository
 from podium.kit.clock import utcnow
 from podium.kit.errors import Conflict, InvalidInput
 from podium.models.conference import Conference
@@ -55,6 +57,9 @@ __all__ = ["ConferenceView", "SchedulingService", "local"]
 
 PHONE_RE = re.compile(r"[1-9]\d{6,14}")
 MEDIA_KINDS = ("recordings", "transcriptions")
+
+
+CONSOLE_KINDS = ("upcoming", "live", "past")
 
 
 class SchedulingService:
@@ -375,6 +380,57 @@ class SchedulingService:
         contacts = ContactService(self.session)
         book = Book(access.contacts_company(host), host)
         return [contacts.view(book, c) for c in everyone], [contacts.view(book, c) for c in moderators]
+
+    # --- the operator console ------------------------------------------------------------------
+
+    def console_meetings(
+        self, actor: Actor, kind: str, *, limit: int = 50, offset: int = 0
+    ) -> tuple[Sequence[Conference], int]:
+        """A page of the meetings the console shows the actor, and their count: a plain host its
+        own; a company admin its company's; a reseller admin those of every company of its tree.
+
+        Raises:
+            InvalidInput: an unknown ``kind`` (upcoming, live, past) or paging.
+        """
+        if kind not in CONSOLE_KINDS:
+            raise InvalidInput(f"kind must be one of {', '.join(CONSOLE_KINDS)}", field="kind")
+        if not 1 <= limit <= 200 or offset < 0:
+            raise InvalidInput("limit must be 1 to 200 and offset 0 or more", field="limit")
+        host_id: int | None = None
+        company_ids: list[int] | None = None
+        if not actor.is_admin:
+            host_id = actor.host_id or 0
+        elif actor.is_reseller_admin:
+            policy = AccessPolicy(self.session, actor)
+            company_ids = [
+                c.id for c in TenancyRepository(self.session).live_companies(policy.reseller_ids())
+            ]
+        else:
+            company_ids = [actor.company_id]
+        return self.repo.console_page(
+            kind, utcnow(), company_ids=company_ids, host_id=host_id, limit=limit, offset=offset
+        )
+
+    def console_meeting(self, actor: Actor, conference_id: int) -> Conference:
+        """A meeting the console shows the actor (see ``ConferenceAccess.in_console``).
+
+        Raises:
+            NotFound: no such live conference.
+            Forbidden: beyond the actor's scope.
+        """
+        return self._access(actor).in_console(conference_id)
+
+    def console_end(self, actor: Actor, conference_id: int) -> Conference:
+        """End a live meeting from the console: everyone leaves, the room closes.
+
+        Raises:
+            NotFound: no such live conference.
+            Forbidden: beyond the actor's scope.
+            Conflict: the conference is not active.
+        """
+        conference = self._access(actor).in_console(conference_id)
+        lifecycle.end_active(self.session, conference, actor_label=actor.label)
+        return conference
 
     def livestream_viewers(self, actor: Actor, conference_id: int) -> int:
         """How many watch the conference's livestream now.

@@ -205,3 +205,10 @@ class MediaRepository:
         )
         self.session.delete(folder)
         self.session.flush()
+
+    def titles(self, media_ids: Sequence[int]) -> dict[int, tuple[str, str]]:
+        """Media id -> (code, title), in one query (the console's charts)."""
+        if not media_ids:
+            return {}
+        stmt = select(Media.id, Media.code, Media.title).where(Media.id.in_(list(media_ids)))
+        return {int(i): (str(c), str(t)) for i, c, t in self.session.execute(stmt).all()}

@@ -14,6 +14,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from podium.config import Settings
+from podium.domain.access.service import AccessPolicy
 from podium.domain.actor import Actor
 from podium.domain.audit.service import log_action
 from podium.domain.conferences.service import UNSET, Unset
@@ -395,6 +396,34 @@ class MediaService:
         )
         parents = {f.id: self.folder_code(f.parent_id) for f in folders}
         return FolderPage(folders, [self.view(m) for m in medias], total, parents)
+
+    # --- the operator console (admins of the company) -----------------------------------------
+
+    def console_library(
+        self, actor: Actor, *, folder_code: str = "", limit: int = 50, offset: int = 0
+    ) -> FolderPage:
+        """A page of the company's library, newest first, for the console.
+
+        Raises:
+            Forbidden: a plain host.
+            NotFound: no such folder.
+        """
+        AccessPolicy(self.session, actor).require_admin()
+        return self.folder_page(
+            actor, code=folder_code, limit=limit, offset=offset, sort="added", direction="desc"
+        )
+
+    def console_upload(self, actor: Actor, *, title: str, folder_code: str = "") -> tuple[Media, str, str]:
+        """A new media waiting for its file, with its signed upload and progress URLs.
+
+        Raises:
+            Forbidden: a plain host.
+            InvalidInput: a title too long.
+            NotFound: no such folder.
+        """
+        AccessPolicy(self.session, actor).require_admin()
+        media = self.create(actor, title=title, folder_code=folder_code)
+        return media, self.upload_url(media), self.progress_url(media)
 
     def create_folder(self, actor: Actor, name: str, parent_code: str = "") -> Folder:
         name = name.strip()

@@ -144,3 +144,64 @@ class StatsRepository:
         )
         stmt = select(ViewSession).where(*where).order_by(*order).offset(offset).limit(limit)
         return self.session.scalars(stmt).all(), total
+
+    def viewers_by_day(self, company_id: int, start: datetime, end: datetime) -> list[tuple[date, int]]:
+        """Distinct viewers (devices) per UTC day their sessions started in [start, end), oldest first."""
+        day = func.date(ViewSession.started_at)
+        stmt = (
+            select(day, func.count(func.distinct(ViewSession.device_hash)))
+            .where(
+                ViewSession.company_id == company_id,
+                ViewSession.started_at >= start,
+                ViewSession.started_at < end,
+            )
+            .group_by(day)
+            .order_by(day)
+        )
+        return [(_as_date(d), int(n)) for d, n in self.session.execute(stmt).all()]
+
+    def watched_by_media(
+        self, company_id: int, first: date, end: date, limit: int = 10
+    ) -> list[tuple[int, int]]:
+        """(media id, watched ms) in the days [first, end), the most watched first."""
+        total = func.sum(ViewDailyRollup.watched_ms)
+        stmt = (
+            select(ViewDailyRollup.media_id, total)
+            .where(
+                ViewDailyRollup.company_id == company_id,
+                ViewDailyRollup.media_id != PROJECT,
+                ViewDailyRollup.day >= first,
+                ViewDailyRollup.day < end,
+            )
+            .group_by(ViewDailyRollup.media_id)
+            .order_by(total.desc(), ViewDailyRollup.media_id)
+            .limit(limit)
+        )
+        return [(int(m), int(ms or 0)) for m, ms in self.session.execute(stmt).all()]
+
+    def by_country(
+        self, company_id: int, start: datetime, end: datetime, limit: int = 10
+    ) -> list[tuple[str, int, int]]:
+        """(country, distinct viewers, watched ms) of sessions started in [start, end), most viewers first."""
+        viewers = func.count(func.distinct(ViewSession.device_hash))
+        stmt = (
+            select(ViewSession.country, viewers, func.sum(ViewSession.watched_ms))
+            .where(
+                ViewSession.company_id == company_id,
+                ViewSession.started_at >= start,
+                ViewSession.started_at < end,
+            )
+            .group_by(ViewSession.country)
+            .order_by(viewers.desc(), ViewSession.country)
+            .limit(limit)
+        )
+        return [(str(c), int(n), int(ms or 0)) for c, n, ms in self.session.execute(stmt).all()]
+
+
+def _as_date(value: object) -> date:
+    """A ``date()`` of the database: a date (PostgreSQL) or ISO text (SQLite)."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])

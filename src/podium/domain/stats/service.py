@@ -15,7 +15,9 @@ from datetime import date, datetime, timedelta
 from sqlalchemy.orm import Session
 
 from podium.config import Settings
+from podium.domain.access.service import AccessPolicy
 from podium.domain.actor import Actor
+from podium.domain.media.repository import MediaRepository
 from podium.domain.media.service import MediaService
 from podium.domain.paywall.repository import PaywallRepository
 from podium.domain.stats.repository import PROJECT, StatsRepository
@@ -217,3 +219,44 @@ def _page_number(page: int | None) -> int:
     if not 1 <= page <= 1_000_000:
         raise InvalidInput("page must be 1 or more", field="page")
     return page
+
+
+@dataclass(frozen=True)
+class ConsoleStats:
+    """The operator console's charts over one period (UTC days)."""
+
+    period: Period
+    watched_by_day: Sequence[tuple[date, int]]  # every day of the period, watched ms (0 included)
+    viewers_by_day: Sequence[tuple[date, int]]  # every day of the period, distinct viewers
+    by_media: Sequence[tuple[str, str, int]]  # code, title, watched ms; the most watched first
+    by_country: Sequence[tuple[str, int, int]]  # country, viewers, watched ms
+
+
+def console_stats(session: Session, settings: Settings, actor: Actor, *, days: int = 14) -> ConsoleStats:
+    """The charts of the actor's company (admins only) over the last ``days`` UTC days: watched time
+    per day from the same rollups as ``api/stats``, viewers per day and by country from the view
+    sessions, watched time by media.
+
+    Raises:
+        Forbidden: a plain host.
+        InvalidInput: ``days`` out of 1..366.
+    """
+    AccessPolicy(session, actor).require_admin()
+    if not 1 <= days <= 366:
+        raise InvalidInput("days must be between 1 and 366", field="days")
+    end = utcnow().date()
+    start = end - timedelta(days=days - 1)
+    page = StatsService(session, settings).project(actor, start=start, end=end, group="day")
+    repo = StatsRepository(session)
+    every_day = [start + timedelta(days=n) for n in range(days)]
+    watched = {moment.date(): ms for moment, ms in page.items}
+    viewers = dict(repo.viewers_by_day(actor.company_id, page.period.since, page.period.until))
+    top = repo.watched_by_media(actor.company_id, start, end + timedelta(days=1))
+    titles = MediaRepository(session).titles([m for m, _ in top])
+    return ConsoleStats(
+        period=page.period,
+        watched_by_day=[(d, watched.get(d, 0)) for d in every_day],
+        viewers_by_day=[(d, viewers.get(d, 0)) for d in every_day],
+        by_media=[(*titles.get(m, ("", f"#{m}")), ms) for m, ms in top],
+        by_country=repo.by_country(actor.company_id, page.period.since, page.period.until),
+    )

@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from podium.models.activity import WebhookDelivery, WebhookEndpoint
+from podium.models.outbox import OutboxMessage
 
 
 class WebhookRepository:
@@ -35,3 +36,25 @@ class WebhookRepository:
             .limit(limit)
         )
         return self.session.scalars(stmt).all()
+
+    def company_deliveries(
+        self, company_id: int, limit: int, offset: int
+    ) -> Sequence[tuple[WebhookDelivery, WebhookEndpoint, OutboxMessage | None]]:
+        """A page of the delivery attempts to the company's endpoints (deleted ones too), newest
+        first, each with its endpoint and outbox message (one query)."""
+        stmt = (
+            select(WebhookDelivery, WebhookEndpoint, OutboxMessage)
+            .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+            .outerjoin(OutboxMessage, OutboxMessage.id == WebhookDelivery.outbox_id)
+            .where(WebhookEndpoint.company_id == company_id)
+            .order_by(WebhookDelivery.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        return [(d, e, o) for d, e, o in self.session.execute(stmt).all()]
+
+    def delivery(self, delivery_id: int) -> WebhookDelivery | None:
+        return self.session.get(WebhookDelivery, delivery_id)
+
+    def outbox_message(self, message_id: int) -> OutboxMessage | None:
+        return self.session.get(OutboxMessage, message_id)

@@ -18,13 +18,16 @@ from sqlalchemy.orm import Session
 
 from podium.domain.access.service import AccessPolicy
 from podium.domain.actor import Actor
+from podium.domain.audit.repository import AuditRepository
 from podium.domain.outbox.service import enqueue
 from podium.domain.webhooks.repository import WebhookRepository
 from podium.kit.clock import utcnow
-from podium.kit.errors import InvalidInput, NotFound
+from podium.kit.errors import Conflict, InvalidInput, NotFound
 from podium.kit.outbound import check_url
+from podium.kit.uow import wake_outbox
 from podium.models.activity import WebhookDelivery, WebhookEndpoint
 from podium.models.audit import AuditEntry
+from podium.models.outbox import OutboxMessage
 
 # Audit action → public event name. Only events whose meaning is clear are published.
 EVENTS_BY_ACTION: dict[str, str] = {
@@ -182,6 +185,50 @@ class WebhookService:
             NotFound: the company, or the endpoint in it, does not exist.
         """
         return self.deliveries(AccessPolicy(self.session, actor).company(company_id).id, endpoint_id)
+
+    def console_log(
+        self, actor: Actor, *, limit: int = 50, offset: int = 0
+    ) -> Sequence[tuple[WebhookDelivery, WebhookEndpoint, OutboxMessage | None]]:
+        """The latest delivery attempts to the actor's company's endpoints, newest first.
+
+        Raises:
+            Forbidden: a plain host.
+        """
+        company = AccessPolicy(self.session, actor).company_or_own(None)
+        return self.repo.company_deliveries(company.id, min(max(limit, 1), 200), max(offset, 0))
+
+    def retry(self, actor: Actor, delivery_id: int) -> OutboxMessage:
+        """Deliver a failed delivery's message once more, now (the worker is woken after the commit);
+        its attempts are logged as usual.
+
+        Raises:
+            Forbidden: a plain host.
+            NotFound: no such delivery to an endpoint of the actor's company.
+            Conflict: the message has not failed for good (it is delivered, or still being retried).
+        """
+        company = AccessPolicy(self.session, actor).company_or_own(None)
+        delivery = self.repo.delivery(delivery_id)
+        endpoint = self.repo.endpoint(delivery.endpoint_id) if delivery else None
+        if delivery is None or endpoint is None or endpoint.company_id != company.id:
+            raise NotFound("Delivery not found")
+        message = self.repo.outbox_message(delivery.outbox_id or 0)
+        if message is None or message.status != "failed":
+            raise Conflict("Only a delivery that failed for good can be retried")
+        message.status = "pending"
+        message.next_attempt_at = utcnow()
+        self.session.flush()
+        wake_outbox(self.session)
+        # Recorded as log_action would (which imports this module: no webhook fans out from it).
+        AuditRepository(self.session).add(
+            AuditEntry(
+                action="webhook.retried",
+                actor=actor.label,
+                ref=f"outbox:{message.id}",
+                company_id=company.id,
+                data={"delivery_id": delivery.id},
+            )
+        )
+        return message
 
     # --- the command line and the worker (trusted) ------------------------------------------
 
