@@ -320,12 +320,12 @@ def test_a_killed_process_participants_vanish_and_its_visitor_reconnects(cluster
         assert wait_for(host, "left", timeout=15)["participant"]["id"] == old_quinn
         assert time.monotonic() - started < 10
         # The departure is told first, then recorded and the media token revoked (the sweeping
-        # process's transaction, just after): wait for those, briefly.
-        wait_until(lambda: cluster.participant_status("killed", "p2") == "11", 5, "Quinn recorded as quit")
+        # process's transaction, just after; on a loaded machine that can take seconds).
+        wait_until(lambda: cluster.participant_status("killed", "p2") == "11", 20, "Quinn recorded as quit")
         assert cluster.participant_status("killed", "p1") == "10"  # Pat is back
         # Quinn's media token is revoked; Pat's is kept (Pat's media never stopped).
         wait_until(
-            lambda: quinn_seat["token"] not in cluster.janus_tokens(), 5, "Quinn's media token revoked"
+            lambda: quinn_seat["token"] not in cluster.janus_tokens(), 20, "Quinn's media token revoked"
         )
         assert pat_seat["token"] in cluster.janus_tokens()
         # The meeting carries on across the survivor.

@@ -77,7 +77,11 @@ def _serve_and_call(
             stderr=sink,
         )
         try:
-            wait_until(lambda: _answers(base) or server.poll() is not None, 60, "the server")
+            try:
+                # Generous: a loaded CI machine once took over a minute (imports and migrations).
+                wait_until(lambda: _answers(base) or server.poll() is not None, 150, "the server")
+            except AssertionError as timeout:
+                raise AssertionError(f"{timeout}; its output so far:\n{errors.read_text()}") from None
             assert server.poll() is None, errors.read_text()
             answers = _calls(base, tenant)
         finally:
