@@ -7,7 +7,7 @@ participant (bench/room_load.py's client, aiortc): its camera sends 640x360 at 2
 every frame carries the wall-clock millisecond it was made as 28 black or white boxes of 16 pixels
 (tests/fixtures/live_clock.py, the lives' scheme), with a tone. It starts the stream from the room as
 a moderator does (``{"type": "stream", "on": true}``); the server's keeper runs the compositor (the
-one camera fills its 960x540 canvas, boxes of 24 pixels), which encodes H.264 (a key frame every 2 s) and
+one camera fills its 960x540 canvas, boxes of 24 pixels), which encodes H.264 (a key frame every second) and
 publishes into the conference's live on the server's nginx-rtmp (HLS fragments of 1 s, cut at key
 frames).
 
