@@ -166,14 +166,21 @@ class StampedCache(Generic[V]):
     def stamp(self, session: Session) -> int:
         return generation(session, self.family)
 
+    def _moved_here(self, session: Session) -> bool:
+        """This transaction changed the family: its reads must not come from (or go into) the cache
+        — they see its own uncommitted rows, which a rollback would take back."""
+        return self.family in session.info.get(_MOVED, ())
+
     def get(self, session: Session, key: Hashable) -> V | None:
+        if self._moved_here(session):
+            return None
         entry = self._entries.get((_database(session), key))
         if entry is None or entry.expires < time.monotonic() or entry.generation != self.stamp(session):
             return None
         return entry.value
 
     def put(self, session: Session, key: Hashable, value: V, stamp: int) -> None:
-        if stamp != self.stamp(session):
+        if stamp != self.stamp(session) or self._moved_here(session):
             return  # the family changed while the value was read: it may already be stale
         if len(self._entries) >= self.max_entries:
             self._entries.clear()  # rare (that many live credentials): start afresh

@@ -25,6 +25,7 @@ from podium.domain.streams.repository import StreamRepository
 from podium.kit.clock import utcnow
 from podium.kit.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyAttempts
 from podium.kit.links import Links
+from podium.kit.stamped import StampedCache, watch
 from podium.kit.uow import room_event, wake_streams
 from podium.models.conference import Conference
 from podium.models.stream import Stream, StreamState
@@ -80,6 +81,14 @@ class StreamPage:
     streaming: bool
     live_code: str | None
 
+
+# Every viewer's page asks for its state every few seconds: a webinar's thousands of viewers read it
+# from this process's memory, re-read when a stream starts or ends or the meeting is renamed or deleted
+# (any process; ADR 0008's stamped caches).
+STREAM_PAGES = "stream-pages"
+watch(STREAM_PAGES, Stream, frozenset({"ended_at", "media_id"}), new_rows=True)
+watch(STREAM_PAGES, Conference, frozenset({"title", "deleted_at"}))
+PAGES: StampedCache[StreamPage] = StampedCache(STREAM_PAGES, ttl=30.0)
 
 QUESTION_CHARS = 1000
 NAME_CHARS = 80
@@ -227,6 +236,14 @@ class StreamService:
 
     def page(self, conference_id: int) -> StreamPage:
         """Raises NotFound: the conference is gone."""
+        shown = PAGES.get(self.session, conference_id)
+        if shown is None:
+            stamp = PAGES.stamp(self.session)
+            shown = self._page(conference_id)
+            PAGES.put(self.session, conference_id, shown, stamp)
+        return shown
+
+    def _page(self, conference_id: int) -> StreamPage:
         conference = self.session.get(Conference, conference_id)
         if conference is None or conference.deleted_at is not None:
             raise NotFound("No such streaming page")
