@@ -7,8 +7,10 @@ it reaches the sockets of every process (ADR 0007):
 - ``publish_threadsafe`` (room events raised after a commit, by any thread of any process — a request,
   the outbox or media worker, ``podium worker``): delivered the same way; an ``ended`` event also
   closes the sockets and the media room;
-- ``order`` (a moderator's admit, mute, remove aimed at a connection): carried out by the process that
-  holds that connection's socket, wherever the moderator is.
+- ``order`` (a moderator's admit, mute, remove, lower a hand, aimed at a connection): carried out by the
+  process that holds that connection's socket, wherever the moderator is;
+- ``recall`` (someone arrived): every process sends the newcomer the state of its own sockets of the
+  room (microphone, camera, screen share, raised hand), so the state lives with its socket only.
 
 Presence (who is in which room) is ``rooms/presence.py``: in memory with one process, in Redis with
 several. Without ``PODIUM_REDIS_URL`` the bus and presence are in-process: one server process.
@@ -50,6 +52,11 @@ class Connection:
     key: str = field(default_factory=lambda: secrets.token_hex(6))
     process: str = ""
     replaced: bool = False  # the same seat connected again (a reconnect): this socket is stale
+    # What the page reports of itself (the tiles show it; moderators see the raised hands in order).
+    audio: bool = True
+    video: bool = True
+    screen: bool = False
+    hand: float | None = None  # when the hand went up (epoch seconds), None when it is down
 
     @property
     def waiting(self) -> bool:
@@ -57,6 +64,18 @@ class Connection:
 
     def describe(self) -> dict[str, Any]:
         return self.member().describe()
+
+    def state(self) -> dict[str, Any]:
+        """The ``state`` message of this connection (docs/protocol/signaling.md)."""
+        return {
+            "type": "state",
+            "participant": self.describe(),
+            "publisher": self.publisher_id,
+            "audio": self.audio,
+            "video": self.video,
+            "screen": self.screen,
+            "hand": self.hand,
+        }
 
     def member(self) -> Member:
         return Member(
@@ -173,8 +192,10 @@ class RoomHub:
         *,
         skip: Connection | None = None,
         moderators_only: bool = False,
+        only: str | None = None,
     ) -> None:
-        """Tell the room's sockets on every process (all, or the admitted moderators)."""
+        """Tell the room's sockets on every process (all, the admitted moderators, or the one
+        connection whose key is ``only``)."""
         await self.bus.publish(
             {
                 "kind": "room",
@@ -182,8 +203,13 @@ class RoomHub:
                 "message": message,
                 "skip": skip.key if skip is not None else None,
                 "moderators": moderators_only,
+                "only": only,
             }
         )
+
+    async def recall(self, conference_id: int, to: str) -> None:
+        """Every process sends connection ``to`` the state of its own admitted sockets of the room."""
+        await self.bus.publish({"kind": "recall", "conference": conference_id, "to": to})
 
     async def order(self, target: Member, order: str, by: str) -> None:
         """Have the process holding ``target``'s socket carry out a moderator's order."""
@@ -225,8 +251,15 @@ class RoomHub:
                 for c in self._local(conference_id)
                 if c.key != envelope.get("skip")
                 and (not from_moderators or (is_moderator(c.role) and not c.waiting))
+                and envelope.get("only") in (None, c.key)
             ]
             await self._send(targets, envelope["message"])
+        elif kind == "recall":
+            states = [c.state() for c in self._local(conference_id) if not c.waiting and not c.replaced]
+            if states:
+                await self.broadcast(
+                    conference_id, {"type": "states", "states": states}, only=str(envelope.get("to"))
+                )
         elif kind == "event":
             await self._deliver(conference_id, envelope["message"])
         elif kind == "order":

@@ -212,6 +212,10 @@ cors: {{
 
 
 KEYFRAME_SECONDS = 2
+# Speaker detection (see ``create_room``): 0.6 s of packets, louder than -55 dBov on average: speech
+# at a normal distance; a muted microphone sends silence (127) and stops "talking" within the window.
+AUDIO_ACTIVE_PACKETS = 30
+AUDIO_LEVEL_AVERAGE = 55
 
 
 class JanusClient:
@@ -292,6 +296,13 @@ class JanusClient:
                 # starts showing video within that time, not at the encoder's next chance.
                 "fir_freq": KEYFRAME_SECONDS,
                 "notify_joining": True,
+                # Who is speaking: every publisher's audio level (the RTP header extension) is
+                # averaged over AUDIO_ACTIVE_PACKETS packets (20 ms each); louder on average than
+                # AUDIO_LEVEL_AVERAGE (-dBov) is "talking", and everyone in the room is told
+                # ("talking" / "stopped-talking"): the room page highlights that tile.
+                "audiolevel_event": True,
+                "audio_active_packets": AUDIO_ACTIVE_PACKETS,
+                "audio_level_average": AUDIO_LEVEL_AVERAGE,
             }
         )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +105,10 @@ async def signaling(websocket: WebSocket) -> None:
             me.attendance_id = await run_in_threadpool(
                 unit_of_work, websocket, lambda ctx: _rooms(ctx, websocket).arrive(seat)
             )
+            if hello.get("resume") is True:
+                # A page back after a network drop: its media token may have been revoked when its
+                # old socket's departure was recorded; its media session joins again with it.
+                await run_in_threadpool(_grant_again, websocket, seat)
     except DomainError as error:
         await websocket.close(code=4403, reason=error.message[:120])
         return
@@ -143,6 +148,7 @@ async def signaling(websocket: WebSocket) -> None:
             )
         else:
             await hub.broadcast(seat.conference_id, {"type": "joined", "participant": me.describe()}, skip=me)
+            await hub.recall(seat.conference_id, me.key)
             await _moderators_see_waiting(hub, me)
         await hub.take_over(me)
         while True:
@@ -166,6 +172,7 @@ async def signaling(websocket: WebSocket) -> None:
             elif kind == "media" and not me.waiting:
                 me.publisher_id = _publisher(message.get("publisher"))
                 await hub.update(me)
+                await hub.broadcast(seat.conference_id, me.state())
                 if me.attendance_id is not None:
                     attendance_id, publisher_id = me.attendance_id, me.publisher_id
                     await run_in_threadpool(
@@ -185,6 +192,14 @@ async def signaling(websocket: WebSocket) -> None:
                 await _note_screen_share(
                     websocket, seat.conference_id, me.publisher_id, bool(message.get("on"))
                 )
+                me.screen = bool(message.get("on"))
+                await hub.broadcast(seat.conference_id, me.state())
+            elif kind == "state":
+                # Microphone, camera, raised hand: the tiles and the moderators' queue show them
+                # (a visitor in the waiting room has none yet).
+                if not me.waiting:
+                    _apply_state(me, message)
+                    await hub.broadcast(seat.conference_id, me.state())
             elif kind == "record" and not me.waiting:
                 if not is_moderator(me.role):
                     await websocket.send_json({"type": "error", "message": "Only moderators can record"})
@@ -195,7 +210,7 @@ async def signaling(websocket: WebSocket) -> None:
                     await websocket.send_json({"type": "error", "message": "Only moderators can stream"})
                     continue
                 await _stream(websocket, seat.conference_id, me, bool(message.get("on")))
-            elif kind in ("admit", "mute", "remove", "end"):
+            elif kind in ("admit", "mute", "remove", "end", "lower"):
                 if not is_moderator(me.role):
                     await websocket.send_json({"type": "error", "message": "Only moderators can do that"})
                     continue
@@ -224,6 +239,27 @@ async def signaling(websocket: WebSocket) -> None:
             await hub.broadcast(seat.conference_id, {"type": "left", "participant": me.describe()})
         with contextlib.suppress(RuntimeError, WebSocketDisconnect):
             await websocket.close()
+
+
+def _apply_state(me: Connection, message: dict[str, Any]) -> None:
+    """What a page says of itself: ``audio`` and ``video`` on or off, ``hand`` up or down (a hand
+    keeps its place in the queue while it stays up)."""
+    for name in ("audio", "video"):
+        if isinstance(message.get(name), bool):
+            setattr(me, name, message[name])
+    if isinstance(message.get("hand"), bool):
+        me.hand = (me.hand or time.time()) if message["hand"] else None
+
+
+def _grant_again(websocket: WebSocket, seat: Seat) -> None:
+    def work(ctx: Context) -> None:
+        rooms = _rooms(ctx, websocket)
+        rooms.grant_media(rooms.server_of(rooms._live(seat.conference_id)), seat.media_token)
+
+    try:
+        unit_of_work(websocket, work)
+    except DomainError as error:  # the page's media session says what is wrong
+        log.warning("conference %s: media token not granted again: %s", seat.conference_id, error.message)
 
 
 def _publisher(value: Any) -> int | None:
@@ -337,7 +373,8 @@ async def _moderate(websocket: WebSocket, hub: RoomHub, me: Connection, kind: st
 
 
 async def obey(target: Connection, order: str, by: str) -> None:
-    """Carry out an order on a socket of this process: a moderator's ``admit``, ``mute``, ``remove``
+    """Carry out an order on a socket of this process: a moderator's ``admit``, ``mute``, ``remove``,
+    ``lower`` (a raised hand)
     (the moderator may be on another process, ``RoomHub.order``), or ``replaced`` (the seat
     connected again: this socket closes without a departure of its own)."""
     websocket = target.websocket
@@ -358,6 +395,13 @@ async def obey(target: Connection, order: str, by: str) -> None:
         with contextlib.suppress(Exception):
             await websocket.send_json({"type": "admitted", "token": target.media_token})
         await hub.broadcast(conference_id, {"type": "joined", "participant": target.describe()}, skip=target)
+        await hub.recall(conference_id, target.key)
+        return
+    if order == "lower":
+        target.hand = None
+        await hub.broadcast(conference_id, target.state())
+        with contextlib.suppress(Exception):
+            await websocket.send_json({"type": "hand-lowered", "by": by})
         return
     if order == "replaced":
         target.replaced = True
@@ -377,6 +421,8 @@ async def obey(target: Connection, order: str, by: str) -> None:
                 )
         with contextlib.suppress(Exception):
             await websocket.send_json({"type": "muted", "by": by})
+        target.audio = False
+        await hub.broadcast(conference_id, target.state())
     else:
         if found is not None and publisher:
             server, room, secret = found
