@@ -1,10 +1,14 @@
 """The operator console (`/console`, issue #15) in a real Chromium against the live server: the web
 sign-in's roles (a host refused the admin pages), meetings (a live one ended from the console), a
-drag-and-drop upload whose progress bar reaches 100%, charts drawn from real heartbeats, and a failed
-webhook delivery retried from the log. Screenshots go to test-artifacts/console/."""
+drag-and-drop upload whose progress bar reaches 100%, charts drawn from real heartbeats, a failed
+webhook delivery retried from the log; companies with their hosts, plans and host limits (a plan change
+the subscription rules refuse shows their message), API credentials issued, rotated and revoked (each
+secret tried against the real APIs), and pay-per-view buyers and sales made through the Boomstream API.
+Screenshots go to test-artifacts/console/."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 from collections.abc import Iterator
@@ -23,13 +27,15 @@ from podium.domain.hosts.service import HostService
 from podium.domain.media.worker import MediaWorker
 from podium.domain.outbox.service import enqueue
 from podium.domain.outbox.worker import OutboxWorker
+from podium.domain.subscriptions.service import SubscriptionService
+from podium.domain.tenancy.companies import CompanyService
 from podium.domain.tenancy.service import TenancyService
 from podium.domain.webhooks.service import WebhookService
 from podium.kit.clock import clock, utcnow
 from podium.models.activity import WebhookDelivery
 from podium.models.conference import Conference
 from podium.models.media import Media
-from podium.models.tenancy import Host, Role
+from podium.models.tenancy import Company, Host, Role
 from tests.fixtures.browser import LiveServer
 from tests.fixtures.receiver import receiver
 from tests.fixtures.rooms import in_room, wait_for
@@ -37,7 +43,7 @@ from tests.fixtures.waiting import wait_until
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console"
 PASSWORD = "console horse battery"
-ADMIN_SECTIONS = ["meetings", "media", "stats", "webhooks"]
+ADMIN_SECTIONS = ["meetings", "media", "stats", "webhooks", "companies", "credentials", "ppv"]
 
 
 def _shot(page: Any, name: str) -> None:
@@ -78,6 +84,7 @@ def world(live_server: LiveServer) -> dict[str, Any]:
         session.commit()
     return {
         "company_id": company_id,
+        "reseller_id": int(str(made["reseller_id"])),
         "apikey": str(made["boomstream_apikey"]),
         "emails": emails,
         "ids": ids,
@@ -299,3 +306,216 @@ def test_failed_webhook_retried_from_the_log(
     host = pages["HOST"]
     response = host.goto(f"{live_server.base_url}/console/webhooks")
     assert response is not None and response.status == 403
+
+
+def _posted(page: Any, button: str, path_part: str) -> int:
+    """Click a form's submit button; the status of the POST's answer (before any redirect)."""
+    with page.expect_response(lambda r: r.request.method == "POST" and path_part in r.url) as info:
+        page.click(button)
+    page.wait_for_load_state()
+    return int(info.value.status)
+
+
+def test_companies_hosts_and_plans(
+    live_server: LiveServer, pages: dict[str, Any], world: dict[str, Any]
+) -> None:
+    app: Any = live_server.app
+    base, company_id = live_server.base_url, world["company_id"]
+    suffix = secrets.token_hex(3)
+    with app.state.sessions() as session:
+        settings = app.state.settings
+        customer = TenancyService(session, settings).provision_company(
+            world["reseller_id"], f"Customer {suffix}", f"customer-{suffix}"
+        )
+        customer_id = int(str(customer["company_id"]))
+        # A second plan beside small_plan, for one host, with host limits locked: a second host
+        # moved onto it is refused by the subscription rules.
+        company = session.get(Company, company_id)
+        assert company is not None
+        SubscriptionService(session).subscribe(
+            None, company, "large_plan", switch_plan=None, host_limit=1, subscribe_all_hosts=False
+        )
+        CompanyService(session, settings).set_host_limits_locked(company_id, True)
+        session.commit()
+    try:
+        # The reseller admin sees its tree's companies and opens one.
+        ra = pages["RA"]
+        ra.goto(f"{base}/console/companies")
+        assert ra.is_visible(f"tr[data-company='{company_id}']")
+        assert ra.is_visible(f"tr[data-company='{customer_id}']")
+        _shot(ra, "companies-ra")
+        ra.click(f"tr[data-company='{customer_id}'] a")
+        ra.wait_for_url(re.compile(rf"/console/companies/{customer_id}$"))
+        assert (ra.text_content("#company-name") or "").strip() == f"Customer {suffix}"
+        _shot(ra, "company-ra")
+
+        # The company admin sees its own company only, and is refused another.
+        ca = pages["CA"]
+        ca.goto(f"{base}/console/companies")
+        assert ca.locator("#companies tr[data-company]").count() == 1
+        refused = ca.goto(f"{base}/console/companies/{customer_id}")
+        assert refused is not None and refused.status == 403
+        ca.goto(f"{base}/console/companies/{company_id}")
+        for label in ("RA", "CA", "HOST"):
+            row = f"#hosts tr[data-host='{world['ids'][label]}']"
+            assert ca.get_attribute(row, "data-plan") == "small_plan", label
+        assert ca.text_content(f"#hosts tr[data-host='{world['ids']['CA']}'] .host-role") == "COMPANY_ADMIN"
+        assert ca.text_content(f"#hosts tr[data-host='{world['ids']['HOST']}'] .status") == "active"
+        small, large = (
+            "#subscriptions tr[data-slug='small_plan']",
+            "#subscriptions tr[data-slug='large_plan']",
+        )
+        assert (ca.get_attribute(small, "data-used"), ca.get_attribute(small, "data-limit")) == ("3", "3")
+        assert (ca.text_content(f"{large} .usage") or "").strip() == "0 / 1"
+        _shot(ca, "company-ca")
+
+        # Move the plain host onto large_plan (the host/update rules, plan_slug).
+        host_row = f"#hosts tr[data-host='{world['ids']['HOST']}']"
+        ca.select_option(f"{host_row} select[name=plan_slug]", "large_plan")
+        assert _posted(ca, f"{host_row} button", "/plan") == 303
+        assert ca.get_attribute(host_row, "data-plan") == "large_plan"
+        assert (ca.text_content(f"{large} .usage") or "").strip() == "1 / 1"
+        assert ca.get_attribute(small, "data-used") == "2"
+        # A second host on it would pass the locked limit: refused with the service's message.
+        own_row = f"#hosts tr[data-host='{world['ids']['CA']}']"
+        ca.select_option(f"{own_row} select[name=plan_slug]", "large_plan")
+        assert _posted(ca, f"{own_row} button", "/plan") == 409
+        message = ca.text_content("#refused-message") or ""
+        assert "Host limit" in message and "locked" in message, message
+        _shot(ca, "company-plan-refused")
+
+        # Create a host: it joins the company's first plan and waits for its password.
+        email = f"new-{suffix}@example.com"
+        ca.goto(f"{base}/console/companies/{company_id}")
+        ca.fill("#new-host-name", "New Person")
+        ca.fill("#new-host-email", email)
+        assert _posted(ca, "#create-host", "/hosts") == 303
+        row = f"#hosts tr[data-email='{email}']"
+        assert ca.get_attribute(row, "data-plan") == "small_plan"
+        assert ca.text_content(f"{row} .status") == "invited"
+        assert ca.text_content(f"{row} .host-role") == "HOST"
+        _shot(ca, "company-host-created")
+
+        # A plain host is refused the company pages and their forms.
+        host = pages["HOST"]
+        for path in ("/console/companies", f"/console/companies/{company_id}"):
+            response = host.goto(f"{base}{path}")
+            assert response is not None and response.status == 403, path
+    finally:
+        with app.state.sessions() as session:
+            CompanyService(session, app.state.settings).set_host_limits_locked(company_id, False)
+            session.commit()
+
+
+def _boomstream_works(base: str, apikey: str) -> bool:
+    answer = httpx.get(f"{base}/api/ppv/list", params={"apikey": apikey, "format": "json"}, timeout=10)
+    return answer.status_code == 200 and answer.json().get("Status") == "Success"
+
+
+def _iotum_works(base: str, token: str) -> bool:
+    answer = httpx.post(f"{base}/enterprise_api/authenticate", json={"api_token": token}, timeout=10)
+    return answer.status_code == 200 and bool(answer.json().get("auth_token"))
+
+
+def test_credentials_issued_rotated_revoked(
+    live_server: LiveServer, pages: dict[str, Any], world: dict[str, Any]
+) -> None:
+    base = live_server.base_url
+    ca = pages["CA"]
+    ca.goto(f"{base}/console/credentials")
+    assert ca.get_attribute("#credentials-company", "data-company") == str(world["company_id"])
+    # The bootstrap's Boomstream key, LiveMinutes account and the reseller admin's Iotum token.
+    kinds = ca.eval_on_selector_all("#credentials tr[data-kind]", "r => r.map(x => x.dataset.kind)")
+    assert {"boomstream_apikey", "liveminutes", "iotum_api_token"} <= set(kinds)
+    assert world["apikey"] not in ca.content()
+    _shot(ca, "credentials-ca")
+
+    # A new Boomstream key: shown on the answer only, and it works against the API.
+    ca.select_option("#new-credential-kind", "boomstream_apikey")
+    assert _posted(ca, "#issue-credential", "/console/credentials") == 200
+    first = (ca.text_content("#secret") or "").strip()
+    credential_id = ca.get_attribute("#secret-box", "data-credential")
+    assert len(first) == 32 and _boomstream_works(base, first)
+    _shot(ca, "credential-issued")
+    ca.click("#back-to-credentials")
+    row = f"#credentials tr[data-credential='{credential_id}']"
+    assert ca.get_attribute(row, "data-state") == "active"
+    assert first not in ca.content()
+    assert (ca.text_content(f"{row} .fingerprint") or "").startswith(
+        hashlib.sha256(first.encode()).hexdigest()[:8]
+    )
+
+    # Rotated: the old key is refused, the new one works.
+    assert _posted(ca, f"{row} button.rotate", "/rotate") == 200
+    second = (ca.text_content("#secret") or "").strip()
+    assert second != first and ca.get_attribute("#secret-box", "data-credential") == credential_id
+    assert not _boomstream_works(base, first) and _boomstream_works(base, second)
+    _shot(ca, "credential-rotated")
+
+    # Revoked: refused too.
+    ca.goto(f"{base}/console/credentials")
+    assert second not in ca.content()
+    assert _posted(ca, f"{row} button.revoke", "/revoke") == 303
+    assert ca.get_attribute(row, "data-state") == "revoked"
+    assert ca.locator(f"{row} button").count() == 0
+    assert not _boomstream_works(base, second)
+    _shot(ca, "credentials-revoked")
+
+    # An Iotum API token for the company admin's own host: it opens sessions until revoked.
+    ca.select_option("#new-credential-kind", "iotum_api_token")
+    ca.select_option("#new-credential-host", str(world["ids"]["CA"]))
+    assert _posted(ca, "#issue-credential", "/console/credentials") == 200
+    token = (ca.text_content("#secret") or "").strip()
+    token_id = ca.get_attribute("#secret-box", "data-credential")
+    assert _iotum_works(base, token)
+    ca.click("#back-to-credentials")
+    assert _posted(ca, f"#credentials tr[data-credential='{token_id}'] button.revoke", "/revoke") == 303
+    assert not _iotum_works(base, token)
+    # The reseller admin's own token is beyond a company admin: refused with the 403 page.
+    ra_token = ca.get_attribute(
+        "#credentials tr[data-kind='iotum_api_token']:has-text('RESELLER_ADMIN')", "data-credential"
+    )
+    assert _posted(ca, f"#credentials tr[data-credential='{ra_token}'] button.rotate", "/rotate") == 403
+    assert "reseller admin" in (ca.text_content("#refused-message") or "").lower()
+
+
+def test_ppv_buyers_and_sales(live_server: LiveServer, pages: dict[str, Any], world: dict[str, Any]) -> None:
+    base = live_server.base_url
+
+    def boom(method: str, **params: Any) -> dict[str, Any]:
+        answer = httpx.get(
+            f"{base}/api/{method}", params={"apikey": world["apikey"], "format": "json", **params}, timeout=10
+        ).json()
+        assert answer["Status"] == "Success", answer
+        return dict(answer)
+
+    media = boom("media/upload", title="Paid talk")["Code"]
+    code = boom("ppv/create", name="Console paid talk", cost="9.50", period="30")["Items"][0]["Code"]
+    boom("ppv/addmedia", code=code, media=media)
+    boom("ppv/addbuyer", code=code, media=media, email="fan@example.com", name="Fan One")
+    gone = boom("ppv/addbuyer", code=code, media=media, email="gone@example.com", name="Gone")["Hash"]
+    boom("ppv/deletebuyer", code=code, hash=gone)
+
+    ca = pages["CA"]
+    ca.goto(f"{base}/console/ppv")
+    row = f"#paywalls tr[data-paywall='{code}']"
+    assert (ca.get_attribute(row, "data-buyers"), ca.get_attribute(row, "data-sales")) == ("1", "2")
+    assert ca.text_content(f"{row} .revenue") == "19.00"
+    _shot(ca, "ppv-ca")
+    ca.click(f"{row} a")
+    ca.wait_for_url(re.compile(rf"/console/ppv/{code}"))
+    assert ca.text_content("#total-buyers") == "1" and ca.text_content("#total-sales") == "2"
+    assert ca.text_content("#total-media") == "1" and ca.text_content("#total-revenue") == "19.00"
+    buyers = ca.eval_on_selector_all("#buyers tr[data-email]", "r => r.map(x => x.dataset.email)")
+    assert buyers == ["fan@example.com"]
+    assert "Fan One" in (ca.text_content("#buyers") or "")
+    sales = ca.eval_on_selector_all("#sales tr[data-email]", "r => r.map(x => x.dataset.email)")
+    assert sorted(sales) == ["fan@example.com", "gone@example.com"]
+    assert media in (ca.text_content("#sales") or "")
+    _shot(ca, "ppv-subscription-ca")
+    # The reseller admin opens it through the company; a plain host is refused.
+    ra = pages["RA"]
+    ra.goto(f"{base}/console/ppv/{code}?company={world['company_id']}")
+    assert ra.text_content("#total-sales") == "2"
+    refused = pages["HOST"].goto(f"{base}/console/ppv/{code}")
+    assert refused is not None and refused.status == 403

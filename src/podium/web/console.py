@@ -11,6 +11,7 @@ import hmac
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
@@ -21,14 +22,23 @@ from podium.domain.actor import Actor
 from podium.domain.attendance.service import AttendanceService
 from podium.domain.auth.service import AuthService
 from podium.domain.conferences.scheduling import CONSOLE_KINDS, SchedulingService
+from podium.domain.hosts.schemas import HostChanges
+from podium.domain.hosts.service import HostService
 from podium.domain.media.service import MediaService
+from podium.domain.paywall.service import PaywallService
 from podium.domain.recordings.service import RecordingService
 from podium.domain.stats.service import console_stats
+from podium.domain.subscriptions.service import HostPlan, SubscriptionService
+from podium.domain.tenancy.companies import CompanyService
+from podium.domain.tenancy.credentials import CredentialService, credential_kind
+from podium.domain.tenancy.service import IssuedSecret
 from podium.domain.webhooks.service import WebhookService
 from podium.kit.clock import utcnow
 from podium.kit.errors import DomainError, ErrorCode
+from podium.kit.unset import UNSET
 from podium.kit.uow import Context, run_unit_of_work
-from podium.models.tenancy import Host
+from podium.models.subscription import SubscriptionStatus
+from podium.models.tenancy import Host, Role
 from podium.web.errors import status_for
 from podium.web.openapi import form, json_call, page
 from podium.web.pages import SECURITY_HEADERS, templates
@@ -41,11 +51,36 @@ CSRF_FORM = form({"csrf": "The form's token"}, required=("csrf",))
 MEMBER_FORM = form({"csrf": "The form's token", "member": "The room connection's id"}, required=("csrf",))
 UPLOAD_FORM = form({"csrf": "The form's token", "title": "The media's title", "folder": "A folder code"})
 # The console's sections: (path, label, admins only).
+HOST_FORM = form(
+    {
+        "csrf": "The form's token",
+        "name": "The host's name",
+        "email": "The host's email (its sign-in)",
+        "role": "HOST, COMPANY_ADMIN or RESELLER_ADMIN",
+        "plan_slug": "The plan to put the host on (empty: the company's first plan)",
+    },
+    required=("csrf", "name", "email"),
+)
+CREDENTIAL_FORM = form(
+    {
+        "csrf": "The form's token",
+        "company": "The company's id",
+        "kind": "boomstream_apikey, iotum_api_token or liveminutes",
+        "host_id": "The admin host an Iotum API token acts as",
+    },
+    required=("csrf", "company", "kind"),
+)
+PLAN_FORM = form(
+    {"csrf": "The form's token", "plan_slug": "The plan to move the host to"}, required=("csrf",)
+)
 SECTIONS = (
     ("meetings", "Meetings", False),
     ("media", "Media", True),
     ("stats", "Statistics", True),
     ("webhooks", "Webhooks", True),
+    ("companies", "Companies", True),
+    ("credentials", "API keys", True),
+    ("ppv", "Pay-per-view", True),
 )
 
 
@@ -143,6 +178,49 @@ async def _post(request: Request, work: Callable[[Context, Viewer, dict[str, str
             status_for(error),
         )
     return RedirectResponse(target, status_code=303)
+
+
+async def _answer(
+    request: Request,
+    section: str,
+    template: str,
+    work: Callable[[Context, Viewer, dict[str, str]], dict[str, Any]],
+) -> Response:
+    """A console form whose answer is a page of its own (a secret shown once), not a redirect."""
+    settings = request.app.state.settings
+    host_id = signed_in_host_id(request, settings)
+    if host_id is None:
+        return _login_redirect(request)
+    fields = {k: str(v) for k, v in (await request.form()).items()}
+    if not hmac.compare_digest(fields.get("csrf", "").encode(), csrf_token(request, settings).encode()):
+        return _render(
+            request,
+            "refused.html",
+            {**_shell(request, None, ""), "heading": "Request refused", "message": "The form has expired"},
+            403,
+        )
+
+    def run(ctx: Context) -> dict[str, Any]:
+        viewer = _viewer(ctx, host_id)
+        return {**_shell(request, viewer, section), **work(ctx, viewer, fields)}
+
+    try:
+        context = await run_unit_of_work(request, run)
+    except DomainError as error:
+        if error.code == ErrorCode.UNAUTHENTICATED:
+            return _login_redirect(request)
+        return _render(
+            request,
+            "refused.html",
+            {**_shell(request, None, ""), "heading": "Not done", "message": error.message},
+            status_for(error),
+        )
+    return _render(request, template, context)
+
+
+def _int_field(fields: dict[str, str], name: str) -> int | None:
+    raw = fields.get(name, "").strip()
+    return int(raw) if raw.isdigit() and len(raw) < 12 else None
 
 
 def _page_number(request: Request) -> int:
@@ -418,3 +496,242 @@ async def console_retry(request: Request, delivery_id: int) -> Response:
         return "/console/webhooks"
 
     return await _post(request, work)
+
+
+# --- companies and hosts -----------------------------------------------------------------------
+
+
+def _host_status(host: Host, plan: HostPlan | None) -> str:
+    """How a host stands: whether it can sign in, and whether its plan lets it host."""
+    if host.no_login:
+        status = "single sign-on only"
+    elif host.password_hash is None:
+        status = "invited"
+    else:
+        status = "active"
+    if plan is None or plan.plan_slug is None:
+        return f"{status} · no plan"
+    if not plan.can_host():
+        return f"{status} · plan suspended"
+    return status
+
+
+@router.get("/console/companies", response_class=HTMLResponse, responses=page(redirect=True))
+async def console_companies(request: Request) -> Response:
+    """The companies an admin looks after: a reseller admin's tree, a company admin's own."""
+
+    def work(ctx: Context, viewer: Viewer) -> dict[str, Any]:
+        companies = CompanyService(ctx.session, ctx.settings)
+        rows = companies.looked_after(viewer.actor)
+        hosts = companies.host_ids(rows)
+        return {"companies": [(c, len(hosts.get(c.id, []))) for c in rows]}
+
+    return await _page(request, "companies", "companies.html", work)
+
+
+@router.get("/console/companies/{company_id}", response_class=HTMLResponse, responses=page(redirect=True))
+async def console_company(request: Request, company_id: int) -> Response:
+    """One company: its hosts with plan, role and status; its subscriptions with their host limits."""
+
+    def work(ctx: Context, viewer: Viewer) -> dict[str, Any]:
+        company = CompanyService(ctx.session, ctx.settings).named(viewer.actor, company_id)
+        subscriptions = SubscriptionService(ctx.session)
+        usage = subscriptions.usage(viewer.actor, company.id)
+        hosts = HostService(ctx.session, ctx.settings).in_company(viewer.actor, company.id)
+        plans = subscriptions.host_plans(hosts)
+        roles = [r.value for r in Role if viewer.actor.is_reseller_admin or r != Role.RESELLER_ADMIN]
+        return {
+            "company": company,
+            "usage": usage,
+            "hosts": [
+                {
+                    "host": h,
+                    "plan": plans[h.id].plan_slug if h.id in plans else None,
+                    "add_ons": plans[h.id].add_on_slugs if h.id in plans else [],
+                    "status": _host_status(h, plans.get(h.id)),
+                }
+                for h in hosts
+            ],
+            "plans": [u.product.slug for u in usage if u.product.is_plan],
+            "roles": roles,
+            "active": SubscriptionStatus.ACTIVE,
+        }
+
+    return await _page(request, "companies", "company.html", work)
+
+
+@router.post(
+    "/console/companies/{company_id}/hosts",
+    response_class=HTMLResponse,
+    responses=page(redirect=True),
+    openapi_extra=HOST_FORM,
+)
+async def console_create_host(request: Request, company_id: int) -> Response:
+    """Create a host in the company (the rules of the Iotum ``host/create``); a welcome email goes out."""
+
+    def work(ctx: Context, viewer: Viewer, fields: dict[str, str]) -> str:
+        company = CompanyService(ctx.session, ctx.settings).named(viewer.actor, company_id)
+        plan = fields.get("plan_slug", "").strip()
+        changes = HostChanges(
+            name=fields.get("name", ""),
+            email=fields.get("email", ""),
+            role=fields.get("role", "") or Role.HOST,
+            plan_slug=plan if plan else UNSET,
+        )
+        HostService(ctx.session, ctx.settings).create(viewer.actor, company.id, changes)
+        return f"/console/companies/{company.id}"
+
+    return await _post(request, work)
+
+
+@router.post(
+    "/console/companies/{company_id}/hosts/{host_id}/plan",
+    response_class=HTMLResponse,
+    responses=page(redirect=True),
+    openapi_extra=PLAN_FORM,
+)
+async def console_host_plan(request: Request, company_id: int, host_id: int) -> Response:
+    """Move a host to another of the company's plans (the Iotum ``host/update`` with ``plan_slug``)."""
+
+    def work(ctx: Context, viewer: Viewer, fields: dict[str, str]) -> str:
+        company = CompanyService(ctx.session, ctx.settings).named(viewer.actor, company_id)
+        HostService(ctx.session, ctx.settings).update(
+            viewer.actor, host_id, HostChanges(plan_slug=fields.get("plan_slug", ""))
+        )
+        return f"/console/companies/{company.id}"
+
+    return await _post(request, work)
+
+
+# --- API credentials -----------------------------------------------------------------------------
+
+
+def _secret(issued: IssuedSecret, company_id: int, action: str) -> dict[str, Any]:
+    credential = issued.credential
+    return {
+        "company_id": company_id,
+        "action": action,
+        "credential": credential,
+        "secret": issued.secret,
+        "public_id": issued.public_id or credential.public_id,
+    }
+
+
+@router.get("/console/credentials", response_class=HTMLResponse, responses=page(redirect=True))
+async def console_credentials(request: Request, company: int | None = None) -> Response:
+    """A company's API credentials (Boomstream key, Iotum tokens, LiveMinutes accounts): issue,
+    rotate, revoke; a list shows a fingerprint, never a secret."""
+
+    def work(ctx: Context, viewer: Viewer) -> dict[str, Any]:
+        company_id = company if company is not None else viewer.actor.company_id
+        named = CompanyService(ctx.session, ctx.settings).named(viewer.actor, company_id)
+        views = CredentialService(ctx.session, ctx.settings).in_company(viewer.actor, named.id)
+        hosts = HostService(ctx.session, ctx.settings).in_company(viewer.actor, named.id)
+        return {
+            "company": named,
+            "credentials": views,
+            "admins": [h for h in hosts if h.role in (Role.RESELLER_ADMIN, Role.COMPANY_ADMIN)],
+        }
+
+    return await _page(request, "credentials", "credentials.html", work)
+
+
+@router.post(
+    "/console/credentials",
+    response_class=HTMLResponse,
+    responses=page(redirect=True),
+    openapi_extra=CREDENTIAL_FORM,
+)
+async def console_issue_credential(request: Request) -> Response:
+    """Issue a credential; its secret is on this answer only."""
+
+    def work(ctx: Context, viewer: Viewer, fields: dict[str, str]) -> dict[str, Any]:
+        company_id = _int_field(fields, "company") or viewer.actor.company_id
+        issued = CredentialService(ctx.session, ctx.settings).issue(
+            viewer.actor,
+            company_id,
+            credential_kind(fields.get("kind", "")),
+            host_id=_int_field(fields, "host_id"),
+        )
+        return _secret(issued, issued.credential.company_id, "issued")
+
+    return await _answer(request, "credentials", "credential-secret.html", work)
+
+
+@router.post(
+    "/console/credentials/{credential_id}/rotate",
+    response_class=HTMLResponse,
+    responses=page(redirect=True),
+    openapi_extra=CSRF_FORM,
+)
+async def console_rotate_credential(request: Request, credential_id: int) -> Response:
+    """Give a credential a new secret (on this answer only); the old one stops working."""
+
+    def work(ctx: Context, viewer: Viewer, _fields: dict[str, str]) -> dict[str, Any]:
+        issued = CredentialService(ctx.session, ctx.settings).rotate(viewer.actor, credential_id)
+        return _secret(issued, issued.credential.company_id, "rotated")
+
+    return await _answer(request, "credentials", "credential-secret.html", work)
+
+
+@router.post(
+    "/console/credentials/{credential_id}/revoke",
+    response_class=HTMLResponse,
+    responses=page(redirect=True),
+    openapi_extra=CSRF_FORM,
+)
+async def console_revoke_credential(request: Request, credential_id: int) -> Response:
+    """Revoke a credential for good."""
+
+    def work(ctx: Context, viewer: Viewer, _fields: dict[str, str]) -> str:
+        credential = CredentialService(ctx.session, ctx.settings).revoke(viewer.actor, credential_id)
+        return f"/console/credentials?company={credential.company_id}"
+
+    return await _post(request, work)
+
+
+# --- pay-per-view ------------------------------------------------------------------------------
+
+
+def _money(value: Decimal | None) -> str:
+    return "" if value is None else f"{value:.2f}"
+
+
+@router.get("/console/ppv", response_class=HTMLResponse, responses=page(redirect=True))
+async def console_ppv(request: Request, company: int | None = None) -> Response:
+    """A company's pay-per-view subscriptions with their buyers, sales and revenue (read-only)."""
+
+    def work(ctx: Context, viewer: Viewer) -> dict[str, Any]:
+        company_id = company if company is not None else viewer.actor.company_id
+        named = CompanyService(ctx.session, ctx.settings).named(viewer.actor, company_id)
+        totals = PaywallService(ctx.session, ctx.settings).company_totals(viewer.actor, named.id)
+        revenue = [t.revenue for t in totals if t.revenue is not None]
+        return {
+            "company": named,
+            "paywalls": totals,
+            "buyers": sum(t.buyers for t in totals),
+            "sales": sum(t.sales for t in totals),
+            "revenue": _money(sum(revenue, Decimal(0))),
+            "money": _money,
+        }
+
+    return await _page(request, "ppv", "ppv.html", work)
+
+
+@router.get("/console/ppv/{code}", response_class=HTMLResponse, responses=page(redirect=True))
+async def console_paywall(request: Request, code: str, company: int | None = None) -> Response:
+    """One pay-per-view subscription: its buyers and every sale, with totals (read-only)."""
+
+    def work(ctx: Context, viewer: Viewer) -> dict[str, Any]:
+        company_id = company if company is not None else viewer.actor.company_id
+        named = CompanyService(ctx.session, ctx.settings).named(viewer.actor, company_id)
+        totals, sales = PaywallService(ctx.session, ctx.settings).company_sales(viewer.actor, named.id, code)
+        return {
+            "company": named,
+            "totals": totals,
+            "buyers": [s for s in sales if s.live],
+            "sales": sales,
+            "money": _money,
+        }
+
+    return await _page(request, "ppv", "paywall.html", work)

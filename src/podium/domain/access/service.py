@@ -108,6 +108,20 @@ class AccessPolicy:
             raise Forbidden("This company is beyond your scope")
         return company
 
+    def named_company(self, company_id: int) -> Company:
+        """The company an admin names by id (a page about one company): unlike ``company``, a
+        company admin naming another company is refused rather than given its own.
+
+        Raises:
+            Forbidden: a plain host, a company admin naming another company, or a company beyond a
+                reseller admin's tree.
+            NotFound: the company does not exist or is deleted.
+        """
+        self.require_admin()
+        if not self.actor.is_reseller_admin and company_id != self.actor.company_id:
+            raise Forbidden("This company is beyond your scope")
+        return self.company(company_id)
+
     def company_or_own(self, company_id: int | None) -> Company:
         """Like ``company`` but a reseller admin without ``company_id`` means its own company."""
         if company_id is None:

@@ -5,6 +5,8 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from podium.domain.auth.actors import TENANCY
+from podium.kit.stamped import move
 from podium.models.auth import ApiSession, OAuthAuthorizationCode, OAuthClient, OAuthToken
 from podium.models.tenancy import Company, Credential, CredentialKind, Host
 
@@ -28,6 +30,17 @@ class AuthRepository:
             .values(last_used_at=now),
             execution_options={"synchronize_session": False},
         )
+
+    def end_credential_sessions(self, credential_id: int, now: datetime) -> None:
+        """End every open ``auth_token`` session a credential opened (its secret changed)."""
+        self.session.execute(
+            update(ApiSession)
+            .where(ApiSession.credential_id == credential_id, ApiSession.revoked_at.is_(None))
+            .values(revoked_at=now),
+            execution_options={"synchronize_session": False},
+        )
+        # A bulk statement bypasses the ORM's change tracking: the cached sessions must go explicitly.
+        move(self.session, TENANCY)
 
     def credential(self, credential_id: int) -> Credential | None:
         return self.session.get(Credential, credential_id)

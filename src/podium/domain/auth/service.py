@@ -164,8 +164,11 @@ class AuthService:
 
     # --- API tokens (command line) --------------------------------------------------------------
 
-    def create_api_token(self, host_id: int) -> IssuedToken:
-        """A new API token for an admin host; earlier ones stay active (rotation)."""
+    def create_api_token(self, host_id: int, *, actor_label: str = SYSTEM_LABEL) -> IssuedToken:
+        """A new API token for an admin host; earlier ones stay active (rotation).
+
+        ``actor_label`` names who issues it in the audit log (the command line by default).
+        """
         host = self.repo.host(host_id)
         if host is None or host.deleted_at is not None:
             raise NotFound("Host not found")
@@ -182,14 +185,15 @@ class AuthService:
         log_action(
             self.session,
             "credential.issued",
-            actor=SYSTEM_LABEL,
+            actor=actor_label,
             ref=f"credential:{credential.id}",
             company_id=host.company_id,
             kind=credential.kind.value,
         )
         return IssuedToken(credential, token)
 
-    def revoke_api_token(self, credential_id: int) -> Credential:
+    def revoke_api_token(self, credential_id: int, *, actor_label: str = SYSTEM_LABEL) -> Credential:
+        """End an API token (its sessions end with it); ``actor_label`` as in ``create_api_token``."""
         credential = self.repo.credential(credential_id)
         if credential is None or credential.kind != CredentialKind.IOTUM_API_TOKEN:
             raise NotFound("API token not found")
@@ -198,7 +202,7 @@ class AuthService:
             log_action(
                 self.session,
                 "credential.revoked",
-                actor=SYSTEM_LABEL,
+                actor=actor_label,
                 ref=f"credential:{credential.id}",
                 company_id=credential.company_id,
             )

@@ -50,6 +50,28 @@ class PaywallRepository:
         )
         return [(row[0], int(row[1] or 0)) for row in self.session.execute(stmt).all()]
 
+    def pass_counts(self, paywall_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
+        """(live buyers, passes ever sold) of many paywalls in one query, by paywall id."""
+        if not paywall_ids:
+            return {}
+        live = func.count(AccessPass.id).filter(AccessPass.deleted_at.is_(None))
+        stmt = (
+            select(AccessPass.paywall_id, live, func.count(AccessPass.id))
+            .where(AccessPass.paywall_id.in_(list(paywall_ids)))
+            .group_by(AccessPass.paywall_id)
+        )
+        return {int(row[0]): (int(row[1]), int(row[2])) for row in self.session.execute(stmt).all()}
+
+    def passes_with_media(self, paywall_id: int) -> Sequence[tuple[AccessPass, Media | None]]:
+        """Every pass of a paywall, deleted ones too, newest purchase first, with its media."""
+        stmt = (
+            select(AccessPass, Media)
+            .outerjoin(Media, Media.id == AccessPass.media_id)
+            .where(AccessPass.paywall_id == paywall_id)
+            .order_by(AccessPass.purchased_at.desc(), AccessPass.id.desc())
+        )
+        return [(row[0], row[1]) for row in self.session.execute(stmt).all()]
+
     def lock_paywall(self, paywall_id: int) -> None:
         """Hold the paywall's row until the transaction ends, so that adding buyers (look up, then
         insert or update) runs one call at a time per paywall. A no-op write: a row lock on

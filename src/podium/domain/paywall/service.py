@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.orm import Session
 
 from podium.config import Settings
+from podium.domain.access.service import AccessPolicy
 from podium.domain.actor import Actor
 from podium.domain.audit.service import log_action
 from podium.domain.conferences.service import UNSET, Unset
@@ -95,6 +96,35 @@ class Window:
         return (self.start is None or self.start <= moment) and (self.expire is None or moment <= self.expire)
 
 
+@dataclass(frozen=True)
+class PaywallTotals:
+    """A paywall with its media count, live buyers, and passes ever sold (deleted buyers included:
+    a sale stays a sale). ``revenue`` prices every sale at the paywall's current cost."""
+
+    paywall: Paywall
+    media: int
+    buyers: int
+    sales: int
+
+    @property
+    def revenue(self) -> Decimal | None:
+        return None if self.paywall.cost is None else self.paywall.cost * self.sales
+
+
+@dataclass(frozen=True)
+class Sale:
+    """One pass sold: its buyer, the media it was bought for, its access window."""
+
+    buyer: AccessPass
+    media: Media | None
+    window: Window
+    activation_limit: int | None
+
+    @property
+    def live(self) -> bool:
+        return self.buyer.deleted_at is None
+
+
 class PaywallService:
     def __init__(self, session: Session, settings: Settings) -> None:
         self.session = session
@@ -169,6 +199,39 @@ class PaywallService:
         paywall.deleted_at = utcnow()
         self.session.flush()
         self._log("deleted", actor, paywall)
+
+    def company_totals(self, actor: Actor, company_id: int) -> Sequence[PaywallTotals]:
+        """A company's live paywalls with their buyers and sales, for its admins (a company admin:
+        its own company; a reseller admin: its tree's, see ``AccessPolicy.named_company``).
+
+        Raises:
+            Forbidden: a plain host, another company of a company admin, beyond a reseller's tree.
+            NotFound: the company does not exist or is deleted.
+        """
+        company = AccessPolicy(self.session, actor).named_company(company_id)
+        rows = self.repo.live_for_company(company.id)
+        counts = self.repo.pass_counts([p.id for p, _ in rows])
+        return [PaywallTotals(p, n, *counts.get(p.id, (0, 0))) for p, n in rows]
+
+    def company_sales(self, actor: Actor, company_id: int, code: str) -> tuple[PaywallTotals, Sequence[Sale]]:
+        """One paywall of a company with every pass sold in it, newest first (read-only; as
+        ``company_totals``).
+
+        Raises:
+            Forbidden: as ``company_totals``.
+            NotFound: the company, or no live paywall ``code`` in it.
+        """
+        company = AccessPolicy(self.session, actor).named_company(company_id)
+        paywall = self.repo.live_by_code(company.id, code.strip())
+        if paywall is None:
+            raise NotFound(f"Subscription {code} not found")
+        sales = [
+            Sale(buyer, media, self.window(paywall, buyer), self.activation_limit(paywall, buyer))
+            for buyer, media in self.repo.passes_with_media(paywall.id)
+        ]
+        media_count = next((n for p, n in self.repo.live_for_company(company.id) if p.id == paywall.id), 0)
+        buyers = sum(1 for sale in sales if sale.live)
+        return PaywallTotals(paywall, media_count, buyers, len(sales)), sales
 
     def _apply(self, paywall: Paywall, changes: PaywallChanges) -> None:
         given = changes.given()

@@ -91,6 +91,20 @@ class HostPlan:
         return Feature.HOSTING in self.features()
 
 
+@dataclass(frozen=True)
+class SubscriptionUsage:
+    """A current subscription, its product, and how many live hosts are on it (``used``)."""
+
+    subscription: Subscription
+    product: Product
+    used: int
+
+    @property
+    def limit(self) -> int | None:
+        """The host limit (None: a flat-priced product has none)."""
+        return self.subscription.host_limit
+
+
 class SubscriptionService:
     """Catalogues, company subscriptions and which hosts are on them.
 
@@ -236,6 +250,19 @@ class SubscriptionService:
             NotFound: the company does not exist.
         """
         return self.live(self._reseller_company(actor, company_id))
+
+    def usage(self, actor: Actor, company_id: int) -> list[SubscriptionUsage]:
+        """A company's current subscriptions with their hosts used against their limits (company and
+        reseller admins; the company named by id, see ``AccessPolicy.named_company``).
+
+        Raises:
+            Forbidden: a plain host, another company of a company admin, beyond a reseller's tree.
+            NotFound: the company does not exist.
+        """
+        company = AccessPolicy(self.session, actor).named_company(company_id)
+        rows = self.repo.live_for_company(company.id)
+        counts = self.repo.assigned_counts([s.id for s, _ in rows])
+        return [SubscriptionUsage(s, p, counts.get(s.id, 0)) for s, p in rows]
 
     def cancel_all(self, actor: Actor, company_id: int) -> None:
         """Cancel every subscription of a company (reseller admins only; company deletion).

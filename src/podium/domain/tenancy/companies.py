@@ -166,6 +166,27 @@ class CompanyService:
         policy.require_reseller_admin()
         return self.repo.live_companies(policy.reseller_ids())
 
+    def looked_after(self, actor: Actor) -> Sequence[Company]:
+        """The companies an admin looks after: a reseller admin's whole tree, a company admin's own.
+
+        Raises:
+            Forbidden: a plain host.
+        """
+        policy = AccessPolicy(self.session, actor)
+        policy.require_admin()
+        if actor.is_reseller_admin:
+            return self.repo.live_companies(policy.reseller_ids())
+        return [policy.company(None)]
+
+    def named(self, actor: Actor, company_id: int) -> Company:
+        """One company an admin looks after, by id (a company admin: its own only).
+
+        Raises:
+            Forbidden: a plain host, another company of a company admin, beyond a reseller's tree.
+            NotFound: the company does not exist or is deleted.
+        """
+        return AccessPolicy(self.session, actor).named_company(company_id)
+
     # --- trusted: the command line and views ------------------------------------------------
 
     def create_in(self, reseller_id: int, fields: CompanyChanges, *, actor_label: str) -> Company:

@@ -56,6 +56,11 @@ class TenancyRepository:
                 result[company_id].append(host_id)
         return result
 
+    def credentials_for_company(self, company_id: int) -> Sequence[Credential]:
+        """Every credential of a company, revoked ones too, oldest first."""
+        stmt = select(Credential).where(Credential.company_id == company_id).order_by(Credential.id)
+        return self.session.scalars(stmt).all()
+
     def live_credential_by_hash(self, kind: CredentialKind, secret_hash: str) -> Credential | None:
         stmt = select(Credential).where(
             Credential.kind == kind, Credential.secret_hash == secret_hash, Credential.revoked_at.is_(None)

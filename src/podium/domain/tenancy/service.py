@@ -85,6 +85,7 @@ class TenancyService:
         *,
         host_id: int | None = None,
         public_id: str | None = None,
+        actor_label: str = SYSTEM_LABEL,
     ) -> IssuedSecret:
         credential = Credential(
             company_id=company_id,
@@ -97,24 +98,27 @@ class TenancyService:
         log_action(
             self.session,
             "credential.issued",
-            actor=SYSTEM_LABEL,
+            actor=actor_label,
             ref=f"credential:{credential.id}",
             company_id=company_id,
             kind=kind.value,
         )
         return IssuedSecret(credential=credential, secret=secret, public_id=public_id)
 
-    def issue_boomstream_apikey(self, company_id: int) -> IssuedSecret:
+    def issue_boomstream_apikey(self, company_id: int, *, actor_label: str = SYSTEM_LABEL) -> IssuedSecret:
         """A new Boomstream project API key for the company (its plain text only in the result)."""
-        return self._issue(company_id, CredentialKind.BOOMSTREAM_APIKEY, secrets.token_hex(16))
+        return self._issue(
+            company_id, CredentialKind.BOOMSTREAM_APIKEY, secrets.token_hex(16), actor_label=actor_label
+        )
 
-    def issue_liveminutes_account(self, company_id: int) -> IssuedSecret:
+    def issue_liveminutes_account(self, company_id: int, *, actor_label: str = SYSTEM_LABEL) -> IssuedSecret:
         """A new LiveMinutes AccountSid and AuthToken for the company (the token only in the result)."""
         return self._issue(
             company_id,
             CredentialKind.LIVEMINUTES,
             secrets.token_hex(16),
             public_id="AC" + secrets.token_hex(16),
+            actor_label=actor_label,
         )
 
     # --- authentication -------------------------------------------------------------
