@@ -12,6 +12,7 @@ start without Redis.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import json
 import os
@@ -106,10 +107,14 @@ class Cluster:
         return {t["token"] for t in answer["data"]["tokens"]}
 
 
+# The servers' last log lines, shown when a wait on them times out.
+LOG_TAIL: collections.deque[str] = collections.deque(maxlen=60)
+
+
 def _drain(process: subprocess.Popen[bytes]) -> None:
     if process.stderr is not None:
-        for _ in process.stderr:
-            pass
+        for line in process.stderr:
+            LOG_TAIL.append(f"[{process.pid}] {line.decode(errors='replace').rstrip()}")
 
 
 def on(base: str, link: str) -> str:
@@ -324,9 +329,12 @@ def test_a_killed_process_participants_vanish_and_its_visitor_reconnects(cluster
         wait_until(lambda: cluster.participant_status("killed", "p2") == "11", 20, "Quinn recorded as quit")
         assert cluster.participant_status("killed", "p1") == "10"  # Pat is back
         # Quinn's media token is revoked; Pat's is kept (Pat's media never stopped).
-        wait_until(
-            lambda: quinn_seat["token"] not in cluster.janus_tokens(), 20, "Quinn's media token revoked"
-        )
+        try:
+            wait_until(
+                lambda: quinn_seat["token"] not in cluster.janus_tokens(), 20, "Quinn's media token revoked"
+            )
+        except AssertionError as timeout:
+            raise AssertionError(f"{timeout}; the servers' last lines:\n" + "\n".join(LOG_TAIL)) from None
         assert pat_seat["token"] in cluster.janus_tokens()
         # The meeting carries on across the survivor.
         send(pat, type="chat", text="still here")

@@ -50,6 +50,10 @@ class JanusUnavailable(Exception):
     """Janus could not be reached or refused a request."""
 
 
+class JanusRefused(JanusUnavailable):
+    """Janus answered, with an error (a request it will refuse again: not worth repeating)."""
+
+
 def _die_with_parent() -> None:
     """In the child before exec: Janus gets SIGTERM when Podium dies, even by SIGKILL (Linux), so a
     crashed server leaves no Janus recording into the void or holding its ports. (The signal follows
@@ -241,17 +245,25 @@ class JanusClient:
         except (httpx.HTTPError, ValueError) as exc:
             raise JanusUnavailable(str(exc)) from exc
         if answer.get("janus") != "success":
-            raise JanusUnavailable(str(answer.get("error", answer)))
+            raise JanusRefused(str(answer.get("error", answer)))
         return answer
 
     def add_token(self, token: str) -> None:
         self._admin("add_token", token=token, plugins=[VIDEOROOM])
 
     def remove_token(self, token: str) -> None:
-        try:
-            self._admin("remove_token", token=token)
-        except JanusUnavailable:
-            log.warning("could not remove a janus token")
+        """Revoke a visitor's media token. Tried three times (a busy Janus may miss one admin
+        request): a token left behind lets someone who left keep the room's media."""
+        for attempt, pause in enumerate((0.5, 1.0, 0.0), start=1):
+            try:
+                self._admin("remove_token", token=token)
+                return
+            except JanusRefused as exc:  # e.g. the token is already gone
+                log.info("janus did not remove a token: %s", exc)
+                return
+            except JanusUnavailable as exc:
+                log.warning("could not remove a janus token (attempt %d of 3): %s", attempt, exc)
+                time.sleep(pause)
 
     def _videoroom(self, body: dict[str, Any]) -> dict[str, Any]:
         """One synchronous VideoRoom request through a short-lived session."""
