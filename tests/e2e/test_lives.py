@@ -21,7 +21,7 @@ from podium.app import create_app
 from podium.domain.lives.paths import hls_dir, rtmp_dir
 from podium.domain.media.worker import MediaWorker
 from podium.domain.webhooks.service import WebhookService
-from podium.streaming.rtmp import LocalRtmp
+from podium.streaming.rtmp import LocalRtmp, RtmpUnavailable
 from tests.conftest import make_settings
 from tests.fixtures import live_clock
 from tests.fixtures.browser import serving
@@ -291,3 +291,15 @@ def test_a_crashed_rtmp_server_is_restarted_and_its_broadcast_ended(stack: Stack
         wait_until(lambda: stack.api("live/info", code=code)["OnlineStatus"] == "True", 30, "on air again")
     finally:
         _stop(encoder)
+
+
+def test_a_port_another_rtmp_server_holds_is_refused(stack: Stack, tmp_path: Path, database_url: str) -> None:
+    """A second Podium on the machine with the same RTMP port: its nginx could not bind, yet the port
+    answers (the first one's): it is refused at start (lives off, said in the log), not restarted in
+    a loop that ends the first one's broadcasts every second."""
+    taken = stack.app.state.rtmp.settings.rtmp_listen
+    settings = make_settings(tmp_path / "second", database_url, rtmp="local", rtmp_listen=taken)
+    second = LocalRtmp(settings, stack.app.state.sessions)
+    with pytest.raises(RtmpUnavailable, match="already in use"):
+        second.start()
+    assert second.process is None

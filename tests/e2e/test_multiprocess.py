@@ -142,6 +142,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         PODIUM_TRANSCRIBER="off",
         PODIUM_WEBHOOK_PRIVATE_NETWORKS="true",
         PODIUM_GUARD_ENABLED="false",
+        # Rooms only: several servers on one machine would each want an RTMP server on one port.
+        PODIUM_RTMP="off",
     )
     tenant = podium_json(env, "admin", "bootstrap")  # migrates the database first
     cluster = Cluster(

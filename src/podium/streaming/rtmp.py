@@ -14,6 +14,7 @@ started it; it never uses the system's nginx service or its config.
 
 from __future__ import annotations
 
+import contextlib
 import grp
 import hashlib
 import logging
@@ -169,6 +170,13 @@ rtmp {{
 
     def _spawn(self, timeout: float) -> None:
         conf = self.folder / "nginx.conf"
+        host, _, port = self.settings.rtmp_listen.rpartition(":")
+        probe = "127.0.0.1" if host in ("0.0.0.0", "*") else host.strip("[]")
+        probe = "::1" if probe == "::" else probe
+        # Something already answering there (another Podium's RTMP server on this machine) would pass
+        # the readiness probe below while our nginx exits, unable to bind: refuse instead.
+        with contextlib.suppress(OSError), socket.create_connection((probe, int(port)), timeout=0.5):
+            raise RtmpUnavailable(f"{self.settings.rtmp_listen} is already in use (another RTMP server?)")
         with (self.folder / "nginx.log").open("ab") as log_file:
             self.process = subprocess.Popen(
                 [NGINX, "-c", str(conf), "-p", str(self.folder)],
@@ -177,9 +185,6 @@ rtmp {{
                 stderr=subprocess.STDOUT,
                 preexec_fn=_die_with_parent,
             )
-        host, _, port = self.settings.rtmp_listen.rpartition(":")
-        probe = "127.0.0.1" if host in ("0.0.0.0", "*") else host.strip("[]")
-        probe = "::1" if probe == "::" else probe
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
