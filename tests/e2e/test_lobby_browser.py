@@ -3,21 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
-from tests.fixtures.browser import LiveServer
+from tests.fixtures.browser import LiveServer, boomstream_call
 from tests.fixtures.tenants import TenantFactory
-
-
-def _boom(server: LiveServer, method: str, **params: str) -> dict[str, Any]:
-    body: dict[str, Any] = httpx.get(
-        f"{server.base_url}/api/{method}", params={**params, "format": "json"}
-    ).json()
-    assert body["Status"] == "Success", body
-    return body
 
 
 @pytest.fixture
@@ -31,8 +22,8 @@ def test_invite_link_shows_the_lobby(
     live_server: LiveServer, page, tenants: TenantFactory, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
     key = tenants().boomstream_apikey
-    code = _boom(live_server, "conference/create", apikey=key, title="Quarterly review")["Code"]
-    invite = _boom(
+    code = boomstream_call(live_server, "conference/create", apikey=key, title="Quarterly review")["Code"]
+    invite = boomstream_call(
         live_server,
         "conference/invite",
         apikey=key,
@@ -68,9 +59,9 @@ def test_meeting_url_asks_a_guest_for_a_name(live_server: LiveServer, page, tena
 
 def test_revoked_link_shows_a_clear_error(live_server: LiveServer, page, tenants: TenantFactory) -> None:  # type: ignore[no-untyped-def]
     key = tenants().boomstream_apikey
-    code = _boom(live_server, "conference/create", apikey=key, title="Cancelled")["Code"]
-    invite = _boom(live_server, "conference/invite", apikey=key, code=code, email="x@example.com")
-    _boom(live_server, "conference/delete", apikey=key, code=code)
+    code = boomstream_call(live_server, "conference/create", apikey=key, title="Cancelled")["Code"]
+    invite = boomstream_call(live_server, "conference/invite", apikey=key, code=code, email="x@example.com")
+    boomstream_call(live_server, "conference/delete", apikey=key, code=code)
     response = page.goto(invite["inviteLink"])
     assert response.status == 410
     assert page.locator("h1").inner_text() == "Link no longer valid"

@@ -11,10 +11,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from tests.fixtures.browser import CHROMIUM_FLAGS, LiveServer, chromium_path
+from tests.fixtures.browser import CHROMIUM_FLAGS, LiveServer, boomstream_call, chromium_path
 from tests.fixtures.tenants import TenantFactory
 from tests.fixtures.waiting import wait_until
 
@@ -30,20 +29,12 @@ def _shot(page: Any, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
 
 
-def _boom(server: LiveServer, method: str, **params: str) -> dict[str, Any]:
-    body: dict[str, Any] = httpx.get(
-        f"{server.base_url}/api/{method}", params={**params, "format": "json"}
-    ).json()
-    assert body["Status"] == "Success", body
-    return body
-
-
 def _invites(server: LiveServer, tenants: TenantFactory, title: str, *people: tuple[str, bool]) -> list[str]:
     """Invitation links of a new conference, one per (name, moderator?)."""
     key = tenants().boomstream_apikey
-    code = _boom(server, "conference/create", apikey=key, title=title)["Code"]
+    code = boomstream_call(server, "conference/create", apikey=key, title=title)["Code"]
     return [
-        _boom(
+        boomstream_call(
             server,
             "conference/invite",
             apikey=key,
