@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's test command: the suite on SQLite and, at the same time, on a throwaway PostgreSQL with
 # Redis. Most of the suite waits (browsers, Janus, ffmpeg, timers), so on two cores the passes overlap
-# well: about 20 minutes instead of about 36 one after the other. The PostgreSQL pass writes to a file
+# well: about 24 minutes instead of about 36 one after the other. The PostgreSQL pass writes to a file
 # that is printed after the SQLite pass, so the two outputs never interleave. Exits non-zero when either
 # pass fails. Extra arguments go to both pytest runs.
 set -uo pipefail
