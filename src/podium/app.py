@@ -172,6 +172,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         hub.on_order = rooms.obey
         hub.on_event = stream_keeper.on_room_event
         hub.on_vanished = lambda member, keep_media: rooms.depart_vanished(app, member, keep_media)
+        hub.reaches_media = lambda api_url: (
+            app.state.media is not None and app.state.media.by_url(api_url) is not None
+        )
         app.state.media, local_janus = await asyncio.to_thread(start_media, settings)
         try:
             await hub.start()  # with PODIUM_REDIS_URL, Redis must answer: no half-connected process

@@ -6,11 +6,12 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+from dataclasses import replace
 
 import pytest
 import redis.asyncio as aioredis
 
-from podium.rooms.presence import LocalPresence, Member, RedisPresence
+from podium.rooms.presence import LocalPresence, Member, RedisPresence, Vanished
 from tests.fixtures.event_loop import run_async
 
 REDIS_URL = os.environ.get("PODIUM_TEST_REDIS_URL")
@@ -85,6 +86,47 @@ def test_a_dead_process_members_vanish_and_are_swept_once() -> None:
         assert not await second.remove(_member(first, "fred"))
         assert [m.key for m in await second.members(7)] == ["sam"]
         for presence in (first, second):
+            await presence.close()
+        for client in clients:
+            await client.aclose()
+
+    run_async(scenario())
+
+
+@needs_redis
+def test_a_vanished_member_is_swept_by_a_process_that_reaches_its_janus() -> None:
+    """Leaving revokes the media token, so a process that does not reach the member's Janus (e.g.
+    started with Janus off) leaves it to one that does, however often it sweeps first."""
+    assert REDIS_URL is not None
+    prefix = f"podium:test:{secrets.token_hex(4)}"
+
+    async def scenario() -> None:
+        clients = [aioredis.Redis.from_url(REDIS_URL, decode_responses=True) for _ in range(3)]
+        doomed, blind, sighted = (
+            RedisPresence(client, prefix=prefix, ttl=1.0, beat=0.2) for client in clients
+        )
+        swept_by: dict[str, list[str]] = {"blind": [], "sighted": []}
+
+        def recorder(name: str) -> Vanished:
+            async def record(member: Member) -> None:
+                swept_by.setdefault(name, []).append(member.key)
+
+            return record
+
+        await doomed.start(recorder("doomed"))
+        await blind.start(recorder("blind"), lambda member: member.media_server is None)
+        await doomed.put(replace(_member(doomed, "dora", 1), media_server="http://janus-a/janus"))
+        await doomed.put(_member(doomed, "mo", 2))  # no media: anyone records the leave
+        await doomed.close()
+        await asyncio.sleep(1.6)
+        # The blind process swept what it could; the member with media is still waiting.
+        assert swept_by["blind"] == ["mo"]
+        assert await clients[0].sismember(f"{prefix}:processes", doomed.process)
+        await sighted.start(recorder("sighted"), lambda member: member.media_server == "http://janus-a/janus")
+        await asyncio.sleep(0.6)
+        assert swept_by == {"blind": ["mo"], "sighted": ["dora"]}
+        assert not await clients[0].sismember(f"{prefix}:processes", doomed.process)
+        for presence in (blind, sighted):
             await presence.close()
         for client in clients:
             await client.aclose()

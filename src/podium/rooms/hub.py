@@ -49,6 +49,7 @@ class Connection:
     participant_id: int | None = None
     attendance_id: int | None = None  # None while in the waiting room
     publisher_id: int | None = None  # the visitor's Janus publisher, as its page reports it
+    media_server: str | None = None  # the Janus its media token is on (the conference's)
     key: str = field(default_factory=lambda: secrets.token_hex(6))
     process: str = ""
     replaced: bool = False  # the same seat connected again (a reconnect): this socket is stale
@@ -89,6 +90,7 @@ class Connection:
             participant_id=self.participant_id,
             attendance_id=self.attendance_id,
             publisher_id=self.publisher_id,
+            media_server=self.media_server,
         )
 
 
@@ -108,6 +110,8 @@ class RoomHub:
         # Records the departure of a member whose process died (``keep_media``: its media token is
         # in use again, by the same visitor reconnected to another process).
         self.on_vanished: Callable[[Member, bool], None] | None = None
+        # Whether this process reaches the Janus a vanished member's token is on (to revoke it).
+        self.reaches_media: Callable[[str], bool] = lambda api_url: True
         self._started = False
 
     @classmethod
@@ -120,7 +124,7 @@ class RoomHub:
 
     async def start(self) -> None:
         await self.bus.start(self._receive)
-        await self.presence.start(self._vanished)
+        await self.presence.start(self._vanished, self._can_depart)
         self._started = True
 
     async def close(self) -> None:
@@ -174,11 +178,21 @@ class RoomHub:
                 await asyncio.to_thread(self.on_vanished, stale, True)
             await self.broadcast(stale.conference_id, {"type": "left", "participant": stale.describe()})
 
+    def _can_depart(self, member: Member) -> bool:
+        return member.media_server is None or self.reaches_media(member.media_server)
+
     async def _vanished(self, member: Member) -> None:
         """A dead process's member: its departure is recorded and the room is told it left."""
         if self.on_vanished is not None:
             token_in_use = any(
                 m.media_token == member.media_token for m in await self.members(member.conference_id)
+            )
+            log.info(
+                "presence: %s (process %s) vanished from conference %d; media %s",
+                member.key,
+                member.process,
+                member.conference_id,
+                "kept (its seat is back)" if token_in_use else "revoked",
             )
             await asyncio.to_thread(self.on_vanished, member, token_in_use)
         await self.broadcast(member.conference_id, {"type": "left", "participant": member.describe()})

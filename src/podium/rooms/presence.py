@@ -41,6 +41,7 @@ class Member:
     participant_id: int | None = None
     attendance_id: int | None = None
     publisher_id: int | None = None
+    media_server: str | None = None  # the Janus (API URL) holding its media token, None without media
 
     def describe(self) -> dict[str, Any]:
         return {"id": self.key, "name": self.name, "role": self.role, "waiting": self.waiting}
@@ -60,13 +61,20 @@ class Member:
 
 
 Vanished = Callable[[Member], Awaitable[None]]
+# Whether this process can carry out a vanished member's departure (it reaches the member's Janus).
+CanDepart = Callable[[Member], bool]
+
+
+def anyone(member: Member) -> bool:
+    return True
 
 
 class Presence(Protocol):
     process: str
 
-    async def start(self, on_vanished: Vanished) -> None:
-        """Begin the heartbeat; ``on_vanished`` is called once per member of a dead process."""
+    async def start(self, on_vanished: Vanished, can_depart: CanDepart = anyone) -> None:
+        """Begin the heartbeat; ``on_vanished`` is called once per member of a dead process, by a
+        process for which ``can_depart`` says yes."""
 
     async def close(self) -> None: ...
 
@@ -94,7 +102,7 @@ class LocalPresence:
         self.process = process_name()
         self.rooms: dict[int, dict[str, Member]] = {}
 
-    async def start(self, on_vanished: Vanished) -> None:
+    async def start(self, on_vanished: Vanished, can_depart: CanDepart = anyone) -> None:
         return None
 
     async def close(self) -> None:
@@ -148,10 +156,10 @@ class RedisPresence:
     def _processes(self) -> str:
         return f"{self.prefix}:processes"
 
-    async def start(self, on_vanished: Vanished) -> None:
+    async def start(self, on_vanished: Vanished, can_depart: CanDepart = anyone) -> None:
         await self._renew()
         self._stopping = asyncio.Event()
-        self._task = asyncio.create_task(self._heartbeat(on_vanished), name="podium-presence")
+        self._task = asyncio.create_task(self._heartbeat(on_vanished, can_depart), name="podium-presence")
 
     async def close(self) -> None:
         """Stop the heartbeat between two beats (not in the middle of a Redis command), within 5 s."""
@@ -166,32 +174,43 @@ class RedisPresence:
             pipe.sadd(self._processes, self.process)
             await pipe.execute()
 
-    async def _heartbeat(self, on_vanished: Vanished) -> None:
+    async def _heartbeat(self, on_vanished: Vanished, can_depart: CanDepart) -> None:
         while not self._stopping.is_set():
             try:
                 await self._renew()
-                await self.sweep(on_vanished)
+                await self.sweep(on_vanished, can_depart)
             except redis.RedisError as exc:
                 log.warning("presence: Redis unavailable (%s)", exc)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), self.beat)
 
-    async def sweep(self, on_vanished: Vanished) -> None:
-        """Remove the members of processes whose heartbeat expired."""
+    async def sweep(self, on_vanished: Vanished, can_depart: CanDepart = anyone) -> None:
+        """Remove the members of processes whose heartbeat expired. A member whose departure this
+        process cannot carry out (its media token is on a Janus this process does not reach, e.g. a
+        process started with Janus off) is left to a process that can: revoking the token is part
+        of leaving."""
         for found in await self.client.smembers(self._processes):
             process = str(found)
             if process == self.process or await self.client.exists(self._alive(process)):
                 continue
+            left_to_others = False
             for ref in await self.client.smembers(self._held(process)):
                 conference_id, _, key = str(ref).partition(":")
                 raw = await self.client.hget(self._room(int(conference_id)), key)
-                if raw is None or not await self.client.hdel(self._room(int(conference_id)), key):
+                if raw is None:
                     continue  # another process swept it first
                 member = Member.from_json(raw)
+                if not can_depart(member):
+                    left_to_others = True
+                    continue
+                if not await self.client.hdel(self._room(int(conference_id)), key):
+                    continue  # another process swept it first
                 try:
                     await on_vanished(member)
                 except Exception:  # noqa: BLE001 - the next member still goes
                     log.exception("presence: the departure of a vanished member failed")
+            if left_to_others:
+                continue  # the process stays listed until a process that can sweeps the rest
             async with self.client.pipeline(transaction=True) as pipe:
                 pipe.delete(self._held(process))
                 pipe.srem(self._processes, process)

@@ -20,7 +20,7 @@ from podium.kit.uow import Context, run, run_unit_of_work, unit_of_work
 from podium.rooms.hub import Connection, RoomHub
 from podium.rooms.janus import JanusClient, JanusUnavailable
 from podium.rooms.presence import Member
-from podium.rooms.service import RoomRules, RoomService, Seat, is_moderator
+from podium.rooms.service import RoomService, Seat, is_moderator
 from podium.web.errors import status_for
 from podium.web.openapi import json_call, json_request
 
@@ -93,14 +93,13 @@ async def signaling(websocket: WebSocket) -> None:
         seat: Seat = await run_in_threadpool(
             unit_of_work, websocket, lambda ctx: _rooms(ctx, websocket).seat(str(hello.get("key", "")))
         )
-        rules: RoomRules = await run_in_threadpool(
-            unit_of_work,
-            websocket,
-            lambda ctx: _rooms(ctx, websocket).rules(_rooms(ctx, websocket)._live(seat.conference_id)),
+        rules, media_server = await run_in_threadpool(
+            unit_of_work, websocket, lambda ctx: _rooms(ctx, websocket).rules_and_media(seat.conference_id)
         )
         me = Connection(
             websocket, seat.conference_id, seat.name, seat.role, seat.media_token, seat.participant_id
         )
+        me.media_server = media_server
         if not rules.waits(seat.role):
             me.attendance_id = await run_in_threadpool(
                 unit_of_work, websocket, lambda ctx: _rooms(ctx, websocket).arrive(seat)
