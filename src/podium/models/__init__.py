@@ -6,6 +6,7 @@ from podium.models.activity import (
     ChatMessage,
     ChatRoom,
     DriveFile,
+    RoomRemoval,
     WebhookDelivery,
     WebhookEndpoint,
 )
@@ -50,6 +51,7 @@ __all__ = [
     "RecordingState",
     "TranscriptState",
     "Attendance",
+    "RoomRemoval",
     "ChatMessage",
     "ChatRoom",
     "DriveFile",

@@ -44,6 +44,22 @@ class Attendance(Timestamped, Base):
     left_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
+class RoomRemoval(Timestamped, Base):
+    """A moderator removed someone from a conference's room: that seat (its media token) cannot
+    connect again, and a personal link's participant cannot enter that conference again."""
+
+    __tablename__ = "room_removals"
+    __table_args__ = (Index("ix_room_removals_seat", "conference_id", "seat_hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conference_id: Mapped[int] = mapped_column(ForeignKey("conferences.id"))
+    participant_id: Mapped[int | None] = mapped_column(ForeignKey("participants.id"))
+    seat_hash: Mapped[str] = mapped_column(String(64))  # SHA-256 of the seat's media token
+    name: Mapped[str] = mapped_column(String(255), default="")
+    removed_by: Mapped[str] = mapped_column(String(255), default="")
+    removed_at: Mapped[datetime] = mapped_column(DateTime)
+
+
 class ChatRoom(Timestamped, Base):
     """A company's chat room: a direct-message room (by id) or a channel (by slug)."""
 

@@ -206,6 +206,9 @@ class RoomService:
             participant = self.conferences.participant(int(participant_id))
             if participant is None or participant.deleted_at is not None:
                 raise LinkRevoked("This invitation has been withdrawn")
+            AttendanceService(self.session).check_not_removed(
+                conference.id, media_token=None, participant_id=int(participant_id)
+            )
         server = self.ensure_room(conference)
         assert conference.media_room is not None
         room = conference.media_room
@@ -276,14 +279,32 @@ class RoomService:
         return self.socket_key(seat, TICKET_LIFETIME)
 
     def seat(self, socket_key: str) -> Seat:
+        """The seat a socket key admits, unless a moderator removed it (or its personal link's
+        participant) from the room."""
         claims = tokens.verify(socket_key, self.settings.signing_key(), audience=SOCKET_AUDIENCE)
-        return Seat(
+        seat = Seat(
             int(claims["conf"]),
             claims.get("pid"),
             claims.get("host"),
             str(claims["name"]),
             str(claims["role"]),
             str(claims["media"]),
+        )
+        AttendanceService(self.session).check_not_removed(
+            seat.conference_id, media_token=seat.media_token, participant_id=seat.participant_id
+        )
+        return seat
+
+    def remove(self, seat: Seat, *, removed_by: str) -> None:
+        """A moderator removed ``seat`` from the room: it stays out (its socket is closed by the
+        caller, and its departure, recorded as that socket ends, revokes its media token)."""
+        conference = self._live(seat.conference_id)
+        AttendanceService(self.session).record_removal(
+            conference,
+            media_token=seat.media_token,
+            participant_id=seat.participant_id,
+            name=seat.name,
+            removed_by=removed_by,
         )
 
     def arrive(self, seat: Seat) -> int:

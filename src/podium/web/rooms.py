@@ -423,6 +423,14 @@ async def obey(target: Connection, order: str, by: str) -> None:
         target.audio = False
         await hub.broadcast(conference_id, target.state())
     else:
+        # Recorded first: the seat's resume key (and a personal link) no longer lets it back in.
+        seat = Seat(conference_id, target.participant_id, None, target.name, target.role, target.media_token)
+        try:
+            await run_in_threadpool(
+                unit_of_work, websocket, lambda ctx: _rooms(ctx, websocket).remove(seat, removed_by=by)
+            )
+        except DomainError as error:  # the meeting ended meanwhile: the socket closes all the same
+            log.info("conference %s: removal not recorded: %s", conference_id, error.message)
         if found is not None and publisher:
             server, room, secret = found
             with contextlib.suppress(JanusUnavailable):

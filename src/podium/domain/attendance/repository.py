@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
-from podium.models.activity import Attendance
+from podium.models.activity import Attendance, RoomRemoval
 from podium.models.conference import Conference
 
 
@@ -20,6 +20,20 @@ class AttendanceRepository:
 
     def by_id(self, attendance_id: int) -> Attendance | None:
         return self.session.get(Attendance, attendance_id)
+
+    def add_removal(self, removal: RoomRemoval) -> None:
+        self.session.add(removal)
+        self.session.flush()
+
+    def removal(
+        self, conference_id: int, *, seat_hash: str, participant_id: int | None
+    ) -> RoomRemoval | None:
+        """The removal that keeps this seat, or this personal link's participant, out of the room."""
+        matches = RoomRemoval.seat_hash == seat_hash
+        if participant_id is not None:
+            matches = or_(matches, RoomRemoval.participant_id == participant_id)
+        stmt = select(RoomRemoval).where(RoomRemoval.conference_id == conference_id, matches).limit(1)
+        return self.session.scalars(stmt).first()
 
     def for_conferences(self, conference_ids: Sequence[int]) -> dict[int, list[Attendance]]:
         result: dict[int, list[Attendance]] = {cid: [] for cid in conference_ids}

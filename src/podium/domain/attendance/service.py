@@ -11,10 +11,12 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from podium.domain.attendance.repository import AttendanceRepository
+from podium.domain.audit.service import log_action
 from podium.domain.conferences.lifecycle import mark_started
 from podium.kit.clock import utcnow
-from podium.kit.errors import Conflict, NotFound
-from podium.models.activity import Attendance
+from podium.kit.errors import Conflict, Forbidden, NotFound
+from podium.kit.ids import hash_secret
+from podium.models.activity import Attendance, RoomRemoval
 from podium.models.conference import Conference
 from podium.models.participant import Participant, ParticipantRole
 
@@ -103,6 +105,47 @@ class AttendanceService:
         self.repo.add(attendance)
         mark_started(self.session, conference, now, actor_label="room")
         return attendance
+
+    def record_removal(
+        self,
+        conference: Conference,
+        *,
+        media_token: str,
+        participant_id: int | None,
+        name: str,
+        removed_by: str,
+    ) -> None:
+        """A moderator removed someone: that seat stays out, and so does a personal link's
+        participant (a guest of a shared link can come back through it: the waiting room is the
+        way to keep unknown guests out)."""
+        self.repo.add_removal(
+            RoomRemoval(
+                conference_id=conference.id,
+                participant_id=participant_id,
+                seat_hash=hash_secret(media_token),
+                name=name[:255],
+                removed_by=removed_by[:255],
+                removed_at=utcnow(),
+            )
+        )
+        log_action(
+            self.session,
+            "participant.removed",
+            actor=removed_by,
+            ref=f"conference:{conference.id}",
+            company_id=conference.company_id,
+            conference_id=conference.id,
+            participant_id=participant_id,
+            name=name,
+        )
+
+    def check_not_removed(
+        self, conference_id: int, *, media_token: str | None, participant_id: int | None
+    ) -> None:
+        """Refuse a seat, or a personal link's participant, that a moderator removed from this room."""
+        seat_hash = hash_secret(media_token) if media_token is not None else ""
+        if self.repo.removal(conference_id, seat_hash=seat_hash, participant_id=participant_id) is not None:
+            raise Forbidden("A moderator removed you from this meeting")
 
     def record_leave(self, attendance_id: int, at: datetime | None = None) -> Attendance:
         attendance = self.repo.by_id(attendance_id)
