@@ -63,6 +63,28 @@ class MediaRepository:
         stmt = select(MediaImage).where(MediaImage.media_id == media_id).order_by(MediaImage.position)
         return self.session.scalars(stmt).all()
 
+    def outputs_for(
+        self, media_ids: Sequence[int]
+    ) -> tuple[dict[int, list[MediaRendition]], dict[int, list[MediaImage]]]:
+        """The renditions and images of many media in two queries (a list page), in the order
+        ``renditions`` and ``images`` give them one media at a time."""
+        renditions: dict[int, list[MediaRendition]] = {media_id: [] for media_id in media_ids}
+        images: dict[int, list[MediaImage]] = {media_id: [] for media_id in media_ids}
+        if media_ids:
+            stmt = (
+                select(MediaRendition)
+                .where(MediaRendition.media_id.in_(media_ids))
+                .order_by(MediaRendition.height, MediaRendition.id)
+            )
+            for rendition in self.session.scalars(stmt):
+                renditions[rendition.media_id].append(rendition)
+            image_stmt = (
+                select(MediaImage).where(MediaImage.media_id.in_(media_ids)).order_by(MediaImage.position)
+            )
+            for image in self.session.scalars(image_stmt):
+                images[image.media_id].append(image)
+        return renditions, images
+
     def image_by_code(self, code: str) -> MediaImage | None:
         return self.session.scalar(select(MediaImage).where(MediaImage.code == code))
 

@@ -221,8 +221,21 @@ class MediaService:
         if re.fullmatch(r"[0-9a-f]{32}", storage_key):
             shutil.rmtree(self.root / storage_key, ignore_errors=True)
 
-    def view(self, media: Media) -> MediaView:
-        """The media with its outputs and fresh owner links (playback, download)."""
+    def views(self, medias: Sequence[Media]) -> list[MediaView]:
+        """``view`` of each media, their outputs read in two queries (not two per media)."""
+        renditions, images = self.repo.outputs_for(
+            [m.id for m in medias if m.status == MediaStatus.DONE.value and m.media_type != LIVE_MEDIA_TYPE]
+        )
+        return [self.view(m, outputs=(renditions.get(m.id, []), images.get(m.id, []))) for m in medias]
+
+    def view(
+        self,
+        media: Media,
+        *,
+        outputs: tuple[Sequence[MediaRendition], Sequence[MediaImage]] | None = None,
+    ) -> MediaView:
+        """The media with its outputs and fresh owner links (playback, download); ``outputs``
+        when the caller read them already (``views``)."""
         urls = Links(self.settings)
         view = MediaView(
             media=media,
@@ -243,8 +256,9 @@ class MediaService:
             view.live = status_of(self.session, self.settings, live) if live else None
             view.adaptive_hls = f"{play}/master.m3u8"
             return view
-        view.renditions = self.repo.renditions(media.id)
-        view.images = self.repo.images(media.id)
+        if outputs is None:
+            outputs = (self.repo.renditions(media.id), self.repo.images(media.id))
+        view.renditions, view.images = list(outputs[0]), list(outputs[1])
         view.download_link = f"{play}/original"
         view.adaptive_hls = f"{play}/master.m3u8"
         view.rendition_links = {
@@ -395,7 +409,7 @@ class MediaService:
             offset=offset,
         )
         parents = {f.id: self.folder_code(f.parent_id) for f in folders}
-        return FolderPage(folders, [self.view(m) for m in medias], total, parents)
+        return FolderPage(folders, self.views(medias), total, parents)
 
     # --- the operator console (admins of the company) -----------------------------------------
 

@@ -98,7 +98,7 @@ def bulkinfo(call: Call) -> dict[str, Any]:
     # One parameter may also list codes separated by commas.
     codes = [part for value in codes for part in value.split(",")]
     service = _media(call)
-    return {"Medias": [media_fields(service.view(m)) for m in service.get_many(call.actor, codes)]}
+    return {"Medias": [media_fields(view) for view in service.views(service.get_many(call.actor, codes))]}
 
 
 def _new_media_fields(call: Call) -> dict[str, str]:

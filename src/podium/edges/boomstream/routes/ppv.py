@@ -128,7 +128,7 @@ def _medias(call: Call, medias: list[Media]) -> dict[str, Any]:
     """The full media object in every version: the reference's samples, sent without ``ver``,
     answer it with its links, poster, renditions and screenshots (see docs/compat.md)."""
     service = MediaService(call.ctx.session, call.ctx.settings)
-    return {"Medias": [media_fields(service.view(m)) for m in medias]}
+    return {"Medias": [media_fields(view) for view in service.views(medias)]}
 
 
 def create(call: Call) -> dict[str, Any]:
