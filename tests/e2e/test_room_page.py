@@ -311,3 +311,124 @@ def test_media_server_unreachable_notice(
         wait_until(lambda: page.locator("#gone").is_visible(), 10, "the left screen")
     finally:
         context.close()
+
+
+# A machine without a camera: the page's browser finds none (its microphone still works).
+NO_CAMERA = """(() => {
+  const devices = navigator.mediaDevices;
+  const ask = devices.getUserMedia.bind(devices), list = devices.enumerateDevices.bind(devices);
+  devices.getUserMedia = (constraints) => constraints && constraints.video
+    ? Promise.reject(new DOMException("Requested device not found", "NotFoundError"))
+    : ask(constraints);
+  devices.enumerateDevices = async () => (await list()).filter((d) => d.kind !== "videoinput");
+})();"""
+
+
+def test_without_a_camera_a_screen_share_takes_the_stage(
+    live_server: LiveServer, chromium: Any, tenants: TenantFactory
+) -> None:
+    if live_server.app.state.media is None:  # type: ignore[attr-defined]
+        pytest.fail("Janus did not start: `make test` installs Debian's janus package")
+    una, vic = _invites(live_server, tenants, "No camera", ("Una", True), ("Vic", False))
+    contexts = [chromium.new_context(viewport=DESKTOP) for _ in range(2)]
+    contexts[0].add_init_script(NO_CAMERA)
+    try:
+        presenter, viewer = (c.new_page() for c in contexts)
+        presenter.goto(una)
+        wait_until(lambda: "No camera was found" in presenter.locator("#device-error").inner_text(), 20)
+        presenter.click("#join")
+        presenter.wait_for_selector("#room:not([hidden])")
+        _join(viewer, vic)
+        for page in (presenter, viewer):
+            wait_until(lambda p=page: p.evaluate("window.podium.remoteCount()") >= 1, 60, "the other's tile")
+        wait_until(lambda: presenter.evaluate("window.podium.state.published"), 30, "Una publishing")
+        # Una shares her screen: it takes Vic's stage, playing.
+        presenter.click("#share-screen")
+        wait_until(
+            lambda: "main" in (_tile_of(viewer, "Una").get_attribute("class") or ""), 20, "the share on stage"
+        )
+        _until(
+            viewer,
+            "() => [...document.querySelectorAll('#videos .tile.remote.main video')]"
+            ".some((v) => v.videoWidth > 0 && v.readyState >= 2)",
+            20,
+            "the shared screen playing",
+        )
+        _shot(viewer, "screen-share-without-camera")
+        presenter.click("#share-screen")
+        wait_until(
+            lambda: "main" not in (_tile_of(viewer, "Una").get_attribute("class") or ""), 20, "the share over"
+        )
+    finally:
+        for context in contexts:
+            context.close()
+
+
+@pytest.fixture(scope="module")
+def three_cameras(playwright_driver: Any) -> Iterator[Any]:
+    """A Chromium with three fake cameras (and its fake microphones): the second is a depth camera
+    (16-bit frames no video encoder takes), the third sends MJPEG."""
+    flags = [f for f in CHROMIUM_FLAGS if f != "--use-fake-device-for-media-stream"]
+    launched = playwright_driver.chromium.launch(
+        executable_path=chromium_path(),
+        headless=True,
+        args=[*flags, "--use-fake-device-for-media-stream=device-count=3"],
+    )
+    yield launched
+    launched.close()
+
+
+SENT_DEVICE = """(kind) => {
+  const pc = window.podium.state.publisher.webrtcStuff.pc;
+  const sender = pc.getSenders().find((s) => s.track && s.track.kind === kind);
+  return sender ? sender.track.getSettings().deviceId : null;
+}"""
+INBOUND_BYTES = """async (kind) => {
+  let total = 0;
+  for (const feed of Object.values(window.podium.state.feeds)) {
+    const pc = feed.handle && feed.handle.webrtcStuff && feed.handle.webrtcStuff.pc;
+    if (!pc) continue;
+    (await pc.getStats()).forEach((s) => {
+      if (s.type === "inbound-rtp" && s.kind === kind) total += s.bytesReceived;
+    });
+  }
+  return total;
+}"""
+
+
+def test_devices_change_in_the_room(
+    live_server: LiveServer, three_cameras: Any, chromium: Any, tenants: TenantFactory
+) -> None:
+    if live_server.app.state.media is None:  # type: ignore[attr-defined]
+        pytest.fail("Janus did not start: `make test` installs Debian's janus package")
+    una, vic = _invites(live_server, tenants, "Devices", ("Una", True), ("Vic", False))
+    contexts = [three_cameras.new_context(viewport=DESKTOP), chromium.new_context(viewport=DESKTOP)]
+    try:
+        switcher, watcher = (c.new_page() for c in contexts)
+        _join(switcher, una)
+        _join(watcher, vic)
+        wait_until(lambda: switcher.evaluate("window.podium.state.published"), 30, "Una publishing")
+        wait_until(lambda: watcher.evaluate("window.podium.remoteCount()") >= 1, 60, "Una's tile")
+        switcher.click("#show-devices")
+        assert switcher.locator("#devices-dialog").is_visible()
+        for select, kind in (("#camera-select", "video"), ("#mic-select", "audio")):
+            options = switcher.locator(f"{select} option").evaluate_all("os => os.map(o => o.value)")
+            sent = switcher.evaluate(SENT_DEVICE, kind)
+            others = [value for value in options if value and value != sent]
+            assert others, (select, options, sent)
+            chosen = others[-1]
+            switcher.select_option(select, chosen)
+            # What Una sends is now the chosen device, and Vic keeps receiving it.
+            wait_until(lambda v=chosen, k=kind: switcher.evaluate(SENT_DEVICE, k) == v, 20, select)
+            before = watcher.evaluate(INBOUND_BYTES, kind)
+            wait_until(
+                lambda k=kind, b=before: watcher.evaluate(INBOUND_BYTES, k) > b + 2000,
+                20,
+                f"Vic receiving {kind}",
+            )
+        _shot(switcher, "devices-dialog")
+        switcher.click("#devices-close")
+        assert switcher.locator("#devices-dialog").is_hidden()
+    finally:
+        for context in contexts:
+            context.close()

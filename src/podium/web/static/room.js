@@ -100,8 +100,8 @@
   }
 
   function showDeviceError(text) {
-    const box = $("device-error");
-    box.textContent = text || ""; box.hidden = !text;
+    // The lobby's box, and the room's devices dialog (the same device lists move there).
+    for (const box of [$("device-error"), $("devices-error")]) { box.textContent = text || ""; box.hidden = !text; }
   }
 
   async function getMedia(audio, video) {
@@ -134,6 +134,7 @@
     if (wantAudio && !audio) showDeviceError("No microphone was found: you will join without sound.");
     else if (wantVideo && !video) showDeviceError("No camera was found: you will join without video.");
     else showDeviceError("");
+    if (wantVideo && !video) showLobbyVideo(false);  // joins with the camera off (it can start later)
     if (audio) useAudio(audio);
     if (video) useVideo(video);
     state.hadCamera = Boolean(video);
@@ -210,15 +211,30 @@
     if (!("setSinkId" in HTMLMediaElement.prototype)) $("speaker-select").disabled = true;
   }
 
+  // A device chosen in the lobby, or in the room (its new track replaces the one we send).
   $("camera-select").addEventListener("change", async (event) => {
     state.devices.camera = event.target.value;
-    if (state.videoOn) {
-      try { useVideo((await getMedia(false, true)).getVideoTracks()[0]); } catch (error) { showDeviceError(deviceMessage(error)); }
-    }
+    if (!state.videoOn) return;
+    try {
+      // The new track is sent before the old one stops (the encoder then carries on).
+      const track = (await getMedia(false, true)).getVideoTracks()[0];
+      const sender = state.published && !state.sharing ? videoSender() : null;
+      if (sender) await sender.replaceTrack(track);
+      useVideo(track);
+      if (sender) $("local-video").srcObject = new MediaStream([track]);
+      showDeviceError("");
+    } catch (error) { showDeviceError(deviceMessage(error)); }
   });
   $("mic-select").addEventListener("change", async (event) => {
     state.devices.mic = event.target.value;
-    try { useAudio((await getMedia(true, false)).getAudioTracks()[0]); } catch (error) { showDeviceError(deviceMessage(error)); }
+    try {
+      const track = (await getMedia(true, false)).getAudioTracks()[0];
+      track.enabled = state.audioOn;
+      const sender = state.published ? senderOf("audio") : null;
+      if (sender) await sender.replaceTrack(track);
+      useAudio(track);
+      showDeviceError("");
+    } catch (error) { showDeviceError(deviceMessage(error)); }
   });
   $("speaker-select").addEventListener("change", (event) => {
     state.devices.speaker = event.target.value;
@@ -236,12 +252,15 @@
     button.setAttribute("aria-label", state.audioOn ? "Microphone on (click to join muted)" : "Microphone off (click to turn on)");
     button.querySelector("use").setAttribute("href", state.audioOn ? "#i-mic" : "#i-mic-off");
   });
-  $("lobby-video").addEventListener("click", async () => {
-    state.videoOn = !state.videoOn;
+  function showLobbyVideo(on) {
+    state.videoOn = on;
     const button = $("lobby-video");
-    button.setAttribute("aria-pressed", String(state.videoOn));
-    button.setAttribute("aria-label", state.videoOn ? "Camera on (click to join without video)" : "Camera off (click to turn on)");
-    button.querySelector("use").setAttribute("href", state.videoOn ? "#i-cam" : "#i-cam-off");
+    button.setAttribute("aria-pressed", String(on));
+    button.setAttribute("aria-label", on ? "Camera on (click to join without video)" : "Camera off (click to turn on)");
+    button.querySelector("use").setAttribute("href", on ? "#i-cam" : "#i-cam-off");
+  }
+  $("lobby-video").addEventListener("click", async () => {
+    showLobbyVideo(!state.videoOn);
     if (!state.videoOn) {
       if (state.local.video) { state.local.video.stop(); state.local.video = null; }  // the camera light goes off
       useVideo(null);
@@ -775,13 +794,14 @@
     return canvas.captureStream(1).getVideoTracks()[0];
   }
 
-  // The sender of our video (camera or screen) in the publisher's connection.
-  function videoSender() {
+  // The sender of our audio, or of our video (camera or screen), in the publisher's connection.
+  function senderOf(kind) {
     const pc = state.publisher && state.publisher.webrtcStuff && state.publisher.webrtcStuff.pc;
     if (!pc) return null;
-    const transceiver = pc.getTransceivers().find((t) => t.receiver.track && t.receiver.track.kind === "video");
+    const transceiver = pc.getTransceivers().find((t) => t.receiver.track && t.receiver.track.kind === kind);
     return transceiver ? transceiver.sender : null;
   }
+  function videoSender() { return senderOf("video"); }
 
   async function publishOwnFeed() {
     await ensureTracks();
@@ -789,13 +809,11 @@
     if (state.local.audio) tracks.push({ type: "audio", capture: state.local.audio, recv: false });
     let placeholder = null;
     if (state.local.video && state.videoOn) tracks.push({ type: "video", capture: state.local.video, recv: false });
-    else if (state.hadCamera) {
+    else {
+      // No camera running (off, or none at all): a video line all the same, sending nothing once
+      // negotiated, so the camera can start later and a screen share can take its place.
       placeholder = placeholderTrack();
       tracks.push({ type: "video", capture: placeholder, recv: false });
-    }
-    if (!tracks.length) {
-      status("Connected — without camera or microphone");
-      return;
     }
     state.publisher.createOffer({
       tracks: tracks,
@@ -894,6 +912,7 @@
   async function cameraTrack() {
     if (state.local.video && state.local.video.readyState === "live") return state.local.video;
     useVideo((await getMedia(false, true)).getVideoTracks()[0]);
+    state.hadCamera = true;  // a reconnect asks for it again
     return state.local.video;
   }
   $("toggle-video").addEventListener("click", async () => {
@@ -921,7 +940,7 @@
   function tellSharing() { send({ type: "screen", on: Boolean(state.sharing) }); }
   async function toggleShare() {
     const sender = state.published ? videoSender() : null;
-    if (!sender) { status("Screen sharing needs a camera connection (join with a camera, even off)"); return; }
+    if (!sender) { status("Screen sharing needs a media connection: wait until you are connected"); return; }
     try {
       if (!state.sharing) {
         const stream = await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false });
@@ -935,7 +954,11 @@
         const screen = state.screenTrack;
         state.sharing = false;
         state.screenTrack = null;
-        await sender.replaceTrack(state.videoOn ? await cameraTrack() : null);
+        let camera = null;
+        if (state.videoOn) {
+          try { camera = await cameraTrack(); } catch (error) { state.videoOn = false; }  // the camera went
+        }
+        await sender.replaceTrack(camera);
         if (screen) screen.stop();
         $("local-video").srcObject = state.local.video ? new MediaStream([state.local.video]) : null;
       }
@@ -952,6 +975,13 @@
   $("toggle-streaming").addEventListener("click", () => send({ type: "stream", on: !state.streaming }));
   $("toggle-recording").addEventListener("click", () => send({ type: "record", on: !state.recording }));
   $("show-help").addEventListener("click", () => $("help-dialog").showModal());
+  // The lobby's device lists, moved into the room's dialog: choosing one switches what we send.
+  $("show-devices").addEventListener("click", async () => {
+    const lists = document.querySelector(".devices");
+    if (lists.parentElement !== $("devices-slot")) $("devices-slot").append(lists);
+    await listDevices();
+    $("devices-dialog").showModal();
+  });
   $("rejoin").addEventListener("click", () => location.reload());
 
   // Keyboard shortcuts (documented in the page's help, "?").
@@ -959,7 +989,7 @@
     if ($("room").hidden || state.hungUp || event.ctrlKey || event.metaKey || event.altKey) return;
     const target = event.target;
     if (target && (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName))) return;
-    if ($("help-dialog").open && event.key !== "?") return;
+    if ($("devices-dialog").open || ($("help-dialog").open && event.key !== "?")) return;
     const key = event.key.toLowerCase();
     const click = { m: "toggle-audio", v: "toggle-video", s: "share-screen", h: "raise-hand", c: "toggle-chat",
                     p: "toggle-people" }[key];
