@@ -8,32 +8,22 @@ WebSocket's hello (the join is recorded) and its ``leave`` (the leave is recorde
 from __future__ import annotations
 
 import time
-from typing import Any
 
-import httpx
 import pytest
 
-from tests.fixtures.browser import LiveServer
+from tests.fixtures.browser import LiveServer, liveminutes_call
 from tests.fixtures.rooms import in_room, wait_for
 from tests.fixtures.tenants import Tenant, TenantFactory
 
 MEETING_STATUS = {"start": "1", "in_progress": "8", "host_quit": "11", "finished": "12"}
 
 
-def _lm(server: LiveServer, tenant: Tenant, method: str, **data: str) -> dict[str, Any]:
-    body: dict[str, Any] = httpx.post(
-        f"{server.base_url}/liveminutes/{method}", data=data, auth=tenant.basic
-    ).json()
-    assert body["resultcode"] == 1, body
-    return body
-
-
 def _status(server: LiveServer, tenant: Tenant, key: str) -> str:
-    return str(_lm(server, tenant, "getMeetingStatus", meetingKey=key)["status"])
+    return str(liveminutes_call(server, tenant, "getMeetingStatus", meetingKey=key)["status"])
 
 
 def _participant_status(server: LiveServer, tenant: Tenant, key: str, puid: str) -> str:
-    return str(_lm(server, tenant, "getParticipantStatus", meetingKey=key, puid=puid)["status"])
+    return str(liveminutes_call(server, tenant, "getParticipantStatus", meetingKey=key, puid=puid)["status"])
 
 
 def _eventually(server: LiveServer, tenant: Tenant, key: str, expected: str) -> None:
@@ -69,7 +59,9 @@ def server(live_server: LiveServer) -> LiveServer:
 
 def test_host_without_nickname_quits_while_a_guest_stays(server: LiveServer, tenants: TenantFactory) -> None:
     tenant = tenants()
-    meeting = _lm(server, tenant, "createMeeting", meetingKey="no-nick", hostid="h1", title="No nickname")
+    meeting = liveminutes_call(
+        server, tenant, "createMeeting", meetingKey="no-nick", hostid="h1", title="No nickname"
+    )
     assert _status(server, tenant, "no-nick") == MEETING_STATUS["start"]
     with in_room(server.base_url, meeting["meetingUrl"], name="Gus") as (_, guest):
         assert guest["you"]["role"] == "guest"
@@ -88,9 +80,11 @@ def test_host_without_nickname_quits_while_a_guest_stays(server: LiveServer, ten
 
 def test_a_guest_typing_the_hosts_name_is_not_the_host(server: LiveServer, tenants: TenantFactory) -> None:
     tenant = tenants()
-    meeting = _lm(server, tenant, "createMeeting", meetingKey="nick", hostid="h1", hostnickname="Hana")
+    meeting = liveminutes_call(
+        server, tenant, "createMeeting", meetingKey="nick", hostid="h1", hostnickname="Hana"
+    )
     # Without a nickname the host link shows "Host": a guest may type that too.
-    plain = _lm(server, tenant, "createMeeting", meetingKey="plain", hostid="h2")
+    plain = liveminutes_call(server, tenant, "createMeeting", meetingKey="plain", hostid="h2")
     for key, url, impostor_name in (
         ("nick", meeting["meetingUrl"], "Hana"),
         ("plain", plain["meetingUrl"], "Host"),
@@ -108,8 +102,10 @@ def test_a_guest_typing_the_hosts_name_is_not_the_host(server: LiveServer, tenan
 
 def test_host_with_nickname_quits_and_comes_back(server: LiveServer, tenants: TenantFactory) -> None:
     tenant = tenants()
-    meeting = _lm(server, tenant, "createMeeting", meetingKey="nick", hostid="h1", hostnickname="Hana")
-    pat = _lm(server, tenant, "addParticipant", meetingKey="nick", puid="p1", nickname="Hana")[
+    meeting = liveminutes_call(
+        server, tenant, "createMeeting", meetingKey="nick", hostid="h1", hostnickname="Hana"
+    )
+    pat = liveminutes_call(server, tenant, "addParticipant", meetingKey="nick", puid="p1", nickname="Hana")[
         "participantUrl"
     ]
     with in_room(server.base_url, pat) as (_, participant):

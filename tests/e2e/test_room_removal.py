@@ -15,9 +15,9 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from tests.fixtures.browser import LiveServer
+from tests.fixtures.browser import LiveServer, liveminutes_call
 from tests.fixtures.rooms import in_room, wait_for
-from tests.fixtures.tenants import Tenant, TenantFactory
+from tests.fixtures.tenants import TenantFactory
 from tests.fixtures.waiting import wait_until
 
 
@@ -26,14 +26,6 @@ def server(live_server: LiveServer) -> LiveServer:
     if live_server.app.state.media is None:  # type: ignore[attr-defined]
         pytest.fail("Janus did not start: `make test` installs Debian's janus package")
     return live_server
-
-
-def _lm(server: LiveServer, tenant: Tenant, method: str, **data: str) -> dict[str, Any]:
-    body: dict[str, Any] = httpx.post(
-        f"{server.base_url}/liveminutes/{method}", data=data, auth=tenant.basic
-    ).json()
-    assert body["resultcode"] == 1, body
-    return body
 
 
 def _enter(server: LiveServer, link: str, name: str = "") -> httpx.Response:
@@ -65,9 +57,11 @@ def _removed_by_host(host: ClientConnection, socket: ClientConnection, welcome: 
 
 def test_a_removed_seat_and_personal_link_stay_out(server: LiveServer, tenants: TenantFactory) -> None:
     tenant = tenants()
-    meeting = _lm(server, tenant, "createMeeting", meetingKey="removal", hostid="h1", title="Removal")
+    meeting = liveminutes_call(
+        server, tenant, "createMeeting", meetingKey="removal", hostid="h1", title="Removal"
+    )
     pat_link = str(
-        _lm(server, tenant, "addParticipant", meetingKey="removal", puid="p1", nickname="Pat")[
+        liveminutes_call(server, tenant, "addParticipant", meetingKey="removal", puid="p1", nickname="Pat")[
             "participantUrl"
         ]
     )
@@ -89,7 +83,10 @@ def test_a_removed_seat_and_personal_link_stay_out(server: LiveServer, tenants: 
         # Removed is left: the departure is recorded (the media token revoked) as the socket ends.
         wait_until(
             lambda: (
-                _lm(server, tenant, "getParticipantStatus", meetingKey="removal", puid="p1")["status"] == "11"
+                liveminutes_call(server, tenant, "getParticipantStatus", meetingKey="removal", puid="p1")[
+                    "status"
+                ]
+                == "11"
             ),
             15,
             "Pat recorded as quit",
