@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import weakref
 from datetime import datetime
 from typing import Any
 
@@ -36,6 +38,73 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+class SqliteWriterGate:
+    """One writing transaction at a time per process on SQLite, queued on a Python lock.
+
+    SQLite has one writer. A connection that finds the write lock taken waits in SQLite's busy
+    handler, which sleeps in steps that grow to 100 ms and does not wake when the lock frees: under
+    concurrent writes most of a request's time was such sleep. Here a connection about to write
+    (its first INSERT, UPDATE or DELETE: Python's sqlite3 begins the transaction there) takes this
+    lock first and holds it until the connection goes back to the pool — which a session does as it
+    commits or rolls back, after the database's own commit (SQLAlchemy's ``commit`` event comes
+    before it) — so the next writer starts the moment the previous one ends. Other processes (the
+    CLI, `podium worker`) still meet SQLite's busy timeout.
+
+    A thread that already writes on another connection is not queued behind itself: SQLite's busy
+    timeout decides for it, as without the gate; and a writer that waited longer than that timeout
+    goes on and meets SQLite's own answer, so the gate can delay but never deadlock.
+    """
+
+    _HOLDS = "podium.writer_gate"
+    WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self._lock = threading.Lock()
+        self._owner: int | None = None
+        self._count = threading.Lock()
+        self.waiting = 0  # writers queued now
+
+    @property
+    def held(self) -> bool:
+        return self._lock.locked()
+
+    def attach(self, engine: Engine) -> None:
+        event.listen(engine, "before_cursor_execute", self._before_execute)
+        event.listen(engine.pool, "checkin", self._checked_in)
+
+    def _before_execute(self, conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        info = conn.info
+        if info.get(self._HOLDS) or not statement.lstrip()[:7].upper().startswith(self.WRITES):
+            return
+        me = threading.get_ident()
+        if self._owner == me:
+            return
+        with self._count:
+            self.waiting += 1
+        try:
+            acquired = self._lock.acquire(timeout=self.timeout)
+        finally:
+            with self._count:
+                self.waiting -= 1
+        if acquired:
+            self._owner = me
+            info[self._HOLDS] = True
+
+    def _checked_in(self, _dbapi_connection: Any, record: Any) -> None:
+        if record.info.pop(self._HOLDS, False):
+            self._owner = None
+            self._lock.release()
+
+
+_gates: weakref.WeakKeyDictionary[Engine, SqliteWriterGate] = weakref.WeakKeyDictionary()
+
+
+def writer_gate(engine: Engine) -> SqliteWriterGate | None:
+    """The SQLite engine's writer gate (None on PostgreSQL, which has row locks)."""
+    return _gates.get(engine)
+
+
 # Threads that run requests' database work at once (the server sets its thread pool to this). More
 # threads than this only queue on the GIL and the database; fewer leave the database idle while one
 # thread waits on I/O.
@@ -53,6 +122,8 @@ def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10}, **pool)
         event.listen(engine, "connect", _sqlite_pragmas)
+        gate = _gates[engine] = SqliteWriterGate(timeout=10)
+        gate.attach(engine)
         return engine
     return create_engine(url, pool_pre_ping=True, **pool)
 
