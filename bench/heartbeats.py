@@ -14,6 +14,7 @@ hold 100 ms per acknowledged heartbeat while each session claims less than its l
 for 10 s do); with few sessions the cap by the time that really passed shows instead.
 
     .venv/bin/python bench/heartbeats.py [--sessions 1000] [--seconds 10] [--connections 50]
+    scripts/with-redis.sh .venv/bin/python bench/heartbeats.py --workers 2   # two processes
 """
 
 from __future__ import annotations
@@ -112,19 +113,27 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=1000)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument(
+        "--workers", type=int, default=1, help="server processes (more than one needs a Redis)"
+    )
     args = parser.parse_args()
+    redis = os.environ.get("PODIUM_REDIS_URL") or os.environ.get("PODIUM_TEST_REDIS_URL")
+    if args.workers > 1 and not redis:
+        raise SystemExit("--workers needs a Redis: PODIUM_REDIS_URL (or run under scripts/with-redis.sh)")
     with tempfile.TemporaryDirectory() as data_dir:
         # The media worker transcodes the bench's video; a page that opens a session does not count
         # against the guard: lift it for 1,000 opens.
-        env = api_env(data_dir, PODIUM_RUN_MEDIA_WORKER="true", PODIUM_GUARD_ENABLED="false")
-        server, base = serve(env)
+        extra = {"PODIUM_REDIS_URL": redis} if args.workers > 1 and redis else {}
+        env = api_env(data_dir, PODIUM_RUN_MEDIA_WORKER="true", PODIUM_GUARD_ENABLED="false", **extra)
+        server, base = serve(env, workers=args.workers)
         try:
             key = str(podium(env, "admin", "bootstrap")["boomstream_apikey"])
             media = ready_video(base, key, Path(data_dir))
             sessions = open_sessions(base, media, args.sessions)
             warm_up(base, sessions)
             print(
-                f"wrk -t2 -c{args.connections} -d{args.seconds}s against one `podium serve` on 127.0.0.1, "
+                f"wrk -t2 -c{args.connections} -d{args.seconds}s against "
+                f"`podium serve --workers {args.workers}` on 127.0.0.1, "
                 f"database {os.environ.get('PODIUM_DATABASE_URL', 'SQLite')}, {os.cpu_count()} cores, "
                 f"{len(sessions)} open view sessions, {time.strftime('%Y-%m-%d')}"
             )
