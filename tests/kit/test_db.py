@@ -10,19 +10,28 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
 
-from podium.kit.db import make_engine, make_sessionmaker, writer_gate
+from podium.kit.db import SqliteWriterGate, make_engine, make_sessionmaker, writer_gate
 
 metadata = MetaData()
 notes = Table("notes", metadata, Column("id", Integer, primary_key=True), Column("text", String, unique=True))
 
 
-def test_concurrent_writers_all_land_and_the_gate_is_released(tmp_path: Path) -> None:
+@pytest.fixture
+def database(tmp_path: Path) -> tuple[sessionmaker[Session], SqliteWriterGate]:
+    """A SQLite file with the ``notes`` table, its sessions and its writer gate."""
     engine = make_engine(f"sqlite:///{tmp_path / 'gate.sqlite3'}")
     metadata.create_all(engine)
-    sessions = make_sessionmaker(engine)
     gate = writer_gate(engine)
     assert gate is not None
+    return make_sessionmaker(engine), gate
+
+
+def test_concurrent_writers_all_land_and_the_gate_is_released(
+    database: tuple[sessionmaker[Session], SqliteWriterGate],
+) -> None:
+    sessions, gate = database
     failures: list[BaseException] = []
 
     def writer(n: int) -> None:
@@ -49,12 +58,10 @@ def test_concurrent_writers_all_land_and_the_gate_is_released(tmp_path: Path) ->
     assert not gate.held and gate.waiting == 0
 
 
-def test_a_second_writer_waits_for_the_first_ones_commit(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'gate.sqlite3'}")
-    metadata.create_all(engine)
-    sessions = make_sessionmaker(engine)
-    gate = writer_gate(engine)
-    assert gate is not None
+def test_a_second_writer_waits_for_the_first_ones_commit(
+    database: tuple[sessionmaker[Session], SqliteWriterGate],
+) -> None:
+    sessions, gate = database
     second_done = threading.Event()
 
     def second() -> None:
