@@ -153,10 +153,12 @@ class RoomService:
     def rules_for(self, conference_id: int) -> RoomRules:
         return self.rules(self._live(conference_id))
 
-    def rules_and_media(self, conference_id: int) -> tuple[RoomRules, str | None]:
-        """The live conference's rules, and the Janus (API URL) its visitors' media tokens are on."""
-        conference = self._live(conference_id)
-        return self.rules(conference), conference.media_server
+    def admission(self, socket_key: str) -> tuple[Seat, RoomRules, str | None]:
+        """What a socket's hello needs, in one transaction: the seat its key admits (``seat``), the
+        live conference's rules, and the Janus (API URL) its visitors' media tokens are on."""
+        seat = self.seat(socket_key)
+        conference = self._live(seat.conference_id)
+        return seat, self.rules(conference), conference.media_server
 
     def ensure_room(self, conference: Conference) -> JanusClient:
         """The conference's VideoRoom, made on first join, with its own secret, on the least loaded Janus.

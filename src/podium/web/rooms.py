@@ -90,11 +90,8 @@ async def signaling(websocket: WebSocket) -> None:
         await websocket.close(code=4400, reason=f"expected hello with version {PROTOCOL_VERSION}")
         return
     try:
-        seat: Seat = await run_in_threadpool(
-            unit_of_work, websocket, lambda ctx: _rooms(ctx, websocket).seat(str(hello.get("key", "")))
-        )
-        rules, media_server = await run_in_threadpool(
-            unit_of_work, websocket, lambda ctx: _rooms(ctx, websocket).rules_and_media(seat.conference_id)
+        seat, rules, media_server = await run_in_threadpool(
+            unit_of_work, websocket, lambda ctx: _rooms(ctx, websocket).admission(str(hello.get("key", "")))
         )
         me = Connection(
             websocket, seat.conference_id, seat.name, seat.role, seat.media_token, seat.participant_id
@@ -379,10 +376,10 @@ async def obey(target: Connection, order: str, by: str) -> None:
     websocket = target.websocket
     hub: RoomHub = websocket.app.state.room_hub
     conference_id = target.conference_id
+    seat = Seat(conference_id, target.participant_id, None, target.name, target.role, target.media_token)
     if order == "admit":
         if not target.waiting:
             return
-        seat = Seat(conference_id, target.participant_id, None, target.name, target.role, target.media_token)
         try:
             target.attendance_id = await run_in_threadpool(
                 unit_of_work, websocket, lambda ctx: _rooms(ctx, websocket).admit(seat)
@@ -424,7 +421,6 @@ async def obey(target: Connection, order: str, by: str) -> None:
         await hub.broadcast(conference_id, target.state())
     else:
         # Recorded first: the seat's resume key (and a personal link) no longer lets it back in.
-        seat = Seat(conference_id, target.participant_id, None, target.name, target.role, target.media_token)
         try:
             await run_in_threadpool(
                 unit_of_work, websocket, lambda ctx: _rooms(ctx, websocket).remove(seat, removed_by=by)
