@@ -243,3 +243,53 @@ def test_only_moderators_start_a_stream_and_only_for_a_host_who_streams(
         ]
         is False
     )
+
+
+def test_a_meeting_that_records_without_streaming_gets_previews(
+    server: Server, app_client: TestClient, chromium: Any
+) -> None:
+    """The reference's "when recording or streaming": a host who records (``auto_record``) and does
+    not stream gets clips and images from a private run of the compositor (ADR 0013), which never
+    shows as a stream (no ``is_streaming``, no streaming page, no viewers) and stops with the
+    recording."""
+    world = build_world(app_client)
+    world.subscribe(world.company_id, "large_plan", switch_plan=None, subscribe_all_hosts=False)
+    host = world.new_host(
+        world.company_id,
+        plan_slug="large_plan",
+        auto_record="video",
+        stream_preview=StreamPreview(duration=2, interval=4, image_preview=True),
+    )
+    token = world.home.ra
+    created = server.iotum("conference/create/reservationless", token, host_id=host, subject="Recorded")
+    assert created.status_code == 200, created.text
+    conference = created.json()
+    conference_id, page_url = conference["conference_id"], conference["streaming_url"]
+    keeper = server.app.state.stream_keeper
+    context = chromium.new_context()
+    try:
+        moderator = context.new_page()
+        moderator.goto(f"{conference['room_url']}?moderator_token={conference['moderator_token']}")
+        moderator.fill("#display-name", "Rita")
+        moderator.click("#join")
+        wait_until(lambda: moderator.locator("#recording-indicator").is_visible(), 20, "recording")
+
+        _previews_are_cut_and_taken(server, token, conference_id)
+        runs = [run for run in keeper.running.values() if run.conference_id == conference_id]
+        assert len(runs) == 1 and runs[0].scratch is not None and runs[0].scratch.is_dir()
+        scratch = runs[0].scratch
+        # Nothing of it shows as a stream.
+        assert _fetch(server, token, conference_id)["is_streaming"] is False
+        assert httpx.get(page_url + "/state").json()["streaming"] is False
+        assert _viewers(server, token, conference_id) == 0
+        assert moderator.locator("#streaming-indicator").is_hidden()
+
+        # The recording stops with the meeting: so does the private run, and its folder goes.
+        ended = server.iotum("conference/end", token, conference_id=conference_id)
+        assert ended.status_code == 200, ended.text
+        wait_until(lambda: not keeper.running and not scratch.exists(), 15, "the private run gone")
+        assert [p for p in _previews(server, token, conference_id) if p["type"] == "clip"]
+        refused = server.iotum("conference/stream_preview_image", token, conference_id=conference_id)
+        assert refused.status_code == 409, refused.text
+    finally:
+        context.close()

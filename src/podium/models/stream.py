@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from podium.kit.db import Base, Timestamped
@@ -30,14 +30,25 @@ class Stream(Timestamped, Base):
     __table_args__ = (
         Index("ix_streams_conference", "conference_id", "started_at"),
         Index("ix_streams_running", "ended_at", "lease_until"),
+        # One running row per conference, public or private: two keepers cannot both start one.
+        Index(
+            "ux_streams_one_running",
+            "conference_id",
+            unique=True,
+            sqlite_where=text("ended_at IS NULL"),
+            postgresql_where=text("ended_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     conference_id: Mapped[int] = mapped_column(ForeignKey("conferences.id"))
     company_id: Mapped[int] = mapped_column(ForeignKey("companies.id"), index=True)
     # The live (media of kind Live) the stream feeds: one per conference, kept across its streams so
-    # its streaming page's address stays the same.
-    media_id: Mapped[int] = mapped_column(ForeignKey("media.id"))
+    # its streaming page's address stays the same. None for a private run.
+    media_id: Mapped[int | None] = mapped_column(ForeignKey("media.id"))
+    # False: a private run, composed only for the host's stream_preview while the conference records
+    # without streaming (no live, no streaming page, is_streaming stays false; ADR 0013).
+    public: Mapped[bool] = mapped_column(Boolean, default=True)
     kind: Mapped[str] = mapped_column(String(8))  # video | audio
     state: Mapped[str] = mapped_column(String(12), default=StreamState.STARTING.value)
     started_by: Mapped[str] = mapped_column(String(64), default="")  # auto | api | moderator:<name>

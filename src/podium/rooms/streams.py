@@ -17,18 +17,20 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import shutil
 import socket
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from podium.config import Settings
-from podium.domain.lives import paths
 from podium.domain.streams.clips import Clip, ClipCutter
 from podium.domain.streams.previews import PreviewService, previews_dir
 from podium.domain.streams.service import StreamService
@@ -53,6 +55,20 @@ SWEEP_EVERY = 60.0  # seconds between deletions of expired stream previews
 PublishUrl = Callable[[Session, Stream], str]
 
 
+# A private preview run (ADR 0013) is seen only as clips and images: a smaller picture is enough.
+PREVIEW_RUN_SIZE: dict[str, int] = {"width": 640, "height": 360, "fps": 15}
+
+
+@dataclass(frozen=True)
+class _Launch:
+    server: JanusClient
+    room: int
+    kind: str
+    output: str  # the live's RTMP ingest, or a private run's playlist path
+    scratch: Path | None
+    conference_id: int
+
+
 @dataclass
 class _Running:
     conference_id: int
@@ -62,6 +78,7 @@ class _Running:
     started: float
     live: bool = False
     cutter: ClipCutter | None = None  # the host's stream_preview clips
+    scratch: Path | None = None  # a private preview run's HLS folder, removed when it stops
 
 
 class StreamKeeper:
@@ -132,6 +149,7 @@ class StreamKeeper:
         """One pass: renew what this process holds, stop what ended, restart or fail what died,
         and take over streams nobody holds."""
         with self._lock:
+            self._converge_previews()
             self._renew()
             self._watch()
             self._claim()
@@ -139,6 +157,18 @@ class StreamKeeper:
             self._sweep_previews()
 
     # --- steps ----------------------------------------------------------------------------------
+
+    def _converge_previews(self) -> None:
+        """Private preview runs follow the recordings of conferences whose hosts ask for previews
+        (any process may start or end one: a unique index keeps it to one row per conference)."""
+        try:
+            started, ended = uow.run(
+                self.sessions, self.settings, lambda ctx: PreviewService(ctx.session, ctx.settings).converge()
+            )
+        except IntegrityError:
+            return  # another process started the same run first
+        if started or ended:
+            log.info("preview runs started %s, ended %s", started, ended)
 
     def _renew(self) -> None:
         if not self.running:
@@ -194,34 +224,45 @@ class StreamKeeper:
 
         def prepare(
             ctx: uow.Context,
-        ) -> tuple[JanusClient, int, str, str, int, ClipCutter | None, list[int]] | None:
+        ) -> tuple[_Launch, ClipCutter | None, list[int]] | None:
             found = self._service(ctx).to_launch(stream_id)
             if found is None:
                 return None
             stream, conference = found
             server = RoomService(ctx.session, self.settings, self.pool).ensure_room(conference)
             assert conference.media_room is not None
-            output = self.publish_url(ctx.session, stream)
-            plan = PreviewService(ctx.session, self.settings).plan_for(conference)
-            code = self._service(ctx).streams.media_code(stream.media_id)
+            previews = PreviewService(ctx.session, self.settings)
+            plan, playlist = previews.plan_for(conference), previews.playlist_of(stream)
+            if stream.public:
+                output, scratch = self.publish_url(ctx.session, stream), None
+            else:
+                assert playlist is not None
+                output, scratch = str(playlist), playlist.parent
             cutter = (
                 ClipCutter(
-                    paths.playlist(self.settings, code),
+                    playlist,
                     previews_dir(self.settings, conference.id),
                     plan,
                     # A keeper that takes the stream over numbers its clips anew: never the same names.
                     prefix=f"clip-{stream_id}-{secrets.token_hex(3)}",
                 )
-                if plan is not None and code is not None
+                if plan is not None and playlist is not None
                 else None
             )
             sharing = screen_sharers(conference)
-            return server, conference.media_room, stream.kind, output, conference.id, cutter, sharing
+            launch = _Launch(server, conference.media_room, stream.kind, output, scratch, conference.id)
+            return launch, cutter, sharing
 
         prepared = uow.run(self.sessions, self.settings, prepare, self.dispatcher)
         if prepared is None:
             return
-        server, room, kind, output, conference_id, cutter, sharing = prepared
+        launch, cutter, sharing = prepared
+        server, room, kind, output = launch.server, launch.room, launch.kind, launch.output
+        if launch.scratch is not None:
+            # A private run taken over after a crash starts from an empty folder: its cutter must not
+            # mistake the dead compositor's segments for new ones.
+            shutil.rmtree(launch.scratch, ignore_errors=True)
+            launch.scratch.mkdir(parents=True, exist_ok=True)
         token = secrets.token_hex(16)
         try:
             server.add_token(token)
@@ -234,13 +275,20 @@ class StreamKeeper:
                 room=room,
                 output_url=output,
                 video=kind == "video",
+                **(PREVIEW_RUN_SIZE if launch.scratch is not None else {}),
             )
         )
         broadcast.start()
         for publisher in sharing:  # a share that began before the stream: on stage from the start
             broadcast.screen(publisher, True)
         self.running[stream_id] = _Running(
-            conference_id, broadcast, server, token, started=time.monotonic(), cutter=cutter
+            launch.conference_id,
+            broadcast,
+            server,
+            token,
+            started=time.monotonic(),
+            cutter=cutter,
+            scratch=launch.scratch,
         )
         log.info("stream %s: compositor started for room %s", stream_id, room)
 
@@ -269,6 +317,8 @@ class StreamKeeper:
         run.server.remove_token(run.token)
         if run.cutter is not None:
             self._keep_clips(stream_id, run.cutter.close())
+        if run.scratch is not None:
+            shutil.rmtree(run.scratch, ignore_errors=True)
 
     def _keep_clips(self, stream_id: int, clips: list[Clip]) -> None:
         def keep(ctx: uow.Context) -> None:

@@ -20,6 +20,7 @@ from podium.domain.conferences.scheduling import SchedulingService
 from podium.domain.conferences.schemas import ConferenceOptions
 from podium.domain.hosts.schemas import StreamPreview as PreviewSetting
 from podium.domain.lives import paths
+from podium.domain.recordings.service import RecordingService
 from podium.domain.streams.clips import Clip, ClipCutter, PreviewPlan, grab_image, plan_of
 from podium.domain.streams.previews import PreviewService, previews_dir
 from podium.domain.streams.service import StreamService
@@ -208,7 +209,7 @@ def test_images_need_image_preview_and_a_live_video_stream(
         previews.take_image(no_images)
 
     conference = _streaming(scene, scheduling, session, with_images)
-    with pytest.raises(Conflict, match="not streaming"):
+    with pytest.raises(Conflict, match="neither streaming nor recording"):
         previews.take_image(conference)  # starting: the compositor does not publish yet
     stream = _running(session, conference)
     stream.state = StreamState.LIVE.value
@@ -226,3 +227,58 @@ def test_images_need_image_preview_and_a_live_video_stream(
     stream.kind = "audio"
     with pytest.raises(Conflict, match="audio-only"):
         previews.take_image(conference)
+
+
+def _recording(scene: Scene, scheduling: SchedulingService, session: Session, organiser: int) -> Conference:
+    given = ConferenceOptions(duration=60, time_zone=ZoneInfo("UTC"))
+    conference = scheduling.create_reservationless(scene.ca, organiser, given)
+    mark_started(session, conference, utcnow(), actor_label="test")
+    RecordingService(session, scene.settings).begin(conference, started_by="auto", media_server=None)
+    return conference
+
+
+def test_a_recording_without_a_stream_gets_a_private_run_that_gives_way_to_the_stream(
+    scene: Scene, scheduling: SchedulingService, session: Session
+) -> None:
+    """``converge`` (every keeper's look): a private run while the conference records without
+    streaming and its host asks for previews; the stream replaces it and it comes back when the
+    stream stops; it ends with the recording; one that cannot compose is not retried for ever."""
+    with_previews = _host(scene, images=True)
+    without = scene.organiser(native_streaming=True)
+    conference = _recording(scene, scheduling, session, with_previews)
+    plain = _recording(scene, scheduling, session, without)
+    previews, streams = PreviewService(session, scene.settings), StreamService(session, scene.settings)
+
+    started, ended = previews.converge()
+    (run,) = [session.get(Stream, stream_id) for stream_id in started]
+    assert run is not None and ended == []
+    assert (run.conference_id, run.public, run.media_id, run.kind) == (conference.id, False, None, "video")
+    assert previews.playlist_of(run) == scene.settings.data_dir / "preview-runs" / str(run.id) / "index.m3u8"
+    assert previews.converge() == ([], [])  # one run per conference; none for a host without previews
+    # It is not a stream: not streaming, no streaming page, no live.
+    assert streams.running(conference.id) is None and conference.is_streaming is False
+    assert streams.page(conference.id).streaming is False and streams.live_media_id(conference.id) is None
+    streams.publishing(run.id)
+    assert run.state == StreamState.LIVE.value
+
+    # The stream starts: the private run ends in the same step (the stream's compositor cuts now).
+    stream = streams.start(conference, started_by="api", live_media_id=a_live_media(session, conference))
+    assert run.ended_at is not None and stream.public and previews.converge() == ([], [])
+    streams.stop(conference, actor="api")
+    (again,) = previews.converge()[0]  # still recording: a private run again
+    # The recording stops: the private run ends with it.
+    RecordingService(session, scene.settings).finish(conference)
+    assert previews.converge() == ([], [again])
+    assert streams.streams.running_any(conference.id) is None
+
+    # A run that cannot compose ends failed after its attempts, and is not started again while that
+    # recording lasts.
+    RecordingService(session, scene.settings).finish(plain)
+    other = _recording(scene, scheduling, session, with_previews)
+    (failing,) = previews.converge()[0]
+    stream_row = session.get(Stream, failing)
+    assert stream_row is not None
+    stream_row.attempts = 3
+    streams.attempt_failed(failing, "no room", attempts=3)
+    assert stream_row.state == StreamState.FAILED.value and stream_row.failure_reason == "no room"
+    assert other.is_streaming is False and previews.converge() == ([], [])

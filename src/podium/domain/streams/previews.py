@@ -1,6 +1,11 @@
-"""A host's ``stream_preview``: while its conference streams, a clip of ``duration`` seconds every
-``interval`` seconds (cut by the keeper running the stream, domain/streams/clips.py) and an image on
-request; each is listed with a signed link and deleted 24 hours after it was made."""
+"""A host's ``stream_preview``: while its conference records or streams, a clip of ``duration``
+seconds every ``interval`` seconds (cut by the keeper running the stream, domain/streams/clips.py)
+and an image on request; each is listed with a signed link and deleted 24 hours after it was made.
+
+A conference that streams is cut from its stream. One that records without streaming gets a private
+run: a stream row with ``public`` false, whose compositor writes HLS into a private folder (no live,
+no streaming page, ``is_streaming`` stays false), started and ended by the keepers as the recording
+starts and stops (``converge``; ADR 0013)."""
 
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ from sqlalchemy.orm import Session
 from podium.config import Settings
 from podium.domain.hosts.conference_defaults import host_setting
 from podium.domain.lives import paths
+from podium.domain.recordings.repository import RecordingRepository
 from podium.domain.streams.clips import Clip, PreviewPlan, grab_image, plan_of
 from podium.domain.streams.repository import StreamRepository
 from podium.kit import tokens
@@ -33,6 +39,11 @@ def previews_dir(settings: Settings, conference_id: int) -> Path:
     return paths.rtmp_dir(settings).parent / "previews" / str(conference_id)
 
 
+def private_playlist(settings: Settings, stream: Stream) -> Path:
+    """Where a private run's compositor writes its HLS (never served: only clips and images leave)."""
+    return paths.rtmp_dir(settings).parent / "preview-runs" / str(stream.id) / "index.m3u8"
+
+
 @dataclass(frozen=True)
 class PreviewView:
     preview: StreamPreview
@@ -48,6 +59,54 @@ class PreviewService:
     def plan_for(self, conference: Conference) -> PreviewPlan | None:
         """The conference's host's ``stream_preview`` (None: no previews)."""
         return plan_of(host_setting(self.session, conference, "stream_preview", None))
+
+    def playlist_of(self, stream: Stream) -> Path | None:
+        """The HLS playlist a run's previews are cut from: its live's, or a private run's own."""
+        if not stream.public:
+            return private_playlist(self.settings, stream)
+        code = self.streams.media_code(stream.media_id)
+        return paths.playlist(self.settings, code) if code is not None else None
+
+    # --- private runs (a conference that records without streaming) -----------------------------
+
+    def converge(self) -> tuple[list[int], list[int]]:
+        """Start a private run for each live conference that records without streaming and whose host
+        asks for previews, and end the private runs whose recording stopped; the ids started and
+        ended. A public stream that starts ends the private run itself (StreamService.start)."""
+        ended = []
+        for stream in self.streams.preview_runs_not_recording():
+            stream.ended_at = max(utcnow(), stream.started_at)
+            stream.state = StreamState.ENDED.value
+            ended.append(stream.id)
+        started = []
+        for conference in self.streams.recording_unstreamed():
+            if self.plan_for(conference) is None:
+                continue
+            recording = RecordingRepository(self.session).active(conference.id)
+            if recording is None:
+                continue
+            failed = self.streams.latest_private(conference.id)
+            if (
+                failed is not None
+                and failed.state == StreamState.FAILED.value
+                and failed.started_at >= recording.started_at
+            ):
+                continue  # it could not compose this recording: no more tries until the next one
+            stream = self.streams.add(
+                Stream(
+                    conference_id=conference.id,
+                    company_id=conference.company_id,
+                    media_id=None,
+                    public=False,
+                    kind="audio" if recording.kind == "audio" else "video",
+                    state=StreamState.STARTING.value,
+                    started_by="previews",
+                    started_at=utcnow(),
+                )
+            )
+            started.append(stream.id)
+        self.session.flush()
+        return started, ended
 
     # --- clips (the keeper running the stream cuts them) ----------------------------------------
 
@@ -71,17 +130,19 @@ class PreviewService:
         plan = self.plan_for(conference)
         if plan is None or not plan.image_preview:
             raise Forbidden("Preview images are off for this host (stream_preview.image_preview)")
-        stream = self.streams.running(conference.id)
+        stream = self.streams.running_any(conference.id)
         if stream is None or stream.state != StreamState.LIVE.value:
-            raise Conflict("The meeting is not streaming: preview images are taken while it is live")
+            raise Conflict(
+                "The meeting is neither streaming nor recording: preview images are taken while it is"
+            )
         if stream.kind != "video":
-            raise Conflict("An audio-only stream has no picture")
-        code = self.streams.media_code(stream.media_id)
-        assert code is not None
+            raise Conflict("An audio-only stream or recording has no picture")
+        playlist = self.playlist_of(stream)
+        assert playlist is not None
         name = f"image-{stream.id}-{secrets.token_hex(4)}.jpg"
         out = previews_dir(self.settings, conference.id) / name
         try:
-            size = grab_image(paths.playlist(self.settings, code), out)
+            size = grab_image(playlist, out)
         except FileNotFoundError as exc:
             raise Conflict("The stream has no picture yet: try again in a few seconds") from exc
         except RuntimeError as exc:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from podium.models.conference import Conference
 from podium.models.media import Media
+from podium.models.recording import Recording, RecordingState
 from podium.models.stream import Stream, StreamPreview
 
 
@@ -27,21 +28,65 @@ class StreamRepository:
         return self.session.get(Stream, stream_id)
 
     def running(self, conference_id: int) -> Stream | None:
+        """The conference's running stream (what ``is_streaming`` says), not a private preview run."""
+        stmt = select(Stream).where(
+            Stream.conference_id == conference_id, Stream.ended_at.is_(None), Stream.public.is_(True)
+        )
+        return self.session.scalars(stmt).first()
+
+    def running_any(self, conference_id: int) -> Stream | None:
+        """The conference's running row, public or a private preview run (at most one runs)."""
         stmt = select(Stream).where(Stream.conference_id == conference_id, Stream.ended_at.is_(None))
         return self.session.scalars(stmt).first()
 
     def latest(self, conference_id: int) -> Stream | None:
-        """The conference's newest run (running or not): its live is the conference's live."""
+        """The conference's newest public run (running or not): its live is the conference's live."""
         stmt = (
             select(Stream)
-            .where(Stream.conference_id == conference_id)
+            .where(Stream.conference_id == conference_id, Stream.public.is_(True))
             .order_by(Stream.started_at.desc(), Stream.id.desc())
             .limit(1)
         )
         return self.session.scalars(stmt).first()
 
-    def media_code(self, media_id: int) -> str | None:
+    def media_code(self, media_id: int | None) -> str | None:
+        if media_id is None:
+            return None
         return self.session.scalar(select(Media.code).where(Media.id == media_id))
+
+    # --- private preview runs (a host's stream_preview while a conference records) --------------
+
+    def recording_unstreamed(self) -> Sequence[Conference]:
+        """Live conferences that record and run no stream row, public or private."""
+        recording = select(Recording.id).where(
+            Recording.conference_id == Conference.id, Recording.state == RecordingState.RECORDING.value
+        )
+        running = select(Stream.id).where(Stream.conference_id == Conference.id, Stream.ended_at.is_(None))
+        stmt = select(Conference).where(
+            Conference.ended_at.is_(None),
+            Conference.started_at.is_not(None),
+            recording.exists(),
+            ~running.exists(),
+        )
+        return self.session.scalars(stmt).all()
+
+    def latest_private(self, conference_id: int) -> Stream | None:
+        stmt = (
+            select(Stream)
+            .where(Stream.conference_id == conference_id, Stream.public.is_(False))
+            .order_by(Stream.started_at.desc(), Stream.id.desc())
+            .limit(1)
+        )
+        return self.session.scalars(stmt).first()
+
+    def preview_runs_not_recording(self) -> Sequence[Stream]:
+        """Running private runs whose conference no longer records (or ended)."""
+        recording = select(Recording.id).where(
+            Recording.conference_id == Stream.conference_id,
+            Recording.state == RecordingState.RECORDING.value,
+        )
+        stmt = select(Stream).where(Stream.ended_at.is_(None), Stream.public.is_(False), ~recording.exists())
+        return self.session.scalars(stmt).all()
 
     # --- the keepers' leases (rooms/streams.py) -------------------------------------------------
 

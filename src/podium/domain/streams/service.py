@@ -131,6 +131,10 @@ class StreamService:
         if self.streams.running(conference.id) is not None:
             raise Conflict("This meeting is already streaming")
         self.may_stream(conference)
+        private = self.streams.running_any(conference.id)
+        if private is not None:  # a preview run: the stream's own compositor cuts the previews now
+            private.ended_at, private.state = max(utcnow(), private.started_at), StreamState.ENDED.value
+            self.session.flush()
         kind = auto_stream_of(self.session, conference)
         stream = self.streams.add(
             Stream(
@@ -207,6 +211,8 @@ class StreamService:
         stream = self.streams.by_id(stream_id)
         if stream is not None and stream.ended_at is None and stream.state != StreamState.LIVE:
             stream.state = StreamState.LIVE.value
+            if not stream.public:
+                return  # a preview run: the room and the API see no stream
             room_event(
                 self.session,
                 stream.conference_id,
@@ -220,6 +226,11 @@ class StreamService:
         if stream is None or stream.ended_at is not None:
             return
         conference = self.session.get(Conference, stream.conference_id)
+        if not stream.public and stream.attempts >= attempts:
+            # A preview run that cannot compose ends quietly: the meeting still records.
+            stream.ended_at = max(utcnow(), stream.started_at)
+            stream.state, stream.failure_reason = StreamState.FAILED.value, reason[:2000]
+            return
         if stream.attempts >= attempts or conference is None or conference.ended_at is not None:
             if conference is not None:
                 end_stream(self.session, conference, utcnow(), actor="system", failure=reason)

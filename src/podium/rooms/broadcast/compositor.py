@@ -12,8 +12,10 @@
   tick lays out the cameras present with the recordings' layout (``domain/recordings/layout``:
   a grid in order of arrival, or a screen share on the stage and the others in a strip); each audio
   tick mixes 20 ms of everyone.
-- **The output.** H.264 (libx264, veryfast, zerolatency, a keyframe every 2 s, yuv420p) and AAC
-  48 kHz stereo, in FLV, to the output URL (``rtmp://…``; a file path in tests), with PyAV.
+- **The output.** H.264 (libx264, veryfast, zerolatency, a keyframe every ``LIVE_KEYFRAME_SECONDS``,
+  yuv420p) and AAC 48 kHz stereo, in FLV, to the output URL (``rtmp://…``; a file path in tests), with
+  PyAV. An output path ending in ``.m3u8`` is HLS written beside it instead (one-second segments, a
+  sliding playlist, as the RTMP server writes them): a private preview run's (ADR 0013).
 """
 
 from __future__ import annotations
@@ -56,6 +58,18 @@ LOOK_EVERY = 1.0  # seconds between two looks at who publishes
 JANUS_PATIENCE = 10.0  # seconds the media server may fail to answer before the stream fails
 LATE = 0.5  # a video tick later than this is skipped (the next one shows the present)
 BLACK = (16, 128, 128)  # Y, U, V of black (limited range), as ffmpeg's color=black
+HLS_LIST_SIZE = 10  # segments a private run's playlist lists (about ten seconds, as nginx-rtmp's)
+
+
+def hls_options(segments: str) -> dict[str, str]:
+    """ffmpeg's HLS muxer as nginx-rtmp writes lives: a segment per key frame interval, a sliding
+    playlist, old segments deleted, each segment renamed into place once whole."""
+    return {
+        "hls_time": str(LIVE_KEYFRAME_SECONDS),
+        "hls_list_size": str(HLS_LIST_SIZE),
+        "hls_flags": "delete_segments+temp_file",
+        "hls_segment_filename": segments,
+    }
 
 
 class Failure(Exception):
@@ -198,10 +212,14 @@ class Output(threading.Thread):
         spec = self.spec
         url = spec.output_url
         remote = "://" in url
-        options = {"flvflags": "no_duration_filesize"} if remote else {}
-        self.container = av.open(
-            url, mode="w", format="flv", container_options=options, timeout=10 if remote else None
-        )
+        if not remote and url.endswith(".m3u8"):
+            segments = os.path.join(os.path.dirname(url), "seg-%06d.ts")
+            self.container = av.open(url, mode="w", format="hls", container_options=hls_options(segments))
+        else:
+            options = {"flvflags": "no_duration_filesize"} if remote else {}
+            self.container = av.open(
+                url, mode="w", format="flv", container_options=options, timeout=10 if remote else None
+            )
         self.video_stream: av.VideoStream | None = None
         if spec.video:
             gop = LIVE_KEYFRAME_SECONDS * spec.fps
