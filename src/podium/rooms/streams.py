@@ -27,7 +27,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from podium.config import Settings
@@ -36,6 +35,7 @@ from podium.domain.streams.previews import PreviewService, previews_dir
 from podium.domain.streams.service import StreamService
 from podium.kit import uow
 from podium.kit.clock import utcnow
+from podium.kit.errors import Conflict
 from podium.models.stream import Stream
 from podium.rooms.broadcast import Broadcast, BroadcastSpec
 from podium.rooms.broadcast.playout_keeper import Playouts
@@ -165,8 +165,8 @@ class StreamKeeper:
             started, ended = uow.run(
                 self.sessions, self.settings, lambda ctx: PreviewService(ctx.session, ctx.settings).converge()
             )
-        except IntegrityError:
-            return  # another process started the same run first
+        except Conflict:
+            return  # another process started the same run first (the unique index decided)
         if started or ended:
             log.info("preview runs started %s, ended %s", started, ended)
 
