@@ -13,6 +13,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from podium.domain.conferences.lifecycle import mark_started
@@ -255,6 +256,18 @@ def test_a_recording_without_a_stream_gets_a_private_run_that_gives_way_to_the_s
     assert (run.conference_id, run.public, run.media_id, run.kind) == (conference.id, False, None, "video")
     assert previews.playlist_of(run) == scene.settings.data_dir / "preview-runs" / str(run.id) / "index.m3u8"
     assert previews.converge() == ([], [])  # one run per conference; none for a host without previews
+    # The database holds that rule too: a second keeper's run for the same conference is refused.
+    with pytest.raises(IntegrityError), session.begin_nested():
+        session.add(
+            Stream(
+                conference_id=conference.id,
+                company_id=conference.company_id,
+                public=False,
+                kind="video",
+                started_at=utcnow(),
+            )
+        )
+        session.flush()
     # It is not a stream: not streaming, no streaming page, no live.
     assert streams.running(conference.id) is None and conference.is_streaming is False
     assert streams.page(conference.id).streaming is False and streams.live_media_id(conference.id) is None
