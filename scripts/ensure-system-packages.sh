@@ -2,7 +2,8 @@
 # Installs the Debian packages Podium's tests and server use when they are missing:
 # chromium (browser tests), janus and libjs-janus-gateway (media rooms), ffmpeg (media transcoding),
 # npm (fetches the watch page's player library, hls.js, from the machine's configured npm registry),
-# janus-tools (recordings), espeak-ng (speech for the recording tests), and nginx with
+# janus-tools (recordings), espeak-ng (dial-out invitations spoken to the callee; speech for the recording tests), baresip-core (a SIP phone for the
+# telephony tests), and nginx with
 # libnginx-mod-rtmp (the RTMP ingest of Boomstream lives: Podium starts its own nginx with a config it
 # writes; the system's nginx service is never used, nor started by this install).
 set -euo pipefail
@@ -15,6 +16,9 @@ command -v janus >/dev/null || missing+=(janus)
 command -v janus-pp-rec >/dev/null || missing+=(janus-tools)
 # Tests: speech for the fake microphones of recorded and transcribed meetings.
 command -v espeak-ng >/dev/null || missing+=(espeak-ng)
+# Tests: the phone network of the telephony tests, a SIP user agent driven over its control socket
+# (tests/fixtures/phone.py).
+{ command -v baresip >/dev/null && [ -f /usr/lib/baresip/modules/ctrl_tcp.so ]; } || missing+=(baresip-core)
 # Lives: an RTMP server (src/podium/streaming/rtmp.py runs /usr/sbin/nginx with the rtmp module).
 [ -x /usr/sbin/nginx ] || missing+=(nginx)
 [ -f /usr/lib/nginx/modules/ngx_rtmp_module.so ] || missing+=(libnginx-mod-rtmp)
