@@ -64,6 +64,9 @@ def make_settings(data_dir: Path, database_url: str, **overrides: object) -> Set
         "webhook_private_networks": True,
         # The PostgreSQL pass also has a Redis (scripts/with-redis.sh): rooms fan out through it there.
         "redis_url": os.environ.get("PODIUM_TEST_REDIS_URL") or None,
+        # Dial-out has a trunk where nothing listens (a call fails at once); the phone tests give
+        # their servers a real SIP agent (tests/fixtures/phone.py).
+        "sip_trunk": "sip:127.0.0.1:9",
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

@@ -41,6 +41,7 @@ from podium.kit.metrics import (
 from podium.kit.uow import AfterCommit, Context, run
 from podium.rooms.hub import RoomHub
 from podium.rooms.janus import JanusClient, JanusEndpoint, JanusUnavailable, LocalJanus, MediaPool
+from podium.rooms.phones import PhoneKeeper
 from podium.rooms.service import RoomService
 from podium.rooms.streams import StreamKeeper
 from podium.streaming.rtmp import start_rtmp
@@ -103,7 +104,9 @@ def start_media(settings: Settings) -> tuple[MediaPool | None, LocalJanus | None
     if settings.janus != "local" or not LocalJanus.available():
         log.warning("no media server: rooms show their lobby only (janus %s)", settings.janus)
         return None, None
-    local = LocalJanus(settings.data_dir.resolve())
+    local = LocalJanus(
+        settings.data_dir.resolve(), sip=bool(settings.sip_trunk), sip_ip=settings.sip_local_ip
+    )
     try:
         return MediaPool([JanusClient(local.start())]), local
     except JanusUnavailable as exc:
@@ -118,6 +121,7 @@ class ServerDispatcher:
     def __init__(self, hub: RoomHub | None, outbox: OutboxWorker, media: MediaWorker) -> None:
         self.hub, self.outbox, self.media = hub, outbox, media
         self.streams: StreamKeeper | None = None
+        self.phones: PhoneKeeper | None = None
 
     def deliver(self, effects: AfterCommit) -> None:
         if self.hub is not None:
@@ -129,6 +133,8 @@ class ServerDispatcher:
             self.media.wake()
         if effects.wake_streams and self.streams is not None:
             self.streams.wake()
+        if effects.wake_phones and self.phones is not None:
+            self.phones.wake()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -154,6 +160,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dispatcher,
     )
     dispatcher.streams = stream_keeper
+    phone_keeper = PhoneKeeper(sessions, settings, None, dispatcher)
+    dispatcher.phones = phone_keeper
     local_janus: LocalJanus | None = None
 
     def close_room(conference_id: int) -> None:
@@ -193,9 +201,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         heartbeats.start()
         stream_keeper.pool = app.state.media
         stream_keeper.start()  # with a media server only: streams compose its rooms
+        phone_keeper.pool = app.state.media
+        phone_keeper.start()  # with a media server and a SIP trunk only
         try:
             yield
         finally:
+            await asyncio.to_thread(phone_keeper.stop)
             await asyncio.to_thread(stream_keeper.stop)
             await asyncio.to_thread(heartbeats.stop)
             if rtmp is not None:
@@ -223,6 +234,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.media_worker = media_worker
     app.state.heartbeats = heartbeats
     app.state.stream_keeper = stream_keeper
+    app.state.phone_keeper = phone_keeper
     app.state.room_hub = hub
     app.state.dispatcher = dispatcher
     app.state.media = None

@@ -190,7 +190,9 @@ def _one_local_janus(settings: Settings) -> LocalJanus | None:
         return None
     if not LocalJanus.available():
         return None
-    janus = LocalJanus(settings.data_dir.resolve())
+    janus = LocalJanus(
+        settings.data_dir.resolve(), sip=bool(settings.sip_trunk), sip_ip=settings.sip_local_ip
+    )
     try:
         endpoint = janus.start()
     except JanusUnavailable as exc:

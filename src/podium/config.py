@@ -40,6 +40,14 @@ class Settings(BaseSettings):
         }
     ]
     sip_domain: str | None = None
+    # Dial-out (conference/dial_number, ADR 0014): the SIP trunk calls go through (sip:host[:port]),
+    # with digest credentials when it asks for them; unset, dial-out is refused.
+    sip_trunk: str | None = None
+    sip_trunk_user: str | None = None
+    sip_trunk_password: str | None = None
+    sip_ring_seconds: int = 45
+    # The address the embedded Janus's SIP plugin binds and announces for SIP and RTP.
+    sip_local_ip: str = "127.0.0.1"
     # Iotum auth_token lifetime after its last successful use.
     api_session_minutes: int = 60
     oauth_access_token_seconds: int = 3600
@@ -149,6 +157,30 @@ class Settings(BaseSettings):
             raise ValueError("PODIUM_RTMP_LISTEN must be host:port, e.g. 127.0.0.1:1935 or 0.0.0.0:1935")
         return value.strip()
 
+    @field_validator("sip_trunk")
+    @classmethod
+    def _sip_trunk(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        host, _, port = value.strip().removeprefix("sip:").partition(":")
+        if (
+            not value.strip().startswith("sip:")
+            or not host
+            or any(c in host for c in "@;/ ")
+            or (port and not (port.isdigit() and 0 < int(port) < 65536))
+        ):
+            raise ValueError(
+                "PODIUM_SIP_TRUNK must be sip:host or sip:host:port, e.g. sip:trunk.example.com:5060"
+            )
+        return value.strip()
+
+    @field_validator("sip_ring_seconds")
+    @classmethod
+    def _ring_seconds(cls, value: int) -> int:
+        if not 5 <= value <= 300:
+            raise ValueError("PODIUM_SIP_RING_SECONDS must be from 5 to 300")
+        return value
+
     @field_validator("redis_url")
     @classmethod
     def _redis_scheme(cls, value: str | None) -> str | None:
@@ -171,6 +203,11 @@ class Settings(BaseSettings):
         from urllib.parse import urlparse
 
         return self.sip_domain or f"sip.{urlparse(self.public_url).hostname or 'localhost'}"
+
+    def dial_uri(self, phone_number: str) -> str:
+        """The SIP URI that reaches an E.164 number (digits) through the trunk."""
+        assert self.sip_trunk is not None
+        return f"sip:+{phone_number}@{self.sip_trunk.removeprefix('sip:')}"
 
     @property
     def rtmp_port(self) -> int:

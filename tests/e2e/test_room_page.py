@@ -6,14 +6,19 @@ Screenshots land in test-artifacts/room/ at the repository root."""
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.fixtures.browser import CHROMIUM_FLAGS, LiveServer, boomstream_call, chromium_path
+from tests.fixtures.browser import (
+    CHROMIUM_FLAGS,
+    LiveServer,
+    boomstream_call,
+    chromium_path,
+    chromium_with_tone,
+)
 from tests.fixtures.tenants import TenantFactory
 from tests.fixtures.waiting import wait_until
 
@@ -51,17 +56,7 @@ def _invites(server: LiveServer, tenants: TenantFactory, title: str, *people: tu
 def loud(playwright_driver: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """A Chromium whose microphone plays a loud, steady tone (the default fake one beeps briefly
     once a second: quiet on average)."""
-    wav = tmp_path_factory.mktemp("audio") / "loud.wav"
-    subprocess.run(
-        ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "sine=frequency=330:duration=30"]
-        + ["-af", "volume=0.6", "-ar", "48000", str(wav)],
-        check=True,
-    )
-    launched = playwright_driver.chromium.launch(
-        executable_path=chromium_path(),
-        headless=True,
-        args=[*CHROMIUM_FLAGS, f"--use-file-for-fake-audio-capture={wav}"],
-    )
+    launched = chromium_with_tone(playwright_driver, tmp_path_factory.mktemp("audio"), 330)
     yield launched
     launched.close()
 

@@ -36,6 +36,7 @@ class AfterCommit:
     wake_outbox: bool = False
     wake_media: bool = False
     wake_streams: bool = False
+    wake_phones: bool = False
 
 
 def after_commit(session: Session) -> AfterCommit:
@@ -64,6 +65,11 @@ def wake_media(session: Session) -> None:
 def wake_streams(session: Session) -> None:
     """A stream was started or stopped: the stream keepers look now rather than at the next poll."""
     after_commit(session).wake_streams = True
+
+
+def wake_phones(session: Session) -> None:
+    """Phone legs were asked for or told to hang up: this process's phone keeper looks at once."""
+    after_commit(session).wake_phones = True
 
 
 def take_after_commit(session: Session) -> AfterCommit:

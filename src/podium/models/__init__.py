@@ -29,6 +29,7 @@ from podium.models.paywall import (
     ViewRollup,
     ViewSession,
 )
+from podium.models.phone_leg import LegStatus, PhoneLeg
 from podium.models.recording import Recording, RecordingState, TranscriptState
 from podium.models.stream import Stream, StreamPreview, StreamState
 from podium.models.subscription import (
@@ -78,6 +79,8 @@ __all__ = [
     "Host",
     "OutboxMessage",
     "Participant",
+    "PhoneLeg",
+    "LegStatus",
     "Reseller",
     "Media",
     "MediaImage",

@@ -24,23 +24,27 @@ import httpx
 log = logging.getLogger(__name__)
 VIDEOROOM = "janus.plugin.videoroom"
 LIB = Path("/usr/lib/x86_64-linux-gnu/janus")
-# Only the VideoRoom plugin and the HTTP transport are loaded.
-OTHER_PLUGINS = ",".join(
-    f"libjanus_{name}.so"
-    for name in (
-        "audiobridge",
-        "duktape",
-        "echotest",
-        "lua",
-        "nosip",
-        "recordplay",
-        "sip",
-        "streaming",
-        "textroom",
-        "videocall",
-        "voicemail",
-    )
+SIP = "janus.plugin.sip"
+# Only the VideoRoom plugin (and the SIP plugin when Podium places phone calls) and the HTTP transport
+# are loaded.
+UNUSED_PLUGINS = (
+    "audiobridge",
+    "duktape",
+    "echotest",
+    "lua",
+    "nosip",
+    "recordplay",
+    "streaming",
+    "textroom",
+    "videocall",
+    "voicemail",
 )
+
+
+def disabled_plugins(sip: bool) -> str:
+    return ",".join(f"libjanus_{name}.so" for name in (*UNUSED_PLUGINS, *(() if sip else ("sip",))))
+
+
 OTHER_TRANSPORTS = ",".join(
     f"libjanus_{name}.so" for name in ("mqtt", "nanomsg", "pfunix", "rabbitmq", "websockets")
 )
@@ -95,9 +99,13 @@ class JanusEndpoint:
 class LocalJanus:
     """A Janus process of our own on loopback, configured in the data directory."""
 
-    def __init__(self, data_dir: Path, *, cors_origin: str = "*") -> None:
+    def __init__(
+        self, data_dir: Path, *, cors_origin: str = "*", sip: bool = False, sip_ip: str = "127.0.0.1"
+    ) -> None:
         self.folder = data_dir / "janus"
         self.cors_origin = cors_origin
+        self.sip = sip  # load the SIP plugin (phone legs, ADR 0014)
+        self.sip_ip = sip_ip  # the address SIP and its RTP use and announce (the trunk must reach it)
         self.process: subprocess.Popen[bytes] | None = None
         self.endpoint: JanusEndpoint | None = None
 
@@ -128,7 +136,7 @@ nat: {{
   nice_debug = false
 }}
 plugins: {{
-  disable = "{OTHER_PLUGINS}"
+  disable = "{disabled_plugins(self.sip)}"
 }}
 transports: {{
   disable = "{OTHER_TRANSPORTS}"
@@ -155,6 +163,20 @@ admin: {{
 }}
 cors: {{
   allow_origin = "{self.cors_origin}"
+}}
+""")
+        # SIP and its RTP on PODIUM_SIP_LOCAL_IP (loopback by default; a trunk on another machine
+        # needs an address it reaches). A dead trunk fails in 8 s, not 32.
+        (self.folder / "janus.plugin.sip.jcfg").write_text(f"""general: {{
+  local_ip = "{self.sip_ip}"
+  local_media_ip = "{self.sip_ip}"
+  sdp_ip = "{self.sip_ip}"
+  keepalive_interval = 0
+  behind_nat = false
+  user_agent = "Podium"
+  register_ttl = 3600
+  rtp_port_range = "40000-50000"
+  sip_timer_t1x64 = 8000
 }}
 """)
         (self.folder / "janus.plugin.videoroom.jcfg").write_text(f"""general: {{
@@ -248,8 +270,10 @@ class JanusClient:
             raise JanusRefused(str(answer.get("error", answer)))
         return answer
 
-    def add_token(self, token: str) -> None:
-        self._admin("add_token", token=token, plugins=[VIDEOROOM])
+    def add_token(self, token: str, *, sip: bool = False) -> None:
+        """A media token for the VideoRoom; ``sip`` also opens the SIP plugin (only ever for a
+        phone gateway of ours: with it, calls can be placed on the trunk)."""
+        self._admin("add_token", token=token, plugins=[VIDEOROOM, *([SIP] if sip else [])])
 
     def remove_token(self, token: str) -> None:
         """Revoke a visitor's media token. Tried three times (a busy Janus may miss one admin

@@ -53,10 +53,10 @@ class JanusSession:
         self.tasks.append(asyncio.create_task(self._poll()))
         self.tasks.append(asyncio.create_task(self._keepalive()))
 
-    async def attach(self, on_event: EventHandler) -> int:
+    async def attach(self, on_event: EventHandler, plugin: str = VIDEOROOM) -> int:
         answer = await self._post(
             f"/{self.id}",
-            {"janus": "attach", "plugin": VIDEOROOM, "opaque_id": f"podium-{secrets.token_hex(4)}"},
+            {"janus": "attach", "plugin": plugin, "opaque_id": f"podium-{secrets.token_hex(4)}"},
         )
         handle = int(answer["data"]["id"])
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()

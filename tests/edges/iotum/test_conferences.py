@@ -376,7 +376,9 @@ def test_reservationless_end_and_media_actions(client: TestClient, setup: Setup)
     assert api(
         client, "conference/fetch_livestream_viewer_count", ra, conference_id=conference_id
     ).json() == {"count": "0"}
-    assert api(
+    # Dial-out needs the plan's SIP gateway (the small plan has none); the call itself is placed by
+    # a server process with a media server (tests/e2e/test_phone_dialout.py).
+    refused = api(
         client,
         "conference/dial_number",
         ra,
@@ -384,15 +386,15 @@ def test_reservationless_end_and_media_actions(client: TestClient, setup: Setup)
         country_code="CA",
         phone_number="+14165551212",
         name="Jane",
-    ).json() == {"dialout_status": "new"}
-    bad_phone = api(
-        client,
-        "conference/dial_number",
-        ra,
-        conference_id=conference_id,
-        country_code="CA",
-        phone_number="call me",
     )
+    assert (refused.status_code, refused.json()) == (403, {"message": "SIP gateway feature not enabled"})
+    dialer = setup.world.new_host(setup.world.company_id, plan_slug="large_plan")
+    calling = api(client, "conference/create/reservationless", ra, host_id=dialer).json()["conference_id"]
+    dial = {"conference_id": calling, "country_code": "CA", "name": "Jane"}
+    assert api(client, "conference/dial_number", ra, **dial, phone_number="+14165551212").json() == {
+        "dialout_status": "new"
+    }
+    bad_phone = api(client, "conference/dial_number", ra, **dial, phone_number="call me")
     assert bad_phone.status_code == 422
     assert api(
         client,

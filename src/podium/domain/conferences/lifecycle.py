@@ -12,6 +12,7 @@ from podium.domain.conferences.timing import end_of, has_live_attendance, requir
 from podium.domain.outbox.service import enqueue
 from podium.domain.recordings.segments import stop_segment
 from podium.domain.streams.ending import end_stream
+from podium.domain.telephony.ending import hang_up_calls
 from podium.kit.clock import utcnow
 from podium.kit.uow import room_event
 from podium.models.conference import Conference
@@ -52,6 +53,7 @@ def stop_live(
     conference.ended_at = at
     stop_segment(session, conference, at)  # a recording ends with the meeting
     end_stream(session, conference, at, actor=actor_label)  # so does a stream
+    hang_up_calls(session, conference, actor=actor_label)  # and every phone call
     for attendance in AttendanceRepository(session).open_for_conference(conference.id):
         attendance.left_at = max(at, attendance.joined_at)
     session.flush()

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from podium.domain.access.conferences import ConferenceAccess
 from podium.domain.actor import Actor
 from podium.domain.attendance.repository import AttendanceRepository
+from podium.domain.telephony.repository import PhoneLegRepository
 from podium.kit.clock import utcnow
 from podium.models.activity import Attendance
 from podium.models.conference import Conference
@@ -63,11 +64,13 @@ class ConferenceReports:
         return host, self.attendance.cdrs(host.id, conference_id, since, before, limit=CDR_LIMIT)
 
     def active_calls(self, actor: Actor, host_id: int) -> Sequence[Conference]:
-        """The conferences the host is on now.
+        """The conferences the host is on now, and the host's conferences calling a phone now.
 
         Raises:
             Forbidden: the host is beyond the actor's scope.
             NotFound: no such live host.
         """
         host = ConferenceAccess(self.session, actor).organiser(host_id)
-        return self.attendance.active_for_host(host.id)
+        found = {c.id: c for c in self.attendance.active_for_host(host.id)}
+        found |= {c.id: c for c in PhoneLegRepository(self.session).conferences_calling(host.id)}
+        return [found[key] for key in sorted(found)]

@@ -45,6 +45,7 @@ from podium.domain.contacts.service import Book, ContactService, ContactView
 from podium.domain.recordings.service import RecordingService
 from podium.domain.streams.previews import PreviewService, PreviewView
 from podium.domain.streams.service import StreamService, streaming_url
+from podium.domain.telephony.service import TelephonyService
 from podium.domain.tenancy.repository import TenancyRepository
 from podium.kit.clock import utcnow
 from podium.kit.errors import Conflict, InvalidInput
@@ -476,16 +477,16 @@ class SchedulingService:
         StreamService(self.session, self.settings).stop(conference, actor=actor.label)
 
     def dial_number(self, actor: Actor, conference_id: int, dial: DialOut) -> str:
-        """Record a dial-out into an active conference (placed by a telephony gateway when one is
-        connected).
+        """Call a phone into an active conference through the SIP trunk (a server process's phone
+        keeper places the call once this commits; domain/telephony).
 
         Returns:
             The dial-out's status: ``new``.
 
         Raises:
             NotFound: no such live conference.
-            Forbidden: the organiser is beyond the actor's scope.
-            Conflict: the conference is not active.
+            Forbidden: the organiser is beyond the actor's scope, or their plan has no SIP gateway.
+            Conflict: the conference is not active, or this server has no SIP trunk.
             InvalidInput: the number is no E.164 number.
         """
         conference, _ = self._access(actor).conference(conference_id)
@@ -495,16 +496,15 @@ class SchedulingService:
             raise InvalidInput(
                 "phone_number must be an E.164 number such as 14165551212", field="phone_number"
             )
-        name = dial.name or phone
-        rows.audit(
-            self.session,
-            "conference.dialout_requested",
+        leg = TelephonyService(self.session, self.settings).dial_out(
             conference,
-            actor.label,
             phone_number=phone,
-            name=name,
+            country_code=dial.country_code,
+            name=dial.name or phone,
+            invitation_text=dial.invitation_text,
+            actor_label=actor.label,
         )
-        return "new"
+        return leg.status
 
     def post_message(self, actor: Actor, conference_id: int, message: str) -> None:
         """A System message in an active conference (shown in its chat).

@@ -107,11 +107,13 @@ class DialOut:
         country_code: Two-letter ISO 3166 code, upper case.
         phone_number: The number as given (a leading ``+`` is allowed).
         name: How the callee shows; the number when empty.
+        invitation_text: What the callee hears when they answer (the host's invitation when empty).
     """
 
     country_code: str
     phone_number: str
     name: str = ""
+    invitation_text: str = ""
 
 
 @dataclass(frozen=True)

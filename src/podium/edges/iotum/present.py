@@ -13,6 +13,7 @@ from podium.domain.contacts.service import ContactView
 from podium.domain.hosts.service import HostView
 from podium.domain.recordings.service import RecordingView
 from podium.domain.streams.previews import PreviewView
+from podium.domain.telephony.service import DialOutView
 from podium.domain.tenancy.companies import ResellerNode
 from podium.kit.links import Links
 from podium.models.activity import Attendance, ChatMessage, DriveFile, WebhookDelivery, WebhookEndpoint
@@ -240,6 +241,20 @@ def broadcast(c: Conference) -> dict[str, Any] | None:
     return body
 
 
+def dial_out(view: DialOutView) -> dict[str, Any]:
+    """A phone call of the conference (``conference/dial_number``): its ``dialout_status``, and why it
+    ended when it did not simply end."""
+    return {
+        "phone_number": view.phone_number,
+        "name": view.name,
+        "dialout_status": view.status,
+        "reason": view.reason or None,
+        "started_at": _iso(view.started_at),
+        "answered_at": _iso(view.answered_at),
+        "ended_at": _iso(view.ended_at),
+    }
+
+
 def _iso(moment: datetime | None) -> str | None:
     return (
         moment.replace(tzinfo=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -256,19 +271,28 @@ def conference_detail(
     now: datetime,
     zone: ZoneInfo | None = None,
     recordings: Sequence[RecordingView] = (),
+    dial_outs: Sequence[DialOutView] = (),
 ) -> dict[str, Any]:
-    """The reference's detailed output, built from attendance, chat and recordings."""
+    """The reference's detailed output, built from attendance, chat and recordings (and the
+    conference's phone calls, ``dial_outs``: an extension)."""
     c = view.conference
     zone = zone or ZoneInfo(c.time_zone or "UTC")
     start = usage.first_join() or c.starts_at or c.created_at
     end = usage.last_leave() or c.ended_at or (start + timedelta(minutes=c.duration_minutes or 0))
     start_local = local(start, zone)
     published = [r for r in recordings if r.publishing_state == "published"]
-    by_participant: dict[int | None, list[Attendance]] = {}
+    # An invited participant's calls together; people without an invitation (guests, phones) by
+    # their name and how they came, so two guests are not one.
+    by_participant: dict[tuple[int | None, str, str], list[Attendance]] = {}
     for attendance in usage.attendances:
-        by_participant.setdefault(attendance.participant_id, []).append(attendance)
+        key = (
+            (attendance.participant_id, "", "")
+            if attendance.participant_id is not None
+            else (None, attendance.name, attendance.via)
+        )
+        by_participant.setdefault(key, []).append(attendance)
     participants = []
-    for participant_id, spans in by_participant.items():
+    for (participant_id, _, _), spans in by_participant.items():
         first = spans[0]
         participants.append(
             {
@@ -328,6 +352,7 @@ def conference_detail(
         ],
         "uploaded_documents": [],
         "recordings": [recording_detail(r, zone) for r in recordings],
+        "dial_outs": [dial_out(d) for d in dial_outs],
         "sentiment_available": False,
         "sentiment_mean": None,
         "sentiment_max": None,

@@ -186,12 +186,13 @@ def invitees(body: Body) -> list[Invitee] | None:
 
 
 def dial_out(body: Body) -> DialOut:
-    """``conference/dial_number``: country_code, phone_number, name."""
+    """``conference/dial_number``: country_code, phone_number, name, invitation_text."""
     values = body.values
     return DialOut(
         country_code=coerce.country("country_code", values.get("country_code") or ""),
         phone_number=coerce.to_str("phone_number", values.get("phone_number") or "", maximum=20),
-        name=coerce.to_str("name", values.get("name") or ""),
+        name=coerce.to_str("name", values.get("name") or "", maximum=255),
+        invitation_text=coerce.to_str("invitation_text", values.get("invitation_text") or "", maximum=1000),
     )
 
 
@@ -298,4 +299,9 @@ DIAL_OUT_FIELDS = (
         schema=TEXT,
     ),
     Param("name", "Name shown for the callee (default: the number)", schema=TEXT),
+    Param(
+        "invitation_text",
+        "Spoken to the callee when they answer (default: the host's invitation to the meeting's subject)",
+        schema=TEXT,
+    ),
 )

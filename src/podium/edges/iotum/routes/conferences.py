@@ -10,6 +10,7 @@ from podium.domain.attendance.service import AttendanceService
 from podium.domain.chat.service import ChatService
 from podium.domain.conferences.scheduling import SchedulingService
 from podium.domain.recordings.service import RecordingService, RecordingView
+from podium.domain.telephony.service import TelephonyService
 from podium.edges.common import Param
 from podium.edges.iotum import present
 from podium.edges.iotum.routes.conference_params import (
@@ -113,8 +114,9 @@ def detail_of(
     chat = ChatService(session).messages(conference_id=conference.id)
     if recordings is None:
         recordings = _recordings(call, [conference])[conference.id]
+    dial_outs = TelephonyService(session, call.ctx.settings).views([conference.id])[conference.id]
     return present.conference_detail(
-        scheduling.view(conference), usage, chat, now=utcnow(), recordings=recordings
+        scheduling.view(conference), usage, chat, now=utcnow(), recordings=recordings, dial_outs=dial_outs
     )
 
 

@@ -11,6 +11,7 @@ from podium.domain.chat.service import ChatService
 from podium.domain.conferences.reports import ConferenceReports
 from podium.domain.conferences.timing import FIRST_YEAR, LAST_YEAR, end_of, local
 from podium.domain.recordings.service import RecordingService
+from podium.domain.telephony.service import TelephonyService
 from podium.edges.common import Param
 from podium.edges.iotum import present
 from podium.edges.iotum.routes.conferences import PAGE_PARAM, page_of, scheduling_of
@@ -123,6 +124,8 @@ def host_active_calls(call: Call) -> Answer:
     host_id = call.host_id()
     zone = _zone(call)
     calls = _reports(call).active_calls(call.actor, host_id)
+    # Each call's phones (an extension): the dial-outs still ringing or on the line.
+    phones = TelephonyService(call.ctx.session, call.ctx.settings).open_views([c.id for c in calls])
     return Answer(
         [
             {
@@ -130,6 +133,7 @@ def host_active_calls(call: Call) -> Answer:
                 "subject": c.title,
                 "agenda": c.description or None,
                 "start_time": local(c.started_at or c.starts_at or c.created_at, zone).strftime(present.TIME),
+                "dial_outs": [present.dial_out(d) for d in phones.get(c.id, [])],
             }
             for c in calls
         ]

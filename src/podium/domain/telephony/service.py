@@ -1,0 +1,227 @@
+"""Phone legs: ``conference/dial_number`` places a real call through the SIP trunk (ADR 0014).
+
+A leg row is the desired state, as a stream's: asking for a call, or for its end, only changes rows
+in the caller's unit of work and wakes the keepers (rooms/phones.py). A keeper claims a new call,
+runs its gateway process (rooms/phone/) and writes back what happens: new → ringing → answered →
+ended, or busy / no_answer / failed with the reason.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from podium.config import Settings
+from podium.domain.attendance.service import GUEST, AttendanceService
+from podium.domain.subscriptions.service import SubscriptionService
+from podium.domain.telephony.ending import audit_leg, finish_leg, hang_up_calls
+from podium.domain.telephony.repository import PhoneLegRepository
+from podium.kit.clock import utcnow
+from podium.kit.errors import Conflict, Forbidden
+from podium.kit.uow import wake_phones
+from podium.models.conference import Conference
+from podium.models.phone_leg import FINAL, LegStatus, PhoneLeg
+from podium.models.subscription import Feature
+from podium.models.tenancy import Host
+
+# SIP codes of a call that ended before an answer, by what Iotum calls them.
+BUSY_CODES = frozenset({486, 600, 603})
+NO_ANSWER_CODES = frozenset({408, 480, 487})
+JOIN_INSTRUCTIONS = "To join this meeting, just stay on the line."
+
+
+@dataclass(frozen=True)
+class DialOutView:
+    """A call as ``conference/fetch`` (``output=detail``) and ``host/active_calls`` show it."""
+
+    id: int
+    phone_number: str
+    name: str
+    status: str
+    reason: str
+    started_at: datetime
+    answered_at: datetime | None
+    ended_at: datetime | None
+
+
+def default_invitation(session: Session, conference: Conference) -> str:
+    """The reference's default: "[host name] has invited you to a meeting with the subject
+    [subject]"."""
+    host = session.get(Host, conference.host_id) if conference.host_id is not None else None
+    who = host.name if host is not None and host.name else "Someone"
+    return f"{who} has invited you to a meeting with the subject {conference.title}."
+
+
+class TelephonyService:
+    def __init__(self, session: Session, settings: Settings) -> None:
+        self.session = session
+        self.settings = settings
+        self.legs = PhoneLegRepository(session)
+
+    def may_dial(self, conference: Conference) -> None:
+        """Raises Conflict when this server has no trunk, Forbidden when the organiser's plan has no
+        SIP gateway (conferences without a host, of the other dialects, dial freely)."""
+        if not self.settings.sip_trunk:
+            raise Conflict("Dial-out is not configured on this server (PODIUM_SIP_TRUNK)")
+        if conference.host_id is None:
+            return
+        host = self.session.get(Host, conference.host_id)
+        if (
+            host is None
+            or Feature.SIP_GATEWAY not in SubscriptionService(self.session).host_plan(host).features()
+        ):
+            raise Forbidden("SIP gateway feature not enabled")
+
+    def dial_out(
+        self,
+        conference: Conference,
+        *,
+        phone_number: str,
+        country_code: str,
+        name: str,
+        invitation_text: str,
+        actor_label: str,
+    ) -> PhoneLeg:
+        """A call from the live conference to ``phone_number`` (E.164 digits, checked by the caller);
+        a keeper places it once this commits."""
+        self.may_dial(conference)
+        leg = self.legs.add(
+            PhoneLeg(
+                conference_id=conference.id,
+                company_id=conference.company_id,
+                direction="out",
+                phone_number=phone_number,
+                country_code=country_code,
+                name=name[:255],
+                invitation_text=(invitation_text or default_invitation(self.session, conference))[:2000],
+                requested_by=actor_label[:255],
+                status=LegStatus.NEW.value,
+                reason="",
+                sip_code=0,
+                requested_at=utcnow(),
+            )
+        )
+        wake_phones(self.session)
+        self._audit(leg, "conference.dialout_requested", actor_label, name=leg.name)
+        return leg
+
+    def speech(self, leg: PhoneLeg) -> str:
+        """What the callee hears before joining."""
+        return f"{leg.invitation_text.strip()} {JOIN_INSTRUCTIONS}".strip()
+
+    # --- reading --------------------------------------------------------------------------------
+
+    def views(self, conference_ids: list[int]) -> dict[int, list[DialOutView]]:
+        found: dict[int, list[DialOutView]] = defaultdict(list)
+        for leg in self.legs.of_conferences(conference_ids):
+            found[leg.conference_id].append(view_of(leg))
+        return found
+
+    def open_views(self, conference_ids: list[int]) -> dict[int, list[DialOutView]]:
+        found: dict[int, list[DialOutView]] = defaultdict(list)
+        for leg in self.legs.open_in(conference_ids):
+            found[leg.conference_id].append(view_of(leg))
+        return found
+
+    # --- ending ---------------------------------------------------------------------------------
+
+    def hang_up_all(self, conference: Conference, *, actor: str) -> int:
+        return hang_up_calls(self.session, conference, actor=actor)
+
+    # --- the keepers (rooms/phones.py) ----------------------------------------------------------
+
+    def waiting(self) -> list[int]:
+        return list(self.legs.waiting())
+
+    def claim(self, leg_id: int, owner: str, until: datetime) -> bool:
+        return self.legs.claim(leg_id, owner, until)
+
+    def renew(self, owner: str, leg_ids: list[int], until: datetime) -> dict[int, bool]:
+        """Extend ``owner``'s leases; for each call it still holds, whether a hang-up was asked for."""
+        return {leg.id: leg.hangup_requested_at is not None for leg in self.legs.renew(owner, leg_ids, until)}
+
+    def to_place(self, leg_id: int) -> tuple[PhoneLeg, Conference] | None:
+        """The call and its conference, while the call is still wanted and the conference live."""
+        leg = self.legs.by_id(leg_id)
+        conference = self.session.get(Conference, leg.conference_id) if leg is not None else None
+        if leg is None or conference is None or leg.status in FINAL or leg.hangup_requested_at:
+            return None
+        if conference.ended_at is not None or conference.started_at is None or conference.deleted_at:
+            self._finish(leg, LegStatus.FAILED, "The meeting is not live", 0, utcnow())
+            return None
+        return leg, conference
+
+    def progressed(self, leg_id: int, owner: str, event: dict[str, Any]) -> PhoneLeg | None:
+        """What the call's gateway said (its status line), written into the row it holds."""
+        leg = self.legs.by_id(leg_id)
+        if leg is None or leg.owner != owner or leg.status in FINAL:
+            return None
+        kind, now = event.get("event"), utcnow()
+        if kind == "ringing" and leg.status == LegStatus.NEW.value:
+            leg.status = LegStatus.RINGING.value
+            self._audit(leg, "conference.dialout_ringing", "system")
+        elif kind == "answered":
+            leg.status, leg.answered_at = LegStatus.ANSWERED.value, now
+            self._audit(leg, "conference.dialout_answered", "system")
+        elif kind == "joined":
+            leg.publisher = int(event.get("publisher") or 0) or None
+            conference = self.session.get(Conference, leg.conference_id)
+            if conference is not None and leg.attendance_id is None:
+                attendance = AttendanceService(self.session).record_join(
+                    conference, name=leg.name, via="phone", caller=leg.phone_number, role=GUEST, at=now
+                )
+                attendance.media_publisher_id = leg.publisher  # names its track in recordings
+                leg.attendance_id = attendance.id
+        elif kind == "ended":
+            code, reason = int(event.get("code") or 0), str(event.get("reason") or "")
+            # Answered, hung up by us, or ended without a refusal: it ended; else the refusal says.
+            over = event.get("answered") or leg.answered_at or leg.hangup_requested_at or code in (0, 200)
+            if over:
+                status = LegStatus.ENDED
+            elif code in BUSY_CODES:
+                status = LegStatus.BUSY
+            elif code in NO_ANSWER_CODES:
+                status = LegStatus.NO_ANSWER
+            else:
+                status = LegStatus.FAILED
+            self._finish(leg, status, f"{code} {reason}".strip() if code else reason, code, now)
+        elif kind == "failed":
+            self._finish(leg, LegStatus.FAILED, str(event.get("reason") or "the gateway failed"), 0, now)
+        return leg
+
+    def lost(self, leg_id: int, owner: str, reason: str) -> None:
+        """The gateway process died, or could not start: the call is over."""
+        leg = self.legs.by_id(leg_id)
+        if leg is not None and leg.owner == owner and leg.status not in FINAL:
+            self._finish(leg, LegStatus.FAILED, reason, 0, utcnow())
+
+    def lapse(self, now: datetime) -> list[int]:
+        """Calls whose process stopped renewing (it died, and its calls with it) end as failed."""
+        ended = []
+        for leg in self.legs.lapsed(now):
+            self._finish(leg, LegStatus.FAILED, "The server running the call stopped", 0, now)
+            ended.append(leg.id)
+        return ended
+
+    def _finish(self, leg: PhoneLeg, status: LegStatus, reason: str, code: int, at: datetime) -> None:
+        finish_leg(self.session, leg, status, reason, code, at)
+
+    def _audit(self, leg: PhoneLeg, action: str, actor: str, **details: Any) -> None:
+        audit_leg(self.session, leg, action, actor, **details)
+
+
+def view_of(leg: PhoneLeg) -> DialOutView:
+    return DialOutView(
+        id=leg.id,
+        phone_number=leg.phone_number,
+        name=leg.name,
+        status=leg.status,
+        reason=leg.reason,
+        started_at=leg.requested_at,
+        answered_at=leg.answered_at,
+        ended_at=leg.ended_at,
+    )

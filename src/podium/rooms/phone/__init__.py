@@ -1,0 +1,90 @@
+"""A phone leg: one call through Janus's SIP plugin bridged into a room (ADR 0014).
+
+A process of its own per leg (``python -m podium.rooms.phone``), supervised like the compositor
+(``rooms/broadcast.Broadcast``): its spec as one JSON line on its standard input, JSON status lines on
+its standard output, commands as JSON lines on its standard input, SIGTERM a clean stop (it hangs up),
+the end of its standard input (the server has gone) a stop.
+
+Status lines:
+
+- ``{"event": "ringing"}``: the far end rings (180/183).
+- ``{"event": "answered"}``: the callee answered; the invitation is spoken, then it joins the room.
+- ``{"event": "joined", "publisher": id}``: the phone's voice is published in the room and the
+  phone hears the room.
+- ``{"event": "feeds", "publishers": n, "heard": m}``: whom the phone hears (when it changes).
+- ``{"event": "ended", "code": 200, "reason": "…", "answered": bool, "by": "phone"|"podium"}``: the
+  call is over (hung up by either side, refused, unanswered within the ring time, or unreachable);
+  the exit status is 0.
+- ``{"event": "failed", "reason": "…"}`` (exit status 1): the media server or the room failed.
+
+Commands: ``{"hangup": true}``; ``{"mute": true|false}`` (the phone's voice stops or goes on
+reaching the room; the phone still hears it).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+
+from podium.rooms.broadcast import Broadcast
+
+
+@dataclass(frozen=True)
+class PhoneSpec:
+    """One call: the room it joins (which Janus, its token, the room), who it calls (a SIP URI
+    through an optional outbound proxy, with digest credentials when the trunk asks for them), the
+    name the room sees, what the callee hears first, and how long it may ring."""
+
+    janus_api_url: str
+    janus_token: str
+    room: int
+    call_uri: str
+    display: str
+    invitation: str = ""
+    proxy: str = ""
+    auth_user: str = ""
+    auth_secret: str = ""
+    caller: str = "sip:podium@localhost"
+    ring_seconds: float = 45.0
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> PhoneSpec:
+        """Read a spec, refusing what would not make a call (ValueError)."""
+        try:
+            raw = json.loads(text)
+            spec = cls(
+                janus_api_url=str(raw["janus_api_url"]),
+                janus_token=str(raw["janus_token"]),
+                room=int(raw["room"]),
+                call_uri=str(raw["call_uri"]),
+                display=str(raw.get("display") or "Phone")[:100],
+                invitation=str(raw.get("invitation") or "")[:2000],
+                proxy=str(raw.get("proxy") or ""),
+                auth_user=str(raw.get("auth_user") or ""),
+                auth_secret=str(raw.get("auth_secret") or ""),
+                caller=str(raw.get("caller") or "sip:podium@localhost"),
+                ring_seconds=float(raw.get("ring_seconds", 45.0)),
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"not a phone spec: {exc!r}") from exc
+        if not spec.call_uri.startswith("sip:") or not spec.caller.startswith("sip:"):
+            raise ValueError("call_uri and caller must be sip: URIs")
+        if not 1 <= spec.ring_seconds <= 300:
+            raise ValueError("ring_seconds must be from 1 to 300")
+        return spec
+
+
+class PhoneCall(Broadcast):
+    """One phone leg's process, seen from the server."""
+
+    module = "podium.rooms.phone"
+    what = "the phone gateway"
+
+    def hang_up(self) -> None:
+        self._send(json.dumps({"hangup": True}))
+
+    def mute(self, muted: bool) -> None:
+        self._send(json.dumps({"mute": muted}))

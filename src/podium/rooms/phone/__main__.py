@@ -1,0 +1,3 @@
+from podium.rooms.phone.gateway import main
+
+main()

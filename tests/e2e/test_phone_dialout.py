@@ -1,0 +1,261 @@
+"""Dial-out, end to end (issue #16, ADR 0014): a real SIP user agent plays the phone network.
+
+``baresip`` on loopback is the trunk's far end: it answers as the dialled number, plays speech made
+by ``espeak-ng`` and records what it hears. A server with its own Janus (SIP plugin loaded) and that
+trunk; a Chromium moderator whose microphone plays a steady 330 Hz tone. ``conference/dial_number``:
+the status goes new → ringing → answered; the phone hears the invitation, then the room's tone; the
+room hears the phone; the call is a CDR with the number as ``ani`` and in ``host/active_calls``;
+the phone hangs up → ended. Then: a refused call is ``busy``; an unknown number ``failed`` with the
+SIP reason; the meeting's end hangs up a call; a trunk that is down ``failed`` at once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from podium.app import create_app
+from podium.rooms.janus import LocalJanus
+from tests.conftest import make_settings
+from tests.fixtures.browser import chromium_with_tone, serving
+from tests.fixtures.iotum import build_world
+from tests.fixtures.phone import (
+    Phone,
+    baresip_available,
+    dominant_frequency,
+    espeak_available,
+    phone,
+    wav_samples,
+)
+from tests.fixtures.processes import free_port
+from tests.fixtures.waiting import wait_until
+
+pytestmark = [
+    pytest.mark.skipif(not LocalJanus.available(), reason="janus is missing"),
+    pytest.mark.skipif(
+        not baresip_available() or not espeak_available(), reason="baresip or espeak-ng missing"
+    ),
+]
+
+NUMBER = "15551234567"
+ROOM_TONE = 330
+
+
+@dataclass
+class Server:
+    base: str
+    app: Any
+    phone: Phone
+
+    def iotum(self, path: str, token: str, **body: Any) -> httpx.Response:
+        return httpx.post(
+            f"{self.base}/enterprise_api/{path}", json={"auth_token": token, **body}, timeout=20
+        )
+
+
+@pytest.fixture(scope="module")
+def server(data_dir: Path, database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """`podium serve`'s app with its own Janus, whose SIP trunk is a baresip answering as NUMBER."""
+    folder = tmp_path_factory.mktemp("phone")
+    with phone(folder, speech="Hello, this is the phone speaking. " * 3, user=f"+{NUMBER}") as device:
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        settings = make_settings(
+            data_dir,
+            database_url,
+            public_url=base,
+            janus="local",
+            sip_trunk=f"sip:{device.host_port}",
+            sip_ring_seconds=6,
+        )
+        app = create_app(settings)
+        with serving(app, port):
+            if app.state.media is None:
+                pytest.fail("Janus did not start: `make test` installs Debian's janus package")
+            yield Server(base, app, device)
+
+
+@pytest.fixture(scope="module")
+def singer(playwright_driver: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    launched = chromium_with_tone(playwright_driver, tmp_path_factory.mktemp("audio"), ROOM_TONE)
+    yield launched
+    launched.close()
+
+
+def _dial_outs(server: Server, token: str, conference_id: int) -> list[dict[str, Any]]:
+    answer = server.iotum("conference/fetch", token, conference_id=conference_id, output="detail")
+    assert answer.status_code == 200, answer.text
+    dial_outs: list[dict[str, Any]] = answer.json()["dial_outs"]
+    return dial_outs
+
+
+def _status(server: Server, token: str, conference_id: int, index: int = -1) -> str:
+    return str(_dial_outs(server, token, conference_id)[index]["dialout_status"])
+
+
+def _dial(server: Server, token: str, conference_id: int, number: str = NUMBER, **more: Any) -> None:
+    answer = server.iotum(
+        "conference/dial_number",
+        token,
+        conference_id=conference_id,
+        country_code="US",
+        phone_number=number,
+        **more,
+    )
+    assert answer.json() == {"dialout_status": "new"}, answer.text
+
+
+def _phone_level(page: Any) -> float:
+    """The loudest the room page has heard the phone's feed (WebRTC's inbound audio level)."""
+    return float(
+        page.evaluate(
+            """async () => {
+              let level = 0;
+              for (const feed of Object.values(window.podium.state.feeds)) {
+                if (!(feed.display || "").includes("Pat")) continue;
+                const pc = feed.handle && feed.handle.webrtcStuff && feed.handle.webrtcStuff.pc;
+                if (!pc) continue;
+                (await pc.getStats()).forEach((s) => {
+                  if (s.type !== "inbound-rtp" || s.kind !== "audio") return;
+                  level = Math.max(level, s.audioLevel || 0);
+                });
+              }
+              return level;
+            }"""
+        )
+    )
+
+
+def test_a_phone_dialled_into_a_room_hears_it_and_is_heard(
+    server: Server, app_client: TestClient, singer: Any, tmp_path: Path
+) -> None:
+    world = build_world(app_client)
+    world.subscribe(world.company_id, "large_plan", switch_plan=None, subscribe_all_hosts=False)
+    host = world.new_host(world.company_id, plan_slug="large_plan")
+    token = world.home.ra
+    conference = server.iotum(
+        "conference/create/reservationless", token, host_id=host, subject="Phones"
+    ).json()
+    conference_id = conference["conference_id"]
+    context = singer.new_context()
+    try:
+        page = context.new_page()
+        page.goto(f"{conference['room_url']}?moderator_token={conference['moderator_token']}")
+        page.fill("#display-name", "Mona")
+        page.click("#join")
+        page.wait_for_selector("#room:not([hidden])")
+
+        _dial(server, token, conference_id, name="Pat", invitation_text="Mona invites you to the phone test.")
+        seen = set()
+
+        def answered() -> bool:
+            seen.add(_status(server, token, conference_id))
+            return "answered" in seen
+
+        wait_until(answered, 20, "the call answered")
+        assert {"new", "ringing"} & seen or "answered" in seen
+        keeper = server.app.state.phone_keeper
+        (running,) = keeper.calls.values()
+        wait_until(
+            lambda: any(e.get("event") == "joined" for e in running.call.events), 30, "the phone in the room"
+        )
+
+        # The room hears the phone (its speech), the phone hears the room (its steady tone).
+        wait_until(lambda: _phone_level(page) > 0.01, 20, "the phone's voice on the room page")
+        wait_until(
+            lambda: (wav := server.phone.heard_wav()) is not None and wav_samples(wav)[0].size > 8000 * 12,
+            30,
+            "twelve seconds heard by the phone",
+        )
+        heard = server.phone.heard_wav()
+        assert heard is not None
+        samples, rate = wav_samples(heard)
+        tail = samples[-rate * 3 :].astype(float)
+        # Chromium's noise suppression soon treats a steady tone as noise (about -40 dB after three
+        # seconds), so the level is low; silence would be 0, and the tone is the loudest part.
+        assert (tail**2).mean() ** 0.5 > 100, f"the phone hears the room: {running.call.events}"
+        assert abs(dominant_frequency(heard, skip_seconds=len(samples) / rate - 3) - ROOM_TONE) < 15
+
+        # It is a participant of the meeting: a CDR with its number, and one of the host's calls.
+        detail = server.iotum("conference/fetch", token, conference_id=conference_id, output="detail").json()
+        phones = [p for p in detail["participants"] if p["name"] == "Pat"]
+        assert phones and phones[0]["live_cdrs"][0]["ani"] == NUMBER
+        assert phones[0]["live_cdrs"][0]["is_internet?"] is False
+        active = server.iotum("host/active_calls", token, host_id=host).json()
+        assert [d["name"] for call in active for d in call["dial_outs"]] == ["Pat"]
+
+        # The phone hangs up: the call has ended.
+        server.phone.hang_up()
+        wait_until(lambda: _status(server, token, conference_id) == "ended", 20, "the call ended")
+        (call,) = _dial_outs(server, token, conference_id)
+        assert call["phone_number"] == NUMBER and call["answered_at"] and call["ended_at"]
+        wait_until(lambda: not keeper.calls, 10, "the gateway gone")
+        detail = server.iotum("conference/fetch", token, conference_id=conference_id, output="detail").json()
+        cdr = next(p for p in detail["participants"] if p["name"] == "Pat")["live_cdrs"][0]
+        assert cdr["end_time"] is not None
+    finally:
+        context.close()
+
+
+def test_refused_unknown_ended_and_unreachable_calls(server: Server, app_client: TestClient) -> None:
+    world = build_world(app_client)
+    world.subscribe(world.company_id, "large_plan", switch_plan=None, subscribe_all_hosts=False)
+    host = world.new_host(world.company_id, plan_slug="large_plan")
+    token = world.home.ra
+    conference_id = server.iotum("conference/create/reservationless", token, host_id=host).json()[
+        "conference_id"
+    ]
+    device = server.phone
+    keeper = server.app.state.phone_keeper
+
+    # The phone refuses (a 486): busy.
+    device.answer_mode("manual")
+    before = len(device.events())
+    _dial(server, token, conference_id)
+    device.wait_event("CALL_INCOMING", 20, after=before)
+    device.hang_up()
+    wait_until(lambda: _status(server, token, conference_id, 0) == "busy", 20, "busy")
+    assert _dial_outs(server, token, conference_id)[0]["reason"].startswith("486")
+
+    # Nobody answers within the ring time (6 s here): no_answer.
+    _dial(server, token, conference_id)
+    wait_until(lambda: _status(server, token, conference_id, 1) == "no_answer", 30, "no_answer")
+    device.answer_mode("auto")
+
+    # A number the far end does not know: failed, with the SIP reason.
+    _dial(server, token, conference_id, number="15550000000")
+    wait_until(lambda: _status(server, token, conference_id, 2) == "failed", 20, "failed")
+    assert _dial_outs(server, token, conference_id)[2]["reason"].startswith("404")
+
+    # The meeting ends during a call: the call is hung up.
+    _dial(server, token, conference_id)
+    wait_until(lambda: _status(server, token, conference_id, 3) == "answered", 20, "answered")
+    assert server.iotum("conference/end", token, conference_id=conference_id).status_code == 200
+    wait_until(
+        lambda: _status(server, token, conference_id, 3) == "ended", 20, "hung up by the meeting's end"
+    )
+    wait_until(lambda: not keeper.calls, 15, "the gateway gone")
+    assert (
+        server.iotum(
+            "conference/dial_number",
+            token,
+            conference_id=conference_id,
+            country_code="US",
+            phone_number=NUMBER,
+        ).status_code
+        == 409
+    )  # the meeting is over
+
+    # The trunk is down (nothing answers at its address): failed at once, with the reason.
+    later = server.iotum("conference/create/reservationless", token, host_id=host).json()["conference_id"]
+    device.close()
+    _dial(server, token, later)
+    wait_until(lambda: _status(server, token, later, 0) == "failed", 30, "failed with the trunk down")
+    (down,) = _dial_outs(server, token, later)
+    assert down["reason"] and down["answered_at"] is None and down["ended_at"], down
+    print("trunk down:", down["reason"])
