@@ -189,9 +189,21 @@ def test_a_phone_dialled_into_a_room_hears_it_and_is_heard(
         active = server.iotum("host/active_calls", token, host_id=host).json()
         assert [d["name"] for call in active for d in call["dial_outs"]] == ["Pat"]
 
-        # The phone hangs up: the call has ended.
-        server.phone.hang_up()
+        # The moderator sees the call in the people panel, mutes it (the room stops hearing the
+        # phone), lets it through again, and hangs it up.
+        if page.locator("#people-panel").is_hidden():
+            page.click("#toggle-people")
+        row = page.locator("#people li.phone")
+        wait_until(lambda: "Pat (phone, answered)" in row.inner_text(), 10, "the phone in the people panel")
+        page.click("#people li.phone button.phone-mute")
+        wait_until(lambda: row.locator("button.phone-unmute").count() == 1, 10, "muted in the panel")
+        wait_until(lambda: _phone_level(page) < 0.001, 15, "the phone's voice stopped")
+        page.click("#people li.phone button.phone-unmute")
+        wait_until(lambda: _phone_level(page) > 0.01, 15, "the phone's voice back")
+        page.click("#people li.phone button.phone-hangup")
         wait_until(lambda: _status(server, token, conference_id) == "ended", 20, "the call ended")
+        wait_until(lambda: row.count() == 0, 10, "the call gone from the panel")
+        assert "CALL_CLOSED" in [e.get("type") for e in server.phone.events()]
         (call,) = _dial_outs(server, token, conference_id)
         assert call["phone_number"] == NUMBER and call["answered_at"] and call["ended_at"]
         wait_until(lambda: not keeper.calls, 10, "the gateway gone")
@@ -232,12 +244,18 @@ def test_refused_unknown_ended_and_unreachable_calls(server: Server, app_client:
     wait_until(lambda: _status(server, token, conference_id, 2) == "failed", 20, "failed")
     assert _dial_outs(server, token, conference_id)[2]["reason"].startswith("404")
 
-    # The meeting ends during a call: the call is hung up.
+    # The phone hangs up: ended.
     _dial(server, token, conference_id)
     wait_until(lambda: _status(server, token, conference_id, 3) == "answered", 20, "answered")
+    device.hang_up()
+    wait_until(lambda: _status(server, token, conference_id, 3) == "ended", 20, "ended by the phone")
+
+    # The meeting ends during a call: the call is hung up.
+    _dial(server, token, conference_id)
+    wait_until(lambda: _status(server, token, conference_id, 4) == "answered", 20, "answered")
     assert server.iotum("conference/end", token, conference_id=conference_id).status_code == 200
     wait_until(
-        lambda: _status(server, token, conference_id, 3) == "ended", 20, "hung up by the meeting's end"
+        lambda: _status(server, token, conference_id, 4) == "ended", 20, "hung up by the meeting's end"
     )
     wait_until(lambda: not keeper.calls, 15, "the gateway gone")
     assert (

@@ -43,6 +43,7 @@ class _Call:
     token: str
     reported: int = 0  # status lines already written into the row
     hanging_up: bool = False
+    muted: bool = False
 
 
 class PhoneKeeper:
@@ -128,15 +129,19 @@ class PhoneKeeper:
         if not self.calls:
             return
         held = list(self.calls)
-        hangups = uow.run(
+        held_now = uow.run(
             self.sessions,
             self.settings,
             lambda ctx: TelephonyService(ctx.session, ctx.settings).renew(self.owner, held, utcnow() + LEASE),
         )
         for leg_id, running in list(self.calls.items()):
-            if (hangups.get(leg_id) or leg_id not in hangups) and not running.hanging_up:
+            hang_up, muted = held_now.get(leg_id, (True, running.muted))
+            if hang_up and not running.hanging_up:
                 running.hanging_up = True
                 running.call.hang_up()  # its "ended" line is written at a next look
+            if muted != running.muted:
+                running.muted = muted
+                running.call.mute(muted)
 
     def _lapse(self) -> None:
         uow.run(

@@ -18,6 +18,7 @@ from podium.domain.joining.service import JoinTicket
 from podium.domain.lives.service import LiveService
 from podium.domain.recordings.service import RecordingService, auto_record_of, host_initiated_of
 from podium.domain.streams.service import StreamService, auto_stream_of, streaming_url
+from podium.domain.telephony.service import TelephonyService
 from podium.kit import tokens
 from podium.kit.clock import utcnow
 from podium.kit.errors import Conflict, DomainError, ErrorCode, InvalidInput, LinkRevoked, NotFound
@@ -459,6 +460,15 @@ class RoomService:
             conference.screen_sharers = ",".join(str(p) for p in sorted(sharers))[:255]
         RecordingService(self.session, self.settings).note_screen_share(conference_id, publisher_id, on)
         room_event(self.session, conference_id, {"type": "stage", "publisher": publisher_id, "on": on})
+
+    def phones(self, conference_id: int) -> list[dict[str, Any]]:
+        """The meeting's phone calls ringing or on the line, as the room page shows them."""
+        views = TelephonyService(self.session, self.settings).open_views([conference_id])
+        return [view.in_room() for view in views.get(conference_id, [])]
+
+    def moderate_phone(self, conference_id: int, leg_id: int, action: str, *, actor: str) -> None:
+        """A moderator mutes, unmutes or hangs up a call (the caller checked the role)."""
+        TelephonyService(self.session, self.settings).moderate(conference_id, leg_id, action, actor=actor)
 
     def note_publisher(self, attendance_id: int, publisher_id: int | None) -> None:
         RecordingService(self.session, self.settings).note_publisher(attendance_id, publisher_id)

@@ -117,13 +117,14 @@ async def signaling(websocket: WebSocket) -> None:
             for m in await hub.members(seat.conference_id)
             if m.key == me.key or (not m.waiting and m.media_token != me.media_token)
         ]
-        recording, streaming, resume_key = await run_in_threadpool(
+        recording, streaming, resume_key, phones = await run_in_threadpool(
             unit_of_work,
             websocket,
             lambda ctx: (
                 _rooms(ctx, websocket).is_recording(seat.conference_id),
                 _rooms(ctx, websocket).streaming(seat.conference_id),
                 _rooms(ctx, websocket).resume_key(seat),
+                _rooms(ctx, websocket).phones(seat.conference_id),
             ),
         )
         await websocket.send_json(
@@ -135,6 +136,7 @@ async def signaling(websocket: WebSocket) -> None:
                 "recording": recording,
                 "streaming": streaming,
                 "key": resume_key,
+                "phones": phones,
             }
         )
         if me.waiting:
@@ -206,6 +208,11 @@ async def signaling(websocket: WebSocket) -> None:
                     await websocket.send_json({"type": "error", "message": "Only moderators can stream"})
                     continue
                 await _stream(websocket, seat.conference_id, me, bool(message.get("on")))
+            elif kind == "phone" and not me.waiting:
+                if not is_moderator(me.role):
+                    await websocket.send_json({"type": "error", "message": "Only moderators can do that"})
+                    continue
+                await _moderate_phone(websocket, seat.conference_id, me, message)
             elif kind in ("admit", "mute", "remove", "end", "lower"):
                 if not is_moderator(me.role):
                     await websocket.send_json({"type": "error", "message": "Only moderators can do that"})
@@ -305,6 +312,24 @@ async def _stream(websocket: WebSocket, conference_id: int, me: Connection, on: 
             rooms.start_streaming(conference_id, started_by=f"moderator:{me.name}"[:64])
         else:
             rooms.stop_streaming(conference_id, actor=f"moderator:{me.name}"[:64])
+
+    try:
+        await run_in_threadpool(unit_of_work, websocket, work)
+    except DomainError as error:
+        await websocket.send_json({"type": "error", "message": error.message})
+
+
+async def _moderate_phone(websocket: WebSocket, conference_id: int, me: Connection, message: Any) -> None:
+    """A moderator mutes, unmutes or hangs up a phone call; everyone is told by the room event."""
+    leg_id, action = message.get("id"), str(message.get("action", ""))
+    if not isinstance(leg_id, int) or isinstance(leg_id, bool):
+        await websocket.send_json({"type": "error", "message": "A phone call's id is a number"})
+        return
+
+    def work(ctx: Context) -> None:
+        _rooms(ctx, websocket).moderate_phone(
+            conference_id, leg_id, action, actor=f"moderator:{me.name}"[:64]
+        )
 
     try:
         await run_in_threadpool(unit_of_work, websocket, work)

@@ -13,7 +13,7 @@ from podium.domain.attendance.repository import AttendanceRepository
 from podium.domain.audit.service import log_action
 from podium.domain.telephony.repository import PhoneLegRepository
 from podium.kit.clock import utcnow
-from podium.kit.uow import wake_phones
+from podium.kit.uow import room_event, wake_phones
 from podium.models.conference import Conference
 from podium.models.phone_leg import LegStatus, PhoneLeg
 
@@ -34,6 +34,18 @@ def audit_leg(session: Session, leg: PhoneLeg, action: str, actor: str, **detail
     )
 
 
+def tell_room(session: Session, leg: PhoneLeg) -> None:
+    """The room's pages show the meeting's calls (and moderators act on them)."""
+    room_event(
+        session,
+        leg.conference_id,
+        {
+            "type": "phone",
+            "phone": {"id": leg.id, "name": leg.name, "status": leg.status, "muted": leg.muted},
+        },
+    )
+
+
 def finish_leg(
     session: Session, leg: PhoneLeg, status: LegStatus, reason: str, code: int, at: datetime
 ) -> None:
@@ -44,6 +56,7 @@ def finish_leg(
     if attendance is not None and attendance.left_at is None:
         attendance.left_at = max(at, attendance.joined_at)  # the phone left the room
     audit_leg(session, leg, f"conference.dialout_{status.value}", "system", reason=reason[:200])
+    tell_room(session, leg)
 
 
 def hang_up(session: Session, leg: PhoneLeg, actor: str) -> None:

@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session
 from podium.config import Settings
 from podium.domain.attendance.service import GUEST, AttendanceService
 from podium.domain.subscriptions.service import SubscriptionService
-from podium.domain.telephony.ending import audit_leg, finish_leg, hang_up_calls
+from podium.domain.telephony.ending import audit_leg, finish_leg, hang_up, hang_up_calls, tell_room
 from podium.domain.telephony.repository import PhoneLegRepository
 from podium.kit.clock import utcnow
-from podium.kit.errors import Conflict, Forbidden
+from podium.kit.errors import Conflict, Forbidden, InvalidInput, NotFound
 from podium.kit.uow import wake_phones
 from podium.models.conference import Conference
 from podium.models.phone_leg import FINAL, LegStatus, PhoneLeg
@@ -46,6 +46,11 @@ class DialOutView:
     started_at: datetime
     answered_at: datetime | None
     ended_at: datetime | None
+    muted: bool = False
+
+    def in_room(self) -> dict[str, Any]:
+        """How the room page shows it (docs/protocol/signaling.md, ``phone``)."""
+        return {"id": self.id, "name": self.name, "status": self.status, "muted": self.muted}
 
 
 def default_invitation(session: Session, conference: Conference) -> str:
@@ -107,6 +112,7 @@ class TelephonyService:
         )
         wake_phones(self.session)
         self._audit(leg, "conference.dialout_requested", actor_label, name=leg.name)
+        tell_room(self.session, leg)
         return leg
 
     def speech(self, leg: PhoneLeg) -> str:
@@ -140,9 +146,13 @@ class TelephonyService:
     def claim(self, leg_id: int, owner: str, until: datetime) -> bool:
         return self.legs.claim(leg_id, owner, until)
 
-    def renew(self, owner: str, leg_ids: list[int], until: datetime) -> dict[int, bool]:
-        """Extend ``owner``'s leases; for each call it still holds, whether a hang-up was asked for."""
-        return {leg.id: leg.hangup_requested_at is not None for leg in self.legs.renew(owner, leg_ids, until)}
+    def renew(self, owner: str, leg_ids: list[int], until: datetime) -> dict[int, tuple[bool, bool]]:
+        """Extend ``owner``'s leases; for each call it still holds, whether a hang-up was asked for
+        and whether it is muted."""
+        return {
+            leg.id: (leg.hangup_requested_at is not None, leg.muted)
+            for leg in self.legs.renew(owner, leg_ids, until)
+        }
 
     def to_place(self, leg_id: int) -> tuple[PhoneLeg, Conference] | None:
         """The call and its conference, while the call is still wanted and the conference live."""
@@ -191,6 +201,30 @@ class TelephonyService:
             self._finish(leg, status, f"{code} {reason}".strip() if code else reason, code, now)
         elif kind == "failed":
             self._finish(leg, LegStatus.FAILED, str(event.get("reason") or "the gateway failed"), 0, now)
+        if kind in ("ringing", "answered", "joined"):
+            tell_room(self.session, leg)
+        return leg
+
+    def moderate(self, conference_id: int, leg_id: int, action: str, *, actor: str) -> PhoneLeg:
+        """A moderator in the room mutes, unmutes or hangs up one of the meeting's calls.
+
+        Raises:
+            NotFound: no such call in this meeting, or it is over.
+            InvalidInput: an action other than mute, unmute and hangup.
+        """
+        leg = self.legs.by_id(leg_id)
+        if leg is None or leg.conference_id != conference_id or leg.status in FINAL:
+            raise NotFound("No such phone call in this meeting")
+        if action == "hangup":
+            hang_up(self.session, leg, actor)
+        elif action in ("mute", "unmute"):
+            leg.muted = action == "mute"
+            self.session.flush()
+            wake_phones(self.session)
+            self._audit(leg, f"conference.dialout_{action}d", actor)
+            tell_room(self.session, leg)
+        else:
+            raise InvalidInput("A phone call is muted, unmuted or hung up", field="action")
         return leg
 
     def lost(self, leg_id: int, owner: str, reason: str) -> None:
@@ -224,4 +258,5 @@ def view_of(leg: PhoneLeg) -> DialOutView:
         started_at=leg.requested_at,
         answered_at=leg.answered_at,
         ended_at=leg.ended_at,
+        muted=leg.muted,
     )

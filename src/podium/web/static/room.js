@@ -10,6 +10,7 @@
   const state = {
     entry: null, janus: null, publisher: null, feeds: {}, socket: null, audioOn: true, videoOn: true,
     joined: false, people: new Map(),
+    phones: new Map(),      // phone call id -> {id, name, status, muted}: the meeting's dial-outs
     states: new Map(),      // socket key -> {publisher, audio, video, screen, hand, participant}
     talking: new Set(),     // publisher ids Janus says are talking
     pinned: null,           // tile id kept on the stage
@@ -329,6 +330,8 @@
         showRecording(Boolean(message.recording));
         showStreaming(message.streaming || null);
         message.participants.forEach((p) => state.people.set(p.id, p));
+        state.phones.clear();
+        (message.phones || []).forEach((p) => state.phones.set(p.id, p));
         renderPeople();
         if (again) {
           notice(state.mediaLost ? "Reconnecting to the media server…" : "");
@@ -390,6 +393,12 @@
         if (!message.on && was) {
           addChat("System", message.failure ? "Live stream failed: " + message.failure : "Live stream stopped", true);
         }
+      } else if (message.type === "phone") {
+        // A dial-out rings, answers, is muted or ends: ended calls leave the list.
+        const call = message.phone;
+        if (["ended", "busy", "no_answer", "failed"].includes(call.status)) state.phones.delete(call.id);
+        else state.phones.set(call.id, call);
+        renderPeople();
       } else if (message.type === "question") {
         // Viewers of the streaming page ask; moderators see it here.
         addChat("Question from " + message.from, message.text, false);
@@ -490,8 +499,31 @@
         }
       }
       return item;
+    }), ...[...state.phones.values()].map((call) => {
+      // A phone dialled into the meeting: its state, and the moderators' mute and hang-up.
+      const item = document.createElement("li");
+      item.className = "phone";
+      item.dataset.phone = call.id;
+      const who = document.createElement("span");
+      who.className = "who";
+      who.textContent = `\u260E ${call.name} (phone, ${call.status.replace("_", " ")})`;
+      item.append(who);
+      if (call.muted) item.append(icon("mic-off", "mic-off", "muted"));
+      if (moderator) {
+        const actions = [[call.muted ? "unmute" : "mute", call.muted ? "Unmute" : "Mute"], ["hangup", "Hang up"]];
+        for (const [action, label] of actions) {
+          const button = document.createElement("button");
+          button.type = "button";
+          button.className = "small phone-" + action;
+          button.textContent = label;
+          button.setAttribute("aria-label", `${label} ${call.name}`);
+          button.addEventListener("click", () => send({ type: "phone", id: call.id, action: action }));
+          item.append(button);
+        }
+      }
+      return item;
     }));
-    $("people-count").textContent = `(${people.filter((p) => !p.waiting).length})`;
+    $("people-count").textContent = `(${people.filter((p) => !p.waiting).length + state.phones.size})`;
     // Moderators see the raised hands in the order they went up.
     const hands = [...state.states.values()].filter((s) => s.hand && state.people.has(s.participant.id))
       .sort((a, b) => a.hand - b.hand);
