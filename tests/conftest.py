@@ -67,6 +67,16 @@ def make_settings(data_dir: Path, database_url: str, **overrides: object) -> Set
         # Dial-out has a trunk where nothing listens (a call fails at once); the phone tests give
         # their servers a real SIP agent (tests/fixtures/phone.py).
         "sip_trunk": "sip:127.0.0.1:9",
+        # A configured dial-in number, as the reference's host answers show one.
+        "dialin_numbers": [
+            {
+                "phone_number": "15555550100",
+                "domestic_format": "(555) 555-0100",
+                "international_format": "+1 555-555-0100",
+                "country_code": "US",
+                "location": "United States",
+            }
+        ],
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

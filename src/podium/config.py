@@ -29,16 +29,9 @@ class Settings(BaseSettings):
     reminder_minutes: int = 15
     max_body_bytes: int = 1_000_000
     run_outbox_worker: bool = True
-    # Dial-in numbers offered to hosts: the first whose country matches the host's, else the first.
-    dialin_numbers: list[dict[str, str]] = [
-        {
-            "phone_number": "15555550100",
-            "domestic_format": "(555) 555-0100",
-            "international_format": "+1 555-555-0100",
-            "country_code": "US",
-            "location": "United States",
-        }
-    ]
+    # Dial-in numbers offered to hosts: the first whose country matches the host's, else the first;
+    # none configured, hosts' answers carry none (a number is never invented).
+    dialin_numbers: list[dict[str, str]] = []
     sip_domain: str | None = None
     # Dial-out (conference/dial_number, ADR 0014): the SIP trunk calls go through (sip:host[:port]),
     # with digest credentials when it asks for them; unset, dial-out is refused.

@@ -304,3 +304,13 @@ def test_dialin_table_is_configurable(data_dir: Any, database_url: str, world: W
         assert british["primary_dialin_number"]["location"] == "London"
         french = api(other, "host/create", world.ca, name="Fr", email=_email(), country_code="FR").json()
         assert french["primary_dialin_number"]["location"] == "New York"  # no French number: the first
+
+
+def test_no_dialin_number_is_invented(data_dir: Any, database_url: str, world: World) -> None:
+    """Without PODIUM_DIALIN_NUMBERS, hosts have no dial-in number (null), never a made-up one."""
+    from podium.app import create_app
+    from tests.conftest import make_settings
+
+    with TestClient(create_app(make_settings(data_dir, database_url, dialin_numbers=[]))) as other:
+        host = api(other, "host/create", world.ca, name="Nobody", email=_email(), country_code="US").json()
+        assert host["primary_dialin_number"] is None

@@ -68,7 +68,7 @@ class HostView:
     host: Host
     plan: HostPlan
     meeting_url: str
-    primary_dialin_number: dict[str, Any]
+    primary_dialin_number: dict[str, Any] | None
     password_creation_link: str
     sip_uri: str | None
     settings: dict[str, Any]
@@ -501,12 +501,13 @@ class HostService:
         )
         return Links(self.settings).password_new(token)
 
-    def dialin_number(self, host: Host) -> dict[str, Any]:
-        """The dial-in number for the host's country (the first configured one otherwise)."""
+    def dialin_number(self, host: Host) -> dict[str, Any] | None:
+        """The dial-in number for the host's country (the first configured one otherwise); None when
+        none is configured (``PODIUM_DIALIN_NUMBERS``): a number is never invented."""
         table = self.settings.dialin_numbers
-        chosen = next(
-            (n for n in table if n.get("country_code") == host.country_code), table[0] if table else {}
-        )
+        if not table:
+            return None
+        chosen = next((n for n in table if n.get("country_code") == host.country_code), table[0])
         number: dict[str, Any] = {
             key: chosen.get(key)
             for key in ("phone_number", "domestic_format", "international_format", "country_code", "location")
