@@ -39,6 +39,7 @@ bench: venv system-packages web-assets
 	.venv/bin/python bench/room_load.py
 	.venv/bin/python bench/recordings.py
 	.venv/bin/python bench/transcription.py
+	.venv/bin/python bench/phone_legs.py
 
 clean:
 	rm -rf .venv var .pytest_cache .mypy_cache .ruff_cache

@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=15)
 LOOK_EVERY = 2.0
+# The gateway's status lines that change the call's row (``feeds`` and ``clock`` are for logs and benches).
+REPORTED = frozenset({"ringing", "answered", "joined", "ended", "failed"})
 
 
 @dataclass
@@ -112,6 +114,7 @@ class PhoneKeeper:
                     *events,
                     {"event": "failed", "reason": running.call.failure or "the gateway stopped"},
                 ]
+            events = [e for e in events if e.get("event") in REPORTED]
             if events:
                 self._progress(leg_id, events)
             if any(e.get("event") in ("ended", "failed") for e in events):

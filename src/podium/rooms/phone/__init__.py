@@ -12,6 +12,8 @@ Status lines:
 - ``{"event": "joined", "publisher": id}``: the phone's voice is published in the room and the
   phone hears the room.
 - ``{"event": "feeds", "publishers": n, "heard": m}``: whom the phone hears (when it changes).
+- ``{"event": "clock", "ticks": n, "late": m, "sent": k}``: every 5 s, how the 20 ms clock kept
+  up since the start (ticks more than 20 ms late) and the frames the phone was sent.
 - ``{"event": "ended", "code": 200, "reason": "…", "answered": bool, "by": "phone"|"podium"}``: the
   call is over (hung up by either side, refused, unanswered within the ring time, or unreachable);
   the exit status is 0.

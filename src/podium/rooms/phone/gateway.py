@@ -57,6 +57,7 @@ LOOK_EVERY = 1.0  # seconds between two looks at who publishes in the room
 JANUS_PATIENCE = 10.0
 HANGUP_WAIT = 5.0  # seconds a hang-up may take before the process ends anyway
 ESPEAK = "espeak-ng"
+CLOCK_EVERY = 5.0  # seconds between two ``clock`` status lines
 QUEUED_CHUNKS = 10  # 200 ms of audio waiting for a sender at most (older chunks are dropped)
 
 
@@ -422,15 +423,24 @@ class Gateway:
                         self.to_room.put(np.zeros_like(chunk) if self.muted else chunk)
 
     async def _mix(self) -> None:
-        """Every 20 ms: the invitation while it lasts, then the room, to the phone."""
+        """Every 20 ms: the invitation while it lasts, then the room, to the phone. Every few seconds
+        it says how the clock kept up (``clock``: ticks, late ticks, frames the phone was sent)."""
         start, tick = time.monotonic(), 0
+        ticks = late = 0
+        told = time.monotonic()
         while True:
             tick += 1
+            ticks += 1
             delay = start + tick * TICK - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
-            elif delay < -0.5:  # far behind (a stalled machine): start the clock again
+            elif delay < -TICK:
+                late += 1  # a tick more than 20 ms late: the phone hears a gap unless its buffer hides it
+            if delay < -0.5:  # far behind (a stalled machine): start the clock again
                 start, tick = time.monotonic(), 0
+            if time.monotonic() - told >= CLOCK_EVERY:
+                told = time.monotonic()
+                self.status("clock", ticks=ticks, late=late, sent=self.to_phone.sent)
             if self.prompt:
                 self.to_phone.put(self.prompt.pop(0))
             elif self.joined:
