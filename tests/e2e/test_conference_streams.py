@@ -18,12 +18,10 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from podium.app import create_app
 from podium.domain.hosts.schemas import StreamPreview
 from podium.rooms.janus import LocalJanus
 from podium.streaming.rtmp import LocalRtmp
-from tests.conftest import make_settings
-from tests.fixtures.browser import serving
+from tests.fixtures.browser import served
 from tests.fixtures.iotum import build_world
 from tests.fixtures.processes import free_port
 from tests.fixtures.receiver import receiver
@@ -52,21 +50,8 @@ class Server:
 @pytest.fixture(scope="module")
 def server(data_dir: Path, database_url: str) -> Iterator[Server]:
     """`podium serve`'s app under uvicorn with its own Janus and nginx-rtmp (free ports)."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    settings = make_settings(
-        data_dir,
-        database_url,
-        public_url=base,
-        janus="local",
-        rtmp="local",
-        rtmp_listen=f"127.0.0.1:{free_port()}",
-        heartbeat_seconds=2,
-    )
-    app = create_app(settings)
-    with serving(app, port):
-        if app.state.media is None:
-            pytest.fail("Janus did not start: `make test` installs Debian's janus package")
+    rtmp = {"rtmp": "local", "rtmp_listen": f"127.0.0.1:{free_port()}"}
+    with served(data_dir, database_url, janus=True, heartbeat_seconds=2, **rtmp) as (base, app):
         yield Server(base, app)
 
 

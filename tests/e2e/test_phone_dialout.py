@@ -19,10 +19,8 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from podium.app import create_app
 from podium.rooms.janus import LocalJanus
-from tests.conftest import make_settings
-from tests.fixtures.browser import chromium_with_tone, serving
+from tests.fixtures.browser import chromium_with_tone, served
 from tests.fixtures.iotum import build_world
 from tests.fixtures.phone import (
     Phone,
@@ -32,7 +30,6 @@ from tests.fixtures.phone import (
     phone,
     wav_samples,
 )
-from tests.fixtures.processes import free_port
 from tests.fixtures.waiting import wait_until
 
 pytestmark = [
@@ -62,22 +59,13 @@ class Server:
 def server(data_dir: Path, database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """`podium serve`'s app with its own Janus, whose SIP trunk is a baresip answering as NUMBER."""
     folder = tmp_path_factory.mktemp("phone")
-    with phone(folder, speech="Hello, this is the phone speaking. " * 3, user=f"+{NUMBER}") as device:
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        settings = make_settings(
-            data_dir,
-            database_url,
-            public_url=base,
-            janus="local",
-            sip_trunk=f"sip:{device.host_port}",
-            sip_ring_seconds=6,
-        )
-        app = create_app(settings)
-        with serving(app, port):
-            if app.state.media is None:
-                pytest.fail("Janus did not start: `make test` installs Debian's janus package")
-            yield Server(base, app, device)
+    with (
+        phone(folder, speech="Hello, this is the phone speaking. " * 3, user=f"+{NUMBER}") as device,
+        served(
+            data_dir, database_url, janus=True, sip_trunk=f"sip:{device.host_port}", sip_ring_seconds=6
+        ) as (base, app),
+    ):
+        yield Server(base, app, device)
 
 
 @pytest.fixture(scope="module")
