@@ -189,7 +189,12 @@ def test_a_phone_dialled_into_a_room_hears_it_and_is_heard(
         page.click("#people li.phone button.phone-unmute")
         wait_until(lambda: _phone_level(page) > 0.01, 15, "the phone's voice back")
         page.click("#people li.phone button.phone-hangup")
-        wait_until(lambda: _status(server, token, conference_id) == "ended", 20, "the call ended")
+        try:
+            wait_until(lambda: _status(server, token, conference_id) == "ended", 20, "the call ended")
+        except AssertionError:
+            print("CALLS", {k: (c.call.events, c.hanging_up) for k, c in keeper.calls.items()})
+            print("DIAL OUTS", _dial_outs(server, token, conference_id))
+            raise
         wait_until(lambda: row.count() == 0, 10, "the call gone from the panel")
         assert "CALL_CLOSED" in [e.get("type") for e in server.phone.events()]
         (call,) = _dial_outs(server, token, conference_id)

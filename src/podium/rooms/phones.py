@@ -11,10 +11,7 @@ another process: one whose process died ends as failed when its lease lapses (AD
 from __future__ import annotations
 
 import logging
-import os
 import secrets
-import socket
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -27,13 +24,13 @@ from podium.domain.telephony.service import TelephonyService
 from podium.kit import uow
 from podium.kit.clock import utcnow
 from podium.rooms.janus import JanusClient, JanusUnavailable, MediaPool
+from podium.rooms.keeper import LOOK_EVERY, Keeper
 from podium.rooms.phone import PhoneCall, PhoneSpec
 from podium.rooms.service import RoomService
 
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=15)
-LOOK_EVERY = 2.0
 # The gateway's status lines that change the call's row (``feeds`` and ``clock`` are for logs and benches).
 REPORTED = frozenset({"ringing", "answered", "joined", "ended", "failed"})
 
@@ -48,7 +45,9 @@ class _Call:
     muted: bool = False
 
 
-class PhoneKeeper:
+class PhoneKeeper(Keeper):
+    thread_name = "podium-phones"
+
     def __init__(
         self,
         sessions: sessionmaker[Session],
@@ -56,44 +55,22 @@ class PhoneKeeper:
         pool: MediaPool | None,
         dispatcher: uow.Dispatcher = uow.NO_DISPATCH,
     ) -> None:
-        self.sessions, self.settings, self.pool, self.dispatcher = sessions, settings, pool, dispatcher
-        self.owner = f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
+        super().__init__(sessions, settings, pool, dispatcher)
         self.calls: dict[int, _Call] = {}
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
 
-    def start(self) -> None:
+    def can_run(self) -> bool:
         """Only a process with a media server and a trunk places calls."""
-        if self._thread is None and self.pool is not None and self.settings.sip_trunk:
-            self._thread = threading.Thread(target=self._loop, name="podium-phones", daemon=True)
-            self._thread.start()
+        return self.pool is not None and bool(self.settings.sip_trunk)
 
-    def wake(self) -> None:
-        self._wake.set()
-
-    def stop(self) -> None:
+    def release(self) -> None:
         """Hang up every call this process runs (they cannot move to another process)."""
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
-        with self._lock:
-            for leg_id in list(self.calls):
-                self.calls[leg_id].call.hang_up()
-            for leg_id in list(self.calls):
-                self._end(leg_id)
+        for leg_id in list(self.calls):
+            self.calls[leg_id].call.hang_up()
+        for leg_id in list(self.calls):
+            self._end(leg_id)
 
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.look()
-            except Exception:  # noqa: BLE001 - the keeper must outlive a database hiccup
-                log.exception("the phone keeper's look failed")
-            self._wake.wait(LOOK_EVERY if not self.calls else 0.5)
-            self._wake.clear()
+    def next_look(self) -> float:
+        return LOOK_EVERY if not self.calls else 0.5  # a call's progress is written promptly
 
     def look(self) -> None:
         with self._lock:

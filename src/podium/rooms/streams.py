@@ -15,11 +15,8 @@ The keeper also plays conferences' ``broadcast_stream_url`` into their rooms at 
 from __future__ import annotations
 
 import logging
-import os
 import secrets
 import shutil
-import socket
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,12 +37,12 @@ from podium.models.stream import Stream
 from podium.rooms.broadcast import Broadcast, BroadcastSpec
 from podium.rooms.broadcast.playout_keeper import Playouts
 from podium.rooms.janus import JanusClient, JanusUnavailable, MediaPool
+from podium.rooms.keeper import LOOK_EVERY, Keeper
 from podium.rooms.service import RoomService, screen_sharers
 
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=15)
-LOOK_EVERY = 2.0  # seconds between looks when nothing wakes the keeper
 ATTEMPTS = 3  # compositor starts before a stream ends as failed
 PUBLISH_TIMEOUT = 20.0  # seconds a compositor has to start publishing
 SWEEP_EVERY = 60.0  # seconds between deletions of expired stream previews
@@ -81,7 +78,9 @@ class _Running:
     scratch: Path | None = None  # a private preview run's HLS folder, removed when it stops
 
 
-class StreamKeeper:
+class StreamKeeper(Keeper):
+    thread_name = "podium-streams"
+
     def __init__(
         self,
         sessions: sessionmaker[Session],
@@ -90,15 +89,9 @@ class StreamKeeper:
         publish_url: PublishUrl,
         dispatcher: uow.Dispatcher = uow.NO_DISPATCH,
     ) -> None:
-        self.sessions, self.settings, self.pool = sessions, settings, pool
+        super().__init__(sessions, settings, pool, dispatcher)
         self.publish_url = publish_url
-        self.dispatcher = dispatcher
-        self.owner = f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
         self.running: dict[int, _Running] = {}
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
         self._swept = 0.0
         self.playouts = Playouts(
             sessions,
@@ -110,40 +103,18 @@ class StreamKeeper:
             compositor_feeds=self._feeds,
         )
 
-    # --- the loop -------------------------------------------------------------------------------
-
-    def start(self) -> None:
-        if self._thread is None and self.pool is not None:
-            self._thread = threading.Thread(target=self._loop, name="podium-streams", daemon=True)
-            self._thread.start()
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    def stop(self) -> None:
+    def release(self) -> None:
         """Stop every compositor this process runs and let their streams go (a restart, or another
         process, takes them over while their meetings last)."""
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
-        with self._lock:
-            self.playouts.stop()
-            held = list(self.running)
-            for stream_id in held:
-                self._halt(stream_id)
+        self.playouts.stop()
+        held = list(self.running)
+        for stream_id in held:
+            self._halt(stream_id)
         if held:
             uow.run(self.sessions, self.settings, lambda ctx: self._service(ctx).release(self.owner, held))
 
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.look()
-            except Exception:  # noqa: BLE001 - the keeper must outlive a database hiccup
-                log.exception("the stream keeper's look failed")
-            self._wake.wait(min(LOOK_EVERY, self.playouts.next_look()))
-            self._wake.clear()
+    def next_look(self) -> float:
+        return min(LOOK_EVERY, self.playouts.next_look())
 
     def look(self) -> None:
         """One pass: renew what this process holds, stop what ended, restart or fail what died,
