@@ -230,6 +230,7 @@ class Gateway:
         self.prompt = await asyncio.to_thread(spoken, self.spec.invitation)
         reason: str | None = None
         mixer: asyncio.Task[None] | None = None
+        exit_status = 1
         try:
             await self._call()
             mixer = asyncio.create_task(self._mix())
@@ -242,10 +243,17 @@ class Gateway:
         finally:
             if mixer is not None:
                 mixer.cancel()
+            over_before = self.ended is not None  # the other side ended it, before any failure
             await self._hang_up()
+            # Said before leaving the room: the call's row says it is over as soon as it is.
+            exit_status = self._say_end(None if over_before else reason)
             await self._leave()
-        if reason is not None and self.ended is None:
-            self.status("failed", reason=reason)
+        return exit_status
+
+    def _say_end(self, failure: str | None) -> int:
+        """The last status line: ``failed`` with the reason (exit status 1), else ``ended``."""
+        if failure is not None:
+            self.status("failed", reason=failure)
             return 1
         ended = self.ended or {"code": 200, "reason": "Hung up"}
         self.status(
