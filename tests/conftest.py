@@ -79,6 +79,11 @@ def make_settings(data_dir: Path, database_url: str, **overrides: object) -> Set
         ],
     }
     values.update(overrides)
+    if values["janus"] != "off" and "sip_trunk" not in overrides:
+        # A server with a media server places calls (its phone keeper claims any new call in the
+        # shared test database): only the phone tests' servers get a trunk, so no other server
+        # takes their calls, or another test's.
+        values["sip_trunk"] = None
     return Settings(**values)  # type: ignore[arg-type]
 
 
