@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     sip_trunk_user: str | None = None
     sip_trunk_password: str | None = None
     sip_ring_seconds: int = 45
+    # Calls one server process carries at once (each is a gateway process; bench/phone_legs.py: about
+    # two per core keep up); more wait for a free line, another process's or this one's, up to 60 s.
+    sip_max_calls: int = max(1, 2 * (os.cpu_count() or 1))
     # The address the embedded Janus's SIP plugin binds and announces for SIP and RTP.
     sip_local_ip: str = "127.0.0.1"
     # Iotum auth_token lifetime after its last successful use.

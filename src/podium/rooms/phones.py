@@ -31,6 +31,8 @@ from podium.rooms.service import RoomService
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=15)
+# A call no process could place (every line busy) for this long fails, rather than ring much later.
+LINE_WAIT = timedelta(seconds=60)
 # The gateway's status lines that change the call's row (``feeds`` and ``clock`` are for logs and benches).
 REPORTED = frozenset({"ringing", "answered", "joined", "ended", "failed"})
 
@@ -127,7 +129,7 @@ class PhoneKeeper(Keeper):
         uow.run(
             self.sessions,
             self.settings,
-            lambda ctx: TelephonyService(ctx.session, ctx.settings).lapse(utcnow()),
+            lambda ctx: TelephonyService(ctx.session, ctx.settings).lapse(utcnow(), LINE_WAIT),
             self.dispatcher,
         )
 
@@ -136,8 +138,8 @@ class PhoneKeeper(Keeper):
             self.sessions, self.settings, lambda ctx: TelephonyService(ctx.session, ctx.settings).waiting()
         )
         for leg_id in waiting:
-            if self._stop.is_set():
-                return
+            if self._stop.is_set() or len(self.calls) >= self.settings.sip_max_calls:
+                return  # every line of this process is busy: another process, or a later look
             if not uow.run(self.sessions, self.settings, self._claimer(leg_id)):
                 continue  # another process places it
             try:

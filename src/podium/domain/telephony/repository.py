@@ -67,6 +67,15 @@ class PhoneLegRepository:
         )
         return self.session.scalars(stmt.order_by(PhoneLeg.id)).all()
 
+    def unplaced_since(self, before: datetime) -> Sequence[PhoneLeg]:
+        """New calls nobody has placed, asked for before ``before``."""
+        stmt = select(PhoneLeg).where(
+            PhoneLeg.status == LegStatus.NEW.value,
+            PhoneLeg.owner.is_(None),
+            PhoneLeg.requested_at < before,
+        )
+        return self.session.scalars(stmt).all()
+
     def claim(self, leg_id: int, owner: str, until: datetime) -> bool:
         """Take a new call (one process wins a race): a call is placed once, by one process."""
         result = self.session.execute(

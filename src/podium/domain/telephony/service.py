@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -233,11 +233,15 @@ class TelephonyService:
         if leg is not None and leg.owner == owner and leg.status not in FINAL:
             self._finish(leg, LegStatus.FAILED, reason, 0, utcnow())
 
-    def lapse(self, now: datetime) -> list[int]:
-        """Calls whose process stopped renewing (it died, and its calls with it) end as failed."""
+    def lapse(self, now: datetime, line_wait: timedelta) -> list[int]:
+        """Calls whose process stopped renewing (it died, and its calls with it), and calls that no
+        process placed within ``line_wait`` (every line busy), end as failed."""
         ended = []
         for leg in self.legs.lapsed(now):
             self._finish(leg, LegStatus.FAILED, "The server running the call stopped", 0, now)
+            ended.append(leg.id)
+        for leg in self.legs.unplaced_since(now - line_wait):
+            self._finish(leg, LegStatus.FAILED, "All lines were busy: the call was not placed", 0, now)
             ended.append(leg.id)
         return ended
 
