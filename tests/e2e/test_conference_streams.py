@@ -230,6 +230,9 @@ def test_only_moderators_start_a_stream_and_only_for_a_host_who_streams(
     )
 
 
+# The private runs' rules (one running row per conference, their start and end) are tested on both
+# databases in tests/domain/conferences/test_stream_previews.py.
+@pytest.mark.once
 def test_a_meeting_that_records_without_streaming_gets_previews(
     server: Server, app_client: TestClient, chromium: Any
 ) -> None:

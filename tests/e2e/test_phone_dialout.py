@@ -37,6 +37,9 @@ pytestmark = [
     # A browser, Janus, a SIP agent and gateway processes on two loaded cores: one retry absorbs a
     # hiccup (pytest names the rerun in CI's output, -rfER).
     pytest.mark.flaky(reruns=1, reruns_delay=2),
+    # The calls' rows (claims, leases, statuses) are tested on both databases in
+    # tests/domain/conferences/test_telephony.py; the calls themselves do not depend on the database.
+    pytest.mark.once,
     pytest.mark.skipif(
         not baresip_available() or not espeak_available(), reason="baresip or espeak-ng missing"
     ),
