@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from podium.domain.attendance.repository import AttendanceRepository
 from podium.domain.audit.service import log_action
 from podium.domain.telephony.repository import PhoneLegRepository
+from podium.domain.telephony.views import view_of
 from podium.kit.clock import utcnow
 from podium.kit.uow import room_event, wake_phones
 from podium.models.conference import Conference
@@ -36,14 +37,7 @@ def audit_leg(session: Session, leg: PhoneLeg, action: str, actor: str, **detail
 
 def tell_room(session: Session, leg: PhoneLeg) -> None:
     """The room's pages show the meeting's calls (and moderators act on them)."""
-    room_event(
-        session,
-        leg.conference_id,
-        {
-            "type": "phone",
-            "phone": {"id": leg.id, "name": leg.name, "status": leg.status, "muted": leg.muted},
-        },
-    )
+    room_event(session, leg.conference_id, {"type": "phone", "phone": view_of(leg).in_room()})
 
 
 def finish_leg(

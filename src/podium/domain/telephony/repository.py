@@ -26,25 +26,18 @@ class PhoneLegRepository:
     def by_id(self, leg_id: int) -> PhoneLeg | None:
         return self.session.get(PhoneLeg, leg_id)
 
-    def of_conferences(self, conference_ids: Sequence[int]) -> Sequence[PhoneLeg]:
+    def of_conferences(self, conference_ids: Sequence[int], *, open_only: bool = False) -> Sequence[PhoneLeg]:
+        """The conferences' calls in the order they were asked for (only those still ringing or on the
+        line with ``open_only``)."""
         if not conference_ids:
             return []
-        stmt = (
-            select(PhoneLeg)
-            .where(PhoneLeg.conference_id.in_(conference_ids))
-            .order_by(PhoneLeg.requested_at, PhoneLeg.id)
-        )
-        return self.session.scalars(stmt).all()
+        stmt = select(PhoneLeg).where(PhoneLeg.conference_id.in_(conference_ids))
+        if open_only:
+            stmt = stmt.where(PhoneLeg.status.in_(OPEN))
+        return self.session.scalars(stmt.order_by(PhoneLeg.requested_at, PhoneLeg.id)).all()
 
     def open_of(self, conference_id: int) -> Sequence[PhoneLeg]:
-        stmt = select(PhoneLeg).where(PhoneLeg.conference_id == conference_id, PhoneLeg.status.in_(OPEN))
-        return self.session.scalars(stmt).all()
-
-    def open_in(self, conference_ids: Sequence[int]) -> Sequence[PhoneLeg]:
-        if not conference_ids:
-            return []
-        stmt = select(PhoneLeg).where(PhoneLeg.conference_id.in_(conference_ids), PhoneLeg.status.in_(OPEN))
-        return self.session.scalars(stmt.order_by(PhoneLeg.id)).all()
+        return self.of_conferences([conference_id], open_only=True)
 
     def conferences_calling(self, host_id: int) -> Sequence[Conference]:
         """The host's live conferences with a phone call ringing or on the line."""

@@ -9,7 +9,6 @@ ended, or busy / no_answer / failed with the reason.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,6 +19,7 @@ from podium.domain.attendance.service import GUEST, AttendanceService
 from podium.domain.subscriptions.service import SubscriptionService
 from podium.domain.telephony.ending import audit_leg, finish_leg, hang_up, hang_up_calls, tell_room
 from podium.domain.telephony.repository import PhoneLegRepository
+from podium.domain.telephony.views import DialOutView, view_of
 from podium.kit.clock import utcnow
 from podium.kit.errors import Conflict, Forbidden, InvalidInput, NotFound
 from podium.kit.uow import wake_phones
@@ -32,25 +32,6 @@ from podium.models.tenancy import Host
 BUSY_CODES = frozenset({486, 600, 603})
 NO_ANSWER_CODES = frozenset({408, 480, 487})
 JOIN_INSTRUCTIONS = "To join this meeting, just stay on the line."
-
-
-@dataclass(frozen=True)
-class DialOutView:
-    """A call as ``conference/fetch`` (``output=detail``) and ``host/active_calls`` show it."""
-
-    id: int
-    phone_number: str
-    name: str
-    status: str
-    reason: str
-    started_at: datetime
-    answered_at: datetime | None
-    ended_at: datetime | None
-    muted: bool = False
-
-    def in_room(self) -> dict[str, Any]:
-        """How the room page shows it (docs/protocol/signaling.md, ``phone``)."""
-        return {"id": self.id, "name": self.name, "status": self.status, "muted": self.muted}
 
 
 def default_invitation(session: Session, conference: Conference) -> str:
@@ -111,7 +92,7 @@ class TelephonyService:
             )
         )
         wake_phones(self.session)
-        self._audit(leg, "conference.dialout_requested", actor_label, name=leg.name)
+        audit_leg(self.session, leg, "conference.dialout_requested", actor_label, name=leg.name)
         tell_room(self.session, leg)
         return leg
 
@@ -121,15 +102,10 @@ class TelephonyService:
 
     # --- reading --------------------------------------------------------------------------------
 
-    def views(self, conference_ids: list[int]) -> dict[int, list[DialOutView]]:
+    def views(self, conference_ids: list[int], *, open_only: bool = False) -> dict[int, list[DialOutView]]:
+        """The conferences' calls (only those ringing or on the line with ``open_only``), by conference."""
         found: dict[int, list[DialOutView]] = defaultdict(list)
-        for leg in self.legs.of_conferences(conference_ids):
-            found[leg.conference_id].append(view_of(leg))
-        return found
-
-    def open_views(self, conference_ids: list[int]) -> dict[int, list[DialOutView]]:
-        found: dict[int, list[DialOutView]] = defaultdict(list)
-        for leg in self.legs.open_in(conference_ids):
+        for leg in self.legs.of_conferences(conference_ids, open_only=open_only):
             found[leg.conference_id].append(view_of(leg))
         return found
 
@@ -161,7 +137,7 @@ class TelephonyService:
         if leg is None or conference is None or leg.status in FINAL or leg.hangup_requested_at:
             return None
         if conference.ended_at is not None or conference.started_at is None or conference.deleted_at:
-            self._finish(leg, LegStatus.FAILED, "The meeting is not live", 0, utcnow())
+            finish_leg(self.session, leg, LegStatus.FAILED, "The meeting is not live", 0, utcnow())
             return None
         return leg, conference
 
@@ -173,10 +149,10 @@ class TelephonyService:
         kind, now = event.get("event"), utcnow()
         if kind == "ringing" and leg.status == LegStatus.NEW.value:
             leg.status = LegStatus.RINGING.value
-            self._audit(leg, "conference.dialout_ringing", "system")
+            audit_leg(self.session, leg, "conference.dialout_ringing", "system")
         elif kind == "answered":
             leg.status, leg.answered_at = LegStatus.ANSWERED.value, now
-            self._audit(leg, "conference.dialout_answered", "system")
+            audit_leg(self.session, leg, "conference.dialout_answered", "system")
         elif kind == "joined":
             leg.publisher = int(event.get("publisher") or 0) or None
             conference = self.session.get(Conference, leg.conference_id)
@@ -198,9 +174,11 @@ class TelephonyService:
                 status = LegStatus.NO_ANSWER
             else:
                 status = LegStatus.FAILED
-            self._finish(leg, status, f"{code} {reason}".strip() if code else reason, code, now)
+            finish_leg(self.session, leg, status, f"{code} {reason}".strip() if code else reason, code, now)
         elif kind == "failed":
-            self._finish(leg, LegStatus.FAILED, str(event.get("reason") or "the gateway failed"), 0, now)
+            finish_leg(
+                self.session, leg, LegStatus.FAILED, str(event.get("reason") or "the gateway failed"), 0, now
+            )
         if kind in ("ringing", "answered", "joined"):
             tell_room(self.session, leg)
         return leg
@@ -221,7 +199,7 @@ class TelephonyService:
             leg.muted = action == "mute"
             self.session.flush()
             wake_phones(self.session)
-            self._audit(leg, f"conference.dialout_{action}d", actor)
+            audit_leg(self.session, leg, f"conference.dialout_{action}d", actor)
             tell_room(self.session, leg)
         else:
             raise InvalidInput("A phone call is muted, unmuted or hung up", field="action")
@@ -231,36 +209,18 @@ class TelephonyService:
         """The gateway process died, or could not start: the call is over."""
         leg = self.legs.by_id(leg_id)
         if leg is not None and leg.owner == owner and leg.status not in FINAL:
-            self._finish(leg, LegStatus.FAILED, reason, 0, utcnow())
+            finish_leg(self.session, leg, LegStatus.FAILED, reason, 0, utcnow())
 
     def lapse(self, now: datetime, line_wait: timedelta) -> list[int]:
         """Calls whose process stopped renewing (it died, and its calls with it), and calls that no
         process placed within ``line_wait`` (every line busy), end as failed."""
         ended = []
         for leg in self.legs.lapsed(now):
-            self._finish(leg, LegStatus.FAILED, "The server running the call stopped", 0, now)
+            finish_leg(self.session, leg, LegStatus.FAILED, "The server running the call stopped", 0, now)
             ended.append(leg.id)
         for leg in self.legs.unplaced_since(now - line_wait):
-            self._finish(leg, LegStatus.FAILED, "All lines were busy: the call was not placed", 0, now)
+            finish_leg(
+                self.session, leg, LegStatus.FAILED, "All lines were busy: the call was not placed", 0, now
+            )
             ended.append(leg.id)
         return ended
-
-    def _finish(self, leg: PhoneLeg, status: LegStatus, reason: str, code: int, at: datetime) -> None:
-        finish_leg(self.session, leg, status, reason, code, at)
-
-    def _audit(self, leg: PhoneLeg, action: str, actor: str, **details: Any) -> None:
-        audit_leg(self.session, leg, action, actor, **details)
-
-
-def view_of(leg: PhoneLeg) -> DialOutView:
-    return DialOutView(
-        id=leg.id,
-        phone_number=leg.phone_number,
-        name=leg.name,
-        status=leg.status,
-        reason=leg.reason,
-        started_at=leg.requested_at,
-        answered_at=leg.answered_at,
-        ended_at=leg.ended_at,
-        muted=leg.muted,
-    )

@@ -13,7 +13,7 @@ from podium.domain.contacts.service import ContactView
 from podium.domain.hosts.service import HostView
 from podium.domain.recordings.service import RecordingView
 from podium.domain.streams.previews import PreviewView
-from podium.domain.telephony.service import DialOutView
+from podium.domain.telephony.views import DialOutView
 from podium.domain.tenancy.companies import ResellerNode
 from podium.kit.links import Links
 from podium.models.activity import Attendance, ChatMessage, DriveFile, WebhookDelivery, WebhookEndpoint

@@ -120,6 +120,22 @@ class AudioBuffer:
         return chunk
 
 
+async def hear(track: MediaStreamTrack, buffer: AudioBuffer) -> None:
+    """Someone's received audio, decoded and brought to s16 stereo 48 kHz, into ``buffer`` until the
+    track ends (the compositor's mix, and a phone gateway's)."""
+    resampler: av.AudioResampler | None = None
+    with contextlib.suppress(MediaStreamError):
+        while True:
+            frame = await track.recv()
+            assert isinstance(frame, av.AudioFrame)
+            frames = [frame]
+            if (frame.format.name, frame.layout.name, frame.sample_rate) != ("s16", "stereo", SAMPLE_RATE):
+                resampler = resampler or av.AudioResampler(format="s16", layout="stereo", rate=SAMPLE_RATE)
+                frames = resampler.resample(frame)
+            for each in frames:
+                buffer.push(each.to_ndarray().reshape(-1).astype(np.int16, copy=False))
+
+
 class Feed:
     """One publisher as the compositor receives it."""
 
@@ -503,23 +519,7 @@ class Compositor:
                 feed.frame = await track.recv()  # type: ignore[assignment]
 
     async def _sound(self, feed: Feed, track: MediaStreamTrack) -> None:
-        resampler: av.AudioResampler | None = None
-        with contextlib.suppress(MediaStreamError):
-            while True:
-                frame = await track.recv()
-                assert isinstance(frame, av.AudioFrame)
-                frames = [frame]
-                if (frame.format.name, frame.layout.name, frame.sample_rate) != (
-                    "s16",
-                    "stereo",
-                    SAMPLE_RATE,
-                ):
-                    resampler = resampler or av.AudioResampler(
-                        format="s16", layout="stereo", rate=SAMPLE_RATE
-                    )
-                    frames = resampler.resample(frame)
-                for each in frames:
-                    feed.audio.push(each.to_ndarray().reshape(-1).astype(np.int16, copy=False))
+        await hear(track, feed.audio)
 
     async def _drop(self, publisher: int) -> None:
         with self.board.lock:

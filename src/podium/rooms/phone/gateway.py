@@ -44,6 +44,7 @@ from podium.rooms.broadcast.compositor import (
     Failure,
     Lines,
     Status,
+    hear,
     serve_process,
 )
 from podium.rooms.janus_async import JanusError, JanusSession, Subscription, local_jsep, plugin_data
@@ -149,7 +150,7 @@ class Room:
         def prepare(pc: RTCPeerConnection) -> None:
             for receiver in pc.getReceivers():
                 if receiver.track is not None and receiver.track.kind == "audio":
-                    tasks.append(asyncio.create_task(_hear(receiver.track, buffer)))
+                    tasks.append(asyncio.create_task(hear(receiver.track, buffer)))
             videos = [t.mid for t in pc.getTransceivers() if t.kind == "video" and t.mid is not None]
             if videos:  # a phone has no use for pictures: Janus need not send them
                 tasks.append(asyncio.create_task(self._no_video(subscription, videos)))
@@ -193,15 +194,6 @@ class Room:
 
 async def _ignore(event: dict[str, Any]) -> None:
     return None
-
-
-async def _hear(track: MediaStreamTrack, buffer: AudioBuffer) -> None:
-    resampler = av.AudioResampler(format="s16", layout="stereo", rate=SAMPLE_RATE)
-    with contextlib.suppress(MediaStreamError):
-        while True:
-            frame = await track.recv()
-            for each in resampler.resample(frame):  # type: ignore[arg-type]
-                buffer.push(each.to_ndarray().reshape(-1).astype(np.int16, copy=False))
 
 
 class Gateway:

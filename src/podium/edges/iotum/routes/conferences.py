@@ -11,6 +11,7 @@ from podium.domain.chat.service import ChatService
 from podium.domain.conferences.scheduling import SchedulingService
 from podium.domain.recordings.service import RecordingService, RecordingView
 from podium.domain.telephony.service import TelephonyService
+from podium.domain.telephony.views import DialOutView
 from podium.edges.common import Param
 from podium.edges.iotum import present
 from podium.edges.iotum.routes.conference_params import (
@@ -105,8 +106,16 @@ def conference_update(call: Call) -> Answer:
     return Answer(_answer(call, conference))
 
 
+def _dial_outs(call: Call, conferences: Sequence[Conference]) -> dict[int, list[DialOutView]]:
+    """The conferences' phone calls in one query (a page of conferences answers them all)."""
+    return TelephonyService(call.ctx.session, call.ctx.settings).views([c.id for c in conferences])
+
+
 def detail_of(
-    call: Call, conference: Conference, recordings: list[RecordingView] | None = None
+    call: Call,
+    conference: Conference,
+    recordings: list[RecordingView] | None = None,
+    dial_outs: list[DialOutView] | None = None,
 ) -> dict[str, Any]:
     scheduling = scheduling_of(call)
     session = call.ctx.session
@@ -114,7 +123,8 @@ def detail_of(
     chat = ChatService(session).messages(conference_id=conference.id)
     if recordings is None:
         recordings = _recordings(call, [conference])[conference.id]
-    dial_outs = TelephonyService(session, call.ctx.settings).views([conference.id])[conference.id]
+    if dial_outs is None:
+        dial_outs = _dial_outs(call, [conference])[conference.id]
     return present.conference_detail(
         scheduling.view(conference), usage, chat, now=utcnow(), recordings=recordings, dial_outs=dial_outs
     )
@@ -134,7 +144,11 @@ def conference_fetch_all(call: Call) -> Answer:
     chunk, next_page = page_of(call, "conference/fetch_all", conferences)
     detail = call.body.str_("output") == "detail"
     recorded = _recordings(call, chunk)
-    rows = [detail_of(call, c, recorded[c.id]) if detail else _answer(call, c, recorded[c.id]) for c in chunk]
+    if detail:
+        calls = _dial_outs(call, chunk)
+        rows = [detail_of(call, c, recorded[c.id], calls[c.id]) for c in chunk]
+    else:
+        rows = [_answer(call, c, recorded[c.id]) for c in chunk]
     return Answer(rows, headers=next_page)
 
 

@@ -86,9 +86,9 @@ def host_conferences(call: Call) -> Answer:
         ]
     else:
         chats = ChatService(call.ctx.session)
-        recordings = RecordingService(call.ctx.session, call.ctx.settings).views(
-            [u.conference.id for u in usages]
-        )
+        ids = [u.conference.id for u in usages]
+        recordings = RecordingService(call.ctx.session, call.ctx.settings).views(ids)
+        phones = TelephonyService(call.ctx.session, call.ctx.settings).views(ids)
         rows = [
             present.conference_detail(
                 scheduling.view(u.conference),
@@ -97,6 +97,7 @@ def host_conferences(call: Call) -> Answer:
                 now=now,
                 zone=zone,
                 recordings=recordings[u.conference.id],
+                dial_outs=phones[u.conference.id],
             )
             for u in usages
         ]
@@ -125,7 +126,9 @@ def host_active_calls(call: Call) -> Answer:
     zone = _zone(call)
     calls = _reports(call).active_calls(call.actor, host_id)
     # Each call's phones (an extension): the dial-outs still ringing or on the line.
-    phones = TelephonyService(call.ctx.session, call.ctx.settings).open_views([c.id for c in calls])
+    phones = TelephonyService(call.ctx.session, call.ctx.settings).views(
+        [c.id for c in calls], open_only=True
+    )
     return Answer(
         [
             {
