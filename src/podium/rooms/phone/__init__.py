@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from podium.rooms.broadcast import Broadcast
 
@@ -84,6 +85,10 @@ class PhoneCall(Broadcast):
 
     module = "podium.rooms.phone"
     what = "the phone gateway"
+
+    def __init__(self, spec: PhoneSpec, **kwargs: Any) -> None:
+        super().__init__(spec, **kwargs)
+        self.phone_spec = spec
 
     def hang_up(self) -> None:
         self._send(json.dumps({"hangup": True}))
