@@ -3,7 +3,8 @@
 # chromium (browser tests), janus and libjs-janus-gateway (media rooms), ffmpeg (media transcoding),
 # npm (fetches the watch page's player library, hls.js, from the machine's configured npm registry),
 # janus-tools (recordings), espeak-ng (dial-out invitations spoken to the callee; speech for the recording tests), baresip-core (a SIP phone for the
-# telephony tests), and nginx with
+# telephony tests), kamailio (the dial-in SIP front: Podium starts its own with a config it writes, never
+# the system's service), and nginx with
 # libnginx-mod-rtmp (the RTMP ingest of Boomstream lives: Podium starts its own nginx with a config it
 # writes; the system's nginx service is never used, nor started by this install).
 set -euo pipefail
@@ -19,6 +20,8 @@ command -v espeak-ng >/dev/null || missing+=(espeak-ng)
 # Tests: the phone network of the telephony tests, a SIP user agent driven over its control socket
 # (tests/fixtures/phone.py).
 { command -v baresip >/dev/null && [ -f /usr/lib/baresip/modules/ctrl_tcp.so ]; } || missing+=(baresip-core)
+# Dial-in: the SIP front on PODIUM_SIP_LISTEN (src/podium/rooms/phone/front.py runs kamailio).
+command -v kamailio >/dev/null || [ -x /usr/sbin/kamailio ] || missing+=(kamailio)
 # Lives: an RTMP server (src/podium/streaming/rtmp.py runs /usr/sbin/nginx with the rtmp module).
 [ -x /usr/sbin/nginx ] || missing+=(nginx)
 [ -f /usr/lib/nginx/modules/ngx_rtmp_module.so ] || missing+=(libnginx-mod-rtmp)
@@ -31,8 +34,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "ensure-system-packages: installing ${missing[*]} (apt-get)" >&2
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >/dev/null
-  # Packages must not start their services (nginx would take port 80, janus its own ports): Podium
-  # starts what it needs itself. Without systemd, invoke-rc.d asks policy-rc.d; 101 means "no".
+  # Packages must not start their services (nginx would take port 80, janus and kamailio their own
+  # ports): Podium starts what it needs itself. Without systemd, invoke-rc.d asks policy-rc.d; 101
+  # means "no".
   policy=/usr/sbin/policy-rc.d
   if [ ! -e "$policy" ]; then
     printf '#!/bin/sh\nexit 101\n' >"$policy"
