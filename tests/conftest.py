@@ -67,6 +67,8 @@ def make_settings(data_dir: Path, database_url: str, **overrides: object) -> Set
         # Dial-out has a trunk where nothing listens (a call fails at once); the phone tests give
         # their servers a real SIP agent (tests/fixtures/phone.py).
         "sip_trunk": "sip:127.0.0.1:9",
+        # Dial-in's SIP front only where a test starts it on a port of its own.
+        "sip_listen": None,
         # A configured dial-in number, as the reference's host answers show one.
         "dialin_numbers": [
             {

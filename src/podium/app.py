@@ -104,9 +104,7 @@ def start_media(settings: Settings) -> tuple[MediaPool | None, LocalJanus | None
     if settings.janus != "local" or not LocalJanus.available():
         log.warning("no media server: rooms show their lobby only (janus %s)", settings.janus)
         return None, None
-    local = LocalJanus(
-        settings.data_dir.resolve(), sip=bool(settings.sip_trunk), sip_ip=settings.sip_local_ip
-    )
+    local = LocalJanus(settings.data_dir.resolve(), sip=settings.sip_plugin, sip_ip=settings.sip_local_ip)
     try:
         return MediaPool([JanusClient(local.start())]), local
     except JanusUnavailable as exc:

@@ -190,9 +190,7 @@ def _one_local_janus(settings: Settings) -> LocalJanus | None:
         return None
     if not LocalJanus.available():
         return None
-    janus = LocalJanus(
-        settings.data_dir.resolve(), sip=bool(settings.sip_trunk), sip_ip=settings.sip_local_ip
-    )
+    janus = LocalJanus(settings.data_dir.resolve(), sip=settings.sip_plugin, sip_ip=settings.sip_local_ip)
     try:
         endpoint = janus.start()
     except JanusUnavailable as exc:

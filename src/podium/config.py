@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     sip_max_calls: int = max(1, 2 * (os.cpu_count() or 1))
     # The address the embedded Janus's SIP plugin binds and announces for SIP and RTP.
     sip_local_ip: str = "127.0.0.1"
+    # Dial-in (ADR 0014): the SIP front (Kamailio) listens here (UDP host:port) for calls to hosts'
+    # sip_uri and the dial-in numbers; empty turns dial-in off.
+    sip_listen: str | None = "127.0.0.1:5060"
     # Iotum auth_token lifetime after its last successful use.
     api_session_minutes: int = 60
     oauth_access_token_seconds: int = 3600
@@ -170,6 +173,19 @@ class Settings(BaseSettings):
             )
         return value.strip()
 
+    @field_validator("sip_listen")
+    @classmethod
+    def _sip_listen(cls, value: str | None) -> str | None:
+        if not value or not value.strip():
+            return None
+        host, _, port = value.strip().rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536 or host in ("0.0.0.0", "::", "[::]"):
+            raise ValueError(
+                "PODIUM_SIP_LISTEN must be an address and port, e.g. 127.0.0.1:5060 or 203.0.113.7:5060 "
+                "(not a wildcard address; empty: no dial-in)"
+            )
+        return value.strip()
+
     @field_validator("sip_ring_seconds")
     @classmethod
     def _ring_seconds(cls, value: int) -> int:
@@ -199,6 +215,11 @@ class Settings(BaseSettings):
         from urllib.parse import urlparse
 
         return self.sip_domain or f"sip.{urlparse(self.public_url).hostname or 'localhost'}"
+
+    @property
+    def sip_plugin(self) -> bool:
+        """Whether Janus's SIP plugin is needed: dial-out through a trunk, or dial-in through the front."""
+        return bool(self.sip_trunk or self.sip_listen)
 
     def dial_uri(self, phone_number: str) -> str:
         """The SIP URI that reaches an E.164 number (digits) through the trunk."""

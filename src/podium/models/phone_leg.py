@@ -41,7 +41,7 @@ class PhoneLeg(Timestamped, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     conference_id: Mapped[int] = mapped_column(ForeignKey("conferences.id"))
     company_id: Mapped[int] = mapped_column(ForeignKey("companies.id"), index=True)
-    direction: Mapped[str] = mapped_column(String(4), default="out")  # out | in
+    direction: Mapped[str] = mapped_column(String(4), default="out")  # out (dial_number) | in (dial-in)
     phone_number: Mapped[str] = mapped_column(String(20))  # E.164 digits, no "+"
     country_code: Mapped[str] = mapped_column(String(2), default="")
     name: Mapped[str] = mapped_column(String(255))
@@ -55,6 +55,10 @@ class PhoneLeg(Timestamped, Base):
     # Its attendance while in the room (CDRs with the number as ``ani``, minutes per leg).
     attendance_id: Mapped[int | None] = mapped_column(ForeignKey("attendances.id"))
     muted: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A dial-in caller's role in the room: guest, or moderator with the host's moderator PIN.
+    role: Mapped[str] = mapped_column(String(16), default="guest", server_default="guest")
+    # A dial-in caller's SIP From URI (its ``ani`` in CDRs when it carries no number).
+    caller_uri: Mapped[str] = mapped_column(String(255), default="", server_default="")
     requested_at: Mapped[datetime] = mapped_column(DateTime)
     answered_at: Mapped[datetime | None] = mapped_column(DateTime)
     ended_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -463,7 +463,9 @@ class RoomService:
 
     def phones(self, conference_id: int) -> list[dict[str, Any]]:
         """The meeting's phone calls ringing or on the line, as the room page shows them."""
-        views = TelephonyService(self.session, self.settings).views([conference_id], open_only=True)
+        views = TelephonyService(self.session, self.settings).views(
+            [conference_id], open_only=True, direction=None
+        )
         return [view.in_room() for view in views.get(conference_id, [])]
 
     def moderate_phone(self, conference_id: int, leg_id: int, action: str, *, actor: str) -> None:

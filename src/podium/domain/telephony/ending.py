@@ -35,6 +35,11 @@ def audit_leg(session: Session, leg: PhoneLeg, action: str, actor: str, **detail
     )
 
 
+def audit_prefix(leg: PhoneLeg) -> str:
+    """Audit actions of a call: ``conference.dialout_*`` for dial-outs, ``conference.dialin_*`` else."""
+    return "conference.dialout" if leg.direction == "out" else "conference.dialin"
+
+
 def tell_room(session: Session, leg: PhoneLeg) -> None:
     """The room's pages show the meeting's calls (and moderators act on them)."""
     room_event(session, leg.conference_id, {"type": "phone", "phone": view_of(leg).in_room()})
@@ -49,7 +54,7 @@ def finish_leg(
     attendance = AttendanceRepository(session).by_id(leg.attendance_id) if leg.attendance_id else None
     if attendance is not None and attendance.left_at is None:
         attendance.left_at = max(at, attendance.joined_at)  # the phone left the room
-    audit_leg(session, leg, f"conference.dialout_{status.value}", "system", reason=reason[:200])
+    audit_leg(session, leg, f"{audit_prefix(leg)}_{status.value}", "system", reason=reason[:200])
     tell_room(session, leg)
 
 
@@ -62,7 +67,7 @@ def hang_up(session: Session, leg: PhoneLeg, actor: str) -> None:
         finish_leg(session, leg, LegStatus.ENDED, "Cancelled before the call was placed", 0, utcnow())
     session.flush()
     wake_phones(session)
-    audit_leg(session, leg, "conference.dialout_hangup", actor)
+    audit_leg(session, leg, f"{audit_prefix(leg)}_hangup", actor)
 
 
 def hang_up_calls(session: Session, conference: Conference, *, actor: str) -> int:

@@ -26,12 +26,16 @@ class PhoneLegRepository:
     def by_id(self, leg_id: int) -> PhoneLeg | None:
         return self.session.get(PhoneLeg, leg_id)
 
-    def of_conferences(self, conference_ids: Sequence[int], *, open_only: bool = False) -> Sequence[PhoneLeg]:
+    def of_conferences(
+        self, conference_ids: Sequence[int], *, open_only: bool = False, direction: str | None = None
+    ) -> Sequence[PhoneLeg]:
         """The conferences' calls in the order they were asked for (only those still ringing or on the
-        line with ``open_only``)."""
+        line with ``open_only``; only dial-outs or dial-ins with ``direction``)."""
         if not conference_ids:
             return []
         stmt = select(PhoneLeg).where(PhoneLeg.conference_id.in_(conference_ids))
+        if direction is not None:
+            stmt = stmt.where(PhoneLeg.direction == direction)
         if open_only:
             stmt = stmt.where(PhoneLeg.status.in_(OPEN))
         return self.session.scalars(stmt.order_by(PhoneLeg.requested_at, PhoneLeg.id)).all()

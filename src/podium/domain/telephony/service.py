@@ -102,10 +102,13 @@ class TelephonyService:
 
     # --- reading --------------------------------------------------------------------------------
 
-    def views(self, conference_ids: list[int], *, open_only: bool = False) -> dict[int, list[DialOutView]]:
-        """The conferences' calls (only those ringing or on the line with ``open_only``), by conference."""
+    def views(
+        self, conference_ids: list[int], *, open_only: bool = False, direction: str | None = "out"
+    ) -> dict[int, list[DialOutView]]:
+        """The conferences' calls (only those ringing or on the line with ``open_only``), by conference:
+        the dial-outs (Iotum's ``dial_outs``), or every call with ``direction`` None (the room page)."""
         found: dict[int, list[DialOutView]] = defaultdict(list)
-        for leg in self.legs.of_conferences(conference_ids, open_only=open_only):
+        for leg in self.legs.of_conferences(conference_ids, open_only=open_only, direction=direction):
             found[leg.conference_id].append(view_of(leg))
         return found
 
@@ -158,7 +161,12 @@ class TelephonyService:
             conference = self.session.get(Conference, leg.conference_id)
             if conference is not None and leg.attendance_id is None:
                 attendance = AttendanceService(self.session).record_join(
-                    conference, name=leg.name, via="phone", caller=leg.phone_number, role=GUEST, at=now
+                    conference,
+                    name=leg.name,
+                    via="phone",
+                    caller=leg.phone_number or leg.caller_uri,
+                    role=leg.role or GUEST,  # a dial-in host who typed the moderator PIN: moderator
+                    at=now,
                 )
                 attendance.media_publisher_id = leg.publisher  # names its track in recordings
                 leg.attendance_id = attendance.id

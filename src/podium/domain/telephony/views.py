@@ -22,10 +22,17 @@ class DialOutView:
     answered_at: datetime | None
     ended_at: datetime | None
     muted: bool = False
+    direction: str = "out"  # out: dialled from the meeting; in: the caller dialled in
 
     def in_room(self) -> dict[str, Any]:
         """How the room page shows it (docs/protocol/signaling.md, ``phone``)."""
-        return {"id": self.id, "name": self.name, "status": self.status, "muted": self.muted}
+        return {
+            "id": self.id,
+            "name": self.name,
+            "status": self.status,
+            "muted": self.muted,
+            "direction": self.direction,
+        }
 
 
 def view_of(leg: PhoneLeg) -> DialOutView:
@@ -39,4 +46,5 @@ def view_of(leg: PhoneLeg) -> DialOutView:
         answered_at=leg.answered_at,
         ended_at=leg.ended_at,
         muted=leg.muted,
+        direction=leg.direction,
     )

@@ -21,6 +21,22 @@ Status lines:
 
 Commands: ``{"hangup": true}``; ``{"mute": true|false}`` (the phone's voice stops or goes on
 reaching the room; the phone still hears it).
+
+A dial-in gateway (``direction`` "in") has no callee: it registers at the SIP front as a contact of
+``register_uri`` and waits for a call. Its status lines, besides ``joined``, ``feeds``, ``clock``,
+``ended`` and ``failed``:
+
+- ``{"event": "armed"}``: registered; the front hands it the next call.
+- ``{"event": "incoming", "dialled": uri, "caller": uri, "display": name}``: a call came in (it
+  rings); it waits for ``answer`` (or ``decline``).
+- ``{"event": "answered"}``: it answered (and no longer takes calls).
+- ``{"event": "dtmf", "digit": "5"}``: the caller pressed a key (RFC 4733 or SIP INFO).
+- ``{"event": "said"}``: what it was asked to say is over (or a key cut it short).
+
+Its commands: ``{"answer": true}``, ``{"decline": true}``, ``{"say": text}`` (spoken at once,
+instead of anything still being said), ``{"say": text, "then": "hangup"}`` (a farewell),
+``{"join": {"janus_api_url", "janus_token", "room", "display"}}`` (once the caller is admitted;
+anything being said is finished first).
 """
 
 from __future__ import annotations
@@ -49,6 +65,8 @@ class PhoneSpec:
     auth_secret: str = ""
     caller: str = "sip:podium@localhost"
     ring_seconds: float = 45.0
+    direction: str = "out"  # out: call ``call_uri``; in: register ``register_uri`` at ``proxy``, answer
+    register_uri: str = ""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -70,10 +88,17 @@ class PhoneSpec:
                 auth_secret=str(raw.get("auth_secret") or ""),
                 caller=str(raw.get("caller") or "sip:podium@localhost"),
                 ring_seconds=float(raw.get("ring_seconds", 45.0)),
+                direction=str(raw.get("direction") or "out"),
+                register_uri=str(raw.get("register_uri") or ""),
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise ValueError(f"not a phone spec: {exc!r}") from exc
-        if not spec.call_uri.startswith("sip:") or not spec.caller.startswith("sip:"):
+        if spec.direction == "in":
+            if not spec.register_uri.startswith("sip:") or not spec.proxy.startswith("sip:"):
+                raise ValueError("a dial-in gateway needs register_uri and proxy as sip: URIs")
+        elif spec.direction != "out":
+            raise ValueError("direction must be out or in")
+        elif not spec.call_uri.startswith("sip:") or not spec.caller.startswith("sip:"):
             raise ValueError("call_uri and caller must be sip: URIs")
         if not 1 <= spec.ring_seconds <= 300:
             raise ValueError("ring_seconds must be from 1 to 300")
@@ -95,3 +120,7 @@ class PhoneCall(Broadcast):
 
     def mute(self, muted: bool) -> None:
         self._send(json.dumps({"mute": muted}))
+
+    def command(self, **command: Any) -> None:
+        """A dial-in call's next step (``answer``, ``decline``, ``say``, ``join``)."""
+        self._send(json.dumps(command))

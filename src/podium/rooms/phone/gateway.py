@@ -10,6 +10,11 @@
   only), decoded, and mixed on a fixed 20 ms clock, as the live compositor mixes.
 - **What the room hears.** The phone's decoded voice is published into the room as a participant
   named after the callee, so every page, the compositor and the recordings have it like anyone's.
+- **Dial-in.** A dial-in gateway registers at the SIP front (a Kamailio the server runs, ADR 0014)
+  as a contact of the dial-in address; the front hands it the next call, with what was dialled. It
+  answers when the server says so (and unregisters: one call per gateway), tells the keys the caller
+  presses (RFC 4733 events, through ``rooms/phone/dtmf``, or SIP INFO), says what the server asks,
+  and joins the room the server names once the caller is admitted.
 - **The end.** Either side hangs up, the callee refuses or does not answer within the ring time, or
   the far end cannot be reached: ``ended`` with the SIP code and reason, exit status 0. A media
   server that fails is ``failed`` (exit status 1).
@@ -23,6 +28,7 @@ import fractions
 import json
 import logging
 import os
+import secrets
 import signal
 import subprocess
 import tempfile
@@ -48,7 +54,7 @@ from podium.rooms.broadcast.compositor import (
     serve_process,
 )
 from podium.rooms.janus_async import JanusError, JanusSession, Subscription, local_jsep, plugin_data
-from podium.rooms.phone import PhoneSpec
+from podium.rooms.phone import PhoneSpec, dtmf
 
 log = logging.getLogger("podium.rooms.phone")
 
@@ -59,6 +65,9 @@ JANUS_PATIENCE = 10.0
 HANGUP_WAIT = 5.0  # seconds a hang-up may take before the process ends anyway
 ESPEAK = "espeak-ng"
 CLOCK_EVERY = 5.0  # seconds between two ``clock`` status lines
+ANSWER_WAIT = 10.0  # seconds a dial-in call rings while the server decides (then it is declined)
+REGISTER_TTL = 60  # a dial-in registration's lifetime: a restarted front learns the gateway again soon
+DTMF_KEYS = "0123456789*#ABCD"
 QUEUED_CHUNKS = 10  # 200 ms of audio waiting for a sender at most (older chunks are dropped)
 
 
@@ -210,6 +219,9 @@ class Gateway:
         self.joined = False
         self.ended: dict[str, Any] | None = None
         self.hung_up_by_us = False
+        self.commands_in: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.join_spec: dict[str, Any] | None = None
+        self.farewell = False  # hang up once the prompt has been said
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
@@ -218,21 +230,30 @@ class Gateway:
         threading.Thread(target=self._read_commands, args=(loop,), name="phone-commands", daemon=True).start()
         self.http = httpx.AsyncClient(timeout=30)
         self.session = JanusSession(self.http, self.spec.janus_api_url, self.spec.janus_token, self.errors)
+        self.room_session = self.session
         self.room = Room(self.session, self.spec.room)
         self.prompt = await asyncio.to_thread(spoken, self.spec.invitation)
         reason: str | None = None
         mixer: asyncio.Task[None] | None = None
+        self.decision: asyncio.Future[dict[str, Any]] = loop.create_future()  # answer, or decline
+        obeying = asyncio.create_task(self._obey())
         exit_status = 1
         try:
-            await self._call()
+            if self.spec.direction == "in":
+                await self._receive()
+            else:
+                await self._call()
             mixer = asyncio.create_task(self._mix())
-            if self.ended is None:
+            if self.ended is None and self.spec.direction == "in":
+                await self._lobby()
+            if self.ended is None and not self.stopping.is_set():
                 await self._bridge()
         except Failure as exc:
             reason = str(exc)
         except (JanusError, httpx.HTTPError, KeyError, ValueError) as exc:
             reason = f"the media server failed: {exc}"
         finally:
+            obeying.cancel()
             if mixer is not None:
                 mixer.cancel()
             over_before = self.ended is not None  # the other side ended it, before any failure
@@ -266,6 +287,8 @@ class Gateway:
                     loop.call_soon_threadsafe(self.stopping.set)
                 if "mute" in command:
                     loop.call_soon_threadsafe(setattr, self, "muted", bool(command["mute"]))
+                if any(key in command for key in ("answer", "decline", "say", "join")):
+                    loop.call_soon_threadsafe(self.commands_in.put_nowait, command)
         with contextlib.suppress(RuntimeError):
             loop.call_soon_threadsafe(self.stopping.set)
 
@@ -293,9 +316,34 @@ class Gateway:
             result = dict(data.get("result") or {})
             if event.get("jsep"):
                 result["jsep"] = event["jsep"]
+            if result.get("event") in ("info", "dtmf"):
+                self._info_key(result)
+                continue
             if result.get("event"):
                 return result
         return None
+
+    def _info_key(self, result: dict[str, Any]) -> None:
+        """A key sent by SIP INFO (``application/dtmf-relay``: ``Signal=5``), or a newer Janus's own
+        ``dtmf`` event."""
+        if result.get("event") == "dtmf":
+            self._key(str(result.get("signal") or ""))
+            return
+        if "dtmf" not in str(result.get("type") or ""):
+            return
+        for line in str(result.get("content") or "").splitlines():
+            name, _, value = line.partition("=")
+            if name.strip().lower() == "signal":
+                self._key(value.strip())
+
+    def _key(self, key: str) -> None:
+        """The caller pressed ``key``: said to the server; it cuts a prompt short (but not a farewell)."""
+        key = {"10": "*", "11": "#"}.get(key, key).upper()
+        if len(key) != 1 or key not in DTMF_KEYS:
+            return
+        if not self.farewell:
+            self.prompt = []
+        self.status("dtmf", digit=key)
 
     async def _call(self) -> None:
         spec = self.spec
@@ -347,6 +395,135 @@ class Gateway:
             elif kind == "hangup":
                 self.ended = {"code": result.get("code") or 0, "reason": result.get("reason") or ""}
                 return
+
+    # --- dial-in ----------------------------------------------------------------------------------
+    async def _receive(self) -> None:
+        """Register at the front, wait for a call, answer it when the server says so."""
+        spec = self.spec
+        await self.session.create()
+        self.sip = await self.session.attach(self._on_sip, plugin=SIP_PLUGIN)
+        register = {
+            "request": "register",
+            "username": spec.register_uri,
+            "secret": secrets.token_hex(8),  # the front does not challenge its own gateways
+            "proxy": spec.proxy,
+            "register_ttl": REGISTER_TTL,
+            "display_name": "Podium",
+            "incoming_header_prefixes": ["X-Podium"],
+        }
+        await self.session.message(self.sip, register)
+        while (result := await self._sip_event(JANUS_PATIENCE)) is not None:
+            if result["event"] == "registered":
+                break
+            if result["event"] == "registration_failed":
+                raise Failure(
+                    f"the SIP front refused: {result.get('code')} {result.get('reason') or ''}".strip()
+                )
+        else:
+            if self.stopping.is_set():
+                return await self._stopped_unused()
+            raise Failure("the SIP front did not answer the registration")
+        self.status("armed")
+        while True:
+            result = await self._sip_event(3600.0)
+            if result is None:
+                if self.stopping.is_set():
+                    return await self._stopped_unused()
+                continue
+            if result["event"] == "incomingcall" and result.get("jsep"):
+                break
+            if result["event"] == "registration_failed":
+                raise Failure(f"the SIP front dropped the registration: {result.get('code')}")
+        headers = result.get("headers") or {}
+        self.status(
+            "incoming",
+            dialled=str(headers.get("X-Podium-Dialed") or result.get("callee") or ""),
+            caller=str(result.get("username") or ""),
+            display=str(result.get("displayname") or "").strip('"'),
+        )
+        try:
+            command = await asyncio.wait_for(asyncio.shield(self.decision), ANSWER_WAIT)
+        except TimeoutError:
+            command = {"decline": True}
+        if not command.get("answer"):
+            with contextlib.suppress(Exception):
+                await self.session.message(self.sip, {"request": "decline", "code": 480})
+            self.ended = {"code": 480, "reason": "Declined"}
+            return
+        await self._accept(result["jsep"])
+
+    async def _stopped_unused(self) -> None:
+        """Stopped while waiting for a call: unregister, so the front stops handing calls here."""
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.session.message(self.sip, {"request": "unregister"}), JANUS_PATIENCE)
+        self.ended = {"code": 0, "reason": "No call came"}
+
+    async def _accept(self, offer: dict[str, Any]) -> None:
+        """Answer with our voice track (and the telephone-event codec the offer has, for DTMF), then
+        unregister: this gateway carries this one call."""
+        dtmf.install()
+        self.pc = RTCPeerConnection()
+        self.pc.addTrack(self.to_phone)
+        await self.pc.setRemoteDescription(RTCSessionDescription(offer["sdp"], "offer"))
+        for transceiver in self.pc.getTransceivers():
+            if transceiver.kind == "audio":
+                transceiver.direction = "sendrecv"
+        await self.pc.setLocalDescription(await self.pc.createAnswer())
+        answer = local_jsep(self.pc.localDescription)
+        events_pt = dtmf.telephone_event_pt(offer["sdp"])
+        if events_pt is not None:
+            answer["sdp"] = dtmf.with_telephone_event(answer["sdp"], events_pt)
+            for receiver in self.pc.getReceivers():
+                if receiver.track is not None and receiver.track.kind == "audio":
+                    dtmf.listen(receiver, events_pt, self._key)
+        await self.session.message(self.sip, {"request": "accept", "autoaccept_reinvites": True}, answer)
+        while (result := await self._sip_event(JANUS_PATIENCE)) is not None:
+            if result["event"] == "accepted":
+                break
+            if result["event"] == "hangup":
+                self.ended = {"code": result.get("code") or 0, "reason": result.get("reason") or ""}
+                return
+        else:
+            if self.stopping.is_set():
+                return
+            raise Failure("the SIP gateway did not confirm the answer")
+        self.answered = True
+        self.status("answered")
+        with contextlib.suppress(JanusError, httpx.HTTPError):
+            await self.session.message(self.sip, {"request": "unregister"})
+
+    async def _lobby(self) -> None:
+        """Before the caller is admitted: say what the server asks, pass on the keys it presses,
+        until the server names the room (or says goodbye)."""
+        while self.join_spec is None and self.ended is None and not self.stopping.is_set():
+            await self._watch_call(0.2)
+            if self.farewell and not self.prompt:
+                await asyncio.sleep(0.3)  # the last words reach the phone before the BYE
+                self.stopping.set()
+        if self.join_spec is not None and self.ended is None and not self.stopping.is_set():
+            await self._enter(self.join_spec)
+
+    async def _enter(self, join: dict[str, Any]) -> None:
+        """The room the server admitted the caller to (on another Janus than the SIP handle's, maybe)."""
+        api_url, token = str(join["janus_api_url"]), str(join["janus_token"])
+        if api_url != self.spec.janus_api_url or token != self.spec.janus_token:
+            self.room_session = JanusSession(self.http, api_url, token, self.errors)
+            await self.room_session.create()
+        self.room = Room(self.room_session, int(join["room"]))
+        self.display = str(join.get("display") or "Phone")[:100]
+
+    async def _obey(self) -> None:
+        """The server's commands for a dial-in call: speak, join; answering is awaited by ``_receive``."""
+        while True:
+            command = await self.commands_in.get()
+            if ("answer" in command or "decline" in command) and not self.decision.done():
+                self.decision.set_result(command)
+            if "say" in command:
+                chunks = await asyncio.to_thread(spoken, str(command.get("say") or ""))
+                self.prompt = chunks
+                self.farewell = command.get("then") == "hangup"
+            if isinstance(command.get("join"), dict):
+                self.join_spec = command["join"]
 
     async def _hang_up(self, ended: dict[str, Any] | None = None) -> None:
         """End the SIP call unless the other side has (a CANCEL before an answer, a BYE after);
@@ -428,6 +605,7 @@ class Gateway:
         start, tick = time.monotonic(), 0
         ticks = late = 0
         told = time.monotonic()
+        saying = False
         while True:
             tick += 1
             ticks += 1
@@ -443,6 +621,11 @@ class Gateway:
                 self.status("clock", ticks=ticks, late=late, sent=self.to_phone.sent)
             if self.prompt:
                 self.to_phone.put(self.prompt.pop(0))
+                saying = True
+            elif saying:  # the prompt is over (or a key cut it short): a wait for keys starts now
+                saying = False
+                self.status("said")
+                self.to_phone.put(np.zeros(TICK_SAMPLES, dtype=np.int16))
             elif self.joined:
                 self.to_phone.put(self.room.mix())
             else:
@@ -450,17 +633,22 @@ class Gateway:
 
     async def _publish(self) -> None:
         """Join the room as a publisher named after the callee, carrying the phone's voice."""
-        self.publisher_handle = await self.session.attach(self._on_room)
-        await self.session.message(
+        self.publisher_handle = await self.room_session.attach(self._on_room)
+        await self.room_session.message(
             self.publisher_handle,
-            {"request": "join", "ptype": "publisher", "room": self.spec.room, "display": self.spec.display},
+            {
+                "request": "join",
+                "ptype": "publisher",
+                "room": self.room.room,
+                "display": getattr(self, "display", self.spec.display),
+            },
         )
         joined = await self._room_event(lambda e: plugin_data(e).get("videoroom") == "joined")
         self.room.own = int(plugin_data(joined)["id"])
         self.publisher_pc = RTCPeerConnection()
         self.publisher_pc.addTransceiver(self.to_room, direction="sendonly")
         await self.publisher_pc.setLocalDescription(await self.publisher_pc.createOffer())
-        await self.session.message(
+        await self.room_session.message(
             self.publisher_handle,
             {"request": "configure", "audio": True, "video": False},
             local_jsep(self.publisher_pc.localDescription),
@@ -495,8 +683,9 @@ class Gateway:
             if pc is not None:
                 with contextlib.suppress(Exception):
                     await pc.close()
-        with contextlib.suppress(Exception):
-            await self.session.destroy()
+        for session in {id(s): s for s in (self.room_session, self.session)}.values():
+            with contextlib.suppress(Exception):
+                await session.destroy()
         await self.http.aclose()
 
 

@@ -1,0 +1,260 @@
+"""Dial-in, end to end (issue #16, ADR 0014): a real SIP user agent calls in through the SIP front.
+
+A server with its own Janus (SIP plugin loaded) and its SIP front (a Kamailio it starts on
+``PODIUM_SIP_LISTEN``); ``baresip`` on loopback is the caller, sending its keys as RFC 4733 events.
+
+- A call to the host's SIP URI reaches the host's room, where a Chromium moderator plays a tone; the
+  caller types the host's moderator PIN and is in the room as a moderator: the room hears the
+  phone, the phone hears the room, it is a CDR with its number as ``ani`` and a phone in the room's
+  people panel; the phone hangs up and the call is over everywhere.
+- A call to the dial-in number is asked for the access code, then for the conference's security
+  PIN: a wrong PIN is refused (and counted by the guard), the right one lets the caller in as a
+  guest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from podium.domain.guard.targets import security_pin
+from podium.models.activity import Attendance
+from podium.models.guard import GuardCounter
+from podium.models.phone_leg import PhoneLeg
+from podium.rooms.janus import LocalJanus
+from podium.rooms.phone.front import SipFront
+from tests.fixtures.browser import chromium_with_tone, served
+from tests.fixtures.iotum import build_world
+from tests.fixtures.phone import (
+    Phone,
+    baresip_available,
+    dominant_frequency,
+    espeak_available,
+    free_sip_port,
+    phone,
+    wav_samples,
+)
+from tests.fixtures.waiting import wait_until
+
+pytestmark = [
+    pytest.mark.skipif(not LocalJanus.available(), reason="janus is missing"),
+    pytest.mark.skipif(not SipFront.available(), reason="kamailio is missing"),
+    pytest.mark.skipif(
+        not baresip_available() or not espeak_available(), reason="baresip or espeak-ng missing"
+    ),
+    # A browser, Janus, Kamailio, a SIP agent and gateway processes on two loaded cores: one retry
+    # absorbs a hiccup (pytest names the rerun in CI's output, -rfER).
+    pytest.mark.flaky(reruns=1, reruns_delay=2),
+    # The rules behind the prompts run on both databases in tests/domain/conferences/test_dial_in.py.
+    pytest.mark.once,
+]
+
+CALLER = "15557654321"
+ROOM_TONE = 330
+DIALIN_NUMBER = "15555550100"  # the dial-in number tests/conftest configures
+
+
+@dataclass
+class Server:
+    base: str
+    app: Any
+    phone: Phone
+    front: str  # host:port of the SIP front
+
+    def iotum(self, path: str, token: str, **body: Any) -> httpx.Response:
+        return httpx.post(
+            f"{self.base}/enterprise_api/{path}", json={"auth_token": token, **body}, timeout=20
+        )
+
+
+@pytest.fixture(scope="module")
+def server(data_dir: Path, database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    folder = tmp_path_factory.mktemp("dialin")
+    front = f"127.0.0.1:{free_sip_port()}"
+    with (
+        phone(folder, speech="Hello, this is the caller speaking. " * 3, user=f"+{CALLER}") as device,
+        served(data_dir, database_url, janus=True, sip_listen=front, sip_domain="podium.test") as (base, app),
+    ):
+        keeper = app.state.phone_keeper
+        wait_until(
+            lambda: (
+                keeper.armed is not None and any(e.get("event") == "armed" for e in keeper.armed.call.events)
+            ),
+            40,
+            "a dial-in gateway registered at the front",
+        )
+        yield Server(base, app, device, front)
+
+
+@pytest.fixture(scope="module")
+def singer(playwright_driver: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    launched = chromium_with_tone(playwright_driver, tmp_path_factory.mktemp("audio"), ROOM_TONE)
+    yield launched
+    launched.close()
+
+
+def _in_room(server: Server, token: str, conference_id: int) -> list[dict[str, Any]]:
+    detail = server.iotum("conference/fetch", token, conference_id=conference_id, output="detail").json()
+    return [p for p in detail["participants"] if any(c.get("ani") == CALLER for c in p.get("live_cdrs", []))]
+
+
+def _phone_level(page: Any) -> float:
+    """The loudest the room page has heard a phone's feed (WebRTC's inbound audio level)."""
+    return float(
+        page.evaluate(
+            """async () => {
+              let level = 0;
+              for (const feed of Object.values(window.podium.state.feeds)) {
+                if (!(feed.display || "").includes(String.fromCodePoint(0x1F4DE))) continue;
+                const pc = feed.handle && feed.handle.webrtcStuff && feed.handle.webrtcStuff.pc;
+                if (!pc) continue;
+                (await pc.getStats()).forEach((s) => {
+                  if (s.type !== "inbound-rtp" || s.kind !== "audio") return;
+                  level = Math.max(level, s.audioLevel || 0);
+                });
+              }
+              return level;
+            }"""
+        )
+    )
+
+
+def _role(server: Server, leg_id: int) -> tuple[str, str]:
+    """The caller's role on its call's row and on its attendance (what the room and CDRs go by)."""
+    with server.app.state.sessions() as session:
+        leg = session.get(PhoneLeg, leg_id)
+        assert leg is not None and leg.direction == "in" and leg.attendance_id is not None
+        attendance = session.get(Attendance, leg.attendance_id)
+        assert attendance is not None and attendance.via == "phone"
+        return leg.role, attendance.role
+
+
+def _call(server: Server, user: str) -> int:
+    """baresip dials ``user`` at the front; the index of its events where the call starts."""
+    before = len(server.phone.events())
+    server.phone.dial(f"sip:{user}@{server.front}")
+    server.phone.wait_event("CALL_ESTABLISHED", 20, after=before)
+    return before
+
+
+def _caller(server: Server) -> Any:
+    """The call the keeper is walking through the prompts."""
+    keeper = server.app.state.phone_keeper
+    wait_until(lambda: keeper.callers, 10, "the call in the keeper's lobby")
+    return keeper.callers[0]
+
+
+def test_the_host_dials_its_sip_uri_and_joins_as_moderator(
+    server: Server, app_client: TestClient, singer: Any
+) -> None:
+    world = build_world(app_client)
+    world.subscribe(world.company_id, "large_plan", switch_plan=None, subscribe_all_hosts=False)
+    host = world.new_host(world.company_id, plan_slug="large_plan")
+    token = world.home.ra
+    fetched = server.iotum("host/fetch", token, host_id=host).json()
+    user = fetched["sip_uri"].removeprefix("sip:").split("@")[0]
+    assert user == f"{fetched['access_code']['number']}-0"
+    conference = server.iotum("conference/create/reservationless", token, host_id=host).json()
+    conference_id = conference["conference_id"]
+    context = singer.new_context()
+    try:
+        page = context.new_page()
+        page.goto(f"{conference['room_url']}?moderator_token={conference['moderator_token']}")
+        page.fill("#display-name", "Mona")
+        page.click("#join")
+        page.wait_for_selector("#room:not([hidden])")
+
+        _call(server, user)
+        caller = _caller(server)
+        wait_until(lambda: caller.lobby is not None and caller.lobby.asking == "host", 10, "asked if host")
+        server.phone.send_digits(f"{fetched['moderator_pin']['number']}#")
+        keeper = server.app.state.phone_keeper
+        wait_until(lambda: caller not in keeper.callers, 15, "admitted")
+        (leg_id,) = [k for k, c in keeper.calls.items() if c.call is caller.call]
+        wait_until(lambda: any(e.get("event") == "joined" for e in caller.call.events), 30, "in the room")
+
+        # The room hears the caller, the caller hears the room's tone.
+        wait_until(lambda: _phone_level(page) > 0.01, 20, "the caller's voice on the room page")
+        wait_until(
+            lambda: (wav := server.phone.heard_wav()) is not None and wav_samples(wav)[0].size > 8000 * 14,
+            40,
+            "fourteen seconds heard by the caller",
+        )
+        heard = server.phone.heard_wav()
+        assert heard is not None
+        samples, rate = wav_samples(heard)
+        assert (samples[-rate * 3 :].astype(float) ** 2).mean() ** 0.5 > 100, caller.call.events
+        assert abs(dominant_frequency(heard, skip_seconds=len(samples) / rate - 3) - ROOM_TONE) < 15
+
+        # A moderator of the meeting, with its number as ani; a phone in the people panel.
+        (attendee,) = _in_room(server, token, conference_id)
+        cdr = attendee["live_cdrs"][0]
+        assert cdr["is_internet?"] is False and cdr["end_time"] is None
+        assert _role(server, leg_id) == ("moderator", "moderator")
+        if page.locator("#people-panel").is_hidden():
+            page.click("#toggle-people")
+        row = page.locator("#people li.phone")
+        wait_until(lambda: "(phone, answered)" in row.inner_text(), 10, "the caller in the people panel")
+        # Not a dial-out: Iotum's dial_outs lists only the calls the meeting placed.
+        detail = server.iotum("conference/fetch", token, conference_id=conference_id, output="detail").json()
+        assert detail["dial_outs"] == []
+
+        # The caller hangs up: the call is over everywhere.
+        server.phone.hang_up()
+        wait_until(lambda: leg_id not in keeper.calls, 20, "the call over")
+        wait_until(lambda: row.count() == 0, 10, "gone from the panel")
+        (attendee,) = _in_room(server, token, conference_id)
+        assert attendee["live_cdrs"][0]["end_time"] is not None
+    finally:
+        context.close()
+
+
+def test_a_caller_on_the_dialin_number_gives_the_code_then_the_pin(
+    server: Server, app_client: TestClient
+) -> None:
+    world = build_world(app_client)
+    world.subscribe(world.company_id, "large_plan", switch_plan=None, subscribe_all_hosts=False)
+    host = world.new_host(world.company_id, plan_slug="large_plan")
+    token = world.home.ra
+    created = server.iotum(
+        "conference/create/reservationless",
+        token,
+        host_id=host,
+        one_time_access_code=True,
+        security_pin="4321",
+    ).json()
+    code, conference_id = str(created["one_time_access_code"]), created["conference_id"]
+
+    _call(server, f"+{DIALIN_NUMBER}")
+    caller = _caller(server)
+    wait_until(lambda: caller.lobby is not None and caller.lobby.asking == "code", 10, "asked for the code")
+    server.phone.send_digits(f"{code}#")
+    wait_until(lambda: caller.lobby is not None and caller.lobby.asking == "pin", 15, "asked for the PIN")
+
+    # A wrong PIN: refused, asked again, and counted against the conference's PIN like the web form's.
+    server.phone.send_digits("9999#")
+    wait_until(lambda: caller.lobby is not None and caller.lobby.tries == 1, 15, "a wrong PIN refused")
+    with server.app.state.sessions() as session:
+        counter = session.scalar(select(GuardCounter).where(GuardCounter.key == security_pin(code).key))
+        assert counter is not None and counter.failures == 1, "the wrong PIN counted by the guard"
+    keeper = server.app.state.phone_keeper
+    assert caller in keeper.callers  # still outside the room
+
+    server.phone.send_digits("4321#")
+    wait_until(lambda: caller not in keeper.callers, 15, "admitted with the right PIN")
+    wait_until(lambda: any(e.get("event") == "joined" for e in caller.call.events), 30, "in the room")
+    wait_until(lambda: _in_room(server, token, conference_id), 10, "a participant of the meeting")
+    (leg_id,) = [k for k, c in keeper.calls.items() if c.call is caller.call]
+    assert _role(server, leg_id) == ("guest", "guest")
+
+    # The meeting's end hangs the caller up.
+    assert server.iotum("conference/end", token, conference_id=conference_id).status_code == 200
+    wait_until(lambda: caller.call.events and caller.call.events[-1].get("event") == "ended", 20, "hung up")
+    server.phone.wait_event("CALL_CLOSED", 10)
