@@ -200,7 +200,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         stream_keeper.pool = app.state.media
         stream_keeper.start()  # with a media server only: streams compose its rooms
         phone_keeper.pool = app.state.media
-        phone_keeper.start()  # with a media server and a SIP trunk only
+        phone_keeper.start()  # with a media server and a SIP trunk (dial-out) or listener (dial-in)
         try:
             yield
         finally:

@@ -9,11 +9,13 @@ A server with its own Janus (SIP plugin loaded) and its SIP front (a Kamailio it
   people panel; the phone hangs up and the call is over everywhere.
 - A call to the dial-in number is asked for the access code, then for the conference's security
   PIN: a wrong PIN is refused (and counted by the guard), the right one lets the caller in as a
-  guest.
+  guest; the meeting records, and its recording holds the caller's voice; the meeting's end hangs
+  the caller up.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,8 +32,10 @@ from podium.models.guard import GuardCounter
 from podium.models.phone_leg import PhoneLeg
 from podium.rooms.janus import LocalJanus
 from podium.rooms.phone.front import SipFront
+from tests.e2e.test_recordings_browser import _mean_volume, _probe
 from tests.fixtures.browser import chromium_with_tone, served
 from tests.fixtures.iotum import build_world
+from tests.fixtures.media import server_transcoder_running
 from tests.fixtures.phone import (
     Phone,
     baresip_available,
@@ -59,6 +63,7 @@ pytestmark = [
 CALLER = "15557654321"
 ROOM_TONE = 330
 DIALIN_NUMBER = "15555550100"  # the dial-in number tests/conftest configures
+RECORDED_SECONDS = 8
 
 
 @dataclass
@@ -217,7 +222,7 @@ def test_the_host_dials_its_sip_uri_and_joins_as_moderator(
 
 
 def test_a_caller_on_the_dialin_number_gives_the_code_then_the_pin(
-    server: Server, app_client: TestClient
+    server: Server, app_client: TestClient, tmp_path: Path
 ) -> None:
     world = build_world(app_client)
     world.subscribe(world.company_id, "large_plan", switch_plan=None, subscribe_all_hosts=False)
@@ -229,6 +234,7 @@ def test_a_caller_on_the_dialin_number_gives_the_code_then_the_pin(
         host_id=host,
         one_time_access_code=True,
         security_pin="4321",
+        auto_record="audio",
     ).json()
     code, conference_id = str(created["one_time_access_code"]), created["conference_id"]
 
@@ -254,7 +260,22 @@ def test_a_caller_on_the_dialin_number_gives_the_code_then_the_pin(
     (leg_id,) = [k for k, c in keeper.calls.items() if c.call is caller.call]
     assert _role(server, leg_id) == ("guest", "guest")
 
+    time.sleep(RECORDED_SECONDS)  # the caller speaks, alone in the recorded meeting
+
     # The meeting's end hangs the caller up.
     assert server.iotum("conference/end", token, conference_id=conference_id).status_code == 200
     wait_until(lambda: caller.call.events and caller.call.events[-1].get("event") == "ended", 20, "hung up")
     server.phone.wait_event("CALL_CLOSED", 10)
+
+    # The recording holds the caller's voice: the phone is a publisher of the room like anyone.
+    def published() -> dict[str, Any] | None:
+        answer = server.iotum("conference/fetch", token, conference_id=conference_id, output="detail")
+        recordings = answer.json()["recordings"]
+        return recordings[0] if recordings and recordings[0]["publishing_state"] == "published" else None
+
+    with server_transcoder_running(server.app):
+        recording = wait_until(published, 120, "the recording published")
+    audio = tmp_path / "recording"
+    audio.write_bytes(httpx.get(recording["download_link"], timeout=30).content)
+    assert float(_probe(audio)["format"]["duration"]) > RECORDED_SECONDS / 2
+    assert _mean_volume(audio) > -45, "the caller's voice in the recording"

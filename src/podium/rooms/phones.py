@@ -154,7 +154,12 @@ class PhoneKeeper(Keeper):
         def work(ctx: uow.Context) -> None:
             service = TelephonyService(ctx.session, ctx.settings)
             for event in events:
-                service.progressed(leg_id, self.owner, event)
+                leg = service.progressed(leg_id, self.owner, event)
+                conference = ctx.session.get(Conference, leg.conference_id) if leg is not None else None
+                if event.get("event") == "joined" and leg is not None and conference is not None:
+                    # A phone in the room is an arrival like a visitor's: the meeting may record or
+                    # stream by itself from now (a caller may well be the first one in).
+                    RoomService(ctx.session, self.settings, self.pool).start_on_arrival(conference, leg.role)
 
         uow.run(self.sessions, self.settings, work, self.dispatcher)
 

@@ -324,16 +324,21 @@ class RoomService:
         attendance = AttendanceService(self.session).record_join(
             conference, participant=participant, host_id=seat.host_id, name=seat.name, role=seat.role
         )
+        self.start_on_arrival(conference, seat.role)
+        return attendance.id
+
+    def start_on_arrival(self, conference: Conference, role: str) -> None:
+        """What the meeting starts by itself when someone (a visitor, or a phone) arrives in ``role``:
+        its automatic recording and stream (see ``arrive``)."""
         if auto_record_of(self.session, conference) != "none":
             recordings = RecordingService(self.session, self.settings)
             first = not recordings.of_conference(conference.id)
-            if first or (is_moderator(seat.role) and host_initiated_of(self.session, conference)):
+            if first or (is_moderator(role) and host_initiated_of(self.session, conference)):
                 self._record_automatically(conference)
         if auto_stream_of(self.session, conference) != "none":
             streamed = StreamService(self.session, self.settings).live_media_id(conference.id) is not None
-            if not streamed or (is_moderator(seat.role) and host_initiated_of(self.session, conference)):
+            if not streamed or (is_moderator(role) and host_initiated_of(self.session, conference)):
                 self._stream_automatically(conference)
-        return attendance.id
 
     # --- recording ------------------------------------------------------------------------------
 
