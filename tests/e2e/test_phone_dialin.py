@@ -32,6 +32,7 @@ from podium.models.guard import GuardCounter
 from podium.models.phone_leg import PhoneLeg
 from podium.rooms.janus import LocalJanus
 from podium.rooms.phone.front import SipFront
+from tests.e2e.test_metrics import scrape, value
 from tests.e2e.test_recordings_browser import _mean_volume, _probe
 from tests.fixtures.browser import chromium_with_tone, served
 from tests.fixtures.iotum import build_world
@@ -207,6 +208,8 @@ def test_the_host_dials_its_sip_uri_and_joins_as_moderator(
             page.click("#toggle-people")
         row = page.locator("#people li.phone")
         wait_until(lambda: "(phone, answered)" in row.inner_text(), 10, "the caller in the people panel")
+        # /metrics counts it among the calls in progress.
+        assert value(scrape(server.base), "podium_phone_calls", direction="in") >= 1
         # Not a dial-out: Iotum's dial_outs lists only the calls the meeting placed.
         detail = server.iotum("conference/fetch", token, conference_id=conference_id, output="detail").json()
         assert detail["dial_outs"] == []

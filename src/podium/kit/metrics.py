@@ -148,6 +148,12 @@ ROOM_PARTICIPANTS = GaugeSpec(
     "podium_room_participants",
     "Visitors connected to rooms, waiting rooms included (every process)",
 )
+PHONE_CALLS = GaugeSpec(
+    "podium_phone_calls",
+    "Phone calls ringing or on the line (every process), by direction: out (dialled from a meeting) "
+    "or in (dial-in, counted from the caller's admission); phones in rooms are not in room_participants",
+    ("direction",),
+)
 JANUS_INSTANCES = GaugeSpec("podium_janus_instances", "Janus instances this server is configured to use")
 JANUS_UP = GaugeSpec(
     "podium_janus_up", "Whether a Janus instance answered its info request (1) or not (0)", ("instance",)

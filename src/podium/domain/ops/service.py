@@ -1,7 +1,7 @@
 """What ``/metrics`` reads from the database when it is scraped: the queues of the workers.
 
 A few counting queries, each served by the index of its queue (``ix_outbox_due``, ``ix_media_queue``,
-``ix_recordings_due``), so a scrape stays cheap however large the tables grow.
+``ix_recordings_due``, ``ix_phone_legs_open``), so a scrape stays cheap however large the tables grow.
 """
 
 from __future__ import annotations
@@ -11,12 +11,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from podium.domain.media.repository import MediaRepository
 from podium.domain.outbox.repository import OutboxRepository
 from podium.domain.recordings.repository import RecordingRepository
+from podium.domain.telephony.repository import PhoneLegRepository
 from podium.kit.clock import utcnow
 from podium.kit.metrics import (
     MEDIA_FAILED,
     MEDIA_QUEUE,
     OUTBOX_DUE,
     OUTBOX_MESSAGES,
+    PHONE_CALLS,
     RECORDING_JOBS,
     Reading,
 )
@@ -47,6 +49,10 @@ def queue_readings(session: Session) -> list[Reading]:
     readings += [
         Reading(RECORDING_JOBS, compose, {"step": "compose"}),
         Reading(RECORDING_JOBS, transcribe, {"step": "transcribe"}),
+    ]
+    calls = PhoneLegRepository(session).open_counts()
+    readings += [
+        Reading(PHONE_CALLS, calls.get(direction, 0), {"direction": direction}) for direction in ("out", "in")
     ]
     return readings
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from podium.models.conference import Conference
@@ -52,6 +52,15 @@ class PhoneLegRepository:
             .distinct()
         )
         return self.session.scalars(stmt).all()
+
+    def open_counts(self) -> dict[str, int]:
+        """Calls ringing or on the line, by direction (``/metrics``; open calls have no end yet)."""
+        stmt = (
+            select(PhoneLeg.direction, func.count())
+            .where(PhoneLeg.ended_at.is_(None), PhoneLeg.status.in_(OPEN))
+            .group_by(PhoneLeg.direction)
+        )
+        return {direction: int(count) for direction, count in self.session.execute(stmt)}
 
     # --- the keepers' leases (rooms/phones.py) --------------------------------------------------
 
