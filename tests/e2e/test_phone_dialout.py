@@ -6,7 +6,8 @@ trunk; a Chromium moderator whose microphone plays a steady 330 Hz tone. ``confe
 the status goes new → ringing → answered; the phone hears the invitation, then the room's tone; the
 room hears the phone; the call is a CDR with the number as ``ani`` and in ``host/active_calls``;
 the phone hangs up → ended. Then: a refused call is ``busy``; an unknown number ``failed`` with the
-SIP reason; the meeting's end hangs up a call; a trunk that is down ``failed`` at once."""
+SIP reason; a callee who presses two declines; the meeting's end hangs up a call; a trunk that is
+down ``failed`` at once. (Pressing one joins before the invitation is over.)"""
 
 from __future__ import annotations
 
@@ -161,8 +162,12 @@ def test_a_phone_dialled_into_a_room_hears_it_and_is_heard(
         assert {"new", "ringing"} & seen or "answered" in seen
         keeper = server.app.state.phone_keeper
         (running,) = _gateways(keeper, "Pat")
+        # The invitation and its instructions take about ten seconds; pressing one joins at once.
+        server.phone.send_digits("1")
         wait_until(
-            lambda: any(e.get("event") == "joined" for e in running.call.events), 30, "the phone in the room"
+            lambda: any(e.get("event") == "joined" for e in running.call.events),
+            5,
+            "in the room on pressing one",
         )
 
         # The room hears the phone (its speech), the phone hears the room (its steady tone).
@@ -255,12 +260,19 @@ def test_refused_unknown_ended_and_unreachable_calls(server: Server, app_client:
     device.hang_up()
     wait_until(lambda: _status(server, token, conference_id, 3) == "ended", 20, "ended by the phone")
 
-    # The meeting ends during a call: the call is hung up.
+    # The callee declines with a key (the invitation's instructions: "press two"): ended, and why.
     _dial(server, token, conference_id)
     wait_until(lambda: _status(server, token, conference_id, 4) == "answered", 20, "answered")
+    device.send_digits("2")
+    wait_until(lambda: _status(server, token, conference_id, 4) == "ended", 20, "declined")
+    assert "Declined" in _dial_outs(server, token, conference_id)[4]["reason"]
+
+    # The meeting ends during a call: the call is hung up.
+    _dial(server, token, conference_id)
+    wait_until(lambda: _status(server, token, conference_id, 5) == "answered", 20, "answered")
     assert server.iotum("conference/end", token, conference_id=conference_id).status_code == 200
     wait_until(
-        lambda: _status(server, token, conference_id, 4) == "ended", 20, "hung up by the meeting's end"
+        lambda: _status(server, token, conference_id, 5) == "ended", 20, "hung up by the meeting's end"
     )
     wait_until(lambda: not _gateways(keeper, NUMBER), 15, "the gateway gone")
     assert (

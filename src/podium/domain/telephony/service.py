@@ -31,7 +31,11 @@ from podium.models.tenancy import Host
 # SIP codes of a call that ended before an answer, by what Iotum calls them.
 BUSY_CODES = frozenset({486, 600, 603})
 NO_ANSWER_CODES = frozenset({408, 480, 487})
-JOIN_INSTRUCTIONS = "To join this meeting, just stay on the line."
+# The reference's instructions after the invitation; the gateway reads the keys (one joins at once).
+JOIN_INSTRUCTIONS = (
+    "To join this meeting, please press one or just stay on the line. "
+    "If you do not wish to join this meeting, please press two or just hang up."
+)
 
 
 def default_invitation(session: Session, conference: Conference) -> str:

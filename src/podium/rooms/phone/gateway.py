@@ -222,6 +222,7 @@ class Gateway:
         self.commands_in: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.join_spec: dict[str, Any] | None = None
         self.farewell = False  # hang up once the prompt has been said
+        self.declined = False  # the callee of a dial-out pressed two
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
@@ -257,7 +258,9 @@ class Gateway:
             if mixer is not None:
                 mixer.cancel()
             over_before = self.ended is not None  # the other side ended it, before any failure
-            await self._hang_up()
+            await self._hang_up(
+                {"code": 200, "reason": "Declined: the callee pressed two"} if self.declined else None
+            )
             # Said before leaving the room: the call's row says it is over as soon as it is.
             exit_status = self._say_end(None if over_before else reason)
             await self._leave()
@@ -274,7 +277,7 @@ class Gateway:
             code=int(ended.get("code") or 0),
             reason=str(ended.get("reason") or ""),
             answered=self.answered,
-            by="podium" if self.hung_up_by_us else "phone",
+            by="podium" if self.hung_up_by_us and not self.declined else "phone",
         )
         return 0
 
@@ -341,7 +344,13 @@ class Gateway:
         key = {"10": "*", "11": "#"}.get(key, key).upper()
         if len(key) != 1 or key not in DTMF_KEYS:
             return
-        if not self.farewell:
+        if self.spec.direction == "out" and not self.joined and key in "12":
+            # The invitation's instructions (the reference's): one joins now, two declines.
+            if key == "2":
+                self.declined = True
+                self.stopping.set()
+            self.prompt = []
+        elif not self.farewell:
             self.prompt = []
         self.status("dtmf", digit=key)
 
@@ -361,13 +370,17 @@ class Gateway:
                 return
         else:
             raise Failure("the SIP gateway did not get ready")
+        dtmf.install()
         self.pc = RTCPeerConnection()
-        self.pc.addTransceiver(self.to_phone, direction="sendrecv")
+        audio = self.pc.addTransceiver(self.to_phone, direction="sendrecv")
         await self.pc.setLocalDescription(await self.pc.createOffer())
+        offer = local_jsep(self.pc.localDescription)
+        offer["sdp"], events_pt = dtmf.offer_with_telephone_event(offer["sdp"])
+        dtmf.listen(audio.receiver, events_pt, self._key)  # the callee's one or two
         call: dict[str, Any] = {"request": "call", "uri": spec.call_uri, "autoaccept_reinvites": True}
         if spec.auth_user:
             call |= {"authuser": spec.auth_user, "secret": spec.auth_secret}
-        await self.session.message(self.sip, call, local_jsep(self.pc.localDescription))
+        await self.session.message(self.sip, call, offer)
         ringing = False
         deadline = time.monotonic() + spec.ring_seconds
         while True:
