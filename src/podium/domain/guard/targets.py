@@ -31,6 +31,7 @@ MAX_REF = 128
 
 class Kind(StrEnum):
     SECURITY_PIN = "security_pin"
+    MODERATOR_PIN = "moderator_pin"  # a host's, typed on a phone in its room (dial-in)
     ROOM_CODE = "room_code"
     MEETING_CODE = "meeting_code"
     SUBSCRIPTION_CODE = "subscription_code"
@@ -82,6 +83,11 @@ def security_pin(access_code: str) -> Target:
     """The security PIN of the conference on a room code (its owner looked up by ``Targets`` when
     a failure is recorded; checking a lock needs only the key)."""
     return Target(Kind.SECURITY_PIN, access_code, f"room:{_shown(access_code)}")
+
+
+def moderator_pin(access_code: str) -> Target:
+    """The moderator PIN of the host whose room a code opens, as a dial-in caller types it there."""
+    return Target(Kind.MODERATOR_PIN, access_code, f"room:{_shown(access_code)}")
 
 
 def login(email: str) -> Target:

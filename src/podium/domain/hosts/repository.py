@@ -38,10 +38,6 @@ class HostRepository:
             stmt = stmt.where(Host.id != except_host)
         return self.session.scalar(stmt.limit(1)) is not None
 
-    def live_with_moderator_pin(self, pin: str) -> Host | None:
-        stmt = select(Host).where(Host.moderator_pin == pin, Host.deleted_at.is_(None))
-        return self.session.scalar(stmt.limit(1))
-
     def live_with_code(self, code: str) -> Sequence[Host]:
         stmt = select(Host).where(Host.access_code == code, Host.deleted_at.is_(None))
         return self.session.scalars(stmt).all()

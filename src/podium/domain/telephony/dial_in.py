@@ -9,7 +9,11 @@ access code. Then, as on the web:
   the web's moderator token is); wrong entries count against the same guard targets as the web
   form's, and three wrong entries end the call;
 - a host's own room asks whether the caller is its host ("enter your moderator PIN, or hold"):
-  silence or the pound key alone joins as a guest.
+  silence or the pound key alone joins as a guest, and so do three wrong PINs (counted against
+  that room's moderator PIN target).
+
+The guard's per-client budget is keyed by the caller's SIP From address, which a caller chooses;
+the targets (room code prefixes, a conference's PIN, a room's moderator PIN) are what holds.
 
 A caller is in no conference until it is admitted, so only an admitted call has a phone leg row
 (``direction`` "in"); the steps before live in the keeper, with the call's media.
@@ -27,7 +31,7 @@ from sqlalchemy.orm import Session
 from podium.config import Settings
 from podium.domain.conferences.access_codes import AccessCodes
 from podium.domain.guard.service import GuardService
-from podium.domain.guard.targets import Target, Targets, room_code, security_pin
+from podium.domain.guard.targets import Target, Targets, moderator_pin, room_code, security_pin
 from podium.domain.hosts.repository import HostRepository
 from podium.domain.joining.service import GUEST, MODERATOR, JoiningService
 from podium.domain.telephony.ending import audit_leg, tell_room
@@ -36,7 +40,6 @@ from podium.kit.clock import utcnow
 from podium.kit.errors import DomainError, TooManyAttempts
 from podium.models.conference import Conference
 from podium.models.phone_leg import LegStatus, PhoneLeg
-from podium.models.tenancy import Host
 
 ASK_CODE = "Welcome. Please enter the meeting's access code, followed by the pound key."
 ASK_PIN = (
@@ -121,17 +124,15 @@ class DialInService:
 
     def entered(self, lobby: Lobby, digits: str, owner: str, until: datetime) -> Step:
         """The caller typed ``digits`` (ended by the pound key, which is not in them)."""
-        aimed_at = {"code": (room_code(digits),), "pin": (security_pin(lobby.access_code),)}
-        try:  # the same locks as the web's forms: the caller, the room codes, the conference's PIN
-            GuardService(self.session, self.settings).check(
-                lobby.guard_client, aimed_at.get(lobby.asking, ())
-            )
+        if lobby.asking == "host" and not digits:
+            return self._admit(lobby, GUEST, owner, until)  # the pound key alone: no secret, no guard
+        try:  # the same locks as the web's forms: the room codes, the conference's PIN (and the caller)
+            GuardService(self.session, self.settings).check(lobby.guard_client, self._aimed_at(lobby, digits))
         except TooManyAttempts:
             return Step(f"{LOCKED} {GOODBYE}", hang_up=True)
         if lobby.asking == "code":
-            host = self._host_by_moderator_pin(digits)
-            if host is not None:
-                return self._admit(replace(lobby, access_code=host.access_code), MODERATOR, owner, until)
+            # Only access codes here: a host's moderator PIN is asked in its room, never matched
+            # against every host's (PINs and codes are unique apart, and a guess would roam tenants).
             if self._opens(digits):
                 return self._opened(lobby, digits)
             return self._wrong(lobby, WRONG_CODE, ASK_CODE, (room_code(digits),))
@@ -144,12 +145,15 @@ class DialInService:
             return self._wrong(
                 lobby, WRONG_PIN, ASK_PIN, (Targets(self.session).security_pin(lobby.access_code),)
             )
-        # asking whether the caller is the host: the pound key alone joins as a guest
-        if not digits:
-            return self._admit(lobby, GUEST, owner, until)
+        # asking whether the caller is the host (the pound key alone was handled above)
         if self._is_hosts_pin(lobby.access_code, digits):
             return self._admit(lobby, MODERATOR, owner, until)
-        return self._wrong(lobby, WRONG_PIN, "Enter your moderator PIN, or just hold.", ())
+        failed = (moderator_pin(lobby.access_code),)
+        if lobby.tries + 1 >= TRIES:  # not the host, it seems: a guest, as holding would make it
+            step = self._admit(lobby, GUEST, owner, until)
+            return replace(step, say=f"{WRONG_PIN} {step.say}", failed=failed)
+        step = self._wrong(lobby, WRONG_PIN, "Enter your moderator PIN, or just hold.", failed)
+        return replace(step, wait_seconds=HOST_WAIT_SECONDS)
 
     def timed_out(self, lobby: Lobby, owner: str, until: datetime) -> Step:
         """The caller typed nothing for a while: a caller holding in a host's room joins as a guest,
@@ -159,6 +163,15 @@ class DialInService:
         return Step(GOODBYE, hang_up=True)
 
     # --- steps ----------------------------------------------------------------------------------
+
+    @staticmethod
+    def _aimed_at(lobby: Lobby, digits: str) -> tuple[Target, ...]:
+        """What an entry guesses at: a room code, a conference's security PIN, a host's moderator PIN."""
+        if lobby.asking == "code":
+            return (room_code(digits),)
+        if lobby.asking == "pin":
+            return (security_pin(lobby.access_code),)
+        return (moderator_pin(lobby.access_code),)
 
     def _opens(self, code: str) -> bool:
         return self.codes.dedicated_owner(code) is not None or bool(self.codes.conferences_on(code))
@@ -180,11 +193,6 @@ class DialInService:
             return Step(f"{wrong} {GOODBYE}", hang_up=True, failed=targets)
         return Step(f"{wrong} {again}", replace(lobby, tries=tries), failed=targets)
 
-    def _host_by_moderator_pin(self, digits: str) -> Host | None:
-        if not digits.isdigit() or len(digits) > 9:
-            return None
-        return self.hosts.live_with_moderator_pin(digits)
-
     def _is_hosts_pin(self, code: str, digits: str) -> bool:
         """Whether ``digits`` is the moderator PIN of the host whose room ``code`` opens."""
         owner = self.codes.dedicated_owner(code)
@@ -192,7 +200,9 @@ class DialInService:
             series = self.codes.conferences_on(code)
             host_id = series[-1].host_id if series else None
             owner = self.hosts.by_id(host_id) if host_id is not None else None
-        return owner is not None and secrets.compare_digest(digits.encode(), owner.moderator_pin.encode())
+        if owner is None or owner.deleted_at is not None:
+            return False
+        return secrets.compare_digest(digits.encode(), owner.moderator_pin.encode())
 
     def _admit(self, lobby: Lobby, role: str, owner: str, until: datetime) -> Step:
         """Into the room the code opens now (a host's room opens a reservationless meeting when none
@@ -201,9 +211,7 @@ class DialInService:
             conference = (
                 JoiningService(self.session, self.settings).resolve_access_code(lobby.access_code).conference
             )
-        except DomainError:
-            return Step(f"{CLOSED} {GOODBYE}", hang_up=True)
-        if conference.ended_at is not None:
+        except DomainError:  # the code expired, or its host went, meanwhile
             return Step(f"{CLOSED} {GOODBYE}", hang_up=True)
         return Step(
             JOINING_AS_HOST if role == MODERATOR else JOINING,
