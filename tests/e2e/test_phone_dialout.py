@@ -12,58 +12,31 @@ down ``failed`` at once. (Pressing one joins before the invitation is over.)"""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from podium.rooms.janus import LocalJanus
 from tests.fixtures.browser import chromium_with_tone, served
-from tests.fixtures.iotum import build_world
 from tests.fixtures.phone import (
-    Phone,
-    baresip_available,
     dominant_frequency,
-    espeak_available,
     phone,
     wav_samples,
 )
+from tests.fixtures.phone_rooms import MARKS, PhoneServer, phone_level, sip_host
 from tests.fixtures.waiting import wait_until
 
-pytestmark = [
-    pytest.mark.skipif(not LocalJanus.available(), reason="janus is missing"),
-    # A browser, Janus, a SIP agent and gateway processes on two loaded cores: one retry absorbs a
-    # hiccup (pytest names the rerun in CI's output, -rfER).
-    pytest.mark.flaky(reruns=1, reruns_delay=2),
-    # The calls' rows (claims, leases, statuses) are tested on both databases in
-    # tests/domain/conferences/test_telephony.py; the calls themselves do not depend on the database.
-    pytest.mark.once,
-    pytest.mark.skipif(
-        not baresip_available() or not espeak_available(), reason="baresip or espeak-ng missing"
-    ),
-]
+pytestmark = MARKS
 
 NUMBER = "15551234567"
 ROOM_TONE = 330
 
 
-@dataclass
-class Server:
-    base: str
-    app: Any
-    phone: Phone
-
-    def iotum(self, path: str, token: str, **body: Any) -> httpx.Response:
-        return httpx.post(
-            f"{self.base}/enterprise_api/{path}", json={"auth_token": token, **body}, timeout=20
-        )
-
-
 @pytest.fixture(scope="module")
-def server(data_dir: Path, database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def server(
+    data_dir: Path, database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[PhoneServer]:
     """`podium serve`'s app with its own Janus, whose SIP trunk is a baresip answering as NUMBER."""
     folder = tmp_path_factory.mktemp("phone")
     with (
@@ -72,7 +45,7 @@ def server(data_dir: Path, database_url: str, tmp_path_factory: pytest.TempPathF
             data_dir, database_url, janus=True, sip_trunk=f"sip:{device.host_port}", sip_ring_seconds=6
         ) as (base, app),
     ):
-        yield Server(base, app, device)
+        yield PhoneServer(base, app, device)
 
 
 @pytest.fixture(scope="module")
@@ -82,18 +55,18 @@ def singer(playwright_driver: Any, tmp_path_factory: pytest.TempPathFactory) -> 
     launched.close()
 
 
-def _dial_outs(server: Server, token: str, conference_id: int) -> list[dict[str, Any]]:
+def _dial_outs(server: PhoneServer, token: str, conference_id: int) -> list[dict[str, Any]]:
     answer = server.iotum("conference/fetch", token, conference_id=conference_id, output="detail")
     assert answer.status_code == 200, answer.text
     dial_outs: list[dict[str, Any]] = answer.json()["dial_outs"]
     return dial_outs
 
 
-def _status(server: Server, token: str, conference_id: int, index: int = -1) -> str:
+def _status(server: PhoneServer, token: str, conference_id: int, index: int = -1) -> str:
     return str(_dial_outs(server, token, conference_id)[index]["dialout_status"])
 
 
-def _dial(server: Server, token: str, conference_id: int, number: str = NUMBER, **more: Any) -> None:
+def _dial(server: PhoneServer, token: str, conference_id: int, number: str = NUMBER, **more: Any) -> None:
     answer = server.iotum(
         "conference/dial_number",
         token,
@@ -111,34 +84,10 @@ def _gateways(keeper: Any, name: str) -> list[Any]:
     return [c for c in keeper.calls.values() if c.call.phone_spec.display.endswith(" " + name)]
 
 
-def _phone_level(page: Any) -> float:
-    """The loudest the room page has heard the phone's feed (WebRTC's inbound audio level)."""
-    return float(
-        page.evaluate(
-            """async () => {
-              let level = 0;
-              for (const feed of Object.values(window.podium.state.feeds)) {
-                if (!(feed.display || "").includes("Pat")) continue;
-                const pc = feed.handle && feed.handle.webrtcStuff && feed.handle.webrtcStuff.pc;
-                if (!pc) continue;
-                (await pc.getStats()).forEach((s) => {
-                  if (s.type !== "inbound-rtp" || s.kind !== "audio") return;
-                  level = Math.max(level, s.audioLevel || 0);
-                });
-              }
-              return level;
-            }"""
-        )
-    )
-
-
 def test_a_phone_dialled_into_a_room_hears_it_and_is_heard(
-    server: Server, app_client: TestClient, singer: Any, tmp_path: Path
+    server: PhoneServer, app_client: TestClient, singer: Any, tmp_path: Path
 ) -> None:
-    world = build_world(app_client)
-    world.subscribe(world.company_id, "large_plan", switch_plan=None, subscribe_all_hosts=False)
-    host = world.new_host(world.company_id, plan_slug="large_plan")
-    token = world.home.ra
+    host, token = sip_host(app_client)
     conference = server.iotum(
         "conference/create/reservationless", token, host_id=host, subject="Phones"
     ).json()
@@ -171,7 +120,7 @@ def test_a_phone_dialled_into_a_room_hears_it_and_is_heard(
         )
 
         # The room hears the phone (its speech), the phone hears the room (its steady tone).
-        wait_until(lambda: _phone_level(page) > 0.01, 20, "the phone's voice on the room page")
+        wait_until(lambda: phone_level(page, "Pat") > 0.01, 20, "the phone's voice on the room page")
         wait_until(
             lambda: (wav := server.phone.heard_wav()) is not None and wav_samples(wav)[0].size > 8000 * 12,
             30,
@@ -202,9 +151,9 @@ def test_a_phone_dialled_into_a_room_hears_it_and_is_heard(
         wait_until(lambda: "Pat (phone, answered)" in row.inner_text(), 10, "the phone in the people panel")
         page.click("#people li.phone button.phone-mute")
         wait_until(lambda: row.locator("button.phone-unmute").count() == 1, 10, "muted in the panel")
-        wait_until(lambda: _phone_level(page) < 0.001, 15, "the phone's voice stopped")
+        wait_until(lambda: phone_level(page, "Pat") < 0.001, 15, "the phone's voice stopped")
         page.click("#people li.phone button.phone-unmute")
-        wait_until(lambda: _phone_level(page) > 0.01, 15, "the phone's voice back")
+        wait_until(lambda: phone_level(page, "Pat") > 0.01, 15, "the phone's voice back")
         page.click("#people li.phone button.phone-hangup")
         try:
             wait_until(lambda: _status(server, token, conference_id) == "ended", 20, "the call ended")
@@ -224,11 +173,8 @@ def test_a_phone_dialled_into_a_room_hears_it_and_is_heard(
         context.close()
 
 
-def test_refused_unknown_ended_and_unreachable_calls(server: Server, app_client: TestClient) -> None:
-    world = build_world(app_client)
-    world.subscribe(world.company_id, "large_plan", switch_plan=None, subscribe_all_hosts=False)
-    host = world.new_host(world.company_id, plan_slug="large_plan")
-    token = world.home.ra
+def test_refused_unknown_ended_and_unreachable_calls(server: PhoneServer, app_client: TestClient) -> None:
+    host, token = sip_host(app_client)
     conference_id = server.iotum("conference/create/reservationless", token, host_id=host).json()[
         "conference_id"
     ]
