@@ -326,6 +326,14 @@ class Gateway:
                 return result
         return None
 
+    async def _sip_outcome(self, success: str, failure: str) -> dict[str, Any] | None:
+        """The handle's next ``success`` or ``failure`` event (other events pass), None when none
+        came in time or the gateway is stopping."""
+        while (result := await self._sip_event(JANUS_PATIENCE)) is not None:
+            if result["event"] in (success, failure):
+                return result
+        return None
+
     def _info_key(self, result: dict[str, Any]) -> None:
         """A key sent by SIP INFO (``application/dtmf-relay``: ``Signal=5``), or a newer Janus's own
         ``dtmf`` event."""
@@ -362,14 +370,12 @@ class Gateway:
         if spec.proxy:
             register["proxy"] = spec.proxy
         await self.session.message(self.sip, register)
-        while (result := await self._sip_event(JANUS_PATIENCE)) is not None:
-            if result["event"] == "registered":
-                break
-            if result["event"] == "registration_failed":
-                self.ended = {"code": result.get("code") or 503, "reason": result.get("reason") or ""}
-                return
-        else:
+        result = await self._sip_outcome("registered", "registration_failed")
+        if result is None:
             raise Failure("the SIP gateway did not get ready")
+        if result["event"] == "registration_failed":
+            self.ended = {"code": result.get("code") or 503, "reason": result.get("reason") or ""}
+            return
         dtmf.install()
         self.pc = RTCPeerConnection()
         audio = self.pc.addTransceiver(self.to_phone, direction="sendrecv")
@@ -425,17 +431,13 @@ class Gateway:
             "incoming_header_prefixes": ["X-Podium"],
         }
         await self.session.message(self.sip, register)
-        while (result := await self._sip_event(JANUS_PATIENCE)) is not None:
-            if result["event"] == "registered":
-                break
-            if result["event"] == "registration_failed":
-                raise Failure(
-                    f"the SIP front refused: {result.get('code')} {result.get('reason') or ''}".strip()
-                )
-        else:
+        result = await self._sip_outcome("registered", "registration_failed")
+        if result is None:
             if self.stopping.is_set():
                 return await self._stopped_unused()
             raise Failure("the SIP front did not answer the registration")
+        if result["event"] == "registration_failed":
+            raise Failure(f"the SIP front refused: {result.get('code')} {result.get('reason') or ''}".strip())
         self.status("armed")
         while True:
             result = await self._sip_event(3600.0)
@@ -490,16 +492,14 @@ class Gateway:
                 if receiver.track is not None and receiver.track.kind == "audio":
                     dtmf.listen(receiver, events_pt, self._key)
         await self.session.message(self.sip, {"request": "accept", "autoaccept_reinvites": True}, answer)
-        while (result := await self._sip_event(JANUS_PATIENCE)) is not None:
-            if result["event"] == "accepted":
-                break
-            if result["event"] == "hangup":
-                self.ended = {"code": result.get("code") or 0, "reason": result.get("reason") or ""}
-                return
-        else:
+        result = await self._sip_outcome("accepted", "hangup")
+        if result is None:
             if self.stopping.is_set():
                 return
             raise Failure("the SIP gateway did not confirm the answer")
+        if result["event"] == "hangup":
+            self.ended = {"code": result.get("code") or 0, "reason": result.get("reason") or ""}
+            return
         self.answered = True
         self.status("answered")
         with contextlib.suppress(JanusError, httpx.HTTPError):
