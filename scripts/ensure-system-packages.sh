@@ -2,8 +2,8 @@
 # Installs the Debian packages Podium's tests and server use when they are missing:
 # chromium (browser tests), janus and libjs-janus-gateway (media rooms), ffmpeg (media transcoding),
 # npm (fetches the watch page's player library, hls.js, from the machine's configured npm registry),
-# janus-tools (recordings), espeak-ng (dial-out invitations spoken to the callee; speech for the recording tests), baresip-core (a SIP phone for the
-# telephony tests), kamailio (the dial-in SIP front: Podium starts its own with a config it writes, never
+# janus-tools (recordings), espeak-ng (dial-out invitations spoken to the callee; speech for the recording tests), baresip-core and sip-tester (a SIP phone and
+# a scripted SIP caller for the telephony tests), kamailio (the dial-in SIP front: Podium starts its own with a config it writes, never
 # the system's service), and nginx with
 # libnginx-mod-rtmp (the RTMP ingest of Boomstream lives: Podium starts its own nginx with a config it
 # writes; the system's nginx service is never used, nor started by this install).
@@ -20,6 +20,8 @@ command -v espeak-ng >/dev/null || missing+=(espeak-ng)
 # Tests: the phone network of the telephony tests, a SIP user agent driven over its control socket
 # (tests/fixtures/phone.py).
 { command -v baresip >/dev/null && [ -f /usr/lib/baresip/modules/ctrl_tcp.so ]; } || missing+=(baresip-core)
+# Tests: a SIP caller that sends its keys as SIP INFO, which baresip does not (tests/fixtures/sipp/).
+command -v sipp >/dev/null || missing+=(sip-tester)
 # Dial-in: the SIP front on PODIUM_SIP_LISTEN (src/podium/rooms/phone/front.py runs kamailio).
 command -v kamailio >/dev/null || [ -x /usr/sbin/kamailio ] || missing+=(kamailio)
 # Lives: an RTMP server (src/podium/streaming/rtmp.py runs /usr/sbin/nginx with the rtmp module).

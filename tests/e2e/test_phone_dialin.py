@@ -15,6 +15,8 @@ A server with its own Janus (SIP plugin loaded) and its SIP front (a Kamailio it
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -237,3 +239,75 @@ def test_a_caller_on_the_dialin_number_gives_the_code_then_the_pin(
     audio.write_bytes(httpx.get(recording["download_link"], timeout=30).content)
     assert float(_probe(audio)["format"]["duration"]) > RECORDED_SECONDS / 2
     assert _mean_volume(audio) > -45, "the caller's voice in the recording"
+
+
+@pytest.mark.skipif(shutil.which("sipp") is None, reason="sipp (sip-tester) is missing")
+def test_keys_sent_as_sip_info_are_heard(server: PhoneServer, app_client: TestClient, tmp_path: Path) -> None:
+    """A caller whose phone sends its keys as SIP INFO (application/dtmf-relay, not RFC 4733): SIPp
+    dials the host's SIP URI and, three seconds in, presses the pound key by INFO, which lets it in
+    as a guest (holding would take the prompt's seven seconds and six more; SIPp hangs up at eight)."""
+    host, token = sip_host(app_client)
+    user = (
+        server.iotum("host/fetch", token, host_id=host).json()["sip_uri"].removeprefix("sip:").split("@")[0]
+    )
+    scenario = Path(__file__).parent.parent / "fixtures" / "sipp" / "info_keys.xml"
+    keeper = server.app.state.phone_keeper
+    heard: list[str] = []
+
+    def keys() -> list[str]:
+        for running in [*keeper.callers, *keeper.calls.values()]:
+            heard[:] = [str(e["digit"]) for e in running.call.events if e.get("event") == "dtmf"] or heard
+        return heard
+
+    with subprocess.Popen(
+        [
+            "sipp",
+            server.front,
+            "-sf",
+            str(scenario),
+            "-s",
+            user,
+            "-m",
+            "1",
+            "-i",
+            "127.0.0.1",
+            "-mi",
+            "127.0.0.1",
+            "-p",
+            str(free_sip_port()),
+            "-mp",
+            str(free_sip_port()),
+            "-key",
+            "key",
+            "#",
+            "-d",
+            "3000",
+            "-timeout",
+            "40s",
+            "-timeout_error",
+            "-nostdin",
+            "-trace_err",
+            "-error_file",
+            str(tmp_path / "sipp-errors.log"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=tmp_path,
+    ) as sipp:
+        wait_until(keys, 20, "the pound key sent by SIP INFO")
+        out, _ = sipp.communicate(timeout=40)
+    errors = (tmp_path / "sipp-errors.log").read_text() if (tmp_path / "sipp-errors.log").exists() else ""
+    assert sipp.returncode == 0, f"{out[-2000:]}\n{errors[-2000:]}"
+    assert heard == ["#"]
+
+    def legs() -> list[PhoneLeg]:
+        with server.app.state.sessions() as session:
+            found = select(PhoneLeg).where(
+                PhoneLeg.direction == "in", PhoneLeg.caller_uri.contains("+15550009999")
+            )
+            return list(session.scalars(found))
+
+    wait_until(lambda: [leg.status for leg in legs()] == ["ended"], 10, "the call over")
+    (leg,) = legs()
+    assert leg.role == "guest" and leg.attendance_id is not None, "the caller was in the room, a guest"

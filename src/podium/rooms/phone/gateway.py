@@ -427,7 +427,6 @@ class Gateway:
             "secret": secrets.token_hex(8),  # the front does not challenge its own gateways
             "proxy": spec.proxy,
             "register_ttl": REGISTER_TTL,
-            "display_name": "Podium",
             "incoming_header_prefixes": ["X-Podium"],
         }
         await self.session.message(self.sip, register)
