@@ -74,6 +74,10 @@ class LiveView:
     valid_until: datetime | None = None
     admitted_at: float = field(default_factory=time.monotonic)
     heard_at: float = field(default_factory=time.monotonic)
+    # The playback token last answered, and when it expires (re-signed only when it would not outlive
+    # two more beats: signing costs about as much as a whole bare request).
+    token: str = ""
+    token_expires: datetime | None = None
 
 
 @dataclass
@@ -186,13 +190,23 @@ class HeartbeatLedger:
             HEARTBEAT_WATCHED.inc(counted / 1000)
 
     def token(self, view: LiveView) -> str:
-        return links.sign_play(
+        """The session's playback token: the one last answered while it outlives two more beats
+        (and a third of its life), else a freshly signed one. Reusing it never makes a token live
+        longer than ``play_token_seconds`` from its signing."""
+        now = utcnow()
+        lifetime = timedelta(seconds=self.settings.play_token_seconds)
+        keep = max(timedelta(seconds=2 * self.settings.heartbeat_seconds), lifetime / 3)
+        if view.token and view.token_expires is not None and view.token_expires - now > keep:
+            return view.token
+        view.token = links.sign_play(
             self.settings,
             view.media_code,
             session_id=view.session_id,
             session_key=view.key,
             preview_seconds=view.preview_seconds,
         )
+        view.token_expires = now + lifetime
+        return view.token
 
     # --- the flusher's side --------------------------------------------------------------------
 
