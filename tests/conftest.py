@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from sqlalchemy import Engine, text
 
 from podium.app import create_app
 from podium.config import Settings
-from podium.kit.clock import clock
+from podium.kit.clock import clock, utcnow
 from podium.kit.db import Base, make_engine
 from podium.kit.migrate import upgrade
 from tests.fixtures.tenants import TenantFactory
@@ -161,3 +162,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def pytest_report_header() -> str:
     url = os.environ.get("PODIUM_TEST_DATABASE_URL")
     return f"podium database: {'PostgreSQL ' + url if url else 'SQLite (temporary file)'}"
+
+
+@pytest.fixture
+def frozen() -> Iterator[Callable[[float], None]]:
+    """The process's clock (kit/clock), frozen now; ``frozen(seconds)`` moves it to that many
+    seconds after the start. Released after the test."""
+    start = utcnow().replace(microsecond=0)
+    clock.freeze(start)
+
+    def move(seconds: float) -> None:
+        clock.freeze(start + timedelta(seconds=seconds))
+
+    yield move
+    clock.freeze(None)

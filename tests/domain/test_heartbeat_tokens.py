@@ -5,30 +5,16 @@ signing, and never one that expires before the next beat could renew it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 
 from podium.config import Settings
 from podium.domain.media import links
 from podium.domain.viewing.heartbeats import HeartbeatLedger, LiveView
 from podium.kit import tokens
-from podium.kit.clock import clock, utcnow
-
-
-@pytest.fixture
-def frozen() -> Iterator[Any]:
-    start = utcnow().replace(microsecond=0)
-    clock.freeze(start)
-
-    def move(seconds: float) -> None:
-        clock.freeze(start + timedelta(seconds=seconds))
-
-    yield move
-    clock.freeze(None)
+from podium.kit.clock import utcnow
 
 
 def _expiry(settings: Settings, token: str) -> int:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ from fastapi.testclient import TestClient
 from podium.app import create_app
 from podium.config import Settings
 from podium.domain.guard.service import GuardService, client_key
-from podium.kit.clock import clock, utcnow
+from podium.kit.clock import utcnow
 from tests.conftest import make_settings
 from tests.e2e.test_watch_access import buyer, paywall
 from tests.fixtures.iotum import PASSWORD, World, api, build_world
@@ -43,19 +42,6 @@ def setup(app_client: TestClient) -> Iterator[Setup]:
     world = build_world(app_client)
     world.subscribe(world.company_id, "large_plan", switch_plan=None, subscribe_all_hosts=False)
     yield Setup(world, world.new_host(world.company_id, plan_slug="large_plan"))
-
-
-@pytest.fixture
-def frozen() -> Iterator[Any]:
-    """The clock, frozen now; ``frozen(seconds)`` moves it on."""
-    start = utcnow().replace(microsecond=0)
-    clock.freeze(start)
-
-    def move(seconds: float) -> None:
-        clock.freeze(start + timedelta(seconds=seconds))
-
-    yield move
-    clock.freeze(None)
 
 
 def from_address(app_client: TestClient, address: str) -> TestClient:
