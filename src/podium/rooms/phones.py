@@ -155,10 +155,12 @@ class PhoneKeeper(Keeper):
             service = TelephonyService(ctx.session, ctx.settings)
             for event in events:
                 leg = service.progressed(leg_id, self.owner, event)
-                conference = ctx.session.get(Conference, leg.conference_id) if leg is not None else None
-                if event.get("event") == "joined" and leg is not None and conference is not None:
-                    # A phone in the room is an arrival like a visitor's: the meeting may record or
-                    # stream by itself from now (a caller may well be the first one in).
+                if event.get("event") != "joined" or leg is None:
+                    continue
+                # A phone in the room is an arrival like a visitor's: the meeting may record or
+                # stream by itself from now (a caller may well be the first one in).
+                conference = ctx.session.get(Conference, leg.conference_id)  # loaded by the join
+                if conference is not None:
                     RoomService(ctx.session, self.settings, self.pool).start_on_arrival(conference, leg.role)
 
         uow.run(self.sessions, self.settings, work, self.dispatcher)
