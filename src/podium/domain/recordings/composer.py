@@ -174,9 +174,11 @@ def compose(
     ffmpeg: str,
     timeout: float,
     shares: list[Share] | None = None,
+    until: float | None = None,
     on_progress: Callable[[], None] | None = None,
 ) -> tuple[float, bool, bool]:
-    """Compose ``tracks`` into ``target`` (an MP4 for ``video``, an MP3 for ``audio``).
+    """Compose ``tracks`` into ``target`` (an MP4 for ``video``, an MP3 for ``audio``), up to
+    ``until`` seconds of the timeline when given (the segment's stop).
 
     Returns the duration and whether the file has video and audio.
     """
@@ -185,6 +187,11 @@ def compose(
     if not audios and not videos:
         raise TranscodeError("Nothing was recorded: no participant sent audio or video")
     total = max(t.end for t in (*audios, *videos))
+    if until is not None and 0 < until < total:
+        total = until
+    # A track that starts only after the end is not in the file.
+    audios = [t for t in audios if t.start < total]
+    videos = [t for t in videos if t.start < total]
     inputs: list[str] = []
     filters: list[str] = []
     for track in (*videos, *audios):

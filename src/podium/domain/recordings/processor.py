@@ -15,7 +15,7 @@ import shutil
 import threading
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 
 from sqlalchemy.orm import sessionmaker
@@ -37,6 +37,9 @@ from podium.models.recording import Recording, RecordingState, TranscriptState
 log = logging.getLogger(__name__)
 
 SETTLE_SECONDS = 3.0
+# How far past its stop a segment's media is kept: the media server and Podium may read clocks a
+# little apart (the stop's moment is Podium's, the tracks' the media server's).
+STOP_GRACE_SECONDS = 0.5
 FILE_BY_KIND = {"video": "recording.mp4", "audio": "recording.mp3"}
 
 
@@ -115,7 +118,7 @@ class RecordingProcessor:
             recording = session.get(Recording, recording_id)
             if recording is None:
                 return
-            kind = recording.kind
+            kind, ended_at = recording.kind, recording.ended_at
         timeout = float(self.settings.transcode_timeout_seconds)
         work = folder / "work"
         shutil.rmtree(work, ignore_errors=True)
@@ -123,15 +126,22 @@ class RecordingProcessor:
             folder / "raw", work / "tracks", ffprobe=self.settings.ffprobe, timeout=timeout
         )
         shares = composer.read_shares(folder / STAGE_NOTES, epoch)
+        # The segment ends when it was stopped: the media people send while their pages hear of the
+        # meeting's end (each in its own time) is not part of it.
+        until = None
+        if ended_at is not None and epoch:
+            until = ended_at.replace(tzinfo=UTC).timestamp() - epoch / 1_000_000 + STOP_GRACE_SECONDS
         target = work / FILE_BY_KIND[kind]
         duration, has_video, has_audio = composer.compose(
-            tracks, kind, target, ffmpeg=self.settings.ffmpeg, timeout=timeout, shares=shares
+            tracks, kind, target, ffmpeg=self.settings.ffmpeg, timeout=timeout, shares=shares, until=until
         )
         extra = []
         if kind == "video" and has_audio:
             # A video recording's sound as an MP3 too (the reference's sizes name both).
             audio_only = work / FILE_BY_KIND["audio"]
-            composer.compose(tracks, "audio", audio_only, ffmpeg=self.settings.ffmpeg, timeout=timeout)
+            composer.compose(
+                tracks, "audio", audio_only, ffmpeg=self.settings.ffmpeg, timeout=timeout, until=until
+            )
             extra.append(audio_only)
         # The finished files replace any earlier attempt's in one rename each.
         final_tracks = folder / "tracks"
