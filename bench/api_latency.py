@@ -260,6 +260,13 @@ def peak_memory_mib(pid: int) -> float:
     return float("nan")
 
 
+def answer_sources(base: str) -> str:
+    """``podium_api_answers_total`` from the server's /metrics: kept, shared and read answers."""
+    text = httpx.get(f"{base}/metrics", timeout=30).text
+    found = re.findall(r'^podium_api_answers_total\{source="(\w+)"\} ([0-9.e+]+)$', text, re.M)
+    return ", ".join(f"{source} {float(count):,.0f}" for source, count in found) or "none"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -308,6 +315,7 @@ def main() -> None:
                         f"{result.rps / bare.rps:.2f} | {result.p99_ms / bare.p99_ms:.1f} | {result.errors} |"
                     )
             print(f"server peak memory (VmHWM): {peak_memory_mib(server.pid):.1f} MiB")
+            print("cacheable reads' answers by source (kit/answers): " + answer_sources(base))
         finally:
             server.terminate()
             server.wait(timeout=30)

@@ -131,7 +131,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     _migrate(settings)
     if args.workers == 1:
         uvicorn.run(
-            create_app(settings),
+            create_app(settings, serving=True),
             host=args.host,
             port=args.port,
             log_level=args.log_level,
@@ -144,7 +144,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         # Each worker process builds its own app from the same environment (create_app reads it).
         uvicorn.run(
-            "podium.app:create_app",
+            "podium.app:served_app",
             factory=True,
             workers=args.workers,
             host=args.host,

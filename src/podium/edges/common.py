@@ -16,6 +16,7 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from podium.config import Settings
+from podium.kit.answers import AnswerCache
 from podium.kit.errors import DomainError, InvalidInput, PayloadTooLarge
 from podium.kit.jsonbody import check_string, parse_json_object
 from podium.kit.text import ascii_digits
@@ -132,7 +133,9 @@ async def read_limited(request: Request, limit: int) -> bytes:
         if size > limit:
             raise PayloadTooLarge(f"Request body is larger than {limit} bytes")
         chunks.append(chunk)
-    return b"".join(chunks)
+    body = b"".join(chunks)
+    request.scope["podium.body"] = body  # part of a cached answer's key (kit/answers)
+    return body
 
 
 @dataclass(frozen=True)
@@ -167,6 +170,9 @@ class MethodSpec:
     scope: str | None = None
     # The statuses of its successful answers (for the OpenAPI).
     ok_statuses: tuple[int, ...] = (200,)
+    # A read whose answer may be served again for a second while nothing is written (kit/answers):
+    # it writes nothing and mints nothing that must differ between two calls.
+    cached: bool = False
 
     @property
     def operation_name(self) -> str:
@@ -184,14 +190,27 @@ async def dispatch(
     work: Callable[[Context, P], R],
     answer: Callable[[R], Response],
     fail: Callable[[DomainError], Response],
+    cache_as: str | None = None,
 ) -> Response:
     """Run one method: read the request, do the work in one unit of work, answer or fail.
 
-    Every handled failure is a ``DomainError``, rendered by the dialect's ``fail``.
+    Every handled failure is a ``DomainError``, rendered by the dialect's ``fail``. With ``cache_as``
+    (a ``cached`` method's name) a successful answer is kept by the app's ``AnswerCache`` and
+    served again from it.
     """
     try:
         params = await read(request)
-        result = await run_unit_of_work(request, lambda ctx: work(ctx, params))
     except DomainError as error:
         return fail(error)
-    return answer(result)
+
+    async def run() -> tuple[Response, bool]:
+        try:
+            result = await run_unit_of_work(request, lambda ctx: work(ctx, params))
+        except DomainError as error:
+            return fail(error), False
+        return answer(result), True
+
+    cache: AnswerCache | None = getattr(request.app.state, "answers", None)
+    if cache_as is None or cache is None:
+        return (await run())[0]
+    return await cache.serve(cache.key(request, cache_as, request.scope.get("podium.body", b"")), run)

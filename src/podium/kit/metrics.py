@@ -90,11 +90,19 @@ HEARTBEAT_FLUSH_FAILURES = Counter(
     "podium_heartbeat_flush_failures",
     "Heartbeat flushes that could not write (their time is kept for the next flush)",
 )
+API_ANSWERS = Counter(
+    "podium_api_answers",
+    "Answers of the API's cacheable reads (kit/answers), by source: kept (served again within its "
+    "second), shared (a concurrent read of the same answer), read (from the database)",
+    ["source"],
+)
 ROOM_CONNECTIONS = Counter(
     "podium_room_connections",
     "Room signaling connections opened (a visitor's socket said hello) in this process",
 )
 
+for _source in ("kept", "shared", "read"):
+    API_ANSWERS.labels(_source)
 for _kind in ("email", "webhook", "job"):
     for _outcome in ("delivered", "retry", "failed"):
         OUTBOX_ATTEMPTS.labels(_kind, _outcome)

@@ -21,10 +21,15 @@ class Call:
 
 
 def Method(  # noqa: N802 - reads as the declaration it is, in every route table
-    path: str, summary: str, handler: Callable[[Call], dict[str, Any]], params: tuple[Param, ...] = ()
+    path: str,
+    summary: str,
+    handler: Callable[[Call], dict[str, Any]],
+    params: tuple[Param, ...] = (),
+    *,
+    cached: bool = False,
 ) -> MethodSpec:
     """A Boomstream method: answered on GET (query string) and POST (form or JSON body)."""
-    return MethodSpec(path, summary, handler, params, verbs=("GET", "POST"))
+    return MethodSpec(path, summary, handler, params, verbs=("GET", "POST"), cached=cached)
 
 
 COMMON_PARAMS = (

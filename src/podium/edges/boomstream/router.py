@@ -90,7 +90,11 @@ class _Answering:
 
 
 async def _run(
-    request: Request, work: Callable[[Call], dict[str, Any]], *, required: tuple[Param, ...] = ()
+    request: Request,
+    work: Callable[[Call], dict[str, Any]],
+    *,
+    required: tuple[Param, ...] = (),
+    cache_as: str | None = None,
 ) -> Response:
     answering = _Answering(
         _guess_format(request),
@@ -123,7 +127,12 @@ async def _run(
 
     try:
         return await dispatch(
-            request, read=read, work=authenticated, answer=answering.ok, fail=answering.failed
+            request,
+            read=read,
+            work=authenticated,
+            answer=answering.ok,
+            fail=answering.failed,
+            cache_as=cache_as,
         )
     finally:
         await attempts.settle_async()
@@ -132,7 +141,9 @@ async def _run(
 def _endpoint(method: MethodSpec) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         required = tuple(p for p in method.params if p.required)
-        return await _run(request, method.handler, required=required)
+        return await _run(
+            request, method.handler, required=required, cache_as=method.path if method.cached else None
+        )
 
     endpoint.__name__ = "boomstream_" + method.operation_name
     endpoint.__doc__ = method.summary

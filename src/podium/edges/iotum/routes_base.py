@@ -81,5 +81,15 @@ class Endpoint(MethodSpec):
         methods: tuple[str, ...] = ("POST",),
         params: tuple[Param, ...] = (),
         ok: int = 200,
+        cached: bool = False,
     ) -> None:
-        super().__init__(path, summary, handler, params=params, verbs=methods, scope=scope, ok_statuses=(ok,))
+        super().__init__(
+            path,
+            summary,
+            handler,
+            params=params,
+            verbs=methods,
+            scope=scope,
+            ok_statuses=(ok,),
+            cached=cached,
+        )

@@ -192,9 +192,16 @@ METHODS: tuple[tuple[str, str, Callable[[Call], dict[str, Any]], tuple[tuple[str
 )
 
 
+# Reads whose answers may be served again for a second while nothing is written (kit/answers).
+CACHED = frozenset({"getMeetingStatus"})
+
 SPECS: tuple[MethodSpec, ...] = tuple(
     MethodSpec(
-        name, summary, handler, tuple(Param(p, description, required) for p, description, required in params)
+        name,
+        summary,
+        handler,
+        tuple(Param(p, description, required) for p, description, required in params),
+        cached=name in CACHED,
     )
     for name, summary, handler, params in METHODS
 )
@@ -233,8 +240,11 @@ def _endpoint(method: MethodSpec) -> Callable[[Request], Awaitable[Response]]:
             payload: dict[str, Any] = method.handler(Call(ctx=ctx, actor=actor, params=params))
             return payload
 
+        cache_as = method.path if method.cached else None
         try:
-            return await dispatch(request, read=_read, work=work, answer=_answer, fail=_fail)
+            return await dispatch(
+                request, read=_read, work=work, answer=_answer, fail=_fail, cache_as=cache_as
+            )
         finally:
             await attempts.settle_async()
 

@@ -158,7 +158,7 @@ CODE = Param("code", "Conference code (xxx-xxxx-xxx)", required=True)
 CLIENT_CODE = Param("code", "Client code", required=True)
 
 METHODS: tuple[MethodSpec, ...] = (
-    Method("conference/info", "Conference by its code", info, (CODE,)),
+    Method("conference/info", "Conference by its code", info, (CODE,), cached=True),
     Method("conference/list", "List of conferences", list_),
     Method(
         "conference/create",

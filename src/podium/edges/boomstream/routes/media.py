@@ -207,7 +207,7 @@ CODE = Param("code", "Media code", required=True)
 FOLDER_CODE = Param("code", "Folder code", required=True)
 
 METHODS: tuple[MethodSpec, ...] = (
-    Method("media/info", "A media with its renditions, poster and links", info, (CODE,)),
+    Method("media/info", "A media with its renditions, poster and links", info, (CODE,), cached=True),
     Method(
         "media/bulkinfo",
         "Several media at once",

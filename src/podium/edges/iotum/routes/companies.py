@@ -130,6 +130,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "write",
         params=(COMPANY_ID, NAME, SUBDOMAIN, *COMPANY_FIELDS),
     ),
-    Endpoint("company/fetch_all", "All companies of the reseller tree", company_fetch_all, "read"),
+    Endpoint(
+        "company/fetch_all", "All companies of the reseller tree", company_fetch_all, "read", cached=True
+    ),
     Endpoint("company/delete", "Delete a company", company_delete, "write", params=(COMPANY_ID,)),
 )

@@ -259,6 +259,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         conference_fetch,
         "read",
         params=(CONFERENCE_ID, DETAIL_OUTPUT),
+        cached=True,
     ),
     Endpoint(
         "conference/fetch_all",
