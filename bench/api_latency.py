@@ -118,11 +118,17 @@ def serve(
     raise SystemExit("the server did not start")
 
 
+# Each wrk thread has its own Lua state: the thread's number keeps two threads' values apart.
 LUA = """
 counter = 0
+local threads = 0
+setup = function(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
 local function unique(text)
   if UNIQUE == "" then return text end
-  return (string.gsub(text, UNIQUE, counter .. "-" .. math.random(1e9)))
+  return (string.gsub(text, UNIQUE, tid .. "-" .. counter .. "-" .. math.random(1e9)))
 end
 request = function()
   counter = counter + 1
@@ -231,6 +237,21 @@ def cases(base: str, env: dict[str, str]) -> list[Case]:
             "POST",
             "meetingKey=bench",
             lm_headers,
+        ),
+        # Every request a different question (an ignored parameter differs): no answer is kept, each
+        # is read from the database — what a first read costs.
+        Case(
+            "first read: Boomstream conference/info",
+            f"/api/conference/info?apikey={key}&code={code}&format=json&n=UNIQ",
+            unique="UNIQ",
+        ),
+        Case(
+            "first read: Iotum conference/fetch",
+            "/enterprise_api/conference/fetch",
+            "POST",
+            json.dumps({"auth_token": token, "conference_id": conference["conference_id"], "n": "UNIQ"}),
+            json_headers,
+            unique="UNIQ",
         ),
         Case(
             "write: Boomstream conference/create",

@@ -45,11 +45,18 @@ from api_latency import (  # noqa: E402
 
 WATCHED_MS = 100
 
-# Each request names the next session of the list (wrk's Lua, one list per thread).
+# Each request names the next session of the list (wrk's Lua, one list per thread); each thread
+# starts at its own place (every thread's Lua state draws the same random numbers).
 HEARTBEAT_LUA = """
 local sessions = {SESSIONS}
-local i = math.random(#sessions)
+local threads = 0
+setup = function(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
+local i = nil
 request = function()
+  i = i or (tid * 7919) % #sessions
   i = i % #sessions + 1
   local s = sessions[i]
   return wrk.format("POST", "/watch/heartbeat", {["Content-Type"] = "application/json"},
