@@ -99,6 +99,14 @@ def served(tmp_path: Path, database_url: str) -> Iterator[tuple[str, dict[str, o
         yield base, boot, database_url
 
 
+def _conference(served: tuple[str, dict[str, object], str], title: str) -> tuple[str, str, str]:
+    """A new conference on the served server: its base URL, the Boomstream key and the code."""
+    base, boot, _ = served
+    key = str(boot["boomstream_apikey"])
+    params = {"apikey": key, "title": title, "format": "json"}
+    return base, key, str(httpx.get(f"{base}/api/conference/create", params=params).json()["Code"])
+
+
 def _info(base: str, key: str, code: str) -> httpx.Response:
     return httpx.get(f"{base}/api/conference/info", params={"apikey": key, "code": code, "format": "json"})
 
@@ -106,12 +114,7 @@ def _info(base: str, key: str, code: str) -> httpx.Response:
 def test_a_change_made_by_another_process_is_seen_within_a_second(
     served: tuple[str, dict[str, object], str],
 ) -> None:
-    base, boot, database_url = served
-    key = str(boot["boomstream_apikey"])
-    created = httpx.get(
-        f"{base}/api/conference/create", params={"apikey": key, "title": "Old", "format": "json"}
-    )
-    code = created.json()["Code"]
+    base, key, code = _conference(served, "Old")
     assert _info(base, key, code).json()["title"] == "Old"
     metrics = scrape(base)
     assert _info(base, key, code).json()["title"] == "Old"
@@ -119,7 +122,7 @@ def test_a_change_made_by_another_process_is_seen_within_a_second(
         metrics, "podium_api_answers_total", source="kept"
     )
     # This test's process is not the server's: the server learns of the change only by its expiry.
-    engine = make_engine(database_url)
+    engine = make_engine(served[2])
     try:
         with make_sessionmaker(engine)() as session:
             session.execute(update(Conference).where(Conference.code == code).values(title="New"))
@@ -135,11 +138,7 @@ def test_a_change_made_by_another_process_is_seen_within_a_second(
 def test_concurrent_reads_of_one_answer_read_the_database_once(
     served: tuple[str, dict[str, object], str],
 ) -> None:
-    base, boot, _ = served
-    key = str(boot["boomstream_apikey"])
-    code = httpx.get(
-        f"{base}/api/conference/create", params={"apikey": key, "title": "Busy", "format": "json"}
-    ).json()["Code"]
+    base, key, code = _conference(served, "Busy")
     before = scrape(base)
 
     async def many() -> list[httpx.Response]:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from podium.domain.recordings.composer import Share, Track, compose
+from tests.fixtures.media import duration_of
 
 # Nothing here reads the database: the PostgreSQL pass skips it (tests/conftest.py).
 pytestmark = pytest.mark.once
@@ -80,16 +81,6 @@ def test_grid_follows_who_is_there_and_a_share_takes_the_stage(tmp_path: Path) -
     assert not _is("blue", _pixel(target, 11.5, 640, 270))
 
 
-def _duration(path: Path) -> float:
-    out = subprocess.run(
-        ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", str(path)],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return float(out)
-
-
 def test_the_file_ends_at_the_stop_not_at_the_last_page_to_leave(tmp_path: Path) -> None:
     # The meeting ends at 6 s: a's page leaves at once, b's goes on sending for 4 s more; c's page
     # joined only after the stop.
@@ -97,10 +88,10 @@ def test_the_file_ends_at_the_stop_not_at_the_last_page_to_leave(tmp_path: Path)
     target = tmp_path / "recording.mp4"
     duration, has_video, _ = compose(tracks, "video", target, ffmpeg="ffmpeg", timeout=300, until=6.2)
     assert has_video and abs(duration - 6.2) < 0.01
-    assert abs(_duration(target) - 6.2) < 0.3
+    assert abs(duration_of(target) - 6.2) < 0.3
     # To the end, both side by side (b alone would fill the frame).
-    last = _duration(target) - 0.3
+    last = duration_of(target) - 0.3
     assert _is("red", _pixel(target, last, 320, 360)) and _is("lime", _pixel(target, last, 960, 360))
     mp3 = tmp_path / "recording.mp3"
     compose(tracks, "audio", mp3, ffmpeg="ffmpeg", timeout=300, until=6.2)
-    assert abs(_duration(mp3) - 6.2) < 0.3
+    assert abs(duration_of(mp3) - 6.2) < 0.3

@@ -24,6 +24,7 @@ from podium.kit.speech import (
     to_text,
     to_webvtt,
 )
+from tests.fixtures.media import duration_of
 
 # Nothing here reads the database: the PostgreSQL pass skips it (tests/conftest.py).
 pytestmark = pytest.mark.once
@@ -39,16 +40,6 @@ STOP_WORDS = {"a", "all", "for", "i", "is", "my", "of", "the", "you"}
 
 def _ffmpeg(*args: str) -> None:
     subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", *args], check=True, timeout=120)
-
-
-def _duration(path: Path) -> float:
-    out = subprocess.run(
-        ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", str(path)],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    return float(out)
 
 
 def _speak(path: Path, text: str) -> Path:
@@ -72,7 +63,7 @@ def speech(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, float]:
         "-i", str(second),
         "-filter_complex", "[0:a][1:a][2:a]concat=n=3:v=0:a=1", "-c:a", "libopus", str(spoken),
     )  # fmt: skip
-    return spoken, _duration(first) + SILENCE
+    return spoken, duration_of(first) + SILENCE
 
 
 @pytest.fixture(scope="module")
@@ -313,7 +304,7 @@ def test_an_operators_engine_runs_as_a_program(speech: tuple[Path, float], tmp_p
     assert isinstance(engine, CommandTranscriber) and engine.name == "command:engine-ok"
     cues = engine.transcribe(speech[0])
     assert [c.text for c in cues] == ["first words", "later words"]  # in time order, empty ones dropped
-    assert cues[1].end == pytest.approx(_duration(speech[0]), abs=0.1)  # the whole file reached it
+    assert cues[1].end == pytest.approx(duration_of(speech[0]), abs=0.1)  # the whole file reached it
     for mode, message in (("fail", "model directory not found"), ("garbage", "no JSON array")):
         with pytest.raises(TranscriptionError, match=message):
             make_transcriber(f"command:{_engine(tmp_path, mode)}").transcribe(speech[0])  # type: ignore[union-attr]
