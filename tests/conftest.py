@@ -159,6 +159,21 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(skip)
 
 
+# The first failure of each test a rerun saved: pytest's summary names such a test, not why it failed.
+_RERUN_FAILURES: list[tuple[str, str]] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.outcome == "rerun" and report.longrepr is not None:
+        _RERUN_FAILURES.append((report.nodeid, str(report.longrepr)))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for nodeid, failure in _RERUN_FAILURES:
+        terminalreporter.write_sep("-", f"rerun saved {nodeid}; its failure")
+        terminalreporter.write_line("\n".join(failure.splitlines()[-30:]))
+
+
 def pytest_report_header() -> str:
     url = os.environ.get("PODIUM_TEST_DATABASE_URL")
     return f"podium database: {'PostgreSQL ' + url if url else 'SQLite (temporary file)'}"
