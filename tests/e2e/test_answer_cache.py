@@ -115,12 +115,14 @@ def test_a_change_made_by_another_process_is_seen_within_a_second(
     served: tuple[str, dict[str, object], str],
 ) -> None:
     base, key, code = _conference(served, "Old")
-    assert _info(base, key, code).json()["title"] == "Old"
-    metrics = scrape(base)
-    assert _info(base, key, code).json()["title"] == "Old"
-    assert value(scrape(base), "podium_api_answers_total", source="kept") > value(
-        metrics, "podium_api_answers_total", source="kept"
-    )
+    kept = value(scrape(base), "podium_api_answers_total", source="kept")
+    # Kept (the server's own background work may write now and then: a read after it is a first read).
+    for _ in range(20):
+        assert _info(base, key, code).json()["title"] == "Old"
+        if value(scrape(base), "podium_api_answers_total", source="kept") > kept:
+            break
+    else:
+        pytest.fail("no answer was kept")
     # This test's process is not the server's: the server learns of the change only by its expiry.
     engine = make_engine(served[2])
     try:
