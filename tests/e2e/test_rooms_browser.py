@@ -392,9 +392,9 @@ def test_presentation_mode_blocks_participants_at_the_server(live_server: LiveSe
         before = _inbound(presenter)
         time.sleep(2)
         assert _inbound(presenter) - before < 2000, "the participant's video reached the presenter"
+        # Meanwhile the speaker still reaches the audience (a loaded machine may pause a second or two).
         grown = _inbound(audience)
-        time.sleep(1)
-        assert _inbound(audience) > grown
+        wait_until(lambda: _inbound(audience) > grown, 10, "the speaker's video still flowing")
     finally:
         presenter.close()
         audience.close()
