@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from podium.edges.boomstream.router import ALL_METHODS
@@ -120,6 +120,8 @@ def tenant(app_client: TestClient) -> Tenant:
 def test_iotum_never_fails_with_a_server_error(app_client: TestClient, world: World, endpoint: Any) -> None:
     @FUZZ
     @given(body=iotum_bodies)
+    # Found by this test: a control character after the digits once slipped past the integer check.
+    @example(body={key: "0\x1f" for key in ("company_id", "host_id", "conference_id", "days", "page")})
     def check(body: dict[str, Any]) -> None:
         response = app_client.request(
             endpoint.verbs[0],
@@ -139,6 +141,7 @@ def test_boomstream_never_fails_with_a_server_error(
 ) -> None:
     @FUZZ
     @given(params=query_params, as_json=st.booleans())
+    @example(params={"timeout": "60\x1f", "ver": "1\x1f"}, as_json=False)
     def check(params: dict[str, str], as_json: bool) -> None:
         payload = {**params, "apikey": tenant.boomstream_apikey}
         if as_json:
@@ -157,6 +160,7 @@ def test_liveminutes_never_fails_with_a_server_error(
 ) -> None:
     @FUZZ
     @given(form=lm_forms)
+    @example(form={"time": "0\x1f", "duration": "60\x1f"})
     def check(form: dict[str, str]) -> None:
         response = app_client.post(f"/liveminutes/{name}", data=form, auth=tenant.basic)
         assert response.status_code == 200, (form, response.text)

@@ -33,7 +33,9 @@ INT_LIMIT = 2**31 - 1
 def to_int(field: str, value: Any) -> int:
     number: int | None = None
     integral_float = isinstance(value, float) and value.is_integer()
-    digits = isinstance(value, str) and re.fullmatch(r"\s*-?\d{1,30}\s*", value) is not None
+    # ASCII digits, with spaces around at most: ``\s`` and ``\d`` also match characters ``int()``
+    # refuses (``"0\x1f"`` was a server error).
+    digits = isinstance(value, str) and re.fullmatch(r"[ \t\r\n]*-?[0-9]{1,30}[ \t\r\n]*", value) is not None
     if isinstance(value, int) and not isinstance(value, bool):
         number = value
     elif integral_float or digits:
