@@ -175,6 +175,11 @@ class MethodSpec:
     cached: bool = False
 
     @property
+    def cache_as(self) -> str | None:
+        """The name its answers are kept under (``dispatch``'s ``cache_as``), when ``cached``."""
+        return self.path if self.cached else None
+
+    @property
     def operation_name(self) -> str:
         return self.path.replace("/", "_")
 

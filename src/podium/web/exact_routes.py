@@ -12,19 +12,15 @@ FastAPI's router as before.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 HttpErrorHandler = Callable[[Request, HTTPException], Awaitable[Response]]
 
 
@@ -58,7 +54,8 @@ class ExactRoutes:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            route = self.table.get(scope["path"], {}).get(scope["method"])
+            verbs = self.table.get(scope["path"])
+            route = verbs.get(scope["method"]) if verbs is not None else None
             if route is not None:
                 # What the router would leave in the scope (``/metrics`` labels by the route).
                 scope["route"], scope["endpoint"], scope["path_params"] = route, route.endpoint, {}

@@ -141,9 +141,7 @@ async def _run(
 def _endpoint(method: MethodSpec) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         required = tuple(p for p in method.params if p.required)
-        return await _run(
-            request, method.handler, required=required, cache_as=method.path if method.cached else None
-        )
+        return await _run(request, method.handler, required=required, cache_as=method.cache_as)
 
     endpoint.__name__ = "boomstream_" + method.operation_name
     endpoint.__doc__ = method.summary

@@ -240,10 +240,9 @@ def _endpoint(method: MethodSpec) -> Callable[[Request], Awaitable[Response]]:
             payload: dict[str, Any] = method.handler(Call(ctx=ctx, actor=actor, params=params))
             return payload
 
-        cache_as = method.path if method.cached else None
         try:
             return await dispatch(
-                request, read=_read, work=work, answer=_answer, fail=_fail, cache_as=cache_as
+                request, read=_read, work=work, answer=_answer, fail=_fail, cache_as=method.cache_as
             )
         finally:
             await attempts.settle_async()

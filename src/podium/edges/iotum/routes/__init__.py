@@ -80,10 +80,9 @@ def _endpoint(endpoint: MethodSpec) -> Callable[[Request], Awaitable[Response]]:
             answer: Answer = endpoint.handler(Call(ctx=ctx, actor=actor, body=body))
             return answer
 
-        cache_as = endpoint.path if endpoint.cached else None
         try:
             return await dispatch(
-                request, read=_read, work=work, answer=_answer, fail=_error, cache_as=cache_as
+                request, read=_read, work=work, answer=_answer, fail=_error, cache_as=endpoint.cache_as
             )
         finally:
             await attempts.settle_async()
