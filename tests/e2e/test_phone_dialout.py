@@ -84,6 +84,17 @@ def _gateways(keeper: Any, name: str) -> list[Any]:
     return [c for c in keeper.calls.values() if c.call.phone_spec.display.endswith(" " + name)]
 
 
+def _hearing(keeper: Any) -> None:
+    """Wait until a call in progress has its media path up: a key the callee presses before it is
+    lost (Janus drops it), as on any phone line whose voice has not started."""
+
+    def up(call: Any) -> bool:
+        kinds = {e.get("event") for e in call.call.events}
+        return "connected" in kinds and not kinds & {"ended", "failed"}
+
+    wait_until(lambda: any(up(c) for c in keeper.calls.values()), 20, "the media path up")
+
+
 def test_a_phone_dialled_into_a_room_hears_it_and_is_heard(
     server: PhoneServer, app_client: TestClient, singer: Any, tmp_path: Path
 ) -> None:
@@ -112,6 +123,7 @@ def test_a_phone_dialled_into_a_room_hears_it_and_is_heard(
         keeper = server.app.state.phone_keeper
         (running,) = _gateways(keeper, "Pat")
         # The invitation and its instructions take about ten seconds; pressing one joins at once.
+        _hearing(keeper)
         server.phone.send_digits("1")
         wait_until(
             lambda: any(e.get("event") == "joined" for e in running.call.events),
@@ -209,6 +221,7 @@ def test_refused_unknown_ended_and_unreachable_calls(server: PhoneServer, app_cl
     # The callee declines with a key (the invitation's instructions: "press two"): ended, and why.
     _dial(server, token, conference_id)
     wait_until(lambda: _status(server, token, conference_id, 4) == "answered", 20, "answered")
+    _hearing(keeper)
     device.send_digits("2")
     wait_until(lambda: _status(server, token, conference_id, 4) == "ended", 20, "declined")
     assert "Declined" in _dial_outs(server, token, conference_id)[4]["reason"]

@@ -9,6 +9,8 @@ Status lines:
 
 - ``{"event": "ringing"}``: the far end rings (180/183).
 - ``{"event": "answered"}``: the callee answered; the invitation is spoken, then it joins the room.
+- ``{"event": "connected"}``: the media path to the SIP side is up (after ``answered``, either way):
+  from now on the phone hears us and its keys reach us; before, Janus drops what it sends.
 - ``{"event": "joined", "publisher": id}``: the phone's voice is published in the room and the
   phone hears the room.
 - ``{"event": "feeds", "publishers": n, "heard": m}``: whom the phone hears (when it changes).

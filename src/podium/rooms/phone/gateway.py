@@ -377,7 +377,7 @@ class Gateway:
             self.ended = {"code": result.get("code") or 503, "reason": result.get("reason") or ""}
             return
         dtmf.install()
-        self.pc = RTCPeerConnection()
+        self.pc = self._peer_connection()
         audio = self.pc.addTransceiver(self.to_phone, direction="sendrecv")
         await self.pc.setLocalDescription(await self.pc.createOffer())
         offer = local_jsep(self.pc.localDescription)
@@ -414,6 +414,21 @@ class Gateway:
             elif kind == "hangup":
                 self.ended = {"code": result.get("code") or 0, "reason": result.get("reason") or ""}
                 return
+
+    def _peer_connection(self) -> RTCPeerConnection:
+        """The media path to Janus's SIP handle, which says ``connected`` once it carries sound: the
+        phone's SIP answer comes earlier, and whatever it sends before (keys too) Janus drops."""
+        pc = RTCPeerConnection()
+        told = False
+
+        @pc.on("connectionstatechange")
+        def _state() -> None:
+            nonlocal told
+            if pc.connectionState == "connected" and not told:
+                told = True
+                self.status("connected")
+
+        return pc
 
     # --- dial-in ----------------------------------------------------------------------------------
     async def _receive(self) -> None:
@@ -476,7 +491,7 @@ class Gateway:
         """Answer with our voice track (and the telephone-event codec the offer has, for DTMF), then
         unregister: this gateway carries this one call."""
         dtmf.install()
-        self.pc = RTCPeerConnection()
+        self.pc = self._peer_connection()
         self.pc.addTrack(self.to_phone)
         await self.pc.setRemoteDescription(RTCSessionDescription(offer["sdp"], "offer"))
         for transceiver in self.pc.getTransceivers():
