@@ -1,5 +1,7 @@
-"""Quotas hold under concurrent requests: a real `podium serve` (its thread pool, its database) gets
-many creations at once, and exactly the quota's worth succeed."""
+"""Checks that hold under concurrent requests: a real `podium serve` (its thread pool, its database)
+gets many writes at once. Exactly a quota's worth of creations succeed; one person added to a paywall
+by many requests at once is one buyer, and one password chosen by many is one buyer's. The checks
+run just before each commit, under a lock held only for them (``uow.before_commit``)."""
 
 from __future__ import annotations
 
@@ -60,3 +62,48 @@ def test_concurrent_creations_never_exceed_the_quotas(tmp_path: Path) -> None:
         assert len(admitted) == QUOTA, invited
         assert all("limit reached" in a["Message"] for a in invited if "clientCode" not in a), invited
         assert len(boom("conference/client/list", code=room)["Clients"]) == QUOTA
+
+
+def test_one_buyer_added_at_once_by_many_requests_is_one_buyer(tmp_path: Path) -> None:
+    env = podium_env(tmp_path / "var", PODIUM_JANUS="off")
+    key = str(podium_json(env, "admin", "bootstrap")["boomstream_apikey"])
+    with running_server(env) as base, httpx.Client(base_url=base, timeout=60) as http:
+
+        def boom(method: str, **params: str) -> dict[str, Any]:
+            body: dict[str, Any] = http.get(
+                f"/api/{method}", params={"apikey": key, "format": "json", **params}
+            ).json()
+            return body
+
+        media = boom("media/upload", title="Race")
+        media_code = str(media.get("Code") or media.get("code"))
+        paywall = boom("ppv/create", name="Race", period="30")["Items"][0]["Code"]
+        assert boom("ppv/addmedia", code=paywall, media=media_code)["Status"] == "Success"
+
+        # The same person (the email's case differs) added by every racer: one buyer, one password.
+        added = _all_at_once(
+            lambda i: boom(
+                "ppv/addbuyer",
+                code=paywall,
+                media=media_code,
+                email="Racer@Example.com" if i % 2 else "racer@example.com",
+                name=f"Racer {i}",
+            ),
+            RACERS,
+        )
+        assert all(a["Status"] == "Success" for a in added), added
+        assert len({a["Hash"] for a in added}) == 1, added
+        buyers = boom("ppv/listbuyers", code=paywall, media=media_code)["Items"]
+        assert [b["Hash"] for b in buyers] == [added[0]["Hash"]], buyers
+
+        # One password chosen by many new buyers: exactly one gets it, the others are told it is taken.
+        chosen = _all_at_once(
+            lambda i: boom(
+                "ppv/addbuyer", code=paywall, media=media_code, email=f"other{i}@example.com", hash="SameHash1"
+            ),
+            RACERS,
+        )
+        won = [a for a in chosen if a.get("Status") == "Success"]
+        assert len(won) == 1, chosen
+        assert all("already the access password" in a["Message"] for a in chosen if a not in won), [a for a in chosen if a not in won]
+        assert len(boom("ppv/listbuyers", code=paywall, media=media_code)["Items"]) == 2

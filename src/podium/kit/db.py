@@ -7,8 +7,9 @@ import weakref
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, func, select
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.sql.selectable import CompoundSelect, Select
 
 from podium.kit.clock import utcnow
 
@@ -131,3 +132,10 @@ def make_engine(url: str) -> Engine:
 def make_sessionmaker(engine: Engine) -> sessionmaker:
     # expire_on_commit=False: edges render objects after the commit that ends the request.
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
+
+
+def bounded_count(session: Session, rows: Select[Any] | CompoundSelect, up_to: int) -> int:
+    """How many rows ``rows`` yields, counting no further than ``up_to`` (the database stops there:
+    a check against a limit costs at most the limit, however many rows there are)."""
+    limited = rows.limit(up_to).subquery()
+    return int(session.scalar(select(func.count()).select_from(limited)) or 0)

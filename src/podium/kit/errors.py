@@ -94,6 +94,12 @@ class Conflict(DomainError):
     code = ErrorCode.CONFLICT
 
 
+class RaceLost(Conflict):
+    """A check before the commit found a rival's rows that the work, had it seen them, would have
+    used instead (the same buyer added twice at once): ``uow.run`` runs the work again, which now
+    sees them; elsewhere it is a conflict like any other."""
+
+
 class QuotaExceeded(DomainError):
     code = ErrorCode.QUOTA_EXCEEDED
 

@@ -16,16 +16,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
 from podium.config import Settings
-from podium.kit.errors import Conflict
+from podium.kit.errors import Conflict, RaceLost
 
 T = TypeVar("T")
 _KEY = "podium.after_commit"
+_CHECKS = "podium.before_commit"
+RACE_ATTEMPTS = 3
 
 
 @dataclass
@@ -72,6 +75,34 @@ def wake_phones(session: Session) -> None:
     after_commit(session).wake_phones = True
 
 
+def before_commit(session: Session, key: tuple[str | int, ...], check: Callable[[], None]) -> None:
+    """Run ``check`` when the work is done, just before the commit (once per ``key``: a second
+    registration under the same key is dropped). For a check that must see every rival's committed
+    rows, such as a quota: the lock it takes is then held for the check and the commit, not for
+    the whole request, so one company's writes overlap instead of queueing on its row. Checks run
+    in the order of their keys, which is the order their locks are taken in (no two transactions
+    wait on each other's). A check raises to refuse: the transaction is rolled back."""
+    checks = session.info.setdefault(_CHECKS, {})
+    checks.setdefault(key, check)
+
+
+@event.listens_for(Session, "before_commit")
+def _run_checks(session: Session) -> None:
+    """Every commit runs its checks (a job or a command that commits itself too), after a flush:
+    what they count includes the transaction's own rows."""
+    checks: dict[tuple[str | int, ...], Callable[[], None]] = session.info.pop(_CHECKS, {})
+    if checks:
+        session.flush()
+    for key in sorted(checks, key=lambda k: tuple(str(part) for part in k)):
+        checks[key]()
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_checks(session: Session, previous: Any) -> None:
+    """A rolled-back transaction's checks are not the next one's."""
+    session.info.pop(_CHECKS, None)
+
+
 def take_after_commit(session: Session) -> AfterCommit:
     """Remove and return the session's pending effects (a rolled-back session's are discarded)."""
     pending = session.info.pop(_KEY, None)
@@ -106,7 +137,23 @@ def run(
     dispatcher: Dispatcher = NO_DISPATCH,
 ) -> T:
     """Run ``work`` in one transaction: committed when it returns, rolled back when it raises; the
-    effects it queued are delivered after the commit."""
+    effects it queued are delivered after the commit. A check that finds a race lost (``RaceLost``)
+    runs the work again in a new transaction, which sees the rival's rows (``RACE_ATTEMPTS`` in all)."""
+    for attempt in range(1, RACE_ATTEMPTS + 1):
+        try:
+            return _run_once(sessions, settings, work, dispatcher)
+        except RaceLost:
+            if attempt == RACE_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _run_once(
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    work: Callable[[Context], T],
+    dispatcher: Dispatcher,
+) -> T:
     with sessions() as session:
         try:
             result = work(Context(session=session, settings=settings))

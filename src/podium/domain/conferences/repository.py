@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
+from podium.kit.db import bounded_count
 from podium.models.conference import Conference, Folder
 
 
@@ -49,16 +50,18 @@ class ConferenceRepository:
         )
         return self.session.scalars(stmt).all()
 
-    def count_live(self, company_id: int) -> int:
-        stmt = select(func.count(Conference.id)).where(
+    def count_live(self, company_id: int, *, up_to: int) -> int:
+        """The company's live conferences, counted up to ``up_to`` (more are not looked at: a quota
+        check costs at most the quota, never the company's size)."""
+        live = select(Conference.id).where(
             Conference.company_id == company_id, Conference.deleted_at.is_(None)
         )
-        return int(self.session.scalar(stmt) or 0)
+        return bounded_count(self.session, live, up_to)
 
-    def code_exists(self, column: str, value: str) -> bool:
-        return (
-            self.session.scalar(select(Conference.id).where(getattr(Conference, column) == value)) is not None
-        )
+    def any_code_exists(self, codes: dict[str, str]) -> bool:
+        """Whether any conference has any of ``codes`` (column: value) in its column."""
+        stmt = select(Conference.id).where(or_(*(getattr(Conference, c) == v for c, v in codes.items())))
+        return self.session.scalar(stmt.limit(1)) is not None
 
     def claim_media_room(self, conference_id: int, room: int, secret: str, server: str) -> bool:
         """Record the conference's media room unless another request already did (first one wins)."""

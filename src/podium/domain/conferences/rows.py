@@ -16,24 +16,33 @@ from podium.domain.conferences.access_codes import conference_codes
 from podium.domain.conferences.lifecycle import stop_live
 from podium.domain.conferences.repository import ConferenceRepository
 from podium.domain.tenancy.repository import TenancyRepository
+from podium.kit import uow
 from podium.kit.errors import Conflict, QuotaExceeded
 from podium.models.conference import Conference
 from podium.models.tenancy import Host
 
 
 def admit(session: Session, settings: Settings, company_id: int, *, meeting_key: str = "") -> None:
-    """Whether the company may open one more conference (locks the company against a racing request).
+    """Whether the company may open one more conference. The quota is checked when the work is
+    done, just before the commit, under the company's lock (``uow.before_commit``): the count then
+    sees every rival that committed first, and the lock is held for the count and the commit only.
 
     Raises:
-        QuotaExceeded: the company holds ``quota_conferences`` live conferences.
-        Conflict: ``meeting_key`` is already used by a live conference of the company.
+        QuotaExceeded: the company holds ``quota_conferences`` live conferences (at the commit).
+        Conflict: ``meeting_key`` is already used by a live conference of the company (a rival
+            creating it at the same moment loses on the unique index instead).
     """
     repo = ConferenceRepository(session)
-    TenancyRepository(session).lock_company(company_id)
-    if repo.count_live(company_id) >= settings.quota_conferences:
-        raise QuotaExceeded(f"Session limit reached ({settings.quota_conferences} sessions per account)")
     if meeting_key and repo.live_by_meeting_key(company_id, meeting_key) is not None:
         raise Conflict("meetingKey already exists", field="meetingKey")
+
+    def within_quota() -> None:
+        TenancyRepository(session).lock_company(company_id)
+        quota = settings.quota_conferences
+        if repo.count_live(company_id, up_to=quota + 1) > quota:  # this transaction's own included
+            raise QuotaExceeded(f"Session limit reached ({settings.quota_conferences} sessions per account)")
+
+    uow.before_commit(session, ("company", company_id, "conferences"), within_quota)
 
 
 def insert(

@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, literal, select, union
+from sqlalchemy import func, literal, or_, select, union
 from sqlalchemy.orm import Session
 
+from podium.kit.db import bounded_count
 from podium.models.conference import Conference
 from podium.models.participant import Participant
 
@@ -17,9 +18,10 @@ class ParticipantRepository:
         self.session.add(participant)
         self.session.flush()
 
-    def code_exists(self, column: str, value: str) -> bool:
-        stmt = select(Participant.id).where(getattr(Participant, column) == value)
-        return self.session.scalar(stmt) is not None
+    def any_code_exists(self, codes: dict[str, str]) -> bool:
+        """Whether any participant has any of ``codes`` (column: value) in its column."""
+        stmt = select(Participant.id).where(or_(*(getattr(Participant, c) == v for c, v in codes.items())))
+        return self.session.scalar(stmt.limit(1)) is not None
 
     def by_code_in_company(self, company_id: int, code: str) -> tuple[Participant, Conference] | None:
         stmt = (
@@ -59,16 +61,26 @@ class ParticipantRepository:
         stmt = select(Participant).where(Participant.conference_id == conference_id).order_by(Participant.id)
         return self.session.scalars(stmt).all()
 
-    def user_exists(self, company_id: int, identity: str) -> bool:
-        return (
-            self.session.scalar(self._identities(company_id).where(self._identity() == identity).limit(1))
-            is not None
+    def identity_rows(self, company_id: int, identity: str) -> int:
+        """The live rows that are the person ``identity`` in the company: participants and hosted
+        meetings (at most two are counted: whether the person is there more than once)."""
+        participants = self._identities(company_id).where(self._identity() == identity).limit(2)
+        hosted = (
+            select(Conference.id)
+            .where(
+                Conference.company_id == company_id,
+                Conference.deleted_at.is_(None),
+                Conference.host_external_id == identity,
+            )
+            .limit(2)
         )
+        return len(self.session.execute(participants).all()) + len(self.session.execute(hosted).all())
 
-    def count_user_rows(self, company_id: int) -> int:
-        """Upper bound of count_users without DISTINCT: live participant rows plus hosted meetings."""
+    def count_user_rows(self, company_id: int, *, up_to: int) -> int:
+        """Upper bound of count_users without DISTINCT: live participant rows plus hosted meetings,
+        each counted up to ``up_to`` (a quota check costs at most the quota, not the company's size)."""
         participants = (
-            select(func.count(Participant.id))
+            select(Participant.id)
             .join(Conference, Conference.id == Participant.conference_id)
             .where(
                 Conference.company_id == company_id,
@@ -76,16 +88,17 @@ class ParticipantRepository:
                 Participant.deleted_at.is_(None),
             )
         )
-        hosts = select(func.count(Conference.id)).where(
+        hosts = select(Conference.id).where(
             Conference.company_id == company_id,
             Conference.deleted_at.is_(None),
             Conference.host_external_id.is_not(None),
         )
-        return int(self.session.scalar(participants) or 0) + int(self.session.scalar(hosts) or 0)
+        return bounded_count(self.session, participants, up_to) + bounded_count(self.session, hosts, up_to)
 
-    def count_users(self, company_id: int) -> int:
-        identities = union(self._identities(company_id), self._host_identities(company_id)).subquery()
-        return int(self.session.scalar(select(func.count()).select_from(identities)) or 0)
+    def count_users(self, company_id: int, *, up_to: int) -> int:
+        """The company's distinct people (participants and meeting hosts), counted up to ``up_to``."""
+        identities = union(self._identities(company_id), self._host_identities(company_id))
+        return bounded_count(self.session, identities, up_to)
 
     @staticmethod
     def _identity():
@@ -109,15 +122,3 @@ class ParticipantRepository:
             Conference.deleted_at.is_(None),
             Conference.host_external_id.is_not(None),
         )
-
-    def host_identity_exists(self, company_id: int, identity: str) -> bool:
-        stmt = (
-            select(Conference.id)
-            .where(
-                Conference.company_id == company_id,
-                Conference.deleted_at.is_(None),
-                Conference.host_external_id == identity,
-            )
-            .limit(1)
-        )
-        return self.session.scalar(stmt) is not None

@@ -17,7 +17,7 @@ from podium.domain.conferences.emails import ConferenceEmails
 from podium.domain.conferences.roster import new_participant
 from podium.domain.participants.repository import ParticipantRepository
 from podium.domain.tenancy.repository import TenancyRepository
-from podium.kit import tokens
+from podium.kit import tokens, uow
 from podium.kit.clock import utcnow
 from podium.kit.errors import Conflict, InvalidInput, NotFound, QuotaExceeded
 from podium.kit.links import Links
@@ -45,17 +45,21 @@ class ParticipantService:
         self.repo = ParticipantRepository(session)
 
     def _check_user_quota(self, company_id: int, identity: str) -> None:
-        """A new person beyond ``quota_users`` distinct users of the company is refused."""
-        TenancyRepository(self.session).lock_company(company_id)
-        if self.repo.count_user_rows(company_id) < self.settings.quota_users:
-            return  # far from the limit: skip the exact (DISTINCT) count
-        if identity and (
-            self.repo.user_exists(company_id, identity)
-            or self.repo.host_identity_exists(company_id, identity)
-        ):
-            return
-        if self.repo.count_users(company_id) >= self.settings.quota_users:
-            raise QuotaExceeded(f"User limit reached ({self.settings.quota_users} users per account)")
+        """A new person beyond ``quota_users`` distinct users of the company is refused: checked when
+        the work is done, just before the commit, under the company's lock (``uow.before_commit``),
+        so the counts see every rival that committed first and include this transaction's rows."""
+        quota = self.settings.quota_users
+
+        def within_quota() -> None:
+            TenancyRepository(self.session).lock_company(company_id)
+            if self.repo.count_user_rows(company_id, up_to=quota + 1) <= quota:
+                return  # far from the limit: skip the exact (DISTINCT) count
+            if identity and self.repo.identity_rows(company_id, identity) > 1:
+                return  # a person the company already had: no new user
+            if self.repo.count_users(company_id, up_to=quota + 1) > quota:
+                raise QuotaExceeded(f"User limit reached ({quota} users per account)")
+
+        uow.before_commit(self.session, ("company", company_id, "users", identity), within_quota)
 
     def _restore(self, participant: Participant) -> None:
         """Bring a removed participant back with fresh links; the old ones stay revoked."""

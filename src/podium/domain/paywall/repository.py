@@ -149,7 +149,30 @@ class PaywallRepository:
     ) -> AccessPass | None:
         """The newest live pass with this email (case-insensitive), else with this phone, optionally
         only among those added for ``media_id``."""
-        conditions = [AccessPass.paywall_id == paywall_id, AccessPass.deleted_at.is_(None)]
+        conditions = self._person(paywall_id, email, phone, media_id)
+        if conditions is None:
+            return None
+        stmt = select(AccessPass).where(*conditions).order_by(AccessPass.id.desc()).limit(1)
+        return self.session.scalar(stmt)
+
+    def live_passes_of(
+        self,
+        paywall_id: int,
+        *,
+        email: str = "",
+        phone: str = "",
+        media_id: int | None = None,
+        limit: int = 2,
+    ) -> int:
+        """How many live passes (at most ``limit``) the person ``latest_live_pass`` finds has."""
+        conditions = self._person(paywall_id, email, phone, media_id)
+        if conditions is None:
+            return 0
+        return len(self.session.execute(select(AccessPass.id).where(*conditions).limit(limit)).all())
+
+    @staticmethod
+    def _person(paywall_id: int, email: str, phone: str, media_id: int | None) -> list[Any] | None:
+        conditions: list[Any] = [AccessPass.paywall_id == paywall_id, AccessPass.deleted_at.is_(None)]
         if email:
             conditions.append(func.lower(AccessPass.email) == email.lower())
         elif phone:
@@ -158,8 +181,7 @@ class PaywallRepository:
             return None
         if media_id is not None:
             conditions.append(AccessPass.media_id == media_id)
-        stmt = select(AccessPass).where(*conditions).order_by(AccessPass.id.desc()).limit(1)
-        return self.session.scalar(stmt)
+        return conditions
 
     def passes_for_password(self, password: str, paywall_ids: Sequence[int]) -> Sequence[AccessPass]:
         stmt = select(AccessPass).where(

@@ -13,6 +13,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlsplit
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from podium.config import Settings
@@ -22,9 +23,9 @@ from podium.domain.audit.service import log_action
 from podium.domain.conferences.service import UNSET, Unset
 from podium.domain.outbox.service import enqueue_email
 from podium.domain.paywall.repository import PaywallRepository
-from podium.kit import ids
+from podium.kit import ids, uow
 from podium.kit.clock import utcnow
-from podium.kit.errors import Conflict, InvalidInput, NotFound
+from podium.kit.errors import Conflict, InvalidInput, NotFound, RaceLost
 from podium.kit.links import Links
 from podium.kit.validation import check_length, normalise_email
 from podium.models.media import Media
@@ -370,10 +371,8 @@ class PaywallService:
         if not isinstance(activations, Unset):
             activations = _bounded("activation", activations, 1, MAX_ACTIVATIONS)
         custom_url = _url("custom_url", custom_url)
-        self.repo.lock_paywall(paywall.id)
-        buyer = self.repo.latest_live_pass(
-            paywall.id, email=email, phone=phone, media_id=media.id if paywall.scope == "single" else None
-        )
+        scope_media = media.id if paywall.scope == "single" else None
+        buyer = self.repo.latest_live_pass(paywall.id, email=email, phone=phone, media_id=scope_media)
         if chosen is not None:
             holder = self.repo.live_pass(paywall.id, chosen)
             if holder is not None and (buyer is None or holder.id != buyer.id):
@@ -411,8 +410,18 @@ class PaywallService:
         if buyer.access_start and buyer.access_expire and buyer.access_start > buyer.access_expire:
             raise InvalidInput("access_start must be before access_expire", field="access_start")
         buyer.custom_url = custom_url or buyer.custom_url
+
+        def alone() -> None:
+            # Looked up without a lock; checked under the paywall's, just before the commit: a
+            # rival that added the same person meanwhile makes this request run again, and then it
+            # finds that buyer. (A password is one live buyer's by the unique index: see _insert.)
+            self.repo.lock_paywall(paywall.id)
+            if self.repo.live_passes_of(paywall.id, email=email, phone=phone, media_id=scope_media) > 1:
+                raise RaceLost("The same buyer was added at the same time; please retry")
+
+        uow.before_commit(self.session, ("paywall", paywall.id, "buyer", email or phone), alone)
         if created:
-            self.repo.add(buyer)
+            self._insert(buyer, chosen=chosen is not None)
             self._announce(actor_label, paywall, media, buyer)
         else:
             self.session.flush()
@@ -421,6 +430,18 @@ class PaywallService:
             link = buyer.custom_url or (paywall.custom_url if use_subscription_custom_url else "")
             self._notify(paywall, buyer, link or self.recovery_link(paywall, buyer))
         return buyer
+
+    def _insert(self, buyer: AccessPass, *, chosen: bool) -> None:
+        if not chosen:
+            self.repo.add(buyer)
+            return
+        # A rival choosing the same password at once: the unique index makes this insert wait for
+        # it, then refuse. Run again, this request sees the password taken and says so by name.
+        try:
+            with self.session.begin_nested():
+                self.repo.add(buyer)
+        except IntegrityError as exc:
+            raise RaceLost("The same password was chosen at the same time; please retry") from exc
 
     def _announce(self, actor_label: str, paywall: Paywall, media: Media, buyer: AccessPass) -> None:
         log_action(
