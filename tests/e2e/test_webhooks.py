@@ -76,6 +76,28 @@ def test_conference_start_and_end_are_delivered(
     ]
 
 
+def test_an_endpoint_added_or_removed_is_heard_by_the_next_write(client: TestClient, world: World) -> None:
+    """Which endpoints listen is kept per company (domain/webhooks ``listeners``): removing one, or
+    adding one, counts for the very next event, however soon it comes."""
+    host = world.new_host(world.company_id)
+    with receiver() as target:
+
+        def start_a_conference() -> None:
+            api(client, "conference/create/reservationless", world.ca, host_id=host)
+            _deliver(client)
+
+        created = api(client, "webhook/create", world.ca, url=target.url, events=["conference_start"]).json()
+        start_a_conference()
+        assert len(target.requests) == 1
+        api(client, "webhook/delete", world.ca, id=created["id"])
+        start_a_conference()
+        assert len(target.requests) == 1, "a deleted endpoint is not called"
+        again = api(client, "webhook/create", world.ca, url=target.url, events=["conference_start"]).json()
+        start_a_conference()
+        assert len(target.requests) == 2, "a new endpoint hears the next event"
+        api(client, "webhook/delete", world.ca, id=again["id"])
+
+
 def test_failed_delivery_is_retried_with_backoff(
     client: TestClient, world: World, hook: tuple[Receiver, dict[str, object]]
 ) -> None:

@@ -6,14 +6,24 @@ import hashlib
 import secrets
 import string
 from collections.abc import Callable
+from typing import TypeVar
 
 LOWER = string.ascii_lowercase
+T = TypeVar("T")
 UPPER_DIGITS = string.ascii_uppercase + string.digits
 ALNUM = string.ascii_letters + string.digits
 
 
 def random_string(alphabet: str, length: int) -> str:
-    return "".join(secrets.choice(alphabet) for _ in range(length))
+    """``length`` characters of ``alphabet`` (at most 256), each uniform and independent: random
+    bytes below the largest multiple of the alphabet's size, taken modulo it (the rest are drawn
+    again). One call to the system's generator for the whole string, not one per character."""
+    size = len(alphabet)
+    limit = 256 - 256 % size
+    chosen: list[str] = []
+    while len(chosen) < length:
+        chosen.extend(alphabet[byte % size] for byte in secrets.token_bytes(2 * length) if byte < limit)
+    return "".join(chosen[:length])
 
 
 def conference_code() -> str:
@@ -64,9 +74,7 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def unused(
-    make: Callable[[], str], taken: Callable[[str], bool], what: str = "code", *, attempts: int = 20
-) -> str:
+def unused(make: Callable[[], T], taken: Callable[[T], bool], what: str = "code", *, attempts: int = 20) -> T:
     """A fresh random value that ``taken`` says is free (a collision is rare; twenty draws is plenty).
 
     The one drawing loop for every public code Podium hands out.

@@ -15,7 +15,7 @@ from podium.domain.conferences.access_codes import (
     ONE_TIME_CODE_DIGITS,
     AccessCodes,
     conference_codes,
-    participant_code,
+    participant_codes,
 )
 from podium.domain.conferences.scheduling import SchedulingService
 from podium.domain.conferences.schemas import Invitee
@@ -98,7 +98,7 @@ def test_public_codes_are_drawn_again_on_a_collision(
     monkeypatch.setattr(ids, "conference_code", lambda: next(conference_code))
     monkeypatch.setattr(ids, "client_code", lambda: next(client_code))
     assert conference_codes(session)["code"] == "zzz-zzzz-zzz"
-    assert participant_code(session) == "Zz9Zz9Zz"
+    assert participant_codes(session)["code"] == "Zz9Zz9Zz"
 
 
 def test_reusing_a_one_time_code_makes_instances_until_it_expires(

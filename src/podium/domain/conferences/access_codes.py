@@ -13,7 +13,7 @@ URL tokens) is drawn here too, through the one drawing loop (``kit.ids.unused``)
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from sqlalchemy.orm import Session
 
@@ -72,29 +72,33 @@ class AccessCodes:
 
 def conference_codes(session: Session) -> dict[str, str]:
     """Fresh public codes for a new conference row: every link to it is its own (Boomstream code,
-    LiveMinutes meeting code, host token and meeting key)."""
-    repo = ConferenceRepository(session)
+    LiveMinutes meeting code, host token and meeting key). One query checks the four."""
+    return ids.unused(
+        lambda: {
+            "code": ids.conference_code(),
+            "short_code": ids.meeting_short_code(),
+            "host_token": ids.capability_token(),
+            "meeting_key": ids.meeting_key(),
+        },
+        ConferenceRepository(session).any_code_exists,
+        "conference codes",
+        attempts=DRAW_ATTEMPTS,
+    )
 
-    def draw(column: str, make: Callable[[], str]) -> str:
-        return ids.unused(make, lambda value: repo.code_exists(column, value), column)
 
-    return {
-        "code": draw("code", ids.conference_code),
-        "short_code": draw("short_code", ids.meeting_short_code),
-        "host_token": draw("host_token", ids.capability_token),
-        "meeting_key": draw("meeting_key", ids.meeting_key),
-    }
-
-
-def participant_code(session: Session) -> str:
-    """A fresh Boomstream client code for a participant."""
-    repo = ParticipantRepository(session)
-    return ids.unused(ids.client_code, lambda value: repo.code_exists("code", value), "participant code")
+def participant_codes(session: Session) -> dict[str, str]:
+    """A new participant's fresh Boomstream client code and personal URL token (one query for both)."""
+    return ids.unused(
+        lambda: {"code": ids.client_code(), "url_token": ids.capability_token()},
+        ParticipantRepository(session).any_code_exists,
+        "participant codes",
+    )
 
 
 def participant_url_token(session: Session) -> str:
     """A fresh personal URL token for a participant (a restored participant gets a new one too)."""
-    repo = ParticipantRepository(session)
     return ids.unused(
-        ids.capability_token, lambda value: repo.code_exists("url_token", value), "participant url_token"
-    )
+        lambda: {"url_token": ids.capability_token()},
+        ParticipantRepository(session).any_code_exists,
+        "participant url_token",
+    )["url_token"]

@@ -96,13 +96,14 @@ class ConferenceEmails:
 
     # --- invitations ---------------------------------------------------------------------------
 
-    def announce(self, conference: Conference) -> None:
+    def announce(self, conference: Conference, *, anyone_invited: bool = True) -> None:
         """Bring everyone invited up to date with the conference as it is now: the first invitation
         after it is scheduled, an updated one (SEQUENCE + 1) after a change of what it shows, the
         current one to whoever was invited since, a cancellation to whoever was uninvited.
 
         A series' instance is announced on its own only once it differs from its occurrence of the
         series (an override of the master's event); until then the master's invitation covers it.
+        ``anyone_invited=False``: the conference was just made and has no participants to tell.
         """
         if conference.deleted_at is not None or self._over(conference):
             return
@@ -121,7 +122,7 @@ class ConferenceEmails:
             conference.reminder_sent_for = conference.starts_at  # the invitation is the reminder
         sequence = conference.calendar_sequence
         holders = self._holders(conference) if is_instance(conference) else set()
-        for participant in self.participants.for_conference(conference.id):
+        for participant in self.participants.for_conference(conference.id) if anyone_invited else ():
             if not participant.email:
                 continue
             if participant.deleted_at is not None:

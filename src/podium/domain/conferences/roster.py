@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from podium.domain.conferences.access_codes import participant_code, participant_url_token
+from podium.domain.conferences.access_codes import participant_codes
 from podium.domain.conferences.schemas import Invitee
 from podium.domain.contacts.service import ContactService
 from podium.domain.hosts.repository import HostRepository
@@ -36,12 +36,7 @@ class Seat:
 
 def new_participant(session: Session, conference: Conference, **fields: Any) -> Participant:
     """A participant of ``conference`` with fresh codes (the one place participants are made)."""
-    participant = Participant(
-        conference_id=conference.id,
-        code=participant_code(session),
-        url_token=participant_url_token(session),
-        **fields,
-    )
+    participant = Participant(conference_id=conference.id, **participant_codes(session), **fields)
     ParticipantRepository(session).add(participant)
     return participant
 

@@ -124,7 +124,7 @@ class ConferenceService:
             starts_at=starts_at,
             duration_minutes=duration_minutes,
         )
-        self.emails.announce(conference)
+        self.emails.announce(conference, anyone_invited=False)
         return conference
 
     def get(self, actor: Actor, code: str) -> Conference:

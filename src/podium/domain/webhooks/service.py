@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,6 +25,7 @@ from podium.domain.webhooks.repository import WebhookRepository
 from podium.kit.clock import utcnow
 from podium.kit.errors import Conflict, InvalidInput, NotFound
 from podium.kit.outbound import check_url
+from podium.kit.stamped import StampedCache, watch
 from podium.kit.uow import wake_outbox
 from podium.models.activity import WebhookDelivery, WebhookEndpoint
 from podium.models.audit import AuditEntry
@@ -54,6 +56,38 @@ BOOMSTREAM_EVENTS = (
 )
 BOOMSTREAM_RETRY = {"retry_every": 600, "max_attempts": 4}
 
+# Every audited write asks which endpoints listen to its company: kept per company while no
+# endpoint changes (ADR 0007). Another process's new endpoint is heard within POLL_SECONDS.
+WEBHOOKS = "webhooks"
+watch(WEBHOOKS, WebhookEndpoint, new_rows=True)
+
+
+@dataclass(frozen=True)
+class Listener:
+    """An active endpoint of a company, as fan-out needs it."""
+
+    endpoint_id: int
+    style: str
+    events: frozenset[str]
+
+
+LISTENERS: StampedCache[tuple[Listener, ...]] = StampedCache(WEBHOOKS)
+
+
+def listeners(session: Session, company_id: int) -> tuple[Listener, ...]:
+    """The company's active, live endpoints, oldest first."""
+    found = LISTENERS.get(session, company_id)
+    if found is not None:
+        return found
+    stamp = LISTENERS.stamp(session)
+    found = tuple(
+        Listener(e.id, e.style, frozenset(e.events))
+        for e in WebhookRepository(session).live_for_company(company_id)
+        if e.active
+    )
+    LISTENERS.put(session, company_id, found, stamp)
+    return found
+
 
 def fan_out(session: Session, entry: AuditEntry) -> None:
     """Queue one delivery per endpoint of the company that listens for the action's event."""
@@ -67,12 +101,12 @@ def fan_out(session: Session, entry: AuditEntry) -> None:
     payload: dict[str, Any] = {key: data[key] for key in leading if key in data}
     payload.update({key: value for key, value in data.items() if key not in leading})
     timestamp = utcnow().isoformat(timespec="seconds") + "Z"
-    for endpoint in WebhookRepository(session).live_for_company(entry.company_id):
+    for endpoint in listeners(session, entry.company_id):
         event = boomstream_event if endpoint.style == "boomstream" else iotum_event
-        if event is None or not endpoint.active or event not in endpoint.events:
+        if event is None or event not in endpoint.events:
             continue
         message: dict[str, Any] = {
-            "endpoint_id": endpoint.id,
+            "endpoint_id": endpoint.endpoint_id,
             "event": event,
             "payload": payload,
             "timestamp": timestamp,
