@@ -82,6 +82,7 @@ def before_commit(session: Session, key: tuple[str | int, ...], check: Callable[
     the whole request, so one company's writes overlap instead of queueing on its row. Checks run
     in the order of their keys, which is the order their locks are taken in (no two transactions
     wait on each other's). A check raises to refuse: the transaction is rolled back."""
+    session.connection()  # the transaction the check belongs to has begun: its rollback drops it
     checks = session.info.setdefault(_CHECKS, {})
     checks.setdefault(key, check)
 
