@@ -6,6 +6,7 @@ run just before each commit, under a lock held only for them (``uow.before_commi
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,18 @@ def _all_at_once(call: Any, count: int) -> list[dict[str, Any]]:
         return list(pool.map(one, range(count)))
 
 
+def _boomstream(http: httpx.Client, key: str) -> Callable[..., dict[str, Any]]:
+    """A Boomstream method of the company ``key`` opens, answered as JSON."""
+
+    def boom(method: str, **params: str) -> dict[str, Any]:
+        body: dict[str, Any] = http.get(
+            f"/api/{method}", params={"apikey": key, "format": "json", **params}
+        ).json()
+        return body
+
+    return boom
+
+
 def test_concurrent_creations_never_exceed_the_quotas(tmp_path: Path) -> None:
     env = podium_env(
         tmp_path / "var",
@@ -40,12 +53,7 @@ def test_concurrent_creations_never_exceed_the_quotas(tmp_path: Path) -> None:
     )
     key = str(podium_json(env, "admin", "bootstrap")["boomstream_apikey"])
     with running_server(env) as base, httpx.Client(base_url=base, timeout=60) as http:
-
-        def boom(method: str, **params: str) -> dict[str, Any]:
-            body: dict[str, Any] = http.get(
-                f"/api/{method}", params={"apikey": key, "format": "json", **params}
-            ).json()
-            return body
+        boom = _boomstream(http, key)
 
         created = _all_at_once(lambda i: boom("conference/create", title=f"Race {i}"), RACERS)
         won = [a for a in created if "Code" in a]
@@ -68,12 +76,7 @@ def test_one_buyer_added_at_once_by_many_requests_is_one_buyer(tmp_path: Path) -
     env = podium_env(tmp_path / "var", PODIUM_JANUS="off")
     key = str(podium_json(env, "admin", "bootstrap")["boomstream_apikey"])
     with running_server(env) as base, httpx.Client(base_url=base, timeout=60) as http:
-
-        def boom(method: str, **params: str) -> dict[str, Any]:
-            body: dict[str, Any] = http.get(
-                f"/api/{method}", params={"apikey": key, "format": "json", **params}
-            ).json()
-            return body
+        boom = _boomstream(http, key)
 
         media = boom("media/upload", title="Race")
         media_code = str(media.get("Code") or media.get("code"))
@@ -99,11 +102,17 @@ def test_one_buyer_added_at_once_by_many_requests_is_one_buyer(tmp_path: Path) -
         # One password chosen by many new buyers: exactly one gets it, the others are told it is taken.
         chosen = _all_at_once(
             lambda i: boom(
-                "ppv/addbuyer", code=paywall, media=media_code, email=f"other{i}@example.com", hash="SameHash1"
+                "ppv/addbuyer",
+                code=paywall,
+                media=media_code,
+                email=f"other{i}@example.com",
+                hash="SameHash1",
             ),
             RACERS,
         )
         won = [a for a in chosen if a.get("Status") == "Success"]
         assert len(won) == 1, chosen
-        assert all("already the access password" in a["Message"] for a in chosen if a not in won), [a for a in chosen if a not in won]
+        assert all("already the access password" in a["Message"] for a in chosen if a not in won), [
+            a for a in chosen if a not in won
+        ]
         assert len(boom("ppv/listbuyers", code=paywall, media=media_code)["Items"]) == 2
