@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +22,18 @@ from sqlalchemy import update
 from podium.edges.boomstream.router import ALL_METHODS as BOOMSTREAM_METHODS
 from podium.edges.iotum.routes import ENDPOINTS as IOTUM_METHODS
 from podium.edges.liveminutes.routes import SPECS as LIVEMINUTES_METHODS
+from podium.kit.clock import utcnow
 from podium.kit.db import make_engine, make_sessionmaker
 from podium.models.conference import Conference
 from tests.e2e.test_metrics import scrape, value
 from tests.edges.boomstream.helpers import boom, failed, ok
+from tests.edges.liveminutes.test_liveminutes import lm
+from tests.edges.liveminutes.test_liveminutes import ok as lm_ok
+from tests.fixtures.iotum import api as iotum
+from tests.fixtures.iotum import build_world
 from tests.fixtures.processes import podium_env, podium_json, running_server
 from tests.fixtures.tenants import TenantFactory
+from tests.fixtures.waiting import wait_until
 
 # Another process's change must be seen within a second plus a request's time; allow for a slow CI.
 ELSEWHERE_SECONDS = 3.0
@@ -54,6 +61,59 @@ def test_a_repeated_read_is_kept_and_a_write_through_the_server_is_seen_at_once(
     failed(boom(client, "conference/info", other, code=code), "")
     xml = client.get("/api/conference/info", params={"apikey": key, "code": code, "format": "xml"})
     assert xml.status_code == 200 and "<title>Second</title>" in xml.text
+
+
+def test_lists_hosts_and_participants_are_kept_too_and_see_the_next_write(
+    client: TestClient, tenants: TenantFactory
+) -> None:
+    """The other cached reads (lists, a participant, a host): answered again while nothing is
+    written, and a write through the server is in their next answer."""
+    tenant = tenants()
+    key = tenant.boomstream_apikey
+    code = ok(boom(client, "conference/create", key, title="Listed"))["Code"]
+    member = ok(boom(client, "conference/invite", key, code=code, email="a@example.com"))["clientCode"]
+    lm_ok(lm(client, tenant, "createMeeting", meetingKey="kept", hostid="host"))
+    lm_ok(lm(client, tenant, "addParticipant", meetingKey="kept", puid="u1"))
+    world = build_world(client)
+    world.subscribe(world.company_id, "large_plan")
+    host = world.new_host(world.company_id)
+
+    def reads() -> dict[str, Any]:
+        return {
+            "conference/list": ok(boom(client, "conference/list", key)),
+            "conference/client/list": ok(boom(client, "conference/client/list", key, code=code)),
+            "conference/client/info": ok(boom(client, "conference/client/info", key, code=member)),
+            "getParticipantStatus": lm_ok(
+                lm(client, tenant, "getParticipantStatus", meetingKey="kept", puid="u1")
+            ),
+            "host/fetch": iotum(client, "host/fetch", world.ca, host_id=host).json(),
+            "conference/fetch_all": iotum(client, "conference/fetch_all", world.ca, host_id=host).json(),
+        }
+
+    first = reads()
+
+    def all_kept() -> bool:
+        # The server's own workers write meanwhile (the invitation's mail): once they are done, a
+        # pass of the six reads is answered from the kept answers alone.
+        kept = _answers("kept")
+        assert reads() == first
+        return _answers("kept") - kept == len(first)
+
+    wait_until(all_kept, 10, "a pass of reads answered from kept answers")
+
+    ok(boom(client, "conference/create", key, title="Another"))
+    ok(boom(client, "conference/invite", key, code=code, email="b@example.com"))
+    iotum(client, "host/update", world.ca, host_id=host, name="Renamed")
+    start = f"{(utcnow() + timedelta(days=10)).date().isoformat()} 13:00:00"
+    scheduled = iotum(
+        client, "conference/create", world.ca, host_id=host, start=start, time_zone="UTC", duration=60
+    )
+    assert scheduled.status_code == 200, scheduled.text
+    after = reads()
+    assert len(after["conference/list"]["conferences"]) == len(first["conference/list"]["conferences"]) + 1
+    assert len(after["conference/client/list"]["Clients"]) == 2
+    assert after["host/fetch"]["name"] == "Renamed"
+    assert len(after["conference/fetch_all"]) == len(first["conference/fetch_all"]) + 1
 
 
 def test_failures_are_never_kept(client: TestClient, tenants: TenantFactory) -> None:

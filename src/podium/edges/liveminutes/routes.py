@@ -193,7 +193,7 @@ METHODS: tuple[tuple[str, str, Callable[[Call], dict[str, Any]], tuple[tuple[str
 
 
 # Reads whose answers may be served again for a second while nothing is written (kit/answers).
-CACHED = frozenset({"getMeetingStatus"})
+CACHED = frozenset({"getMeetingStatus", "getParticipantStatus"})
 
 SPECS: tuple[MethodSpec, ...] = tuple(
     MethodSpec(

@@ -159,7 +159,7 @@ CLIENT_CODE = Param("code", "Client code", required=True)
 
 METHODS: tuple[MethodSpec, ...] = (
     Method("conference/info", "Conference by its code", info, (CODE,), cached=True),
-    Method("conference/list", "List of conferences", list_),
+    Method("conference/list", "List of conferences", list_, cached=True),
     Method(
         "conference/create",
         "Create a conference",
@@ -195,8 +195,14 @@ METHODS: tuple[MethodSpec, ...] = (
             Param("avatarUrl", "URL of the user's avatar"),
         ),
     ),
-    Method("conference/client/list", "Users of a conference", client_list, (CODE,)),
-    Method("conference/client/info", "A user of a conference by its code", client_info, (CLIENT_CODE,)),
+    Method("conference/client/list", "Users of a conference", client_list, (CODE,), cached=True),
+    Method(
+        "conference/client/info",
+        "A user of a conference by its code",
+        client_info,
+        (CLIENT_CODE,),
+        cached=True,
+    ),
     Method(
         "conference/client/update",
         "Update a user's email, name or moderator flag",

@@ -267,6 +267,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         conference_fetch_all,
         "read",
         params=(OWN_HOST_ID, DETAIL_OUTPUT, PAGE_PARAM),
+        cached=True,
     ),
     Endpoint(
         "conference/cancel",

@@ -285,7 +285,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
             *HOST_FIELDS,
         ),
     ),
-    Endpoint("host/fetch", "A host", host_fetch, "read", params=(OWN_HOST_ID,)),
+    Endpoint("host/fetch", "A host", host_fetch, "read", params=(OWN_HOST_ID,), cached=True),
     # no_welcome_email is read (and type-checked) on update too, but only create sends the email.
     Endpoint(
         "host/update", "Update a host", host_update, "write", params=(HOST_ID, NAME, EMAIL, *HOST_FIELDS)
