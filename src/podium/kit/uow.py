@@ -90,10 +90,10 @@ def before_commit(session: Session, key: tuple[str | int, ...], check: Callable[
 @event.listens_for(Session, "before_commit")
 def _run_checks(session: Session) -> None:
     """Every commit runs its checks (a job or a command that commits itself too), after a flush:
-    what they count includes the transaction's own rows."""
+    what they count includes the transaction's own rows. The flush comes first, always (the commit
+    would make it next anyway): its listeners may add checks of their own."""
+    session.flush()
     checks: dict[tuple[str | int, ...], Callable[[], None]] = session.info.pop(_CHECKS, {})
-    if checks:
-        session.flush()
     for key in sorted(checks, key=lambda k: tuple(str(part) for part in k)):
         checks[key]()
 

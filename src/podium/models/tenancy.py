@@ -4,7 +4,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Enum, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Enum, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from podium.kit.db import Base, Timestamped
@@ -49,6 +49,10 @@ class Company(Timestamped, Base):
     # When set, assigning hosts beyond a subscription's host limit fails instead of raising the limit.
     host_limits_locked: Mapped[bool] = mapped_column(Boolean, default=False)
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Upper bounds of what the quotas count (domain/tenancy/usage.py): raised with every row added,
+    # in the same transaction; set to the exact count when one is made; None until then.
+    conference_rows_bound: Mapped[int | None] = mapped_column(BigInteger)
+    user_rows_bound: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class Host(Timestamped, Base):

@@ -15,7 +15,7 @@ from podium.domain.audit.service import log_action
 from podium.domain.conferences.access_codes import conference_codes
 from podium.domain.conferences.lifecycle import stop_live
 from podium.domain.conferences.repository import ConferenceRepository
-from podium.domain.tenancy.repository import TenancyRepository
+from podium.domain.tenancy import usage
 from podium.kit import uow
 from podium.kit.errors import Conflict, QuotaExceeded
 from podium.models.conference import Conference
@@ -37,10 +37,15 @@ def admit(session: Session, settings: Settings, company_id: int, *, meeting_key:
         raise Conflict("meetingKey already exists", field="meetingKey")
 
     def within_quota() -> None:
-        TenancyRepository(session).lock_company(company_id)
+        # Under the company's lock (taken by reading its bounds); this transaction's own included.
         quota = settings.quota_conferences
-        if repo.count_live(company_id, up_to=quota + 1) > quota:  # this transaction's own included
-            raise QuotaExceeded(f"Session limit reached ({settings.quota_conferences} sessions per account)")
+        bound = usage.bounds(session, company_id).conference_rows
+        if bound is not None and bound <= quota:
+            return
+        live = repo.count_live(company_id, up_to=quota + 1)
+        if live > quota:
+            raise QuotaExceeded(f"Session limit reached ({quota} sessions per account)")
+        usage.rebase(session, company_id, conference_rows=live)
 
     uow.before_commit(session, ("company", company_id, "conferences"), within_quota)
 

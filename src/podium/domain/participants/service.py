@@ -16,7 +16,7 @@ from podium.domain.conferences.access_codes import participant_url_token
 from podium.domain.conferences.emails import ConferenceEmails
 from podium.domain.conferences.roster import new_participant
 from podium.domain.participants.repository import ParticipantRepository
-from podium.domain.tenancy.repository import TenancyRepository
+from podium.domain.tenancy import usage
 from podium.kit import tokens, uow
 from podium.kit.clock import utcnow
 from podium.kit.errors import Conflict, InvalidInput, NotFound, QuotaExceeded
@@ -51,9 +51,14 @@ class ParticipantService:
         quota = self.settings.quota_users
 
         def within_quota() -> None:
-            TenancyRepository(self.session).lock_company(company_id)
-            if self.repo.count_user_rows(company_id, up_to=quota + 1) <= quota:
-                return  # far from the limit: skip the exact (DISTINCT) count
+            # Under the company's lock (taken by reading its bounds); this transaction's own included.
+            bound = usage.bounds(self.session, company_id).user_rows
+            if bound is not None and bound <= quota:
+                return
+            rows = self.repo.count_user_rows(company_id, up_to=quota + 1)
+            if rows <= quota:  # far from the limit: skip the exact (DISTINCT) count
+                usage.rebase(self.session, company_id, user_rows=rows)
+                return
             if identity and self.repo.identity_rows(company_id, identity) > 1:
                 return  # a person the company already had: no new user
             if self.repo.count_users(company_id, up_to=quota + 1) > quota:
