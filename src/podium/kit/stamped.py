@@ -106,7 +106,7 @@ def watch(family: str, model: type, columns: frozenset[str] | None = None, *, ne
     """Move ``family`` whenever a transaction changes a ``model`` row through the ORM (any column,
     or one of ``columns``) or deletes one. New rows move it only with ``new_rows`` (a row that
     changes what other rows mean, such as a media added to a paywall). A bulk UPDATE or DELETE of
-    such rows calls ``move`` itself (a no-op write used as a lock, like ``lock_company``, must not
+    such rows calls ``move`` itself (a write used as a lock, like a quota check's, must not
     move it: it runs on every creation)."""
     _watched.setdefault(model, []).append((family, columns, new_rows))
 

@@ -73,9 +73,9 @@ class PaywallRepository:
         return [(row[0], row[1]) for row in self.session.execute(stmt).all()]
 
     def lock_paywall(self, paywall_id: int) -> None:
-        """Hold the paywall's row until the transaction ends, so that adding buyers (look up, then
-        insert or update) runs one call at a time per paywall. A no-op write: a row lock on
-        PostgreSQL, the write lock on SQLite (see ``TenancyRepository.lock_company``)."""
+        """Hold the paywall's row until the transaction ends: taken just before the commit, so that
+        checking an added buyer against its rivals' runs one at a time per paywall (ADR 0017). A
+        no-op write: a row lock on PostgreSQL, the write lock on SQLite (whose reads take none)."""
         self.session.execute(
             update(Paywall).where(Paywall.id == paywall_id).values(updated_at=Paywall.updated_at),
             execution_options={"synchronize_session": False},

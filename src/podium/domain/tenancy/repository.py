@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from podium.models.tenancy import Company, Credential, CredentialKind, Host, Reseller
@@ -21,16 +21,6 @@ class TenancyRepository:
 
     def company(self, company_id: int) -> Company | None:
         return self.session.get(Company, company_id)
-
-    def lock_company(self, company_id: int) -> None:
-        """Hold the company's row until the transaction ends: checks that count and then insert
-        (quotas) run one at a time per company. A no-op write, because it locks on both databases:
-        a row lock on PostgreSQL, the write lock on SQLite (whose reads take none), and it makes
-        the counts that follow see every earlier creation that got the lock first."""
-        self.session.execute(
-            update(Company).where(Company.id == company_id).values(name=Company.name),
-            execution_options={"synchronize_session": False},
-        )
 
     def company_by_subdomain(self, reseller_id: int, subdomain: str) -> Company | None:
         stmt = select(Company).where(Company.reseller_id == reseller_id, Company.subdomain == subdomain)
