@@ -62,6 +62,9 @@ SIP_PLUGIN = "janus.plugin.sip"
 TICK = TICK_SAMPLES / SAMPLE_RATE  # 20 ms
 LOOK_EVERY = 1.0  # seconds between two looks at who publishes in the room
 JANUS_PATIENCE = 10.0
+# Seconds a subscription may take to deliver its first sound before it is made again, doubling with
+# each time for the same publisher (one muted by a moderator sends nothing, and is not churned).
+FEED_PATIENCE = 8.0
 HANGUP_WAIT = 5.0  # seconds a hang-up may take before the process ends anyway
 ESPEAK = "espeak-ng"
 CLOCK_EVERY = 5.0  # seconds between two ``clock`` status lines
@@ -131,6 +134,8 @@ class Room:
         self.watcher: int | None = None
         self.own: int | None = None
         self.feeds: dict[int, tuple[Subscription, AudioBuffer, list[asyncio.Task[None]]]] = {}
+        self.subscribed_at: dict[int, float] = {}  # publisher -> when its audio track was offered
+        self.redone: dict[int, int] = {}  # publisher -> subscriptions made again for want of sound
 
     async def look(self) -> None:
         if self.watcher is None:
@@ -144,9 +149,22 @@ class Room:
         publishing = {
             int(p["id"]) for p in data.get("participants", []) if p.get("publisher") and p["id"] != self.own
         }
+        for publisher, (_, buffer, _) in list(self.feeds.items()):
+            # A subscription whose sound never came (its connection stuck under load) would leave
+            # the phone deaf to that person for good: it is made again. (Only one with an audio
+            # track is waited for: a screen share has none.)
+            due = self.subscribed_at.get(publisher)
+            waited = time.monotonic() - due if due is not None else 0.0
+            if buffer.heard:
+                self.redone.pop(publisher, None)
+            elif waited > FEED_PATIENCE * 2 ** min(self.redone.get(publisher, 0), 4):
+                log.info("no sound from %s after %.0f s: subscribing again", publisher, waited)
+                self.redone[publisher] = self.redone.get(publisher, 0) + 1
+                await self.drop(publisher)
         for publisher in publishing - set(self.feeds):
             await self._subscribe(publisher)
         for publisher in set(self.feeds) - publishing:
+            self.redone.pop(publisher, None)
             await self.drop(publisher)
 
     async def _subscribe(self, publisher: int) -> None:
@@ -160,6 +178,7 @@ class Room:
             for receiver in pc.getReceivers():
                 if receiver.track is not None and receiver.track.kind == "audio":
                     tasks.append(asyncio.create_task(hear(receiver.track, buffer)))
+                    self.subscribed_at[publisher] = time.monotonic()  # sound is due from now
             videos = [t.mid for t in pc.getTransceivers() if t.kind == "video" and t.mid is not None]
             if videos:  # a phone has no use for pictures: Janus need not send them
                 tasks.append(asyncio.create_task(self._no_video(subscription, videos)))
@@ -181,6 +200,7 @@ class Room:
             )
 
     async def drop(self, publisher: int) -> None:
+        self.subscribed_at.pop(publisher, None)
         found = self.feeds.pop(publisher, None)
         if found is None:
             return
