@@ -173,7 +173,9 @@ def test_the_host_dials_its_sip_uri_and_joins_as_moderator(
         heard = server.phone.heard_wav()
         assert heard is not None
         samples, rate = wav_samples(heard)
-        assert (samples[-rate * 3 :].astype(float) ** 2).mean() ** 0.5 > 100, caller.call.events
+        assert (samples[-rate * 3 :].astype(float) ** 2).mean() ** 0.5 > 100, (
+            f"the phone hears the room: {caller.call.events}; its gateway said {caller.call.log_tail}"
+        )
         assert abs(dominant_frequency(heard, skip_seconds=len(samples) / rate - 3) - ROOM_TONE) < 15
 
         # A moderator of the meeting, with its number as ani; a phone in the people panel.

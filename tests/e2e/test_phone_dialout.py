@@ -149,7 +149,9 @@ def test_a_phone_dialled_into_a_room_hears_it_and_is_heard(
         tail = samples[-rate * 3 :].astype(float)
         # Chromium's noise suppression soon treats a steady tone as noise (about -40 dB after three
         # seconds), so the level is low; silence would be 0, and the tone is the loudest part.
-        assert (tail**2).mean() ** 0.5 > 100, f"the phone hears the room: {running.call.events}"
+        assert (tail**2).mean() ** 0.5 > 100, (
+            f"the phone hears the room: {running.call.events}; its gateway said {running.call.log_tail}"
+        )
         assert abs(dominant_frequency(heard, skip_seconds=len(samples) / rate - 3) - ROOM_TONE) < 15
 
         # It is a participant of the meeting: a CDR with its number, and one of the host's calls.

@@ -142,6 +142,11 @@ class Broadcast:
         last = self._stderr[-1] if self._stderr else ""
         return f"{self.what} exited with status {process.returncode}" + (f": {last}" if last else "")
 
+    @property
+    def log_tail(self) -> list[str]:
+        """The last lines the process wrote to its standard error (its warnings), newest last."""
+        return list(self._stderr)
+
     def start(self) -> None:
         """Launch the process and hand it the spec (on its standard input, never on a command line)."""
         if self._process is not None:

@@ -158,7 +158,7 @@ class Room:
             if buffer.heard:
                 self.redone.pop(publisher, None)
             elif waited > FEED_PATIENCE * 2 ** min(self.redone.get(publisher, 0), 4):
-                log.info("no sound from %s after %.0f s: subscribing again", publisher, waited)
+                log.warning("no sound from %s after %.0f s: subscribing again", publisher, waited)
                 self.redone[publisher] = self.redone.get(publisher, 0) + 1
                 await self.drop(publisher)
         for publisher in publishing - set(self.feeds):
