@@ -43,7 +43,7 @@ from tests.fixtures.phone import (
     phone,
     wav_samples,
 )
-from tests.fixtures.phone_rooms import MARKS, PhoneServer, phone_level, sip_host
+from tests.fixtures.phone_rooms import MARKS, PhoneServer, phone_hears_the_room, phone_level, sip_host
 from tests.fixtures.waiting import wait_until
 
 pytestmark = [
@@ -162,20 +162,8 @@ def test_the_host_dials_its_sip_uri_and_joins_as_moderator(
 
         # The room hears the caller, the caller hears the room's tone.
         wait_until(lambda: phone_level(page, PHONE) > 0.01, 20, "the caller's voice on the room page")
-        wait_until(
-            lambda: (
-                (wav := server.phone.heard_wav()) is not None
-                and wav_samples(wav)[0].size > heard_before + 8000 * 6
-            ),
-            40,
-            "six seconds of the room heard by the caller",
-        )
-        heard = server.phone.heard_wav()
-        assert heard is not None
+        heard = phone_hears_the_room(server.phone, caller.call, after_samples=heard_before)
         samples, rate = wav_samples(heard)
-        assert (samples[-rate * 3 :].astype(float) ** 2).mean() ** 0.5 > 100, (
-            f"the phone hears the room: {caller.call.events}; its gateway said {caller.call.log_tail}"
-        )
         assert abs(dominant_frequency(heard, skip_seconds=len(samples) / rate - 3) - ROOM_TONE) < 15
 
         # A moderator of the meeting, with its number as ani; a phone in the people panel.
