@@ -43,7 +43,14 @@ from tests.fixtures.phone import (
     phone,
     wav_samples,
 )
-from tests.fixtures.phone_rooms import MARKS, PhoneServer, phone_hears_the_room, phone_level, sip_host
+from tests.fixtures.phone_rooms import (
+    MARKS,
+    PhoneServer,
+    phone_hears_the_room,
+    phone_level,
+    samples_heard,
+    sip_host,
+)
 from tests.fixtures.waiting import wait_until
 
 pytestmark = [
@@ -158,7 +165,7 @@ def test_the_host_dials_its_sip_uri_and_joins_as_moderator(
         (leg_id,) = [k for k, c in keeper.calls.items() if c.call is caller.call]
         wait_until(lambda: any(e.get("event") == "joined" for e in caller.call.events), 30, "in the room")
         # What the caller heard so far: prompts (how long they last depends on the machine's load).
-        heard_before = wav_samples(wav)[0].size if (wav := server.phone.heard_wav()) is not None else 0
+        heard_before = samples_heard(server.phone)
 
         # The room hears the caller, the caller hears the room's tone.
         wait_until(lambda: phone_level(page, PHONE) > 0.01, 20, "the caller's voice on the room page")

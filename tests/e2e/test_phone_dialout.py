@@ -25,7 +25,14 @@ from tests.fixtures.phone import (
     phone,
     wav_samples,
 )
-from tests.fixtures.phone_rooms import MARKS, PhoneServer, phone_hears_the_room, phone_level, sip_host
+from tests.fixtures.phone_rooms import (
+    MARKS,
+    PhoneServer,
+    phone_hears_the_room,
+    phone_level,
+    samples_heard,
+    sip_host,
+)
 from tests.fixtures.waiting import wait_until
 
 pytestmark = MARKS
@@ -136,7 +143,7 @@ def test_a_phone_dialled_into_a_room_hears_it_and_is_heard(
             "in the room on pressing one",
         )
         # What the phone heard so far: the invitation (cut short by the key).
-        heard_before = wav_samples(wav)[0].size if (wav := server.phone.heard_wav()) is not None else 0
+        heard_before = samples_heard(server.phone)
 
         # The room hears the phone (its speech), the phone hears the room (its steady tone).
         wait_until(lambda: phone_level(page, "Pat") > 0.01, 20, "the phone's voice on the room page")

@@ -7,7 +7,7 @@ import weakref
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, func, select
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, func, or_, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.sql.selectable import CompoundSelect, Select
 
@@ -139,3 +139,10 @@ def bounded_count(session: Session, rows: Select[Any] | CompoundSelect, up_to: i
     a check against a limit costs at most the limit, however many rows there are)."""
     limited = rows.limit(up_to).subquery()
     return int(session.scalar(select(func.count()).select_from(limited)) or 0)
+
+
+def any_matches(session: Session, model: type[Any], values: dict[str, Any]) -> bool:
+    """Whether any ``model`` row has any of ``values`` (column: value) in its column: one query
+    for a set of drawn codes that must all be unused."""
+    stmt = select(model.id).where(or_(*(getattr(model, column) == v for column, v in values.items())))
+    return session.scalar(stmt.limit(1)) is not None

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
-from podium.kit.db import bounded_count
+from podium.kit.db import any_matches, bounded_count
 from podium.models.conference import Conference, Folder
 
 
@@ -60,8 +60,7 @@ class ConferenceRepository:
 
     def any_code_exists(self, codes: dict[str, str]) -> bool:
         """Whether any conference has any of ``codes`` (column: value) in its column."""
-        stmt = select(Conference.id).where(or_(*(getattr(Conference, c) == v for c, v in codes.items())))
-        return self.session.scalar(stmt.limit(1)) is not None
+        return any_matches(self.session, Conference, codes)
 
     def claim_media_room(self, conference_id: int, room: int, secret: str, server: str) -> bool:
         """Record the conference's media room unless another request already did (first one wins)."""

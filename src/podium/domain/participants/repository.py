@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, literal, or_, select, union
+from sqlalchemy import func, literal, select, union
 from sqlalchemy.orm import Session
 
-from podium.kit.db import bounded_count
+from podium.kit.db import any_matches, bounded_count
 from podium.models.conference import Conference
 from podium.models.participant import Participant
 
@@ -20,8 +20,7 @@ class ParticipantRepository:
 
     def any_code_exists(self, codes: dict[str, str]) -> bool:
         """Whether any participant has any of ``codes`` (column: value) in its column."""
-        stmt = select(Participant.id).where(or_(*(getattr(Participant, c) == v for c, v in codes.items())))
-        return self.session.scalar(stmt.limit(1)) is not None
+        return any_matches(self.session, Participant, codes)
 
     def by_code_in_company(self, company_id: int, code: str) -> tuple[Participant, Conference] | None:
         stmt = (
