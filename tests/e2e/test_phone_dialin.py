@@ -169,7 +169,7 @@ def test_the_host_dials_its_sip_uri_and_joins_as_moderator(
 
         # The room hears the caller, the caller hears the room's tone.
         wait_until(lambda: phone_level(page, PHONE) > 0.01, 20, "the caller's voice on the room page")
-        heard = phone_hears_the_room(server.phone, caller.call, after_samples=heard_before)
+        heard = phone_hears_the_room(server.phone, caller.call, page, after_samples=heard_before)
         samples, rate = wav_samples(heard)
         assert abs(dominant_frequency(heard, skip_seconds=len(samples) / rate - 3) - ROOM_TONE) < 15
 

@@ -147,7 +147,7 @@ def test_a_phone_dialled_into_a_room_hears_it_and_is_heard(
 
         # The room hears the phone (its speech), the phone hears the room (its steady tone).
         wait_until(lambda: phone_level(page, "Pat") > 0.01, 20, "the phone's voice on the room page")
-        heard = phone_hears_the_room(server.phone, running.call, after_samples=heard_before)
+        heard = phone_hears_the_room(server.phone, running.call, page, after_samples=heard_before)
         samples, rate = wav_samples(heard)
         assert abs(dominant_frequency(heard, skip_seconds=len(samples) / rate - 3) - ROOM_TONE) < 15
 

@@ -10,15 +10,19 @@ import json
 import subprocess
 import time
 from collections.abc import Iterator
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from podium.domain.outbox.worker import OutboxWorker
+from podium.domain.recordings import composer
 from podium.domain.recordings.service import RecordingService
+from podium.models.recording import Recording
 from podium.models.tenancy import Host
 from tests.e2e.test_conference_emails import body_of, inbox
 from tests.fixtures.browser import CHROMIUM_FLAGS, LiveServer, chromium_path
@@ -112,6 +116,22 @@ def _probe(path: Path) -> dict[str, Any]:
     ).stdout
     parsed: dict[str, Any] = json.loads(out)
     return parsed
+
+
+def _tracks(app: Any, conference_id: int) -> list[str]:
+    """The conference's recording's tracks as the composer placed them: publisher, kind, start and
+    end (seconds on the timeline), and the segment's stop."""
+    with app.state.sessions() as session:
+        stored = session.scalars(select(Recording).where(Recording.conference_id == conference_id)).one()
+        folder = RecordingService(session, app.state.settings).storage_dir(stored)
+        ended_at = stored.ended_at
+    found, epoch_us = composer.convert_tracks(
+        folder / "raw", folder / "diagnosis", ffprobe=app.state.settings.ffprobe, timeout=60
+    )
+    lines = [f"{t.publisher} {t.kind} {t.start:.2f}-{t.end:.2f} s" for t in found]
+    if ended_at is not None and epoch_us:
+        lines.append(f"stopped at {ended_at.replace(tzinfo=UTC).timestamp() - epoch_us / 1e6:.2f} s")
+    return lines
 
 
 def _mean_volume(path: Path) -> float:
@@ -231,7 +251,8 @@ def test_a_recorded_and_transcribed_meeting(
     assert abs(float(probe["format"]["duration"]) - MEETING_SECONDS) < 6, probe["format"]
     left, right = _tile_colours(mp4, float(probe["format"]["duration"]) - 3)
     reds = sorted([left, right], key=lambda rgb: rgb[0] - rgb[2])
-    assert reds[0][2] > 100 and reds[1][0] > 100, (left, right)  # one blue tile, one red tile
+    # One blue tile, one red tile; if not, each track's place on the timeline says whose ended early.
+    assert reds[0][2] > 100 and reds[1][0] > 100, (left, right, _tracks(app, conference_id))
     assert _mean_volume(mp4) > -45
 
     # The transcript: lines by speaker, with most of what each said.

@@ -13,7 +13,9 @@ Status lines:
   from now on the phone hears us and its keys reach us; before, Janus drops what it sends.
 - ``{"event": "joined", "publisher": id}``: the phone's voice is published in the room and the
   phone hears the room.
-- ``{"event": "feeds", "publishers": n, "heard": m}``: whom the phone hears (when it changes).
+- ``{"event": "feeds", "publishers": n, "heard": m, "waiting": ["connecting/checking", …]}``: whom
+  the phone hears (when it changes), and the state of each connection whose sound has not come yet
+  (``connectionState/iceConnectionState``, or ``no offer yet``).
 - ``{"event": "clock", "ticks": n, "late": m, "sent": k}``: every 5 s, how the 20 ms clock kept
   up since the start (ticks more than 20 ms late) and the frames the phone was sent.
 - ``{"event": "ended", "code": 200, "reason": "…", "answered": bool, "by": "phone"|"podium"}``: the

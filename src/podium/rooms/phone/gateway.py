@@ -158,7 +158,12 @@ class Room:
             if buffer.heard:
                 self.redone.pop(publisher, None)
             elif waited > FEED_PATIENCE * 2 ** min(self.redone.get(publisher, 0), 4):
-                log.warning("no sound from %s after %.0f s: subscribing again", publisher, waited)
+                log.warning(
+                    "no sound from %s after %.0f s (connection %s): subscribing again",
+                    publisher,
+                    waited,
+                    self.waiting(),
+                )
                 self.redone[publisher] = self.redone.get(publisher, 0) + 1
                 await self.drop(publisher)
         for publisher in publishing - set(self.feeds):
@@ -209,6 +214,16 @@ class Room:
             task.cancel()
         with contextlib.suppress(Exception):
             await subscription.close()
+
+    def waiting(self) -> list[str]:
+        """The connections of the subscriptions whose sound has not come yet (``state/ice``): where
+        a phone that hears nothing of the room is stuck."""
+        found = []
+        for subscription, buffer, _ in self.feeds.values():
+            pc = subscription.pc
+            if not buffer.heard:
+                found.append(f"{pc.connectionState}/{pc.iceConnectionState}" if pc else "no offer yet")
+        return found
 
     def mix(self) -> np.ndarray:
         """The next 20 ms of everyone in the room, mono."""
@@ -618,11 +633,13 @@ class Gateway:
             phone_voice.cancel()
 
     def _tell_feeds(self) -> None:
-        """Who the phone hears (said when it changes): the room's publishers, and those heard."""
-        feeds = (len(self.room.feeds), sum(buffer.heard for _, buffer, _ in self.room.feeds.values()))
+        """Who the phone hears (said when it changes): the room's publishers, those heard, and the
+        connections of those not heard yet."""
+        rooms_feeds = self.room.feeds.values()
+        feeds = (len(self.room.feeds), sum(buffer.heard for _, buffer, _ in rooms_feeds), self.room.waiting())
         if feeds != getattr(self, "told_feeds", None):
             self.told_feeds = feeds
-            self.status("feeds", publishers=feeds[0], heard=feeds[1])
+            self.status("feeds", publishers=feeds[0], heard=feeds[1], waiting=feeds[2])
 
     async def _watch_call(self, timeout: float) -> None:
         """Wait up to ``timeout`` for the SIP handle to say the phone hung up."""
