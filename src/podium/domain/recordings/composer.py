@@ -93,7 +93,9 @@ def convert_tracks(raw: Path, out: Path, *, ffprobe: str, timeout: float) -> tup
         if extension is None:
             continue
         first_packet = int(info.get("u") or info.get("s") or match["at"])
-        target = out / f"{match['publisher']}-{match['at']}-{match['kind']}.{extension}"
+        # Named by its first packet, not by when Janus opened the file (the name's time, earlier by
+        # the connection's set-up): ``audio_timeline`` reads the same timeline as the composer.
+        target = out / f"{match['publisher']}-{first_packet}-{match['kind']}.{extension}"
         converted = _run(["janus-pp-rec", "--disable-colors", str(mjr), str(target)], timeout)
         if converted.returncode != 0 or not target.exists() or target.stat().st_size == 0:
             target.unlink(missing_ok=True)
@@ -111,6 +113,20 @@ def convert_tracks(raw: Path, out: Path, *, ffprobe: str, timeout: float) -> tup
         if duration > 0:
             tracks.append(Track(publisher, kind, path, (at - epoch) / 1_000_000, duration))
     return tracks, epoch
+
+
+def audio_timeline(tracks: Path) -> list[tuple[str, float, Path]]:
+    """Each participant's converted audio track with its offset on the recording's timeline, from
+    the names ``convert_tracks`` gave them (``<publisher>-<first packet, µs>-<kind>.<ext>``; offsets
+    from the earliest track of any kind, as the composed file's)."""
+    found = []
+    for path in sorted(tracks.glob("*-*-*.*")):
+        publisher, at, kind = path.stem.split("-", 2)
+        found.append((publisher, int(at), kind, path))
+    if not found:
+        return []
+    epoch = min(at for _, at, _, _ in found)
+    return [(p, (at - epoch) / 1_000_000, path) for p, at, kind, path in found if kind == "audio"]
 
 
 @dataclass(frozen=True)

@@ -199,7 +199,7 @@ class RecordingProcessor:
             off = "Transcription is turned off on this server"
             self._fail(recording_id, RecordingState.PUBLISHED.value, off)
             return
-        timeline = self._timeline(folder / "tracks")
+        timeline = composer.audio_timeline(folder / "tracks")
         tracks: list[tuple[str, float, list[speech.Cue]]] = []
         for publisher, offset, path in timeline:
             name = speakers.get(publisher, f"Speaker {len({p for p, _, _ in tracks}) + 1}")
@@ -242,19 +242,6 @@ class RecordingProcessor:
             )
             session.commit()
         self.dispatcher.deliver(take_after_commit(session))
-
-    @staticmethod
-    def _timeline(tracks: Path) -> list[tuple[str, float, Path]]:
-        """Each participant's audio track with its offset, from the composed folder's names
-        (``<publisher>-<µs>-audio.<ext>``; offsets from the earliest track of any kind)."""
-        found = []
-        for path in sorted(tracks.glob("*-*-*.*")):
-            publisher, at, kind = path.stem.split("-", 2)
-            found.append((publisher, int(at), kind, path))
-        if not found:
-            return []
-        epoch = min(at for _, at, _, _ in found)
-        return [(p, (at - epoch) / 1_000_000, path) for p, at, kind, path in found if kind == "audio"]
 
     # --- leases ---------------------------------------------------------------------------------
 
