@@ -17,7 +17,7 @@ from podium.models.conference import Conference
 from podium.models.participant import ParticipantRole
 from podium.models.tenancy import Company
 from tests.conftest import make_settings
-from tests.edges.liveminutes.test_liveminutes import failed, lm, ok
+from tests.edges.liveminutes.helpers import failed, lm, ok
 from tests.fixtures.tenants import Tenant, TenantFactory
 
 
@@ -29,11 +29,14 @@ def small(data_dir: Path, database_url: str) -> Iterator[TestClient]:
 
 
 def _bounds(client: TestClient, tenant: Tenant) -> tuple[int | None, int | None]:
-    """The bounds of the company of ``tenant``'s meetings."""
+    """The bounds of ``tenant``'s company (where its meetings are: another test's company may have a
+    meeting of the same key in the same database)."""
     with client.app.state.sessions() as session:  # type: ignore[attr-defined]
-        key = ok(lm(client, tenant, "getMeetingStatus", meetingKey="m1"))  # a meeting of the company
-        assert key
-        company_id = session.scalar(select(Conference.company_id).where(Conference.meeting_key == "m1"))
+        company_id = session.scalar(
+            select(Conference.company_id).where(
+                Conference.meeting_key == "m1", Conference.company_id == tenant.company_id
+            )
+        )
         company = session.get(Company, company_id)
         assert company is not None
         return company.conference_rows_bound, company.user_rows_bound
@@ -71,7 +74,11 @@ def test_a_row_added_without_a_quota_check_raises_the_bound_too(
     _, before = _bounds(client, tenant)
     assert before is not None
     with client.app.state.sessions() as session:  # type: ignore[attr-defined]
-        conference = session.scalar(select(Conference).where(Conference.meeting_key == "m1"))
+        conference = session.scalar(
+            select(Conference).where(
+                Conference.meeting_key == "m1", Conference.company_id == tenant.company_id
+            )
+        )
         assert conference is not None
         new_participant(
             session, conference, email="x@example.com", name="X", role=ParticipantRole.PARTICIPANT
