@@ -27,8 +27,8 @@ from podium.kit.db import make_engine, make_sessionmaker
 from podium.models.conference import Conference
 from tests.e2e.test_metrics import scrape, value
 from tests.edges.boomstream.helpers import boom, failed, ok
-from tests.edges.liveminutes.test_liveminutes import lm
-from tests.edges.liveminutes.test_liveminutes import ok as lm_ok
+from tests.edges.liveminutes.helpers import lm
+from tests.edges.liveminutes.helpers import ok as lm_ok
 from tests.fixtures.iotum import api as iotum
 from tests.fixtures.iotum import build_world
 from tests.fixtures.processes import podium_env, podium_json, running_server

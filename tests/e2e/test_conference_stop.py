@@ -111,7 +111,7 @@ def _iotum_conference(server: LiveServer, tenants: TenantFactory) -> tuple[str, 
             select(Host).where(Host.company_id == tenant.company_id, Host.role == Role.RESELLER_ADMIN)
         ).first()
         assert company is not None and host is not None
-        SubscriptionService(session).subscribe(_Setup(), company, "large_plan", subscribe_all_hosts=True)
+        SubscriptionService(session).subscribe(None, company, "large_plan", subscribe_all_hosts=True)
         token = AuthService(session, server.app.state.settings).create_api_token(host.id).token  # type: ignore[attr-defined]
         host_id = host.id
         session.commit()
@@ -124,11 +124,6 @@ def _iotum_conference(server: LiveServer, tenants: TenantFactory) -> tuple[str, 
     )
     assert created.status_code == 200, created.text
     return auth, created.json(), host_id
-
-
-class _Setup:
-    label = "test:setup"
-    company_id = 0
 
 
 @pytest.mark.parametrize("how", ["conference/cancel", "conference/end", "subscription/suspend"])

@@ -5,11 +5,8 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from tests.edges.boomstream.helpers import boom, failed, ok
+from tests.edges.liveminutes.helpers import lm
 from tests.fixtures.tenants import TenantFactory
-
-
-def lm(client: TestClient, tenant, method: str, **data: str) -> dict:  # type: ignore[no-untyped-def,type-arg]
-    return client.post(f"/liveminutes/{method}", data=data, auth=tenant.basic).json()  # type: ignore[no-any-return]
 
 
 def test_liveminutes_meeting_is_a_boomstream_conference(client: TestClient, tenants: TenantFactory) -> None:

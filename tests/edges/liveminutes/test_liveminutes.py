@@ -5,34 +5,17 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from podium.app import create_app
 from tests.conftest import make_settings
+from tests.edges.liveminutes.helpers import failed, lm, ok
 from tests.fixtures.golden import assert_golden
-from tests.fixtures.tenants import Tenant, TenantFactory
+from tests.fixtures.tenants import TenantFactory
 
 BASE = "http://podium.test"
-
-
-def lm(client: TestClient, tenant: Tenant, method: str, **data: Any) -> dict[str, Any]:
-    response = client.post(f"/liveminutes/{method}", data=data, auth=tenant.basic)
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-def ok(body: dict[str, Any]) -> dict[str, Any]:
-    assert body["resultcode"] == 1, body
-    return body
-
-
-def failed(body: dict[str, Any], message_part: str) -> None:
-    assert body["resultcode"] == 0, body
-    assert message_part.lower() in body["message"].lower(), body
 
 
 def test_golden_answers_of_every_method(client: TestClient, tenants: TenantFactory) -> None:
