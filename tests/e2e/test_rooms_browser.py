@@ -443,3 +443,62 @@ def test_the_signed_in_host_joins_as_host_and_is_on_an_active_call(
         assert [e.data.get("reason") for e in ended] == ["empty"]
     finally:
         page.close()
+
+
+# The room's socket opens only once the page's own media is published (a loaded machine can finish
+# the media first: both start together when a visitor joins).
+SOCKET_AFTER_MEDIA = """
+(() => {
+  const Real = window.WebSocket;
+  window.WebSocket = function (url) {
+    const socket = { readyState: 0, send() {}, close() { if (socket.real) socket.real.close(); } };
+    const open = () => {
+      if (!(window.podium && window.podium.state.published)) { setTimeout(open, 100); return; }
+      const real = (socket.real = new Real(url));
+      socket.send = (data) => real.send(data);
+      real.onopen = (event) => { socket.readyState = 1; if (socket.onopen) socket.onopen(event); };
+      real.onmessage = (event) => { if (socket.onmessage) socket.onmessage(event); };
+      real.onerror = (event) => { if (socket.onerror) socket.onerror(event); };
+      real.onclose = (event) => { socket.readyState = 3; if (socket.onclose) socket.onclose(event); };
+    };
+    open();
+    return socket;
+  };
+})();
+"""
+
+
+def test_media_up_before_the_socket_is_still_known_to_the_server(
+    live_server: LiveServer, browser: Any, tenants: TenantFactory
+) -> None:
+    """The server learns which media publisher is the page's (for moderation, the recording's stage
+    and the transcript's speaker names) even when the page published before its socket opened."""
+    from sqlalchemy import select
+
+    from podium.models.activity import Attendance
+
+    if live_server.app.state.media is None:  # type: ignore[attr-defined]
+        pytest.fail("Janus did not start: `make test` installs Debian's janus package")
+    tenant = tenants()
+    name = f"Lee {tenant.company_id}"
+    _lm(live_server, tenant, "createMeeting", meetingKey="late-socket", hostid="h")
+    url = _lm(live_server, tenant, "addParticipant", meetingKey="late-socket", puid="p", nickname=name)[
+        "participantUrl"
+    ]
+    page = browser.new_page()
+    try:
+        page.add_init_script(SOCKET_AFTER_MEDIA)
+        page.goto(url)
+        page.click("#join")
+        wait_until(lambda: page.evaluate("window.podium.socketOpen()"), 30, "the socket opened")
+        mine = page.evaluate("window.podium.state.publisherId")
+        assert mine
+
+        def noted() -> list[int | None]:
+            with live_server.app.state.sessions() as session:  # type: ignore[attr-defined]
+                found = session.scalars(select(Attendance.media_publisher_id).where(Attendance.name == name))
+                return list(found)
+
+        wait_until(lambda: mine in noted(), 10, "the page's publisher noted by the server")
+    finally:
+        page.close()

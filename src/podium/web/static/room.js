@@ -336,12 +336,14 @@
         if (again) {
           notice(state.mediaLost ? "Reconnecting to the media server…" : "");
           addChat("System", "Reconnected", true);
-          // The server's new connection knows nothing of us yet: our publisher, screen and state.
-          if (state.publisherId && state.published) send({ type: "media", publisher: state.publisherId });
-          if (state.sharing) tellSharing();
-          // Our media session may have lost its token meanwhile: check it, and join again if needed.
-          if (state.janus && !state.janus.isConnected()) mediaLost();
         }
+        // This connection knows nothing of us yet: our publisher, screen and state. (A reconnect's
+        // is new; and on joining, our media can be up before this socket opened, when what we told
+        // was not sent.)
+        if (state.publisherId && state.published) send({ type: "media", publisher: state.publisherId });
+        if (state.sharing) tellSharing();
+        // Our media session may have lost its token meanwhile: check it, and join again if needed.
+        if (again && state.janus && !state.janus.isConnected()) mediaLost();
         sendOwnState();
       } else if (message.type === "waiting") {
         status("Waiting for a moderator to let you in");
