@@ -272,14 +272,6 @@ def _publisher(value: Any) -> int | None:
     return None
 
 
-async def _note_publisher(websocket: WebSocket, attendance_id: int, publisher_id: int | None) -> None:
-    await run_in_threadpool(
-        unit_of_work,
-        websocket,
-        lambda ctx: _rooms(ctx, websocket).note_publisher(attendance_id, publisher_id),
-    )
-
-
 async def _note_screen_share(websocket: WebSocket, conference_id: int, publisher_id: int, on: bool) -> None:
     def work(ctx: Context) -> None:
         _rooms(ctx, websocket).note_screen_share(conference_id, publisher_id, on)
