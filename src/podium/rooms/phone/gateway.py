@@ -635,8 +635,8 @@ class Gateway:
     def _tell_feeds(self) -> None:
         """Who the phone hears (said when it changes): the room's publishers, those heard, and the
         connections of those not heard yet."""
-        rooms_feeds = self.room.feeds.values()
-        feeds = (len(self.room.feeds), sum(buffer.heard for _, buffer, _ in rooms_feeds), self.room.waiting())
+        heard = sum(buffer.heard for _, buffer, _ in self.room.feeds.values())
+        feeds = (len(self.room.feeds), heard, self.room.waiting())
         if feeds != getattr(self, "told_feeds", None):
             self.told_feeds = feeds
             self.status("feeds", publishers=feeds[0], heard=feeds[1], waiting=feeds[2])
