@@ -27,7 +27,7 @@ from podium.models.tenancy import Host
 from tests.e2e.test_conference_emails import body_of, inbox
 from tests.fixtures.browser import CHROMIUM_FLAGS, LiveServer, chromium_path
 from tests.fixtures.iotum import PASSWORD, World, api, build_world
-from tests.fixtures.media import server_transcoder_running
+from tests.fixtures.media import duration_of, server_transcoder_running
 from tests.fixtures.receiver import receiver
 from tests.fixtures.waiting import wait_until
 
@@ -119,16 +119,18 @@ def _probe(path: Path) -> dict[str, Any]:
 
 
 def _tracks(app: Any, conference_id: int) -> list[str]:
-    """The conference's recording's tracks as the composer placed them: publisher, kind, start and
-    end (seconds on the timeline), and the segment's stop."""
+    """The conference's recording's tracks as the processor converted them: publisher, kind, start
+    and end (seconds on the timeline), and the segment's stop."""
     with app.state.sessions() as session:
         stored = session.scalars(select(Recording).where(Recording.conference_id == conference_id)).one()
         folder = RecordingService(session, app.state.settings).storage_dir(stored)
         ended_at = stored.ended_at
-    found, epoch_us = composer.convert_tracks(
-        folder / "raw", folder / "diagnosis", ffprobe=app.state.settings.ffprobe, timeout=60
-    )
-    lines = [f"{t.publisher} {t.kind} {t.start:.2f}-{t.end:.2f} s" for t in found]
+    found = composer.converted(folder / "tracks")
+    epoch_us = min((at for _, _, at, _ in found), default=0)
+    lines = []
+    for publisher, kind, at, path in found:
+        start = (at - epoch_us) / 1e6
+        lines.append(f"{publisher} {kind} {start:.2f}-{start + duration_of(path):.2f} s")
     if ended_at is not None and epoch_us:
         lines.append(f"stopped at {ended_at.replace(tzinfo=UTC).timestamp() - epoch_us / 1e6:.2f} s")
     return lines

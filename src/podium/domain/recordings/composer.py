@@ -115,18 +115,24 @@ def convert_tracks(raw: Path, out: Path, *, ffprobe: str, timeout: float) -> tup
     return tracks, epoch
 
 
-def audio_timeline(tracks: Path) -> list[tuple[str, float, Path]]:
-    """Each participant's converted audio track with its offset on the recording's timeline, from
-    the names ``convert_tracks`` gave them (``<publisher>-<first packet, µs>-<kind>.<ext>``; offsets
-    from the earliest track of any kind, as the composed file's)."""
+def converted(tracks: Path) -> list[tuple[str, str, int, Path]]:
+    """The tracks ``convert_tracks`` left in ``tracks``, from the names it gave them
+    (``<publisher>-<first packet, µs>-<kind>.<ext>``): publisher, kind, first packet, path."""
     found = []
     for path in sorted(tracks.glob("*-*-*.*")):
         publisher, at, kind = path.stem.split("-", 2)
-        found.append((publisher, int(at), kind, path))
+        found.append((publisher, kind, int(at), path))
+    return found
+
+
+def audio_timeline(tracks: Path) -> list[tuple[str, float, Path]]:
+    """Each participant's converted audio track with its offset on the recording's timeline
+    (offsets from the earliest track of any kind, as the composed file's)."""
+    found = converted(tracks)
     if not found:
         return []
-    epoch = min(at for _, at, _, _ in found)
-    return [(p, (at - epoch) / 1_000_000, path) for p, at, kind, path in found if kind == "audio"]
+    epoch = min(at for _, _, at, _ in found)
+    return [(p, (at - epoch) / 1_000_000, path) for p, kind, at, path in found if kind == "audio"]
 
 
 @dataclass(frozen=True)
