@@ -142,7 +142,14 @@ def bounded_count(session: Session, rows: Select[Any] | CompoundSelect, up_to: i
 
 
 def any_matches(session: Session, model: type[Any], values: dict[str, Any]) -> bool:
-    """Whether any ``model`` row has any of ``values`` (column: value) in its column: one query
-    for a set of drawn codes that must all be unused."""
-    stmt = select(model.id).where(or_(*(getattr(model, column) == v for column, v in values.items())))
+    """Whether any ``model`` row has any of ``values`` (column: value, or column: list of values)
+    in its column: one query for a set of drawn codes that must all be unused."""
+    stmt = select(model.id).where(
+        or_(
+            *(
+                getattr(model, column).in_(v) if isinstance(v, list) else getattr(model, column) == v
+                for column, v in values.items()
+            )
+        )
+    )
     return session.scalar(stmt.limit(1)) is not None

@@ -79,8 +79,23 @@ def unused(make: Callable[[], T], taken: Callable[[T], bool], what: str = "code"
 
     The one drawing loop for every public code Podium hands out.
     """
+    return unused_many(make, lambda values: taken(values[0]), 1, what, attempts=attempts)[0]
+
+
+def unused_many(
+    make: Callable[[], T],
+    taken: Callable[[list[T]], bool],
+    count: int,
+    what: str = "code",
+    *,
+    attempts: int = 20,
+) -> list[T]:
+    """``count`` fresh random values, none of them ``taken`` (one question for them all: a batch of
+    rows, group commit) and no two alike (a value that is a dict of codes: none of its codes alike).
+    On a collision the whole draw is made again."""
     for _ in range(attempts):
-        value = make()
-        if not taken(value):
-            return value
+        values = [make() for _ in range(count)]
+        parts = [part for v in values for part in (v.values() if isinstance(v, dict) else (v,))]
+        if len(set(parts)) == len(parts) and not taken(values):
+            return values
     raise RuntimeError(f"could not draw a free {what}")

@@ -97,8 +97,14 @@ def test_public_codes_are_drawn_again_on_a_collision(
     conference_code, client_code = iter([taken.code, "zzz-zzzz-zzz"]), iter([taken_client.code, "Zz9Zz9Zz"])
     monkeypatch.setattr(ids, "conference_code", lambda: next(conference_code))
     monkeypatch.setattr(ids, "client_code", lambda: next(client_code))
-    assert conference_codes(session)["code"] == "zzz-zzzz-zzz"
+    assert conference_codes(session)[0]["code"] == "zzz-zzzz-zzz"
     assert participant_codes(session)["code"] == "Zz9Zz9Zz"
+    # A batch (group commit): one taken code draws the whole batch again, checked by one query.
+    conference_code = iter(["aaa-aaaa-aaa", taken.code, "bbb-bbbb-bbb", "ccc-cccc-ccc"])
+    assert [c["code"] for c in conference_codes(session, 2)] == ["bbb-bbbb-bbb", "ccc-cccc-ccc"]
+    # Two alike in one draw are a collision too, though neither is taken yet.
+    conference_code = iter(["ddd-dddd-ddd", "ddd-dddd-ddd", "eee-eeee-eee", "fff-ffff-fff"])
+    assert [c["code"] for c in conference_codes(session, 2)] == ["eee-eeee-eee", "fff-ffff-fff"]
 
 
 def test_reusing_a_one_time_code_makes_instances_until_it_expires(

@@ -70,10 +70,10 @@ class AccessCodes:
         return [c for c in self.conferences.with_access_code(code) if c.deleted_at is None]
 
 
-def conference_codes(session: Session) -> dict[str, str]:
-    """Fresh public codes for a new conference row: every link to it is its own (Boomstream code,
-    LiveMinutes meeting code, host token and meeting key). One query checks the four."""
-    return ids.unused(
+def conference_codes(session: Session, count: int = 1) -> list[dict[str, str]]:
+    """Fresh public codes for ``count`` new conference rows: every link to each is its own
+    (Boomstream code, LiveMinutes meeting code, host token and meeting key). One query checks them all."""
+    return ids.unused_many(
         lambda: {
             "code": ids.conference_code(),
             "short_code": ids.meeting_short_code(),
@@ -81,6 +81,7 @@ def conference_codes(session: Session) -> dict[str, str]:
             "meeting_key": ids.meeting_key(),
         },
         ConferenceRepository(session).any_code_exists,
+        count,
         "conference codes",
         attempts=DRAW_ATTEMPTS,
     )

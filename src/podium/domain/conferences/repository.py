@@ -19,6 +19,11 @@ class ConferenceRepository:
         self.session.add(obj)
         self.session.flush()
 
+    def add_all(self, conferences: Sequence[Conference]) -> None:
+        """Insert them with one flush (one statement for them all)."""
+        self.session.add_all(conferences)
+        self.session.flush()
+
     def live_by_code(self, company_id: int, code: str) -> Conference | None:
         stmt = select(Conference).where(
             Conference.company_id == company_id, Conference.code == code, Conference.deleted_at.is_(None)
@@ -58,9 +63,11 @@ class ConferenceRepository:
         )
         return bounded_count(self.session, live, up_to)
 
-    def any_code_exists(self, codes: dict[str, str]) -> bool:
-        """Whether any conference has any of ``codes`` (column: value) in its column."""
-        return any_matches(self.session, Conference, codes)
+    def any_code_exists(self, drawn: list[dict[str, str]]) -> bool:
+        """Whether any conference has any of the ``drawn`` codes (each a column: value) in its column."""
+        return any_matches(
+            self.session, Conference, {column: [d[column] for d in drawn] for column in drawn[0]}
+        )
 
     def claim_media_room(self, conference_id: int, room: int, secret: str, server: str) -> bool:
         """Record the conference's media room unless another request already did (first one wins)."""
