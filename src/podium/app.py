@@ -32,6 +32,7 @@ from podium.edges.liveminutes import routes as liveminutes
 from podium.kit.answers import AnswerCache
 from podium.kit.db import REQUEST_THREADS, make_engine, make_sessionmaker
 from podium.kit.errors import DomainError
+from podium.kit.group_commit import WAITING_THREADS, GroupCommit
 from podium.kit.metrics import (
     DialectRule,
     Exporter,
@@ -164,6 +165,7 @@ def create_app(settings: Settings | None = None, *, serving: bool = False) -> Fa
     dispatcher.streams = stream_keeper
     phone_keeper = PhoneKeeper(sessions, settings, None, dispatcher)
     dispatcher.phones = phone_keeper
+    writes = GroupCommit(sessions, settings, dispatcher)
     local_janus: LocalJanus | None = None
 
     def close_room(conference_id: int) -> None:
@@ -178,6 +180,7 @@ def create_app(settings: Settings | None = None, *, serving: bool = False) -> Fa
         nonlocal local_janus
         settings.signing_key()  # generate and persist the secret before the first request
         anyio.to_thread.current_default_thread_limiter().total_tokens = REQUEST_THREADS
+        app.state.writer_waits = anyio.CapacityLimiter(WAITING_THREADS)
         hub.on_ended = close_room
         hub.on_order = rooms.obey
         hub.on_event = stream_keeper.on_room_event
@@ -217,6 +220,7 @@ def create_app(settings: Settings | None = None, *, serving: bool = False) -> Fa
             await asyncio.to_thread(heartbeats.stop)
             if rtmp is not None:
                 await asyncio.to_thread(rtmp.stop)
+            await asyncio.to_thread(writes.stop)
             media_worker.stop()
             worker.stop()
             await hub.close()
@@ -244,6 +248,7 @@ def create_app(settings: Settings | None = None, *, serving: bool = False) -> Fa
     app.state.phone_keeper = phone_keeper
     app.state.room_hub = hub
     app.state.dispatcher = dispatcher
+    app.state.writes = writes  # hot writes made in batches (kit/group_commit)
     app.state.media = None
     app.state.rtmp = None
 

@@ -173,6 +173,9 @@ class MethodSpec:
     # A read whose answer may be served again for a second while nothing is written (kit/answers):
     # it writes nothing and mints nothing that must differ between two calls.
     cached: bool = False
+    # Its whole work is one hot write that the group commit makes with others (kit/group_commit):
+    # it runs on the threads kept for waiting on the writer, not on the requests' own.
+    group_commit: bool = False
 
     @property
     def cache_as(self) -> str | None:
@@ -196,12 +199,14 @@ async def dispatch(
     answer: Callable[[R], Response],
     fail: Callable[[DomainError], Response],
     cache_as: str | None = None,
+    group_commit: bool = False,
 ) -> Response:
     """Run one method: read the request, do the work in one unit of work, answer or fail.
 
     Every handled failure is a ``DomainError``, rendered by the dialect's ``fail``. With ``cache_as``
     (a ``cached`` method's name) a successful answer is kept by the app's ``AnswerCache`` and
-    served again from it.
+    served again from it. With ``group_commit`` (a ``group_commit`` method) the work runs on the
+    threads that wait on the group commit's writer.
     """
     try:
         params = await read(request)
@@ -210,7 +215,9 @@ async def dispatch(
 
     async def run() -> tuple[Response, bool]:
         try:
-            result = await run_unit_of_work(request, lambda ctx: work(ctx, params))
+            result = await run_unit_of_work(
+                request, lambda ctx: work(ctx, params), waits_on_writer=group_commit
+            )
         except DomainError as error:
             return fail(error), False
         return answer(result), True

@@ -96,6 +96,18 @@ API_ANSWERS = Counter(
     "second), shared (a concurrent read of the same answer), read (from the database)",
     ["source"],
 )
+GROUP_COMMITS = Counter(
+    "podium_group_commits",
+    "Transactions of the group commit (kit/group_commit), by kind of write and outcome: together (a "
+    "batch committed as one), alone (one item on its own: nothing else was waiting, or its batch "
+    "failed and each item was made again), failed (an item alone that raised its error)",
+    ["kind", "outcome"],
+)
+GROUP_COMMIT_ITEMS = Counter(
+    "podium_group_commit_items",
+    "Writes made by the group commit, by kind, whatever their transaction",
+    ["kind"],
+)
 ROOM_CONNECTIONS = Counter(
     "podium_room_connections",
     "Room signaling connections opened (a visitor's socket said hello) in this process",

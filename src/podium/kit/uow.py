@@ -12,10 +12,11 @@ poll anyway.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
+import anyio.to_thread
 from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -26,6 +27,8 @@ from podium.config import Settings
 from podium.kit.errors import Conflict, RaceLost
 
 T = TypeVar("T")
+I = TypeVar("I")  # noqa: E741 - a write's item, beside R its result
+R = TypeVar("R")
 _KEY = "podium.after_commit"
 _CHECKS = "podium.before_commit"
 RACE_ATTEMPTS = 3
@@ -123,12 +126,30 @@ class _NoDispatch:
 NO_DISPATCH: Dispatcher = _NoDispatch()
 
 
+@dataclass(frozen=True)
+class WriteKind(Generic[I, R]):
+    """A kind of hot write (kit/group_commit): ``write`` makes a batch of checked items in the unit
+    of work it is given and returns one result per item, in order."""
+
+    name: str
+    write: Callable[[Context, Sequence[I]], list[R]]
+
+
+class Writes(Protocol):
+    """Where a request hands a hot write to be made with others of its kind (``GroupCommit``)."""
+
+    def submit(self, kind: WriteKind[I, R], item: I) -> R:
+        """``item`` made and committed (or its own error raised)."""
+
+
 @dataclass
 class Context:
-    """What the work gets: the transaction's session and the settings."""
+    """What the work gets: the transaction's session, the settings and, for a request, this
+    process's group commit (``writes``)."""
 
     session: Session
     settings: Settings
+    writes: Writes | None = None
 
 
 def run(
@@ -136,13 +157,14 @@ def run(
     settings: Settings,
     work: Callable[[Context], T],
     dispatcher: Dispatcher = NO_DISPATCH,
+    writes: Writes | None = None,
 ) -> T:
     """Run ``work`` in one transaction: committed when it returns, rolled back when it raises; the
     effects it queued are delivered after the commit. A check that finds a race lost (``RaceLost``)
     runs the work again in a new transaction, which sees the rival's rows (``RACE_ATTEMPTS`` in all)."""
     for attempt in range(1, RACE_ATTEMPTS + 1):
         try:
-            return _run_once(sessions, settings, work, dispatcher)
+            return _run_once(sessions, settings, work, dispatcher, writes)
         except RaceLost:
             if attempt == RACE_ATTEMPTS:
                 raise
@@ -154,10 +176,11 @@ def _run_once(
     settings: Settings,
     work: Callable[[Context], T],
     dispatcher: Dispatcher,
+    writes: Writes | None,
 ) -> T:
     with sessions() as session:
         try:
-            result = work(Context(session=session, settings=settings))
+            result = work(Context(session=session, settings=settings, writes=writes))
             session.commit()
         except IntegrityError as exc:
             # Two callers raced past the same check (e.g. one meetingKey created twice at once); the
@@ -175,12 +198,21 @@ def _run_once(
 
 
 def unit_of_work(connection: HTTPConnection, work: Callable[[Context], T]) -> T:
-    """``run`` for a request or a WebSocket, on its app's database, settings and dispatcher."""
+    """``run`` for a request or a WebSocket, on its app's database, settings, dispatcher and group
+    commit."""
     state = connection.app.state
     dispatcher: Dispatcher = getattr(state, "dispatcher", NO_DISPATCH)
-    return run(state.sessions, state.settings, work, dispatcher)
+    return run(state.sessions, state.settings, work, dispatcher, getattr(state, "writes", None))
 
 
-async def run_unit_of_work(connection: HTTPConnection, work: Callable[[Context], T]) -> T:
-    """The same, off the event loop: database calls are blocking."""
-    return await run_in_threadpool(unit_of_work, connection, work)
+async def run_unit_of_work(
+    connection: HTTPConnection, work: Callable[[Context], T], *, waits_on_writer: bool = False
+) -> T:
+    """The same, off the event loop: database calls are blocking. ``waits_on_writer``: the work is a
+    write handed to the group commit, which spends its time waiting for its batch; it runs on the
+    app's ``writer_waits`` threads, so that as many such writes can wait (and be batched) as arrive,
+    while the requests' own threads stay as few as the database and the GIL serve best."""
+    limiter = getattr(connection.app.state, "writer_waits", None) if waits_on_writer else None
+    if limiter is None:
+        return await run_in_threadpool(unit_of_work, connection, work)
+    return await anyio.to_thread.run_sync(unit_of_work, connection, work, limiter=limiter)

@@ -140,7 +140,6 @@ class ConferenceEmails:
         host = self._meeting_host(conference)
         if host is not None and (first or changed):
             self._send_invitation(conference, host, update=changed)
-        self.session.flush()
 
     def invited_with_link(
         self, conference: Conference, participant: Participant, link: str, valid_seconds: int

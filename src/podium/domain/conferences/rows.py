@@ -5,6 +5,8 @@ live conference first."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -60,28 +62,49 @@ def insert(
     **fields: Any,
 ) -> Conference:
     """A new conference row with its own public codes and moderator token; audited as created."""
-    codes = conference_codes(session)
-    if meeting_key:
-        codes["meeting_key"] = meeting_key
-    conference = Conference(
-        company_id=company_id,
-        host_id=host_id,
-        moderator_token=secrets.token_urlsafe(9),
-        **codes,
-        **fields,
-    )
-    ConferenceRepository(session).add(conference)
-    log_action(
-        session,
-        "conference.created",
-        actor=actor_label,
-        ref=f"conference:{conference.id}",
-        company_id=company_id,
-        host_id=host_id,
-        conference_id=conference.id,
-        code=conference.code,
-    )
-    return conference
+    new = NewRow(company_id, actor_label, host_id, meeting_key, fields)
+    return insert_many(session, [new])[0]
+
+
+@dataclass(frozen=True)
+class NewRow:
+    """``insert``'s arguments, for ``insert_many``."""
+
+    company_id: int
+    actor_label: str
+    host_id: int | None = None
+    meeting_key: str = ""
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+def insert_many(session: Session, rows: Sequence[NewRow]) -> list[Conference]:
+    """``insert`` for several rows at once: one query checks all their codes, one flush inserts them."""
+    conferences = []
+    for row, codes in zip(rows, conference_codes(session, len(rows)), strict=True):
+        if row.meeting_key:
+            codes["meeting_key"] = row.meeting_key
+        conferences.append(
+            Conference(
+                company_id=row.company_id,
+                host_id=row.host_id,
+                moderator_token=secrets.token_urlsafe(9),
+                **codes,
+                **row.fields,
+            )
+        )
+    ConferenceRepository(session).add_all(conferences)
+    for row, conference in zip(rows, conferences, strict=True):
+        log_action(
+            session,
+            "conference.created",
+            actor=row.actor_label,
+            ref=f"conference:{conference.id}",
+            company_id=row.company_id,
+            host_id=row.host_id,
+            conference_id=conference.id,
+            code=conference.code,
+        )
+    return conferences
 
 
 def remove(

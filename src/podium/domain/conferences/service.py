@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -17,6 +18,7 @@ from podium.domain.conferences.repository import ConferenceRepository
 from podium.kit.clock import utcnow
 from podium.kit.errors import InvalidInput, NotFound
 from podium.kit.unset import UNSET, Unset  # re-exported: the sentinel lives in kit/unset.py
+from podium.kit.uow import Context, WriteKind, Writes
 from podium.kit.validation import check_length, normalise_email
 from podium.models.conference import Conference, Folder
 
@@ -26,10 +28,41 @@ TITLE_MAX = 255
 DESCRIPTION_MAX = 4000
 
 
+@dataclass(frozen=True)
+class NewConference:
+    """A checked creation (``ConferenceService.create``), to be made alone or in a batch."""
+
+    actor: Actor
+    folder_code: str
+    row: rows.NewRow
+
+
+def make_conferences(ctx: Context, batch: Sequence[NewConference]) -> list[Conference]:
+    """Make checked creations in ``ctx``'s unit of work: each admitted under its company's quota
+    (checked once per company, before the commit) and filed in its folder, all inserted with one
+    flush, each announced."""
+    service = ConferenceService(ctx.session, ctx.settings)
+    made = []
+    for new in batch:
+        rows.admit(ctx.session, ctx.settings, new.actor.company_id, meeting_key=new.row.meeting_key)
+        folder = service.folder_for(new.actor, new.folder_code)
+        made.append(replace(new.row, fields={**new.row.fields, "folder_id": folder.id if folder else None}))
+    conferences = rows.insert_many(ctx.session, made)
+    for conference in conferences:
+        service.emails.announce(conference, anyone_invited=False)
+    return conferences
+
+
+CREATIONS = WriteKind("conference creations", make_conferences)
+
+
 class ConferenceService:
-    def __init__(self, session: Session, settings: Settings) -> None:
+    def __init__(self, session: Session, settings: Settings, writes: Writes | None = None) -> None:
+        """``writes``: given by an edge whose whole request is a creation, which is then made in
+        a batch with others (kit/group_commit; it commits apart from the request's transaction)."""
         self.session = session
         self.settings = settings
+        self.writes = writes
         self.repo = ConferenceRepository(session)
         self.emails = ConferenceEmails(session, settings)
 
@@ -106,26 +139,29 @@ class ConferenceService:
         check_length("lang", lang, 16)
         if duration_minutes is not None and not 0 <= duration_minutes <= 7 * 24 * 60:
             raise InvalidInput("duration must be between 0 and 10080 minutes", field="duration")
-        rows.admit(self.session, self.settings, actor.company_id, meeting_key=meeting_key)
-        folder = self.folder_for(actor, folder_code)
-        conference = rows.insert(
-            self.session,
-            company_id=actor.company_id,
-            actor_label=actor.label,
-            host_id=host_id,
-            meeting_key=meeting_key,
-            title=title,
-            description=description,
-            folder_id=folder.id if folder else None,
-            host_external_id=host_external_id,
-            host_nickname=host_nickname,
-            host_email=host_email,
-            lang=lang,
-            starts_at=starts_at,
-            duration_minutes=duration_minutes,
+        new = NewConference(
+            actor,
+            folder_code,
+            rows.NewRow(
+                actor.company_id,
+                actor.label,
+                host_id,
+                meeting_key,
+                {
+                    "title": title,
+                    "description": description,
+                    "host_external_id": host_external_id,
+                    "host_nickname": host_nickname,
+                    "host_email": host_email,
+                    "lang": lang,
+                    "starts_at": starts_at,
+                    "duration_minutes": duration_minutes,
+                },
+            ),
         )
-        self.emails.announce(conference, anyone_invited=False)
-        return conference
+        if self.writes is not None:
+            return self.writes.submit(CREATIONS, new)
+        return make_conferences(Context(self.session, self.settings), [new])[0]
 
     def get(self, actor: Actor, code: str) -> Conference:
         """A live conference of the actor's company by its public (Boomstream) code.

@@ -27,9 +27,12 @@ def Method(  # noqa: N802 - reads as the declaration it is, in every route table
     params: tuple[Param, ...] = (),
     *,
     cached: bool = False,
+    group_commit: bool = False,
 ) -> MethodSpec:
     """A Boomstream method: answered on GET (query string) and POST (form or JSON body)."""
-    return MethodSpec(path, summary, handler, params, verbs=("GET", "POST"), cached=cached)
+    return MethodSpec(
+        path, summary, handler, params, verbs=("GET", "POST"), cached=cached, group_commit=group_commit
+    )
 
 
 COMMON_PARAMS = (

@@ -95,6 +95,7 @@ async def _run(
     *,
     required: tuple[Param, ...] = (),
     cache_as: str | None = None,
+    group_commit: bool = False,
 ) -> Response:
     answering = _Answering(
         _guess_format(request),
@@ -133,6 +134,7 @@ async def _run(
             answer=answering.ok,
             fail=answering.failed,
             cache_as=cache_as,
+            group_commit=group_commit,
         )
     finally:
         await attempts.settle_async()
@@ -141,7 +143,13 @@ async def _run(
 def _endpoint(method: MethodSpec) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         required = tuple(p for p in method.params if p.required)
-        return await _run(request, method.handler, required=required, cache_as=method.cache_as)
+        return await _run(
+            request,
+            method.handler,
+            required=required,
+            cache_as=method.cache_as,
+            group_commit=method.group_commit,
+        )
 
     endpoint.__name__ = "boomstream_" + method.operation_name
     endpoint.__doc__ = method.summary

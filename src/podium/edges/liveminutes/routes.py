@@ -76,7 +76,9 @@ def _meeting_url(call: Call, conference: Conference) -> str:
 
 
 def create_meeting(call: Call) -> dict[str, Any]:
-    conference = call.conferences.create(
+    # The creation is the whole request: it is made with others waiting (kit/group_commit).
+    conferences = ConferenceService(call.ctx.session, call.ctx.settings, call.ctx.writes)
+    conference = conferences.create(
         call.actor,
         meeting_key=call.params.text("meetingKey").strip(),
         host_external_id=call.params.required("hostid"),
@@ -194,6 +196,8 @@ METHODS: tuple[tuple[str, str, Callable[[Call], dict[str, Any]], tuple[tuple[str
 
 # Reads whose answers may be served again for a second while nothing is written (kit/answers).
 CACHED = frozenset({"getMeetingStatus", "getParticipantStatus"})
+# Methods whose whole work is one write made by the group commit (kit/group_commit).
+GROUP_COMMITTED = frozenset({"createMeeting"})
 
 SPECS: tuple[MethodSpec, ...] = tuple(
     MethodSpec(
@@ -202,6 +206,7 @@ SPECS: tuple[MethodSpec, ...] = tuple(
         handler,
         tuple(Param(p, description, required) for p, description, required in params),
         cached=name in CACHED,
+        group_commit=name in GROUP_COMMITTED,
     )
     for name, summary, handler, params in METHODS
 )
@@ -242,7 +247,13 @@ def _endpoint(method: MethodSpec) -> Callable[[Request], Awaitable[Response]]:
 
         try:
             return await dispatch(
-                request, read=_read, work=work, answer=_answer, fail=_fail, cache_as=method.cache_as
+                request,
+                read=_read,
+                work=work,
+                answer=_answer,
+                fail=_fail,
+                cache_as=method.cache_as,
+                group_commit=method.group_commit,
             )
         finally:
             await attempts.settle_async()

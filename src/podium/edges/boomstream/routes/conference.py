@@ -58,7 +58,8 @@ def list_(call: Call) -> dict[str, Any]:
 
 
 def create(call: Call) -> dict[str, Any]:
-    conference = _conferences(call).create(
+    # The creation is the whole request: it is made with others waiting (kit/group_commit).
+    conference = ConferenceService(call.ctx.session, call.ctx.settings, call.ctx.writes).create(
         call.actor,
         title=call.params.required("title"),
         description=call.params.text("description"),
@@ -169,6 +170,7 @@ METHODS: tuple[MethodSpec, ...] = (
             Param("folderCode", "Folder code (created on first use)"),
             Param("description", "Conference description"),
         ),
+        group_commit=True,
     ),
     Method(
         "conference/update",

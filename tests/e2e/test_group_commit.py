@@ -1,0 +1,78 @@
+"""The group commit (kit/group_commit, ADR 0018) through a real `podium serve`: creations that arrive
+together are committed together, each is answered only once it is committed (another request reads
+it at once), and an item that fails — a LiveMinutes meetingKey taken by a rival in the same batch —
+fails alone while its batch's others are made."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.e2e.test_quota_race import _all_at_once, _boomstream
+from tests.fixtures.processes import podium_env, podium_json, running_server
+
+RACERS = 24
+KEY_RIVALS = 4  # of the racers, those who ask for the same LiveMinutes meetingKey
+
+
+def _group_commits(http: httpx.Client) -> dict[str, float]:
+    """The conference creations' transactions by outcome, and the items they made."""
+    text = http.get("/metrics").text
+    found = {
+        outcome: float(count)
+        for outcome, count in re.findall(
+            r'^podium_group_commits_total\{kind="conference creations",outcome="(\w+)"\} (\S+)$', text, re.M
+        )
+    }
+    items = re.search(r'^podium_group_commit_items_total\{kind="conference creations"\} (\S+)$', text, re.M)
+    found["items"] = float(items.group(1)) if items else 0.0
+    return found
+
+
+def test_creations_arriving_together_commit_together_and_a_failing_one_fails_alone(tmp_path: Path) -> None:
+    env = podium_env(tmp_path / "var", PODIUM_JANUS="off")
+    tenant = podium_json(env, "admin", "bootstrap")
+    key = str(tenant["boomstream_apikey"])
+    basic = (str(tenant["liveminutes_account_sid"]), str(tenant["liveminutes_auth_token"]))
+    with running_server(env) as base, httpx.Client(base_url=base, timeout=60) as http:
+        boom = _boomstream(http, key)
+
+        def meeting(meeting_key: str) -> dict[str, Any]:
+            answer: dict[str, Any] = http.post(
+                "/liveminutes/createMeeting", data={"meetingKey": meeting_key, "hostid": "h"}, auth=basic
+            ).json()
+            return answer
+
+        # Boomstream conferences and LiveMinutes meetings, all at once.
+        answers = _all_at_once(
+            lambda i: boom("conference/create", title=f"Together {i}") if i % 2 else meeting(f"own-{i}"),
+            RACERS,
+        )
+        codes = [a["Code"] for a in answers[1::2]]
+        assert len(set(codes)) == RACERS // 2, answers
+        for code in codes:  # answered once committed: every other request reads it at once
+            assert boom("conference/info", code=code)["code"] == code
+        assert all(a["resultcode"] == 1 for a in answers[0::2]), answers
+        counted = _group_commits(http)
+        assert counted["items"] == RACERS, counted
+        # Fewer transactions than creations: batches held several of them.
+        assert counted.get("together", 0) >= 1, counted
+        assert counted.get("together", 0) + counted.get("alone", 0) < RACERS, counted
+        assert counted.get("failed", 0) == 0, counted
+
+        # Rivals for one meetingKey, beside creations that take their own: the batch they share fails,
+        # each is made again alone; one rival wins, the others get the dialect's error.
+        rivals = _all_at_once(lambda i: meeting("shared-key" if i < KEY_RIVALS else f"more-{i}"), RACERS)
+        won = [a for a in rivals[:KEY_RIVALS] if a["resultcode"] == 1]
+        assert len(won) == 1, rivals
+        lost = [a for a in rivals[:KEY_RIVALS] if a["resultcode"] != 1]
+        assert all(a["resultcode"] == 0 and "meetingKey already exists" in a["message"] for a in lost), lost
+        assert all(a["resultcode"] == 1 for a in rivals[KEY_RIVALS:]), rivals
+        status = http.post("/liveminutes/getMeetingStatus", data={"meetingKey": "shared-key"}, auth=basic)
+        assert status.json()["resultcode"] == 1, status.text
+        after = _group_commits(http)
+        assert after["items"] == 2 * RACERS - (KEY_RIVALS - 1), after
+        assert after.get("failed", 0) == KEY_RIVALS - 1, after
