@@ -69,9 +69,14 @@ class GroupCommit(uow.Writes):
         self._thread: threading.Thread | None = None
         self._stopping = False
 
-    def submit(self, kind: WriteKind[I, R], item: I) -> R:
+    def submit(self, kind: WriteKind[I, R], item: I, waiting: Session) -> R:
         """Make ``item`` with whatever of its kind is waiting; its result once committed, or its error.
-        After ``stop`` the item is made at once, on its own."""
+        After ``stop`` the item is made at once, on its own.
+
+        ``waiting``'s transaction is committed first: a request that hands over its write has only
+        read (what it read stays loaded), and a connection held while it waits could be the one the
+        writer needs — many waiting requests would hold the whole pool."""
+        waiting.commit()
         job = _Job(kind, item)
         with self._ready:
             if self._stopping:

@@ -138,8 +138,9 @@ class WriteKind(Generic[I, R]):
 class Writes(Protocol):
     """Where a request hands a hot write to be made with others of its kind (``GroupCommit``)."""
 
-    def submit(self, kind: WriteKind[I, R], item: I) -> R:
-        """``item`` made and committed (or its own error raised)."""
+    def submit(self, kind: WriteKind[I, R], item: I, waiting: Session) -> R:
+        """``item`` made and committed (or its own error raised). ``waiting``: the caller's session,
+        whose transaction (its reads) ends first, so that no connection is held while it waits."""
 
 
 @dataclass

@@ -160,7 +160,7 @@ class ConferenceService:
             ),
         )
         if self.writes is not None:
-            return self.writes.submit(CREATIONS, new)
+            return self.writes.submit(CREATIONS, new, self.session)
         return make_conferences(Context(self.session, self.settings), [new])[0]
 
     def get(self, actor: Actor, code: str) -> Conference:

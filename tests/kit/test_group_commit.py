@@ -1,0 +1,125 @@
+"""The group commit (kit/group_commit) on a real database file: writes submitted together from many
+threads are made in few transactions and each gets its own result; a batch with a failing item is
+made again item by item, so only that item fails and the others are committed; a request waiting on
+the writer holds no connection, even when the pool has only one."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, event, insert, select
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.orm import Session, sessionmaker
+
+from podium.kit import uow
+from podium.kit.db import make_sessionmaker
+from podium.kit.errors import InvalidInput
+from podium.kit.group_commit import GroupCommit
+from tests.conftest import make_settings
+
+metadata = MetaData()
+notes = Table("notes", metadata, Column("id", Integer, primary_key=True), Column("text", String))
+
+
+def _write_notes(ctx: uow.Context, texts: Sequence[str]) -> list[int]:
+    """Insert the notes; a note "bad" refuses, as a domain check would."""
+    ids = []
+    for text in texts:
+        if text == "bad":
+            raise InvalidInput("a bad note")
+        ids.append(
+            int(ctx.session.execute(insert(notes).values(text=text).returning(notes.c.id)).scalar_one())
+        )
+    return ids
+
+
+NOTES = uow.WriteKind("notes", _write_notes)
+
+
+def _sessions(path: Path, **pool: int) -> sessionmaker[Session]:
+    engine = create_engine(f"sqlite:///{path}", connect_args={"check_same_thread": False}, **pool)
+    metadata.create_all(engine)
+    return make_sessionmaker(engine)
+
+
+def _texts(sessions: sessionmaker[Session]) -> list[str]:
+    with sessions() as session:
+        return list(session.scalars(select(notes.c.text).order_by(notes.c.id)))
+
+
+def _transactions(sessions: sessionmaker[Session]) -> list[int]:
+    """Commits seen by the engine (one listener per test's engine)."""
+    found: list[int] = []
+    event.listen(sessions.kw["bind"], "commit", lambda _conn: found.append(1))
+    return found
+
+
+def _together(writes: GroupCommit, sessions: sessionmaker[Session], texts: list[str]) -> list[object]:
+    """Every text submitted at once from its own thread: its note's id, or its error."""
+    gate = threading.Barrier(len(texts))
+
+    def one(text: str) -> object:
+        gate.wait()
+        with sessions() as waiting:
+            try:
+                return writes.submit(NOTES, text, waiting)
+            except InvalidInput as error:
+                return error
+
+    with ThreadPoolExecutor(len(texts)) as pool:
+        return list(pool.map(one, texts))
+
+
+def test_writes_submitted_together_share_transactions_and_a_failing_one_fails_alone(tmp_path: Path) -> None:
+    sessions = _sessions(tmp_path / "notes.sqlite3", pool_size=30)
+    settings = make_settings(tmp_path, "sqlite://")
+    writes = GroupCommit(sessions, settings)
+    commits = _transactions(sessions)
+    try:
+        texts = [f"note {i}" for i in range(24)]
+        ids = _together(writes, sessions, texts)
+        assert all(isinstance(i, int) for i in ids), ids
+        assert len(set(ids)) == len(texts)
+        assert sorted(_texts(sessions)) == sorted(texts)
+        assert len(commits) < len(texts), commits  # some committed together
+
+        # One bad note among good ones: it alone fails; every good one is written once.
+        answers = _together(writes, sessions, ["bad"] + [f"more {i}" for i in range(11)])
+        assert isinstance(answers[0], InvalidInput), answers
+        assert all(isinstance(a, int) for a in answers[1:]), answers
+        assert sorted(t for t in _texts(sessions) if t.startswith("more")) == sorted(
+            f"more {i}" for i in range(11)
+        )
+    finally:
+        writes.stop()
+    # After stop, a write is made at once, on its own.
+    with sessions() as waiting:
+        assert isinstance(writes.submit(NOTES, "late", waiting), int)
+    assert _texts(sessions)[-1] == "late"
+
+
+def test_a_request_waiting_on_the_writer_holds_no_connection(tmp_path: Path) -> None:
+    # One connection in all: the waiting request's read must give it back before the writer needs it.
+    sessions = _sessions(tmp_path / "one.sqlite3", pool_size=1, max_overflow=0, pool_timeout=2)
+    writes = GroupCommit(sessions, make_settings(tmp_path, "sqlite://"))
+    try:
+        with sessions() as request:
+            assert request.scalar(select(notes.c.id).limit(1)) is None  # a read: it holds the connection
+            assert isinstance(writes.submit(NOTES, "written", request), int)
+    finally:
+        writes.stop()
+    assert _texts(sessions) == ["written"]
+
+
+def test_a_connection_held_by_a_waiting_request_would_starve_the_writer(tmp_path: Path) -> None:
+    """The premise of the test above: with the read's transaction left open, the writer cannot get
+    the pool's one connection."""
+    sessions = _sessions(tmp_path / "starved.sqlite3", pool_size=1, max_overflow=0, pool_timeout=1)
+    with sessions() as request:
+        request.scalar(select(notes.c.id).limit(1))
+        with pytest.raises(PoolTimeout):
+            uow.run(sessions, make_settings(tmp_path, "sqlite://"), lambda ctx: _write_notes(ctx, ["x"]))
