@@ -18,16 +18,16 @@ RACERS = 24
 KEY_RIVALS = 4  # of the racers, those who ask for the same LiveMinutes meetingKey
 
 
-def _group_commits(http: httpx.Client) -> dict[str, float]:
-    """The conference creations' transactions by outcome, and the items they made."""
+def _group_commits(http: httpx.Client, kind: str = "conference creations") -> dict[str, float]:
+    """A kind of write's transactions by outcome, and the items they made."""
     text = http.get("/metrics").text
     found = {
         outcome: float(count)
         for outcome, count in re.findall(
-            r'^podium_group_commits_total\{kind="conference creations",outcome="(\w+)"\} (\S+)$', text, re.M
+            rf'^podium_group_commits_total\{{kind="{kind}",outcome="(\w+)"\}} (\S+)$', text, re.M
         )
     }
-    items = re.search(r'^podium_group_commit_items_total\{kind="conference creations"\} (\S+)$', text, re.M)
+    items = re.search(rf'^podium_group_commit_items_total\{{kind="{kind}"\}} (\S+)$', text, re.M)
     found["items"] = float(items.group(1)) if items else 0.0
     return found
 
@@ -76,3 +76,36 @@ def test_creations_arriving_together_commit_together_and_a_failing_one_fails_alo
         after = _group_commits(http)
         assert after["items"] == 2 * RACERS - (KEY_RIVALS - 1), after
         assert after.get("failed", 0) == KEY_RIVALS - 1, after
+
+
+def test_invitations_arriving_together_commit_together_and_one_person_invited_twice_is_one_client(
+    tmp_path: Path,
+) -> None:
+    env = podium_env(tmp_path / "var", PODIUM_JANUS="off")
+    key = str(podium_json(env, "admin", "bootstrap")["boomstream_apikey"])
+    with running_server(env) as base, httpx.Client(base_url=base, timeout=60) as http:
+        boom = _boomstream(http, key)
+        room = boom("conference/create", title="Invitations")["Code"]
+
+        # The first six invite one person (the email's case differs, the name too); the rest each
+        # invite someone else.
+        def invite(index: int) -> dict[str, Any]:
+            if index < 6:
+                email = "Same@Example.com" if index % 2 else "same@example.com"
+                return boom("conference/invite", code=room, email=email, name=f"Same {index}")
+            return boom("conference/invite", code=room, email=f"person{index}@example.com")
+
+        answers = _all_at_once(invite, RACERS)
+        assert all("clientCode" in a for a in answers), answers
+        assert len({a["clientCode"] for a in answers[:6]}) == 1, answers[:6]
+        assert len({a["clientCode"] for a in answers[6:]}) == RACERS - 6, answers
+        clients = boom("conference/client/list", code=room)["Clients"]
+        assert len(clients) == RACERS - 6 + 1, clients
+        assert sorted(c["code"] for c in clients) == sorted({a["clientCode"] for a in answers})
+        for answer in answers[6:]:  # each link opens the room as its own person
+            assert boom("conference/client/info", code=answer["clientCode"])["email"] == answer["email"]
+
+        counted = _group_commits(http, "invitations")
+        assert counted["items"] == RACERS, counted
+        assert counted.get("together", 0) >= 1, counted
+        assert counted.get("together", 0) + counted.get("alone", 0) < RACERS, counted

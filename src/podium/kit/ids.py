@@ -93,6 +93,8 @@ def unused_many(
     """``count`` fresh random values, none of them ``taken`` (one question for them all: a batch of
     rows, group commit) and no two alike (a value that is a dict of codes: none of its codes alike).
     On a collision the whole draw is made again."""
+    if count == 0:
+        return []
     for _ in range(attempts):
         values = [make() for _ in range(count)]
         parts = [part for v in values for part in (v.values() if isinstance(v, dict) else (v,))]

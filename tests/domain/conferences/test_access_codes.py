@@ -98,7 +98,7 @@ def test_public_codes_are_drawn_again_on_a_collision(
     monkeypatch.setattr(ids, "conference_code", lambda: next(conference_code))
     monkeypatch.setattr(ids, "client_code", lambda: next(client_code))
     assert conference_codes(session)[0]["code"] == "zzz-zzzz-zzz"
-    assert participant_codes(session)["code"] == "Zz9Zz9Zz"
+    assert participant_codes(session)[0]["code"] == "Zz9Zz9Zz"
     # A batch (group commit): one taken code draws the whole batch again, checked by one query.
     conference_code = iter(["aaa-aaaa-aaa", taken.code, "bbb-bbbb-bbb", "ccc-cccc-ccc"])
     assert [c["code"] for c in conference_codes(session, 2)] == ["bbb-bbbb-bbb", "ccc-cccc-ccc"]

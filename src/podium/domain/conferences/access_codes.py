@@ -87,19 +87,22 @@ def conference_codes(session: Session, count: int = 1) -> list[dict[str, str]]:
     )
 
 
-def participant_codes(session: Session) -> dict[str, str]:
-    """A new participant's fresh Boomstream client code and personal URL token (one query for both)."""
-    return ids.unused(
+def participant_codes(session: Session, count: int = 1) -> list[dict[str, str]]:
+    """Fresh Boomstream client codes and personal URL tokens for ``count`` new participants (one query
+    checks them all)."""
+    return ids.unused_many(
         lambda: {"code": ids.client_code(), "url_token": ids.capability_token()},
         ParticipantRepository(session).any_code_exists,
+        count,
         "participant codes",
     )
 
 
 def participant_url_token(session: Session) -> str:
     """A fresh personal URL token for a participant (a restored participant gets a new one too)."""
-    return ids.unused(
+    return ids.unused_many(
         lambda: {"url_token": ids.capability_token()},
         ParticipantRepository(session).any_code_exists,
+        1,
         "participant url_token",
-    )["url_token"]
+    )[0]["url_token"]

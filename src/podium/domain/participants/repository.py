@@ -18,9 +18,16 @@ class ParticipantRepository:
         self.session.add(participant)
         self.session.flush()
 
-    def any_code_exists(self, codes: dict[str, str]) -> bool:
-        """Whether any participant has any of ``codes`` (column: value) in its column."""
-        return any_matches(self.session, Participant, codes)
+    def add_all(self, participants: Sequence[Participant]) -> None:
+        """Insert them with one flush (one statement for them all)."""
+        self.session.add_all(participants)
+        self.session.flush()
+
+    def any_code_exists(self, drawn: list[dict[str, str]]) -> bool:
+        """Whether any participant has any of the ``drawn`` codes (each a column: value) in its column."""
+        return any_matches(
+            self.session, Participant, {column: [d[column] for d in drawn] for column in drawn[0]}
+        )
 
     def by_code_in_company(self, company_id: int, code: str) -> tuple[Participant, Conference] | None:
         stmt = (
@@ -49,6 +56,21 @@ class ParticipantRepository:
             .order_by(Participant.deleted_at.is_not(None), Participant.id)
         )
         return self.session.scalars(stmt).first()
+
+    def by_emails(self, wanted: Sequence[tuple[int, str]]) -> dict[tuple[int, str], Participant]:
+        """``by_email`` for several (conference id, email) at once, keyed by (conference id, lowercased
+        email); one query."""
+        conference_ids = {conference_id for conference_id, _ in wanted}
+        emails = {email.lower() for _, email in wanted}
+        stmt = (
+            select(Participant)
+            .where(Participant.conference_id.in_(conference_ids), func.lower(Participant.email).in_(emails))
+            .order_by(Participant.deleted_at.is_not(None), Participant.id)
+        )
+        found: dict[tuple[int, str], Participant] = {}
+        for participant in self.session.scalars(stmt):
+            found.setdefault((participant.conference_id, participant.email.lower()), participant)
+        return found
 
     def by_external_id(self, conference_id: int, external_id: str) -> Participant | None:
         stmt = select(Participant).where(

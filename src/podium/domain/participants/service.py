@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 from urllib.parse import urlparse
 
 from sqlalchemy.orm import Session
@@ -14,7 +15,7 @@ from podium.domain.actor import Actor
 from podium.domain.audit.service import log_action
 from podium.domain.conferences.access_codes import participant_url_token
 from podium.domain.conferences.emails import ConferenceEmails
-from podium.domain.conferences.roster import new_participant
+from podium.domain.conferences.roster import new_participant, new_participants
 from podium.domain.participants.repository import ParticipantRepository
 from podium.domain.tenancy import usage
 from podium.kit import tokens, uow
@@ -38,10 +39,41 @@ class Invitation:
     link: str
 
 
+@dataclass(frozen=True)
+class NewInvitation:
+    """A checked invitation (``ParticipantService.invite``), to be made alone or in a batch."""
+
+    actor: Actor
+    conference_id: int
+    email: str
+    name: str | None
+    moderator: bool | None
+    avatar_url: str | None
+    timeout: int
+    notify_email: bool
+
+
+def _found(conference: Conference | None) -> Conference:
+    """The invitation's conference, read again in the writer's transaction."""
+    if conference is None:
+        raise NotFound("Conference not found")
+    return conference
+
+
+def make_invitations(ctx: uow.Context, batch: Sequence[NewInvitation]) -> list[Invitation]:
+    return ParticipantService(ctx.session, ctx.settings).make_invitations(batch)
+
+
+INVITATIONS = uow.WriteKind("invitations", make_invitations)
+
+
 class ParticipantService:
-    def __init__(self, session: Session, settings: Settings) -> None:
+    def __init__(self, session: Session, settings: Settings, writes: uow.Writes | None = None) -> None:
+        """``writes``: given by an edge whose whole request is an invitation, which is then made in a
+        batch with others (kit/group_commit; it commits apart from the request's transaction)."""
         self.session = session
         self.settings = settings
+        self.writes = writes
         self.repo = ParticipantRepository(session)
 
     def _check_user_quota(self, company_id: int, identity: str) -> None:
@@ -131,30 +163,60 @@ class ParticipantService:
             raise InvalidInput(
                 f"timeout must be between {MIN_TIMEOUT} and {MAX_TIMEOUT} seconds", field="timeout"
             )
-        participant = self.repo.by_email(conference.id, email)
-        if participant is None:
-            self._check_user_quota(actor.company_id, email.lower())
-            participant = new_participant(
-                self.session,
-                conference,
-                email=email,
-                name=name or email.split("@", 1)[0],
-                role=ParticipantRole.MODERATOR if moderator else ParticipantRole.PARTICIPANT,
-                avatar_url=avatar_url or "",
-            )
-            action = "participant.invited"
-        else:
+        new = NewInvitation(actor, conference.id, email, name, moderator, avatar_url, timeout, notify_email)
+        if self.writes is not None:
+            return self.writes.submit(INVITATIONS, new, self.session)
+        return self.make_invitations([new])[0]
+
+    def make_invitations(self, batch: Sequence[NewInvitation]) -> list[Invitation]:
+        """Make checked invitations in this session's unit of work, in order (a later one of the same
+        person updates what an earlier one made): one query finds who is invited already, one flush
+        adds the new people; each is signed its link, audited and, if asked, emailed."""
+        conferences = {new.conference_id: self.session.get(Conference, new.conference_id) for new in batch}
+        invited = self.repo.by_emails([(new.conference_id, new.email) for new in batch])
+        making: dict[tuple[int, str], tuple[Conference, dict[str, Any]]] = {}
+        for new in batch:
+            key = (new.conference_id, new.email.lower())
+            if key not in invited and key not in making:
+                self._check_user_quota(new.actor.company_id, new.email.lower())
+                making[key] = (
+                    _found(conferences[new.conference_id]),
+                    {
+                        "email": new.email,
+                        "name": new.name or new.email.split("@", 1)[0],
+                        "role": ParticipantRole.MODERATOR if new.moderator else ParticipantRole.PARTICIPANT,
+                        "avatar_url": new.avatar_url or "",
+                    },
+                )
+        made = dict(zip(making, new_participants(self.session, list(making.values())), strict=True))
+        actions = []
+        for new in batch:
+            key = (new.conference_id, new.email.lower())
+            if key in made:
+                participant = invited[key] = made.pop(key)
+                actions.append((participant, "participant.invited"))
+                continue
+            participant = invited[key]
             if participant.deleted_at is not None:
-                self._check_user_quota(actor.company_id, email.lower())
+                self._check_user_quota(new.actor.company_id, new.email.lower())
                 self._restore(participant)
-            if name:
-                participant.name = name
-            if moderator is not None:
-                participant.role = ParticipantRole.MODERATOR if moderator else ParticipantRole.PARTICIPANT
-            if avatar_url is not None:
-                participant.avatar_url = avatar_url
-            action = "participant.reinvited"
+            if new.name:
+                participant.name = new.name
+            if new.moderator is not None:
+                participant.role = ParticipantRole.MODERATOR if new.moderator else ParticipantRole.PARTICIPANT
+            if new.avatar_url is not None:
+                participant.avatar_url = new.avatar_url
+            actions.append((participant, "participant.reinvited"))
         self.session.flush()
+        return [
+            self._invited(new, _found(conferences[new.conference_id]), participant, action)
+            for new, (participant, action) in zip(batch, actions, strict=True)
+        ]
+
+    def _invited(
+        self, new: NewInvitation, conference: Conference, participant: Participant, action: str
+    ) -> Invitation:
+        """An invitation made: its signed link, its audit entry and, if asked, its email."""
         token = tokens.sign(
             {
                 "aud": INVITE_AUDIENCE,
@@ -163,21 +225,21 @@ class ParticipantService:
                 "rev": participant.token_revision,
             },
             self.settings.signing_key(),
-            expires_at=utcnow() + timedelta(seconds=timeout),
+            expires_at=utcnow() + timedelta(seconds=new.timeout),
         )
         link = Links(self.settings).invite(token)
         log_action(
             self.session,
             action,
-            actor=actor.label,
+            actor=new.actor.label,
             ref=f"participant:{participant.id}",
-            company_id=actor.company_id,
+            company_id=new.actor.company_id,
             conference=conference.code,
-            notify=notify_email,
+            notify=new.notify_email,
         )
-        if notify_email:
+        if new.notify_email:
             ConferenceEmails(self.session, self.settings).invited_with_link(
-                conference, participant, link, timeout
+                conference, participant, link, new.timeout
             )
         return Invitation(participant=participant, token=token, link=link)
 

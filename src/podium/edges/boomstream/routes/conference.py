@@ -87,7 +87,8 @@ def update(call: Call) -> dict[str, Any]:
 
 def invite(call: Call) -> dict[str, Any]:
     conference = _conferences(call).get(call.actor, call.params.required("code"))
-    invitation = _participants(call).invite(
+    # The invitation is the whole request's change: it is made with others waiting (kit/group_commit).
+    invitation = ParticipantService(call.ctx.session, call.ctx.settings, call.ctx.writes).invite(
         call.actor,
         conference,
         email=call.params.required("email"),
@@ -196,6 +197,7 @@ METHODS: tuple[MethodSpec, ...] = (
             Param("moderator", "yes: the user is a moderator"),
             Param("avatarUrl", "URL of the user's avatar"),
         ),
+        group_commit=True,
     ),
     Method("conference/client/list", "Users of a conference", client_list, (CODE,), cached=True),
     Method(
