@@ -25,12 +25,16 @@ metadata = MetaData()
 notes = Table("notes", metadata, Column("id", Integer, primary_key=True), Column("text", String))
 
 
-def _write_notes(ctx: uow.Context, texts: Sequence[str]) -> list[int]:
-    """Insert the notes; a note "bad" refuses, as a domain check would."""
-    ids = []
+def _write_notes(ctx: uow.Context, texts: Sequence[str]) -> list[int | uow.Refused]:
+    """Insert the notes; a note "bad" raises, as a domain check would; a note "refused" is refused
+    before anything is written for it."""
+    ids: list[int | uow.Refused] = []
     for text in texts:
         if text == "bad":
             raise InvalidInput("a bad note")
+        if text == "refused":
+            ids.append(uow.Refused(InvalidInput("a refused note")))
+            continue
         ids.append(
             int(ctx.session.execute(insert(notes).values(text=text).returning(notes.c.id)).scalar_one())
         )
@@ -94,6 +98,14 @@ def test_writes_submitted_together_share_transactions_and_a_failing_one_fails_al
         assert sorted(t for t in _texts(sessions) if t.startswith("more")) == sorted(
             f"more {i}" for i in range(11)
         )
+
+        # A refused note fails alone without spoiling its batch: no one is made again alone.
+        before = len(commits)
+        answers = _together(writes, sessions, ["refused"] + [f"still {i}" for i in range(11)])
+        assert isinstance(answers[0], InvalidInput) and "refused" in answers[0].message, answers
+        assert all(isinstance(a, int) for a in answers[1:]), answers
+        assert sum(t.startswith("still") for t in _texts(sessions)) == 11
+        assert len(commits) - before < 12, commits
     finally:
         writes.stop()
     # After stop, a write is made at once, on its own.

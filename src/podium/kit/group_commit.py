@@ -8,9 +8,10 @@ writer takes every waiting write of the same kind and makes them together in one
 
 - **Durable when answered**: ``submit`` returns only once the write's transaction committed; a
   request answers after that, as before.
-- **An item's error is its own**: when a batch fails (a quota reached, a unique key taken, a
-  conflict), each of its items is made again in a transaction of its own, so the others succeed
-  and the failing one raises its own error in its own request.
+- **An item's error is its own**: an item the write refuses before changing anything for it comes
+  back ``Refused`` and raises its error in its own request while the others are committed; when a
+  batch fails (a quota reached, a unique key taken, a conflict), each of its items is made again in
+  a transaction of its own, so the others succeed and the failing one raises its own error.
 - **Not for work that must share a transaction**: the write commits apart from the request's unit
   of work, so only a request whose whole change is this one write hands it over (the edge decides,
   by giving the service the ``GroupCommit``).
@@ -21,6 +22,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
+from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -136,9 +138,13 @@ class GroupCommit(uow.Writes):
                 self._settle(job)
             return
         GROUP_COMMITS.labels(kind.name, "together").inc()
-        GROUP_COMMIT_ITEMS.labels(kind.name).inc(len(batch))
         for job, result in zip(batch, results, strict=True):
-            job.done.set_result(result)
+            if isinstance(result, uow.Refused):
+                GROUP_COMMITS.labels(kind.name, "failed").inc()
+                job.done.set_exception(result.error)
+            else:
+                GROUP_COMMIT_ITEMS.labels(kind.name).inc()
+                job.done.set_result(result)
 
     def _settle(self, job: _Job) -> None:
         try:
@@ -152,9 +158,9 @@ class GroupCommit(uow.Writes):
         job.done.set_result(result)
 
     def _alone(self, job: _Job) -> Any:
-        return self._run(job.kind, [job.item])[0]
+        return uow.made(self._run(job.kind, [job.item])[0])
 
-    def _run(self, kind: WriteKind[Any, Any], items: list[Any]) -> list[Any]:
+    def _run(self, kind: WriteKind[Any, Any], items: list[Any]) -> Sequence[Any]:
         results = uow.run(self.sessions, self.settings, lambda ctx: kind.write(ctx, items), self.dispatcher)
         if len(results) != len(items):
             raise AssertionError(f"{kind.name}: {len(results)} results for {len(items)} items")

@@ -24,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
 from podium.config import Settings
-from podium.kit.errors import Conflict, RaceLost
+from podium.kit.errors import Conflict, DomainError, RaceLost
 
 T = TypeVar("T")
 I = TypeVar("I")  # noqa: E741 - a write's item, beside R its result
@@ -127,12 +127,27 @@ NO_DISPATCH: Dispatcher = _NoDispatch()
 
 
 @dataclass(frozen=True)
+class Refused:
+    """A write's answer for an item it refused before changing anything for it (say, its conference
+    is not found): that item's own error, while the batch's others are committed."""
+
+    error: DomainError
+
+
+def made(result: R | Refused) -> R:
+    """One item's result, or its refusal raised."""
+    if isinstance(result, Refused):
+        raise result.error
+    return result
+
+
+@dataclass(frozen=True)
 class WriteKind(Generic[I, R]):
     """A kind of hot write (kit/group_commit): ``write`` makes a batch of checked items in the unit
-    of work it is given and returns one result per item, in order."""
+    of work it is given and returns one result (or ``Refused``) per item, in order."""
 
     name: str
-    write: Callable[[Context, Sequence[I]], list[R]]
+    write: Callable[[Context, Sequence[I]], Sequence[R | Refused]]
 
 
 class Writes(Protocol):

@@ -30,6 +30,16 @@ class ConferenceRepository:
         )
         return self.session.scalar(stmt)
 
+    def live_by_codes(self, wanted: set[tuple[int, str]]) -> dict[tuple[int, str], Conference]:
+        """``live_by_code`` for several (company id, code) at once, keyed by them; one query."""
+        stmt = select(Conference).where(
+            Conference.company_id.in_({company_id for company_id, _ in wanted}),
+            Conference.code.in_({code for _, code in wanted}),
+            Conference.deleted_at.is_(None),
+        )
+        found = {(c.company_id, c.code): c for c in self.session.scalars(stmt)}
+        return {key: found[key] for key in wanted if key in found}
+
     def live_by_meeting_key(self, company_id: int, meeting_key: str) -> Conference | None:
         stmt = select(Conference).where(
             Conference.company_id == company_id,

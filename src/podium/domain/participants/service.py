@@ -15,6 +15,7 @@ from podium.domain.actor import Actor
 from podium.domain.audit.service import log_action
 from podium.domain.conferences.access_codes import participant_url_token
 from podium.domain.conferences.emails import ConferenceEmails
+from podium.domain.conferences.repository import ConferenceRepository
 from podium.domain.conferences.roster import new_participant, new_participants
 from podium.domain.participants.repository import ParticipantRepository
 from podium.domain.tenancy import usage
@@ -35,6 +36,7 @@ MAX_TIMEOUT = 366 * 24 * 3600
 @dataclass(frozen=True)
 class Invitation:
     participant: Participant
+    conference: Conference
     token: str
     link: str
 
@@ -44,7 +46,7 @@ class NewInvitation:
     """A checked invitation (``ParticipantService.invite``), to be made alone or in a batch."""
 
     actor: Actor
-    conference_id: int
+    conference_code: str
     email: str
     name: str | None
     moderator: bool | None
@@ -53,14 +55,7 @@ class NewInvitation:
     notify_email: bool
 
 
-def _found(conference: Conference | None) -> Conference:
-    """The invitation's conference, read again in the writer's transaction."""
-    if conference is None:
-        raise NotFound("Conference not found")
-    return conference
-
-
-def make_invitations(ctx: uow.Context, batch: Sequence[NewInvitation]) -> list[Invitation]:
+def make_invitations(ctx: uow.Context, batch: Sequence[NewInvitation]) -> list[Invitation | uow.Refused]:
     return ParticipantService(ctx.session, ctx.settings).make_invitations(batch)
 
 
@@ -120,7 +115,7 @@ class ParticipantService:
     def invite(
         self,
         actor: Actor,
-        conference: Conference,
+        conference_code: str,
         *,
         email: str,
         name: str | None = None,
@@ -134,7 +129,7 @@ class ParticipantService:
 
         Args:
             actor: Who is calling.
-            conference: A conference of the actor's company.
+            conference_code: A live conference of the actor's company (its Boomstream code).
             email: Who is invited.
             name: The display name (the email's local part when new and not given).
             moderator: Whether the participant moderates (unchanged when ``None``).
@@ -146,11 +141,10 @@ class ParticipantService:
             The participant, its signed join token and the link that carries it.
 
         Raises:
-            NotFound: the conference is another company's.
+            NotFound: no live conference of the actor's company has that code.
             InvalidInput: a malformed email, name, avatar URL or timeout.
             QuotaExceeded: a new person beyond the company's quota of users.
         """
-        self._own(actor, conference)
         email = normalise_email(email, required=True)
         if name is not None:
             check_length("name", name, 255)
@@ -163,24 +157,33 @@ class ParticipantService:
             raise InvalidInput(
                 f"timeout must be between {MIN_TIMEOUT} and {MAX_TIMEOUT} seconds", field="timeout"
             )
-        new = NewInvitation(actor, conference.id, email, name, moderator, avatar_url, timeout, notify_email)
+        new = NewInvitation(actor, conference_code, email, name, moderator, avatar_url, timeout, notify_email)
         if self.writes is not None:
             return self.writes.submit(INVITATIONS, new, self.session)
-        return self.make_invitations([new])[0]
+        return uow.made(self.make_invitations([new])[0])
 
-    def make_invitations(self, batch: Sequence[NewInvitation]) -> list[Invitation]:
+    def make_invitations(self, batch: Sequence[NewInvitation]) -> list[Invitation | uow.Refused]:
         """Make checked invitations in this session's unit of work, in order (a later one of the same
         person updates what an earlier one made): one query finds who is invited already, one flush
         adds the new people; each is signed its link, audited and, if asked, emailed."""
-        conferences = {new.conference_id: self.session.get(Conference, new.conference_id) for new in batch}
-        invited = self.repo.by_emails([(new.conference_id, new.email) for new in batch])
+        found = ConferenceRepository(self.session).live_by_codes(
+            {(new.actor.company_id, new.conference_code) for new in batch}
+        )
+        # An invitation to no live conference of its company is refused before anything is made.
+        answers: list[Invitation | uow.Refused] = [
+            uow.Refused(NotFound("Conference not found")) for _ in batch
+        ]
+        places = [i for i, new in enumerate(batch) if (new.actor.company_id, new.conference_code) in found]
+        batch = [batch[i] for i in places]
+        conferences = [found[(new.actor.company_id, new.conference_code)] for new in batch]
+        invited = self.repo.by_emails([(c.id, new.email) for new, c in zip(batch, conferences, strict=True)])
         making: dict[tuple[int, str], tuple[Conference, dict[str, Any]]] = {}
-        for new in batch:
-            key = (new.conference_id, new.email.lower())
+        for new, conference in zip(batch, conferences, strict=True):
+            key = (conference.id, new.email.lower())
             if key not in invited and key not in making:
                 self._check_user_quota(new.actor.company_id, new.email.lower())
                 making[key] = (
-                    _found(conferences[new.conference_id]),
+                    conference,
                     {
                         "email": new.email,
                         "name": new.name or new.email.split("@", 1)[0],
@@ -190,8 +193,8 @@ class ParticipantService:
                 )
         made = dict(zip(making, new_participants(self.session, list(making.values())), strict=True))
         actions = []
-        for new in batch:
-            key = (new.conference_id, new.email.lower())
+        for new, conference in zip(batch, conferences, strict=True):
+            key = (conference.id, new.email.lower())
             if key in made:
                 participant = invited[key] = made.pop(key)
                 actions.append((participant, "participant.invited"))
@@ -208,10 +211,11 @@ class ParticipantService:
                 participant.avatar_url = new.avatar_url
             actions.append((participant, "participant.reinvited"))
         self.session.flush()
-        return [
-            self._invited(new, _found(conferences[new.conference_id]), participant, action)
-            for new, (participant, action) in zip(batch, actions, strict=True)
-        ]
+        for place, new, conference, (participant, action) in zip(
+            places, batch, conferences, actions, strict=True
+        ):
+            answers[place] = self._invited(new, conference, participant, action)
+        return answers
 
     def _invited(
         self, new: NewInvitation, conference: Conference, participant: Participant, action: str
@@ -241,7 +245,7 @@ class ParticipantService:
             ConferenceEmails(self.session, self.settings).invited_with_link(
                 conference, participant, link, new.timeout
             )
-        return Invitation(participant=participant, token=token, link=link)
+        return Invitation(participant=participant, conference=conference, token=token, link=link)
 
     # --- external participants (LiveMinutes) ---------------------------------------------
 

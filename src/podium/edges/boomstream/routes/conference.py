@@ -86,11 +86,11 @@ def update(call: Call) -> dict[str, Any]:
 
 
 def invite(call: Call) -> dict[str, Any]:
-    conference = _conferences(call).get(call.actor, call.params.required("code"))
-    # The invitation is the whole request's change: it is made with others waiting (kit/group_commit).
+    # The invitation is the whole request's change: it is made with others waiting (kit/group_commit),
+    # its conference found there too.
     invitation = ParticipantService(call.ctx.session, call.ctx.settings, call.ctx.writes).invite(
         call.actor,
-        conference,
+        call.params.required("code"),
         email=call.params.required("email"),
         name=optional(call.params, "name") or None,
         moderator=yes_no(call.params, "moderator"),
@@ -98,7 +98,7 @@ def invite(call: Call) -> dict[str, Any]:
         timeout=integer(call.params, "timeout"),
         notify_email=bool(yes_no(call.params, "notifyEmail")),
     )
-    participant = invitation.participant
+    participant, conference = invitation.participant, invitation.conference
     return {
         "name": participant.name,
         "email": participant.email,
