@@ -81,13 +81,18 @@ class GroupCommit(uow.Writes):
         waiting.commit()
         job = _Job(kind, item)
         with self._ready:
-            if self._stopping:
-                return self._alone(job)
-            self._waiting.append(job)
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._write, name="podium-group-commit", daemon=True)
-                self._thread.start()
-            self._ready.notify()
+            stopped = self._stopping
+            if not stopped:
+                self._waiting.append(job)
+                if self._thread is None:
+                    self._thread = threading.Thread(
+                        target=self._write, name="podium-group-commit", daemon=True
+                    )
+                    self._thread.start()
+                self._ready.notify()
+        if stopped:  # made here, outside the lock: no writer thread any more
+            alone: R = self._alone(job)
+            return alone
         result: R = job.done.result()
         return result
 
