@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -141,15 +142,9 @@ def bounded_count(session: Session, rows: Select[Any] | CompoundSelect, up_to: i
     return int(session.scalar(select(func.count()).select_from(limited)) or 0)
 
 
-def any_matches(session: Session, model: type[Any], values: dict[str, Any]) -> bool:
-    """Whether any ``model`` row has any of ``values`` (column: value, or column: list of values)
-    in its column: one query for a set of drawn codes that must all be unused."""
-    stmt = select(model.id).where(
-        or_(
-            *(
-                getattr(model, column).in_(v) if isinstance(v, list) else getattr(model, column) == v
-                for column, v in values.items()
-            )
-        )
-    )
+def any_matches(session: Session, model: type[Any], drawn: Sequence[dict[str, Any]]) -> bool:
+    """Whether any ``model`` row has, in any column, a value one of the ``drawn`` rows (each a
+    column: value) has there: one query for a batch of drawn codes that must all be unused."""
+    columns = {column: [row[column] for row in drawn] for column in drawn[0]}
+    stmt = select(model.id).where(or_(*(getattr(model, column).in_(v) for column, v in columns.items())))
     return session.scalar(stmt.limit(1)) is not None

@@ -100,9 +100,7 @@ def participant_codes(session: Session, count: int = 1) -> list[dict[str, str]]:
 
 def participant_url_token(session: Session) -> str:
     """A fresh personal URL token for a participant (a restored participant gets a new one too)."""
-    return ids.unused_many(
-        lambda: {"url_token": ids.capability_token()},
-        ParticipantRepository(session).any_code_exists,
-        1,
-        "participant url_token",
-    )[0]["url_token"]
+    repo = ParticipantRepository(session)
+    return ids.unused(
+        ids.capability_token, lambda token: repo.any_code_exists([{"url_token": token}]), "url_token"
+    )

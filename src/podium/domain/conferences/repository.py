@@ -25,10 +25,7 @@ class ConferenceRepository:
         self.session.flush()
 
     def live_by_code(self, company_id: int, code: str) -> Conference | None:
-        stmt = select(Conference).where(
-            Conference.company_id == company_id, Conference.code == code, Conference.deleted_at.is_(None)
-        )
-        return self.session.scalar(stmt)
+        return self.live_by_codes({(company_id, code)}).get((company_id, code))
 
     def live_by_codes(self, wanted: set[tuple[int, str]]) -> dict[tuple[int, str], Conference]:
         """``live_by_code`` for several (company id, code) at once, keyed by them; one query."""
@@ -75,9 +72,7 @@ class ConferenceRepository:
 
     def any_code_exists(self, drawn: list[dict[str, str]]) -> bool:
         """Whether any conference has any of the ``drawn`` codes (each a column: value) in its column."""
-        return any_matches(
-            self.session, Conference, {column: [d[column] for d in drawn] for column in drawn[0]}
-        )
+        return any_matches(self.session, Conference, drawn)
 
     def claim_media_room(self, conference_id: int, room: int, secret: str, server: str) -> bool:
         """Record the conference's media room unless another request already did (first one wins)."""

@@ -25,9 +25,7 @@ class ParticipantRepository:
 
     def any_code_exists(self, drawn: list[dict[str, str]]) -> bool:
         """Whether any participant has any of the ``drawn`` codes (each a column: value) in its column."""
-        return any_matches(
-            self.session, Participant, {column: [d[column] for d in drawn] for column in drawn[0]}
-        )
+        return any_matches(self.session, Participant, drawn)
 
     def by_code_in_company(self, company_id: int, code: str) -> tuple[Participant, Conference] | None:
         stmt = (
@@ -50,16 +48,12 @@ class ParticipantRepository:
         return self.session.scalar(select(Participant).where(Participant.url_token == token))
 
     def by_email(self, conference_id: int, email: str) -> Participant | None:
-        stmt = (
-            select(Participant)
-            .where(Participant.conference_id == conference_id, func.lower(Participant.email) == email.lower())
-            .order_by(Participant.deleted_at.is_not(None), Participant.id)
-        )
-        return self.session.scalars(stmt).first()
+        """The conference's participant with this email (case-insensitive), a live one first."""
+        return self.by_emails([(conference_id, email)]).get((conference_id, email.lower()))
 
     def by_emails(self, wanted: Sequence[tuple[int, str]]) -> dict[tuple[int, str], Participant]:
         """``by_email`` for several (conference id, email) at once, keyed by (conference id, lowercased
-        email); one query."""
+        email); one query (the oldest live participant of each, else the oldest removed one)."""
         conference_ids = {conference_id for conference_id, _ in wanted}
         emails = {email.lower() for _, email in wanted}
         stmt = (

@@ -170,11 +170,9 @@ class ParticipantService:
             {(new.actor.company_id, new.conference_code) for new in batch}
         )
         # An invitation to no live conference of its company is refused before anything is made.
-        answers: list[Invitation | uow.Refused] = [
-            uow.Refused(NotFound("Conference not found")) for _ in batch
-        ]
-        places = [i for i, new in enumerate(batch) if (new.actor.company_id, new.conference_code) in found]
-        batch = [batch[i] for i in places]
+        asked = batch
+        places = [i for i, new in enumerate(asked) if (new.actor.company_id, new.conference_code) in found]
+        batch = [asked[i] for i in places]
         conferences = [found[(new.actor.company_id, new.conference_code)] for new in batch]
         invited = self.repo.by_emails([(c.id, new.email) for new, c in zip(batch, conferences, strict=True)])
         making: dict[tuple[int, str], tuple[Conference, dict[str, Any]]] = {}
@@ -211,11 +209,13 @@ class ParticipantService:
                 participant.avatar_url = new.avatar_url
             actions.append((participant, "participant.reinvited"))
         self.session.flush()
-        for place, new, conference, (participant, action) in zip(
-            places, batch, conferences, actions, strict=True
-        ):
-            answers[place] = self._invited(new, conference, participant, action)
-        return answers
+        made_at = {
+            place: self._invited(new, conference, participant, action)
+            for place, new, conference, (participant, action) in zip(
+                places, batch, conferences, actions, strict=True
+            )
+        }
+        return [made_at.get(i) or uow.Refused(NotFound("Conference not found")) for i in range(len(asked))]
 
     def _invited(
         self, new: NewInvitation, conference: Conference, participant: Participant, action: str
