@@ -175,8 +175,9 @@ def test_subscription_usage_and_paywall_sales(client: TestClient, company: Compa
             boomstream, access_kind="", changes=PaywallChanges(name="Paid", cost="4.25", period_days=7)
         )
         paywalls.add_media(boomstream, paywall, media)
-        paywalls.add_buyer("test", paywall, media, email="a@example.com")
-        gone = paywalls.add_buyer("test", paywall, media, email="b@example.com")
+        sold = ("test", paywall.company_id, paywall.code, media.code)
+        paywalls.add_buyer(*sold, email="a@example.com")
+        gone = paywalls.add_buyer(*sold, email="b@example.com").buyer
         paywalls.delete_buyer(boomstream, paywall, gone)
 
         [totals] = paywalls.company_totals(ca, company.company_id)

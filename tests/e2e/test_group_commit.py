@@ -1,11 +1,13 @@
-"""The group commit (kit/group_commit, ADR 0018) through a real `podium serve`: creations that arrive
-together are committed together, each is answered only once it is committed (another request reads
-it at once), and an item that fails — a LiveMinutes meetingKey taken by a rival in the same batch —
-fails alone while its batch's others are made."""
+"""The group commit (kit/group_commit, ADR 0018) through a real `podium serve`: creations, invitations
+and pay-per-view buyers that arrive together are committed together, each is answered only once it is
+committed (another request reads it at once), and an item that fails — a LiveMinutes meetingKey taken
+by a rival in the same batch, a password another buyer chose first — fails alone while its batch's
+others are made."""
 
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,7 @@ import httpx
 
 from tests.e2e.test_quota_race import _all_at_once, _boomstream
 from tests.fixtures.processes import podium_env, podium_json, running_server
+from tests.fixtures.receiver import receiver
 
 RACERS = 24
 KEY_RIVALS = 4  # of the racers, those who ask for the same LiveMinutes meetingKey
@@ -113,3 +116,103 @@ def test_invitations_arriving_together_commit_together_and_one_person_invited_tw
         assert counted.get("failed") == len(astray), counted
         assert counted.get("together", 0) >= 1, counted
         assert counted.get("together", 0) + counted.get("alone", 0) < len(invited), counted
+
+
+def test_buyers_arriving_together_commit_together_one_person_is_one_buyer_a_password_is_one_buyers(
+    tmp_path: Path,
+) -> None:
+    env = podium_env(tmp_path / "var", PODIUM_JANUS="off", PODIUM_WEBHOOK_PRIVATE_NETWORKS="true")
+    tenant = podium_json(env, "admin", "bootstrap")
+    key = str(tenant["boomstream_apikey"])
+    with (
+        receiver() as hooks,
+        running_server(env) as base,
+        httpx.Client(base_url=base, timeout=60) as http,
+    ):
+        podium_json(
+            env,
+            "admin",
+            "create-webhook",
+            "--company-id",
+            str(tenant["company_id"]),
+            "--url",
+            hooks.url,
+            "--events",
+            "ppv.bought",
+        )
+        boom = _boomstream(http, key)
+        media = boom("media/upload", title="Sold together")
+        media_code = str(media.get("Code") or media.get("code"))
+        paywall = boom("ppv/create", name="Together", period="30")["Items"][0]["Code"]
+        assert boom("ppv/addmedia", code=paywall, media=media_code)["Status"] == "Success"
+        early = boom(
+            "ppv/addbuyer",
+            code=paywall,
+            media=media_code,
+            email="early@example.com",
+            access_expire="2030-01-01",
+        )
+        assert early["Status"] == "Success", early
+
+        # 0-5 add one person (the email's case differs, the name too); 6 and 7 choose one password for
+        # two people; 8 is known by phone only; 9 moves the early buyer's start past its expiry; the
+        # rest are new people.
+        def add(index: int) -> dict[str, Any]:
+            sold = {"code": paywall, "media": media_code}
+            if index < 6:
+                email = "Same@Example.com" if index % 2 else "same@example.com"
+                return boom("ppv/addbuyer", **sold, email=email, name=f"Same {index}")
+            if index in (6, 7):
+                return boom("ppv/addbuyer", **sold, email=f"shop{index}@example.com", hash="site|7|video")
+            if index == 8:
+                return boom("ppv/addbuyer", **sold, phone="+1 555 0100", name="By phone")
+            if index == 9:
+                return boom("ppv/addbuyer", **sold, email="early@example.com", access_start="2030-06-01")
+            return boom("ppv/addbuyer", **sold, email=f"buyer{index}@example.com")
+
+        answers = _all_at_once(add, RACERS)
+        same, rivals, by_phone, moved, others = (
+            answers[:6],
+            answers[6:8],
+            answers[8],
+            answers[9],
+            answers[10:],
+        )
+        assert all(a["Status"] == "Success" for a in same + [by_phone] + others), answers
+        # One person: one buyer, one password, however many asked at once.
+        assert len({a["Hash"] for a in same}) == 1, same
+        won = [a for a in rivals if a["Status"] == "Success"]
+        assert len(won) == 1 and won[0]["Hash"] == "site|7|video", rivals
+        lost = [a for a in rivals if a["Status"] != "Success"]
+        assert "already the access password of another buyer" in lost[0]["Message"], lost
+        assert moved["Status"] == "Failed" and "access_start must be before access_expire" in moved["Message"]
+        hashes = [
+            early["Hash"],
+            same[0]["Hash"],
+            won[0]["Hash"],
+            by_phone["Hash"],
+            *(a["Hash"] for a in others),
+        ]
+        assert len(set(hashes)) == len(hashes), hashes
+
+        # Each answered once committed: every buyer is listed at once, and the refused changed nothing.
+        listed = boom("ppv/listbuyers", code=paywall, media=media_code, ver="1.1")["Items"]
+        assert sorted(b["Hash"] for b in listed) == sorted(hashes), listed
+        kept = boom("ppv/info", code=paywall, hash=early["Hash"])
+        assert kept["AccessStartDate"] == early["AccessStartDate"], kept
+        assert kept["AccessExpirationDate"] == early["AccessExpirationDate"], kept
+
+        counted = _group_commits(http, "buyers")
+        made = 1 + len(same) + len(won) + 1 + len(others)  # the early buyer first
+        assert counted["items"] == made, counted
+        assert counted.get("failed") == len(lost) + 1, counted
+        assert counted.get("together", 0) >= 1, counted
+        assert counted.get("together", 0) + counted.get("alone", 0) < made, counted
+
+        # A new buyer is announced once: the same person added six times is one sale.
+        deadline = time.monotonic() + 20
+        while len(hooks.requests) < len(hashes) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(1)  # time for a second announcement to arrive, were there one
+        sold = sorted(r.body["hash"] for r in hooks.requests if r.body["event"] == "ppv.bought")
+        assert sold == sorted(hashes), sold

@@ -270,6 +270,15 @@ def test_buyers_get_unique_passwords_and_their_windows(client: TestClient, tenan
         boom(client, "ppv/addbuyer", key, code=code, media=outside, email="x@example.com"),
         "is not in subscription",
     )
+    # The subscription and the media are found with the buyer's write (in its batch): each error by name.
+    failed(
+        boom(client, "ppv/addbuyer", key, code="zzzzzzzz", media=media, email="x@example.com"),
+        "Subscription zzzzzzzz not found",
+    )
+    failed(
+        boom(client, "ppv/addbuyer", key, code=code, media="zzzzzzzz", email="x@example.com"),
+        "Media zzzzzzzz not found",
+    )
 
     # The email filter is case-insensitive.
     listed = boom_json(

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from datetime import datetime
 from typing import Any
 
@@ -30,10 +30,19 @@ class MediaRepository:
         return self.session.get(Media, media_id)
 
     def live_by_code(self, company_id: int, code: str) -> Media | None:
+        return self.live_by_company_codes({(company_id, code)}).get((company_id, code))
+
+    def live_by_company_codes(self, wanted: Set[tuple[int, str]]) -> dict[tuple[int, str], Media]:
+        """Live media by (company id, code), of several companies at once; one query."""
+        if not wanted:
+            return {}
         stmt = select(Media).where(
-            Media.company_id == company_id, Media.code == code, Media.deleted_at.is_(None)
+            Media.company_id.in_(sorted({company_id for company_id, _ in wanted})),
+            Media.code.in_(sorted({code for _, code in wanted})),
+            Media.deleted_at.is_(None),
         )
-        return self.session.scalar(stmt)
+        found = {(m.company_id, m.code): m for m in self.session.scalars(stmt)}
+        return {key: found[key] for key in wanted if key in found}
 
     def live_by_public_code(self, code: str) -> Media | None:
         """A media by its code alone (watch pages and play links carry no tenant)."""

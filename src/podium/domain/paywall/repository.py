@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from datetime import datetime
 from typing import Any
 
@@ -27,10 +27,19 @@ class PaywallRepository:
     # --- paywalls --------------------------------------------------------------------------
 
     def live_by_code(self, company_id: int, code: str) -> Paywall | None:
+        return self.live_by_codes({(company_id, code)}).get((company_id, code))
+
+    def live_by_codes(self, wanted: Set[tuple[int, str]]) -> dict[tuple[int, str], Paywall]:
+        """Live paywalls by (company id, code), several at once; one query."""
+        if not wanted:
+            return {}
         stmt = select(Paywall).where(
-            Paywall.company_id == company_id, Paywall.code == code, Paywall.deleted_at.is_(None)
+            Paywall.company_id.in_(sorted({company_id for company_id, _ in wanted})),
+            Paywall.code.in_(sorted({code for _, code in wanted})),
+            Paywall.deleted_at.is_(None),
         )
-        return self.session.scalar(stmt)
+        found = {(p.company_id, p.code): p for p in self.session.scalars(stmt)}
+        return {key: found[key] for key in wanted if key in found}
 
     def live_by_public_code(self, code: str) -> Paywall | None:
         return self.session.scalar(select(Paywall).where(Paywall.code == code, Paywall.deleted_at.is_(None)))
@@ -92,6 +101,16 @@ class PaywallRepository:
 
     # --- media in paywalls ---------------------------------------------------------------------
 
+    def links(self, pairs: Set[tuple[int, int]]) -> set[tuple[int, int]]:
+        """Which of these (paywall id, media id) pairs are a media in a paywall; one query."""
+        if not pairs:
+            return set()
+        stmt = select(PaywallMedia.paywall_id, PaywallMedia.media_id).where(
+            PaywallMedia.paywall_id.in_(sorted({paywall_id for paywall_id, _ in pairs})),
+            PaywallMedia.media_id.in_(sorted({media_id for _, media_id in pairs})),
+        )
+        return {(row[0], row[1]) for row in self.session.execute(stmt)} & set(pairs)
+
     def link(self, paywall_id: int, media_id: int) -> PaywallMedia | None:
         stmt = select(PaywallMedia).where(
             PaywallMedia.paywall_id == paywall_id, PaywallMedia.media_id == media_id
@@ -119,11 +138,12 @@ class PaywallRepository:
 
     # --- access passes (buyers) ---------------------------------------------------------------------
 
-    def password_taken(self, paywall_id: int, password: str) -> bool:
+    def passwords_taken(self, paywall_id: int, passwords: Sequence[str]) -> bool:
+        """Whether any of ``passwords`` is or was a pass's of the paywall (deleted ones included)."""
         stmt = select(AccessPass.id).where(
-            AccessPass.paywall_id == paywall_id, AccessPass.password == password
+            AccessPass.paywall_id == paywall_id, AccessPass.password.in_(list(passwords))
         )
-        return self.session.scalar(stmt) is not None
+        return self.session.scalar(stmt.limit(1)) is not None
 
     def live_pass(self, paywall_id: int, password: str) -> AccessPass | None:
         stmt = select(AccessPass).where(
@@ -144,44 +164,34 @@ class PaywallRepository:
         stmt = select(AccessPass).where(*conditions).order_by(AccessPass.id)
         return self.session.scalars(stmt).all()
 
-    def latest_live_pass(
-        self, paywall_id: int, *, email: str = "", phone: str = "", media_id: int | None = None
-    ) -> AccessPass | None:
-        """The newest live pass with this email (case-insensitive), else with this phone, optionally
-        only among those added for ``media_id``."""
-        conditions = self._person(paywall_id, email, phone, media_id)
-        if conditions is None:
-            return None
-        stmt = select(AccessPass).where(*conditions).order_by(AccessPass.id.desc()).limit(1)
-        return self.session.scalar(stmt)
+    def live_passes_of_people(
+        self, paywall_ids: Set[int], emails: Set[str], phones: Set[str]
+    ) -> Sequence[AccessPass]:
+        """Live passes of these paywalls with one of these (lower-cased) emails or phones, by id."""
+        who = []
+        if emails:
+            who.append(func.lower(AccessPass.email).in_(sorted(emails)))
+        if phones:
+            who.append(AccessPass.phone.in_(sorted(phones)))
+        if not paywall_ids or not who:
+            return []
+        stmt = (
+            select(AccessPass)
+            .where(AccessPass.paywall_id.in_(sorted(paywall_ids)), AccessPass.deleted_at.is_(None), or_(*who))
+            .order_by(AccessPass.id)
+        )
+        return self.session.scalars(stmt).all()
 
-    def live_passes_of(
-        self,
-        paywall_id: int,
-        *,
-        email: str = "",
-        phone: str = "",
-        media_id: int | None = None,
-        limit: int = 2,
-    ) -> int:
-        """How many live passes (at most ``limit``) the person ``latest_live_pass`` finds has."""
-        conditions = self._person(paywall_id, email, phone, media_id)
-        if conditions is None:
-            return 0
-        return len(self.session.execute(select(AccessPass.id).where(*conditions).limit(limit)).all())
-
-    @staticmethod
-    def _person(paywall_id: int, email: str, phone: str, media_id: int | None) -> list[Any] | None:
-        conditions: list[Any] = [AccessPass.paywall_id == paywall_id, AccessPass.deleted_at.is_(None)]
-        if email:
-            conditions.append(func.lower(AccessPass.email) == email.lower())
-        elif phone:
-            conditions.append(AccessPass.phone == phone)
-        else:
-            return None
-        if media_id is not None:
-            conditions.append(AccessPass.media_id == media_id)
-        return conditions
+    def live_passes_with_passwords(self, pairs: Set[tuple[int, str]]) -> Sequence[AccessPass]:
+        """The live passes holding these (paywall id, password) pairs."""
+        if not pairs:
+            return []
+        stmt = select(AccessPass).where(
+            AccessPass.password.in_(sorted({password for _, password in pairs})),
+            AccessPass.paywall_id.in_(sorted({paywall_id for paywall_id, _ in pairs})),
+            AccessPass.deleted_at.is_(None),
+        )
+        return [p for p in self.session.scalars(stmt).all() if (p.paywall_id, p.password) in pairs]
 
     def passes_for_password(self, password: str, paywall_ids: Sequence[int]) -> Sequence[AccessPass]:
         stmt = select(AccessPass).where(

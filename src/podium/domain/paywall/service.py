@@ -6,6 +6,7 @@ serve both the API and the watch pages.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
@@ -21,11 +22,13 @@ from podium.domain.access.service import AccessPolicy
 from podium.domain.actor import Actor
 from podium.domain.audit.service import log_action
 from podium.domain.conferences.service import UNSET, Unset
+from podium.domain.media.repository import MediaRepository
 from podium.domain.outbox.service import enqueue_email
+from podium.domain.paywall.people import People, Person, person
 from podium.domain.paywall.repository import PaywallRepository
 from podium.kit import ids, uow
 from podium.kit.clock import utcnow
-from podium.kit.errors import Conflict, InvalidInput, NotFound, RaceLost
+from podium.kit.errors import Conflict, DomainError, InvalidInput, NotFound, RaceLost
 from podium.kit.links import Links
 from podium.kit.validation import check_length, normalise_email
 from podium.models.media import Media
@@ -126,10 +129,56 @@ class Sale:
         return self.buyer.deleted_at is None
 
 
+@dataclass(frozen=True)
+class NewBuyer:
+    """A checked ``add_buyer`` (its values valid), made alone or in a batch, where its paywall and
+    media are found."""
+
+    actor_label: str
+    company_id: int
+    paywall_code: str
+    media_code: str
+    email: str
+    phone: str
+    name: str
+    password: str | None  # chosen (Boomstream ``hash``); None: generated for a new buyer
+    activations: int | None | Unset
+    access_start: datetime | None | Unset
+    access_expire: datetime | None | Unset
+    custom_url: str
+    use_subscription_custom_url: bool
+    notify: bool
+    source: str
+
+
+@dataclass(frozen=True)
+class AddedBuyer:
+    """A buyer added (or updated) with its paywall, to answer with."""
+
+    buyer: AccessPass
+    paywall: Paywall
+
+
+# Named here: PaywallService has a method ``list``, which its annotations would mean instead.
+_Made = list[AddedBuyer | uow.Refused]
+_Bought = list[tuple[AccessPass, NewBuyer, Paywall, dict[str, str]]]
+_Passwords = list[str]
+
+
+def make_buyers(ctx: uow.Context, batch: Sequence[NewBuyer]) -> Sequence[AddedBuyer | uow.Refused]:
+    return PaywallService(ctx.session, ctx.settings).make_buyers(batch)
+
+
+BUYERS = uow.WriteKind("buyers", make_buyers)
+
+
 class PaywallService:
-    def __init__(self, session: Session, settings: Settings) -> None:
+    def __init__(self, session: Session, settings: Settings, writes: uow.Writes | None = None) -> None:
+        """``writes``: given by an edge whose whole request is an added buyer, which is then made in a
+        batch with others (kit/group_commit; it commits apart from the request's transaction)."""
         self.session = session
         self.settings = settings
+        self.writes = writes
         self.repo = PaywallRepository(session)
 
     # --- paywalls ---------------------------------------------------------------------------
@@ -319,8 +368,9 @@ class PaywallService:
     def add_buyer(
         self,
         actor_label: str,
-        paywall: Paywall,
-        media: Media,
+        company_id: int,
+        paywall_code: str,
+        media_code: str,
         *,
         email: str = "",
         phone: str = "",
@@ -333,7 +383,7 @@ class PaywallService:
         use_subscription_custom_url: bool = False,
         notify: bool = False,
         source: str = "api",
-    ) -> AccessPass:
+    ) -> AddedBuyer:
         """Add a buyer to the paywall, or update the buyer this email already is.
 
         A buyer is one person in one paywall: its live buyer with the same email (case-insensitive;
@@ -345,7 +395,8 @@ class PaywallService:
 
         Args:
             actor_label: who adds (audit).
-            paywall, media: the media must be in the paywall.
+            company_id, paywall_code, media_code: a live paywall and media of the company; the
+                media must be in the paywall. Looked up with the buyer's write (in its batch).
             email, phone: at least one.
             name: the buyer's name; empty keeps an existing buyer's.
             password: the access password the caller chose (Boomstream ``hash``); None: a new buyer
@@ -360,104 +411,225 @@ class PaywallService:
 
         Raises:
             InvalidInput: a bad value. Conflict: the password is another live buyer's here.
+            NotFound: no such paywall or media, or the media is not in the paywall.
         """
-        self.require_media(paywall, media)
         email = normalise_email(email, required=False)
         phone = _phone(phone)
         if not email and not phone:
             raise InvalidInput("Either email or phone is required", field="email")
-        name = check_length("name", name.strip(), 255)
-        chosen = None if password is None else _chosen_password(password)
         if not isinstance(activations, Unset):
             activations = _bounded("activation", activations, 1, MAX_ACTIVATIONS)
-        custom_url = _url("custom_url", custom_url)
-        scope_media = media.id if paywall.scope == "single" else None
-        buyer = self.repo.latest_live_pass(paywall.id, email=email, phone=phone, media_id=scope_media)
-        if chosen is not None:
-            holder = self.repo.live_pass(paywall.id, chosen)
-            if holder is not None and (buyer is None or holder.id != buyer.id):
-                raise Conflict(
-                    f"This hash is already the access password of another buyer of subscription "
-                    f"{paywall.code}; choose another one",
-                    field="hash",
-                )
-        if buyer is None:
-            created = True
-            buyer = AccessPass(
+        new = NewBuyer(
+            actor_label=actor_label,
+            company_id=company_id,
+            paywall_code=paywall_code.strip(),
+            media_code=media_code.strip(),
+            email=email,
+            phone=phone,
+            name=check_length("name", name.strip(), 255),
+            password=None if password is None else _chosen_password(password),
+            activations=activations,
+            access_start=access_start,
+            access_expire=access_expire,
+            custom_url=_url("custom_url", custom_url),
+            use_subscription_custom_url=use_subscription_custom_url,
+            notify=notify,
+            source=source,
+        )
+        if self.writes is not None:
+            return self.writes.submit(BUYERS, new, self.session)
+        return uow.made(self.make_buyers([new])[0])
+
+    def make_buyers(self, batch: Sequence[NewBuyer]) -> Sequence[AddedBuyer | uow.Refused]:
+        """Make checked buyers in this session's unit of work, in order: a later one of the same
+        person updates what an earlier one made, a password an earlier one chose is taken for a later
+        one. One query each finds the paywalls, the media, which media are in which paywalls, the
+        people already buyers and the chosen passwords' holders; one per paywall checks the generated
+        passwords; one flush adds the new buyers. An item whose paywall or media is not found (or
+        not in it) is refused."""
+        places, refused = self._places(batch)
+        paywalls = {paywall.id: paywall for paywall, _ in places.values()}
+        who = {
+            i: person(paywall, media, batch[i].email, batch[i].phone)
+            for i, (paywall, media) in places.items()
+        }
+        emails = {value for _, how, value in who.values() if how == "email"}
+        phones = {value for _, how, value in who.values() if how == "phone"}
+        people = People(paywalls, self.repo.live_passes_of_people(set(paywalls), emails, phones))
+        chosen = {
+            (paywall.id, batch[i].password or "") for i, (paywall, _) in places.items() if batch[i].password
+        }
+        holders = {(b.paywall_id, b.password): b for b in self.repo.live_passes_with_passwords(chosen)}
+        # A generated password for each that may be new (a person named twice draws one more).
+        maybe_new = Counter(
+            paywall.id
+            for i, (paywall, _) in places.items()
+            if batch[i].password is None and not people.of(paywall, who[i])
+        )
+        drawn = {paywall_id: self._fresh_passwords(paywall_id, n) for paywall_id, n in maybe_new.items()}
+        results: _Made = []
+        bought: _Bought = []
+        created: dict[int, set[Person]] = {}
+        for i, new in enumerate(batch):
+            if i in refused:
+                results.append(uow.Refused(refused[i]))
+                continue
+            paywall, media = places[i]
+            buyer = people.latest(paywall, who[i])
+            wrong = self._refusal(new, paywall, buyer, holders)
+            if wrong is not None:
+                results.append(uow.Refused(wrong))
+                continue
+            if buyer is None:
+                buyer = self._new_buyer(new, paywall, media, new.password or drawn[paywall.id].pop())
+                created.setdefault(paywall.id, set()).add(who[i])
+                # Announced as made now (a later one of the same person may change it), once it has
+                # its id (after the flush).
+                bought.append((buyer, new, paywall, self._sold(paywall, media, buyer)))
+            else:
+                holders.pop((paywall.id, buyer.password), None)
+                self._change_buyer(buyer, new)
+                self._log("buyer_updated", new.actor_label, paywall, hash=buyer.password)
+            people.file(buyer)  # a later one of the same person finds it (its phone may be new)
+            holders[(paywall.id, buyer.password)] = buyer
+            if new.notify and buyer.email:
+                link = buyer.custom_url or (paywall.custom_url if new.use_subscription_custom_url else "")
+                self._notify(paywall, buyer, link or self.recovery_link(paywall, buyer))
+            results.append(AddedBuyer(buyer, paywall))
+        self._flush(chosen=bool(chosen))
+        for buyer, new, paywall, fields_sold in bought:
+            log_action(
+                self.session,
+                "ppv.bought",
+                actor=new.actor_label,
+                ref=f"access_pass:{buyer.id}",
                 company_id=paywall.company_id,
-                paywall_id=paywall.id,
-                media_id=media.id,
-                password=chosen or self._password(paywall.id),
-                email=email,
-                phone=phone,
-                name=name,
-                custom_url="",
-                source=source,
-                purchased_at=utcnow(),
+                **fields_sold,
             )
-        else:
-            created = False
-            buyer.email = email or buyer.email
-            buyer.phone = phone or buyer.phone
-            buyer.name = name or buyer.name
-            buyer.password = chosen or buyer.password
-        if not isinstance(activations, Unset):
-            buyer.activations = activations
-        if not isinstance(access_start, Unset):
-            buyer.access_start = access_start
-        if not isinstance(access_expire, Unset):
-            buyer.access_expire = access_expire
-        if buyer.access_start and buyer.access_expire and buyer.access_start > buyer.access_expire:
-            raise InvalidInput("access_start must be before access_expire", field="access_start")
-        buyer.custom_url = custom_url or buyer.custom_url
+        for paywall_id, keys in created.items():
+            self._one_buyer_each(paywalls[paywall_id], keys)
+        return results
 
-        def alone() -> None:
-            # Looked up without a lock; checked under the paywall's, just before the commit: a
-            # rival that added the same person meanwhile makes this request run again, and then it
-            # finds that buyer. (A password is one live buyer's by the unique index: see _insert.)
-            self.repo.lock_paywall(paywall.id)
-            if self.repo.live_passes_of(paywall.id, email=email, phone=phone, media_id=scope_media) > 1:
-                raise RaceLost("The same buyer was added at the same time; please retry")
+    def _refusal(
+        self,
+        new: NewBuyer,
+        paywall: Paywall,
+        buyer: AccessPass | None,
+        holders: dict[tuple[int, str], AccessPass],
+    ) -> DomainError | None:
+        """Why ``new`` cannot be made for this buyer (None: a new one), before anything changes."""
+        if new.password is not None:
+            holder = holders.get((paywall.id, new.password))
+            if holder is not None and holder is not buyer:
+                return _password_taken(paywall)
+        start = _given(new.access_start, buyer.access_start if buyer else None)
+        expire = _given(new.access_expire, buyer.access_expire if buyer else None)
+        if start and expire and start > expire:
+            return InvalidInput("access_start must be before access_expire", field="access_start")
+        return None
 
-        uow.before_commit(self.session, ("paywall", paywall.id, "buyer", email or phone), alone)
-        if created:
-            self._insert(buyer, chosen=chosen is not None)
-            self._announce(actor_label, paywall, media, buyer)
-        else:
-            self.session.flush()
-            self._log("buyer_updated", actor_label, paywall, hash=buyer.password)
-        if notify and buyer.email:
-            link = buyer.custom_url or (paywall.custom_url if use_subscription_custom_url else "")
-            self._notify(paywall, buyer, link or self.recovery_link(paywall, buyer))
+    def _new_buyer(self, new: NewBuyer, paywall: Paywall, media: Media, password: str) -> AccessPass:
+        buyer = AccessPass(
+            company_id=paywall.company_id,
+            paywall_id=paywall.id,
+            media_id=media.id,
+            password=password,
+            email=new.email,
+            phone=new.phone,
+            name=new.name,
+            custom_url=new.custom_url,
+            source=new.source,
+            purchased_at=utcnow(),
+            activations=None if isinstance(new.activations, Unset) else new.activations,
+            access_start=_given(new.access_start, None),
+            access_expire=_given(new.access_expire, None),
+        )
+        self.session.add(buyer)
         return buyer
 
-    def _insert(self, buyer: AccessPass, *, chosen: bool) -> None:
+    @staticmethod
+    def _change_buyer(buyer: AccessPass, new: NewBuyer) -> None:
+        """What is given changes; the rest stays (an empty text keeps the buyer's own)."""
+        buyer.email = new.email or buyer.email
+        buyer.phone = new.phone or buyer.phone
+        buyer.name = new.name or buyer.name
+        buyer.password = new.password or buyer.password
+        if not isinstance(new.activations, Unset):
+            buyer.activations = new.activations
+        buyer.access_start = _given(new.access_start, buyer.access_start)
+        buyer.access_expire = _given(new.access_expire, buyer.access_expire)
+        buyer.custom_url = new.custom_url or buyer.custom_url
+
+    def _flush(self, *, chosen: bool) -> None:
         if not chosen:
-            self.repo.add(buyer)
+            self.session.flush()
             return
-        # A rival choosing the same password at once: the unique index makes this insert wait for
-        # it, then refuse. Run again, this request sees the password taken and says so by name.
+        # A rival choosing the same password at once: the unique index makes this flush wait for
+        # it, then refuse. Run again, the work sees the password taken and says so by name.
         try:
             with self.session.begin_nested():
-                self.repo.add(buyer)
+                self.session.flush()
         except IntegrityError as exc:
             raise RaceLost("The same password was chosen at the same time; please retry") from exc
 
-    def _announce(self, actor_label: str, paywall: Paywall, media: Media, buyer: AccessPass) -> None:
-        log_action(
-            self.session,
-            "ppv.bought",
-            actor=actor_label,
-            ref=f"access_pass:{buyer.id}",
-            company_id=paywall.company_id,
-            code=paywall.code,
-            media=media.code,
-            hash=buyer.password,
-            email=buyer.email,
-            phone=buyer.phone,
-            name=buyer.name,
-            cost=str(paywall.cost) if paywall.cost is not None else "",
+    def _one_buyer_each(self, paywall: Paywall, people: set[Person]) -> None:
+        """The people given new buyers were looked up without a lock; checked under the paywall's,
+        just before the commit: a rival that added one of them meanwhile makes this work run again,
+        and then it finds that buyer. (A password is one live buyer's by the unique index.)"""
+        emails = {value for _, how, value in people if how == "email"}
+        phones = {value for _, how, value in people if how == "phone"}
+
+        def alone() -> None:
+            self.repo.lock_paywall(paywall.id)
+            passes = self.repo.live_passes_of_people({paywall.id}, emails, phones)
+            found = People({paywall.id: paywall}, passes)
+            if any(len(found.of(paywall, person)) > 1 for person in people):
+                raise RaceLost("The same buyer was added at the same time; please retry")
+
+        key = "|".join(sorted(f"{media}:{how}:{value}" for media, how, value in people))
+        uow.before_commit(self.session, ("paywall", paywall.id, "buyers", key), alone)
+
+    def _places(
+        self, batch: Sequence[NewBuyer]
+    ) -> tuple[dict[int, tuple[Paywall, Media]], dict[int, NotFound]]:
+        """Each item's paywall and media, by its place in the batch; or why it has none."""
+        paywalls = self.repo.live_by_codes({(new.company_id, new.paywall_code) for new in batch})
+        media = MediaRepository(self.session).live_by_company_codes(
+            {(new.company_id, new.media_code) for new in batch}
         )
+        pairs = {
+            (paywalls[(n.company_id, n.paywall_code)].id, media[(n.company_id, n.media_code)].id)
+            for n in batch
+            if (n.company_id, n.paywall_code) in paywalls and (n.company_id, n.media_code) in media
+        }
+        linked = self.repo.links(pairs)
+        places: dict[int, tuple[Paywall, Media]] = {}
+        refused: dict[int, NotFound] = {}
+        for i, new in enumerate(batch):
+            paywall = paywalls.get((new.company_id, new.paywall_code))
+            found = media.get((new.company_id, new.media_code))
+            if paywall is None:
+                refused[i] = NotFound(f"Subscription {new.paywall_code} not found")
+            elif found is None:
+                refused[i] = NotFound(f"Media {new.media_code} not found")
+            elif (paywall.id, found.id) not in linked:
+                refused[i] = NotFound(f"Media {found.code} is not in subscription {paywall.code}")
+            else:
+                places[i] = (paywall, found)
+        return places, refused
+
+    @staticmethod
+    def _sold(paywall: Paywall, media: Media, buyer: AccessPass) -> dict[str, str]:
+        """What ``ppv.bought`` records of a new buyer, as it is when made."""
+        return {
+            "code": paywall.code,
+            "media": media.code,
+            "hash": buyer.password,
+            "email": buyer.email,
+            "phone": buyer.phone,
+            "name": buyer.name,
+            "cost": str(paywall.cost) if paywall.cost is not None else "",
+        }
 
     def _notify(self, paywall: Paywall, buyer: AccessPass, link: str) -> None:
         window = self.window(paywall, buyer)
@@ -478,9 +650,10 @@ class PaywallService:
         percent-encoded: a shop's own password may hold ``+``, ``&``, ``#`` or spaces."""
         return Links(self.settings).watch_subscription(paywall.code, buyer.password)
 
-    def _password(self, paywall_id: int) -> str:
-        return ids.unused(
-            ids.access_password, lambda password: self.repo.password_taken(paywall_id, password), "password"
+    def _fresh_passwords(self, paywall_id: int, count: int) -> _Passwords:
+        """``count`` generated passwords no pass of the paywall has had (deleted ones included)."""
+        return ids.unused_many(
+            ids.access_password, lambda drawn: self.repo.passwords_taken(paywall_id, drawn), count, "password"
         )
 
     def buyer(self, paywall: Paywall, password: str) -> AccessPass:
@@ -640,6 +813,18 @@ def _cost(raw: str) -> Decimal | None:
     if not cost.is_finite() or cost < 0 or cost >= Decimal("10000000000"):
         raise InvalidInput("cost must be a number from 0 to 9999999999.99", field="cost")
     return cost.quantize(Decimal("0.01"))
+
+
+def _given(value: datetime | None | Unset, kept: datetime | None) -> datetime | None:
+    return kept if isinstance(value, Unset) else value
+
+
+def _password_taken(paywall: Paywall) -> Conflict:
+    return Conflict(
+        f"This hash is already the access password of another buyer of subscription {paywall.code}; "
+        "choose another one",
+        field="hash",
+    )
 
 
 def _chosen_password(raw: str) -> str:

@@ -235,10 +235,17 @@ class ViewingService:
             raise AccessDenied("This email is not on the list of viewers")
         if not name.strip():
             raise InvalidInput("Your name is required", field="name")
-        buyer = self.rules.add_buyer(
-            "viewer:registration", paywall, offer.media, email=email, name=name, phone=phone, source="form"
+        added = self.rules.add_buyer(
+            "viewer:registration",
+            paywall.company_id,
+            paywall.code,
+            offer.media.code,
+            email=email,
+            name=name,
+            phone=phone,
+            source="form",
         )
-        return paywall, buyer
+        return paywall, added.buyer
 
     def _in_window(self, candidates: list[tuple[Paywall, AccessPass]]) -> tuple[Paywall, AccessPass]:
         now = utcnow()

@@ -177,13 +177,15 @@ def listmedia(call: Call) -> dict[str, Any]:
 
 def addbuyer(call: Call) -> dict[str, Any]:
     """Add a buyer, or update the one its email already is; ``hash`` is its password when sent."""
-    service = _paywalls(call)
-    paywall, media = _subscription(call), _media(call)
+    # The buyer is the whole request's change: it is made with others waiting (kit/group_commit),
+    # its subscription and media found there too.
+    service = PaywallService(call.ctx.session, call.ctx.settings, call.ctx.writes)
     p = call.params
-    buyer = service.add_buyer(
+    added = service.add_buyer(
         call.actor.label,
-        paywall,
-        media,
+        call.actor.company_id,
+        p.required("code"),
+        p.required("media"),
         email=p.text("email"),
         phone=p.text("phone"),
         name=p.text("name"),
@@ -195,7 +197,7 @@ def addbuyer(call: Call) -> dict[str, Any]:
         use_subscription_custom_url=bool(yes_no(p, "use_subscription_custom_url")),
         notify=bool(yes_no(p, "notification")),
     )
-    fields = buyer_fields(service, paywall, buyer)
+    fields = buyer_fields(service, added.paywall, added.buyer)
     # The sample's Items, and the buyer at the top level, where the official PHP plugin reads
     # ``Recovery`` and ``AccessExpirationDate``.
     return {"Items": [fields], **fields}
@@ -384,6 +386,7 @@ METHODS: tuple[MethodSpec, ...] = (
             Param("custom_url", "Link in the email (wins over use_subscription_custom_url)"),
             Param("use_subscription_custom_url", "1: the subscription's custom_url in the email"),
         ),
+        group_commit=True,
     ),
     Method(
         "ppv/updatebuyer",
