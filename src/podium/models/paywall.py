@@ -96,8 +96,10 @@ class AccessPass(Timestamped, Base):
             sqlite_where=text("deleted_at IS NULL"),
             postgresql_where=text("deleted_at IS NULL"),
         ),
-        Index("ix_access_passes_password", "password"),
-        Index("ix_access_passes_paywall_email", "paywall_id", "email"),
+        Index("ix_access_passes_paywall_password", "paywall_id", "password"),
+        # A buyer is found by its email, case-insensitively, else by its phone (domain/paywall).
+        Index("ix_access_passes_paywall_email", "paywall_id", text("lower(email)")),
+        Index("ix_access_passes_paywall_phone", "paywall_id", "phone"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
