@@ -288,6 +288,27 @@ def answer_sources(base: str) -> str:
     return ", ".join(f"{source} {float(count):,.0f}" for source, count in found) or "none"
 
 
+def group_commits(base: str) -> str:
+    """Writes made by the group commit (kit/group_commit): items per transaction of each kind."""
+    text = httpx.get(f"{base}/metrics", timeout=30).text
+    transactions: dict[str, float] = {}
+    for kind, outcome, count in re.findall(
+        r'^podium_group_commits_total\{kind="([^"]+)",outcome="(\w+)"\} (\S+)$', text, re.M
+    ):
+        if outcome in ("together", "alone"):
+            transactions[kind] = transactions.get(kind, 0.0) + float(count)
+    items = dict(re.findall(r'^podium_group_commit_items_total\{kind="([^"]+)"\} (\S+)$', text, re.M))
+    return (
+        ", ".join(
+            f"{kind} {float(items.get(kind, 0)):,.0f} in {count:,.0f} transactions "
+            f"({float(items.get(kind, 0)) / count:.1f} each)"
+            for kind, count in sorted(transactions.items())
+            if count
+        )
+        or "none"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -337,6 +358,7 @@ def main() -> None:
                     )
             print(f"server peak memory (VmHWM): {peak_memory_mib(server.pid):.1f} MiB")
             print("cacheable reads' answers by source (kit/answers): " + answer_sources(base))
+            print("writes made together (kit/group_commit): " + group_commits(base))
         finally:
             server.terminate()
             server.wait(timeout=30)
