@@ -13,8 +13,8 @@ from typing import Any
 
 import httpx
 
-from tests.e2e.test_quota_race import _all_at_once, _boomstream
 from tests.fixtures.processes import podium_env, podium_json, running_server
+from tests.fixtures.racing import all_at_once, boomstream, paywall_with_media
 from tests.fixtures.receiver import receiver
 
 RACERS = 24
@@ -41,7 +41,7 @@ def test_creations_arriving_together_commit_together_and_a_failing_one_fails_alo
     key = str(tenant["boomstream_apikey"])
     basic = (str(tenant["liveminutes_account_sid"]), str(tenant["liveminutes_auth_token"]))
     with running_server(env) as base, httpx.Client(base_url=base, timeout=60) as http:
-        boom = _boomstream(http, key)
+        boom = boomstream(http, key)
 
         def meeting(meeting_key: str) -> dict[str, Any]:
             answer: dict[str, Any] = http.post(
@@ -50,7 +50,7 @@ def test_creations_arriving_together_commit_together_and_a_failing_one_fails_alo
             return answer
 
         # Boomstream conferences and LiveMinutes meetings, all at once.
-        answers = _all_at_once(
+        answers = all_at_once(
             lambda i: boom("conference/create", title=f"Together {i}") if i % 2 else meeting(f"own-{i}"),
             RACERS,
         )
@@ -68,7 +68,7 @@ def test_creations_arriving_together_commit_together_and_a_failing_one_fails_alo
 
         # Rivals for one meetingKey, beside creations that take their own: the batch they share fails,
         # each is made again alone; one rival wins, the others get the dialect's error.
-        rivals = _all_at_once(lambda i: meeting("shared-key" if i < KEY_RIVALS else f"more-{i}"), RACERS)
+        rivals = all_at_once(lambda i: meeting("shared-key" if i < KEY_RIVALS else f"more-{i}"), RACERS)
         won = [a for a in rivals[:KEY_RIVALS] if a["resultcode"] == 1]
         assert len(won) == 1, rivals
         lost = [a for a in rivals[:KEY_RIVALS] if a["resultcode"] != 1]
@@ -87,7 +87,7 @@ def test_invitations_arriving_together_commit_together_and_one_person_invited_tw
     env = podium_env(tmp_path / "var", PODIUM_JANUS="off")
     key = str(podium_json(env, "admin", "bootstrap")["boomstream_apikey"])
     with running_server(env) as base, httpx.Client(base_url=base, timeout=60) as http:
-        boom = _boomstream(http, key)
+        boom = boomstream(http, key)
         room = boom("conference/create", title="Invitations")["Code"]
 
         # The first six invite one person (the email's case differs, the name too); the last two ask
@@ -99,7 +99,7 @@ def test_invitations_arriving_together_commit_together_and_one_person_invited_tw
             code = room if index < RACERS - 2 else "nop-nope-nop"
             return boom("conference/invite", code=code, email=f"person{index}@example.com")
 
-        answers = _all_at_once(invite, RACERS)
+        answers = all_at_once(invite, RACERS)
         invited, astray = answers[: RACERS - 2], answers[RACERS - 2 :]
         assert all("clientCode" in a for a in invited), answers
         assert all(a["Status"] == "Failed" and a["Message"] == "Conference not found" for a in astray), astray
@@ -140,11 +140,8 @@ def test_buyers_arriving_together_commit_together_one_person_is_one_buyer_a_pass
             "--events",
             "ppv.bought",
         )
-        boom = _boomstream(http, key)
-        media = boom("media/upload", title="Sold together")
-        media_code = str(media.get("Code") or media.get("code"))
-        paywall = boom("ppv/create", name="Together", period="30")["Items"][0]["Code"]
-        assert boom("ppv/addmedia", code=paywall, media=media_code)["Status"] == "Success"
+        boom = boomstream(http, key)
+        paywall, media_code = paywall_with_media(boom, "Sold together")
         early = boom(
             "ppv/addbuyer",
             code=paywall,
@@ -170,7 +167,7 @@ def test_buyers_arriving_together_commit_together_one_person_is_one_buyer_a_pass
                 return boom("ppv/addbuyer", **sold, email="early@example.com", access_start="2030-06-01")
             return boom("ppv/addbuyer", **sold, email=f"buyer{index}@example.com")
 
-        answers = _all_at_once(add, RACERS)
+        answers = all_at_once(add, RACERS)
         same, rivals, by_phone, moved, others = (
             answers[:6],
             answers[6:8],

@@ -5,43 +5,15 @@ run just before each commit, under a lock held only for them (``uow.before_commi
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import httpx
 
 from tests.fixtures.processes import podium_env, podium_json, running_server
+from tests.fixtures.racing import all_at_once, boomstream, paywall_with_media
 
 QUOTA = 4
 RACERS = 24
-
-
-def _all_at_once(call: Any, count: int) -> list[dict[str, Any]]:
-    """``count`` calls released together from their own threads."""
-    gate = threading.Barrier(count)
-
-    def one(index: int) -> dict[str, Any]:
-        gate.wait()
-        answer: dict[str, Any] = call(index)
-        return answer
-
-    with ThreadPoolExecutor(count) as pool:
-        return list(pool.map(one, range(count)))
-
-
-def _boomstream(http: httpx.Client, key: str) -> Callable[..., dict[str, Any]]:
-    """A Boomstream method of the company ``key`` opens, answered as JSON."""
-
-    def boom(method: str, **params: str) -> dict[str, Any]:
-        body: dict[str, Any] = http.get(
-            f"/api/{method}", params={"apikey": key, "format": "json", **params}
-        ).json()
-        return body
-
-    return boom
 
 
 def test_concurrent_creations_never_exceed_the_quotas(tmp_path: Path) -> None:
@@ -53,9 +25,9 @@ def test_concurrent_creations_never_exceed_the_quotas(tmp_path: Path) -> None:
     )
     key = str(podium_json(env, "admin", "bootstrap")["boomstream_apikey"])
     with running_server(env) as base, httpx.Client(base_url=base, timeout=60) as http:
-        boom = _boomstream(http, key)
+        boom = boomstream(http, key)
 
-        created = _all_at_once(lambda i: boom("conference/create", title=f"Race {i}"), RACERS)
+        created = all_at_once(lambda i: boom("conference/create", title=f"Race {i}"), RACERS)
         won = [a for a in created if "Code" in a]
         assert len(won) == QUOTA, created
         assert all("limit reached" in a["Message"] for a in created if "Code" not in a), created
@@ -63,7 +35,7 @@ def test_concurrent_creations_never_exceed_the_quotas(tmp_path: Path) -> None:
 
         # Users: every invitation is a new person of the company.
         room = won[0]["Code"]
-        invited = _all_at_once(
+        invited = all_at_once(
             lambda i: boom("conference/invite", code=room, email=f"racer{i}@example.com"), RACERS
         )
         admitted = [a for a in invited if "clientCode" in a]
@@ -76,15 +48,12 @@ def test_one_buyer_added_at_once_by_many_requests_is_one_buyer(tmp_path: Path) -
     env = podium_env(tmp_path / "var", PODIUM_JANUS="off")
     key = str(podium_json(env, "admin", "bootstrap")["boomstream_apikey"])
     with running_server(env) as base, httpx.Client(base_url=base, timeout=60) as http:
-        boom = _boomstream(http, key)
+        boom = boomstream(http, key)
 
-        media = boom("media/upload", title="Race")
-        media_code = str(media.get("Code") or media.get("code"))
-        paywall = boom("ppv/create", name="Race", period="30")["Items"][0]["Code"]
-        assert boom("ppv/addmedia", code=paywall, media=media_code)["Status"] == "Success"
+        paywall, media_code = paywall_with_media(boom, "Race")
 
         # The same person (the email's case differs) added by every racer: one buyer, one password.
-        added = _all_at_once(
+        added = all_at_once(
             lambda i: boom(
                 "ppv/addbuyer",
                 code=paywall,
@@ -100,7 +69,7 @@ def test_one_buyer_added_at_once_by_many_requests_is_one_buyer(tmp_path: Path) -
         assert [b["Hash"] for b in buyers] == [added[0]["Hash"]], buyers
 
         # One password chosen by many new buyers: exactly one gets it, the others are told it is taken.
-        chosen = _all_at_once(
+        chosen = all_at_once(
             lambda i: boom(
                 "ppv/addbuyer",
                 code=paywall,
