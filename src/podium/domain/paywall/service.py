@@ -481,7 +481,8 @@ class PaywallService:
                 results.append(uow.Refused(wrong))
                 continue
             if buyer is None:
-                buyer = self._new_buyer(new, paywall, media, new.password or drawn[paywall.id].pop())
+                password = new.password or self._drawn(drawn, paywall.id)
+                buyer = self._new_buyer(new, paywall, media, password)
                 created.setdefault(paywall.id, set()).add(who[i])
                 # Announced as made now (a later one of the same person may change it), once it has
                 # its id (after the flush).
@@ -649,6 +650,13 @@ class PaywallService:
         """The subscription's watch page with the password in the fragment (never sent to a server),
         percent-encoded: a shop's own password may hold ``+``, ``&``, ``#`` or spaces."""
         return Links(self.settings).watch_subscription(paywall.code, buyer.password)
+
+    def _drawn(self, drawn: dict[int, _Passwords], paywall_id: int) -> str:
+        """One of the passwords drawn for the paywall; one more is drawn if they are used up (a
+        person found at first by a phone an earlier buyer of the batch gave up)."""
+        if not drawn.get(paywall_id):
+            drawn[paywall_id] = self._fresh_passwords(paywall_id, 1)
+        return drawn[paywall_id].pop()
 
     def _fresh_passwords(self, paywall_id: int, count: int) -> _Passwords:
         """``count`` generated passwords no pass of the paywall has had (deleted ones included)."""
