@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, func, or_, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
@@ -148,3 +148,23 @@ def any_matches(session: Session, model: type[Any], drawn: Sequence[dict[str, An
     columns = {column: [row[column] for row in drawn] for column in drawn[0]}
     stmt = select(model.id).where(or_(*(getattr(model, column).in_(v) for column, v in columns.items())))
     return session.scalar(stmt.limit(1)) is not None
+
+
+M = TypeVar("M")
+
+
+def live_by_company_codes(
+    session: Session, model: type[M], wanted: Set[tuple[int, str]]
+) -> dict[tuple[int, str], M]:
+    """Live rows of a tenant's ``model`` (``company_id``, ``code``, ``deleted_at``) by (company id,
+    code), several at once, keyed by them: one query (a batch of writes naming what they act on)."""
+    if not wanted:
+        return {}
+    rows: Any = model  # any tenant model with those three columns
+    stmt = select(rows).where(
+        rows.company_id.in_(sorted({company_id for company_id, _ in wanted})),
+        rows.code.in_(sorted({code for _, code in wanted})),
+        rows.deleted_at.is_(None),
+    )
+    found = {(row.company_id, row.code): row for row in session.scalars(stmt)}
+    return {key: found[key] for key in wanted if key in found}

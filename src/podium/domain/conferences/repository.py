@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
-from podium.kit.db import any_matches, bounded_count
+from podium.kit.db import any_matches, bounded_count, live_by_company_codes
 from podium.models.conference import Conference, Folder
 
 
@@ -29,13 +29,7 @@ class ConferenceRepository:
 
     def live_by_codes(self, wanted: set[tuple[int, str]]) -> dict[tuple[int, str], Conference]:
         """``live_by_code`` for several (company id, code) at once, keyed by them; one query."""
-        stmt = select(Conference).where(
-            Conference.company_id.in_({company_id for company_id, _ in wanted}),
-            Conference.code.in_({code for _, code in wanted}),
-            Conference.deleted_at.is_(None),
-        )
-        found = {(c.company_id, c.code): c for c in self.session.scalars(stmt)}
-        return {key: found[key] for key in wanted if key in found}
+        return live_by_company_codes(self.session, Conference, wanted)
 
     def live_by_meeting_key(self, company_id: int, meeting_key: str) -> Conference | None:
         stmt = select(Conference).where(

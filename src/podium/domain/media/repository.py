@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from podium.kit.db import live_by_company_codes
 from podium.models.conference import Conference, Folder
 from podium.models.media import Media, MediaImage, MediaRendition, MediaStatus
 
@@ -34,15 +35,7 @@ class MediaRepository:
 
     def live_by_company_codes(self, wanted: Set[tuple[int, str]]) -> dict[tuple[int, str], Media]:
         """Live media by (company id, code), of several companies at once; one query."""
-        if not wanted:
-            return {}
-        stmt = select(Media).where(
-            Media.company_id.in_(sorted({company_id for company_id, _ in wanted})),
-            Media.code.in_(sorted({code for _, code in wanted})),
-            Media.deleted_at.is_(None),
-        )
-        found = {(m.company_id, m.code): m for m in self.session.scalars(stmt)}
-        return {key: found[key] for key in wanted if key in found}
+        return live_by_company_codes(self.session, Media, wanted)
 
     def live_by_public_code(self, code: str) -> Media | None:
         """A media by its code alone (watch pages and play links carry no tenant)."""

@@ -8,6 +8,7 @@ from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from podium.domain.paywall.generations import VIEWING
+from podium.kit.db import live_by_company_codes
 from podium.kit.stamped import move
 from podium.models.media import Media
 from podium.models.paywall import AccessPass, Paywall, PaywallMedia, SellerContacts, ViewSession
@@ -31,15 +32,7 @@ class PaywallRepository:
 
     def live_by_codes(self, wanted: Set[tuple[int, str]]) -> dict[tuple[int, str], Paywall]:
         """Live paywalls by (company id, code), several at once; one query."""
-        if not wanted:
-            return {}
-        stmt = select(Paywall).where(
-            Paywall.company_id.in_(sorted({company_id for company_id, _ in wanted})),
-            Paywall.code.in_(sorted({code for _, code in wanted})),
-            Paywall.deleted_at.is_(None),
-        )
-        found = {(p.company_id, p.code): p for p in self.session.scalars(stmt)}
-        return {key: found[key] for key in wanted if key in found}
+        return live_by_company_codes(self.session, Paywall, wanted)
 
     def live_by_public_code(self, code: str) -> Paywall | None:
         return self.session.scalar(select(Paywall).where(Paywall.code == code, Paywall.deleted_at.is_(None)))

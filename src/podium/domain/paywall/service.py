@@ -457,7 +457,9 @@ class PaywallService:
         phones = {value for _, how, value in who.values() if how == "phone"}
         people = People(paywalls, self.repo.live_passes_of_people(set(paywalls), emails, phones))
         chosen = {
-            (paywall.id, batch[i].password or "") for i, (paywall, _) in places.items() if batch[i].password
+            (paywall.id, password)
+            for i, (paywall, _) in places.items()
+            if (password := batch[i].password) is not None
         }
         holders = {(b.paywall_id, b.password): b for b in self.repo.live_passes_with_passwords(chosen)}
         # A generated password for each that may be new (a person named twice draws one more).
