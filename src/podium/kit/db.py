@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import threading
 import weakref
 from collections.abc import Sequence, Set
@@ -140,6 +141,24 @@ def bounded_count(session: Session, rows: Select[Any] | CompoundSelect, up_to: i
     a check against a limit costs at most the limit, however many rows there are)."""
     limited = rows.limit(up_to).subquery()
     return int(session.scalar(select(func.count()).select_from(limited)) or 0)
+
+
+class HeldKey(enum.IntEnum):
+    """What a lock of ``hold_until_commit`` stands for (the first half of its PostgreSQL key)."""
+
+    CONFERENCE_EMAILS = 1  # the emails of a conference's participants (second half: its id)
+
+
+def hold_until_commit(session: Session, space: HeldKey, key: int) -> None:
+    """Hold a lock on ``(space, key)`` until the transaction ends: one transaction at a time per key
+    checks what rivals may have added meanwhile (a ``uow.before_commit`` check). A lock on a name, not
+    on a row: rows a work updated are locked from its flush, in no order the checks know, so a row
+    lock taken here could wait on a rival that waits on a lock this one holds; a name lock only ever
+    meets the checks' own, taken in the checks' order. PostgreSQL: a transaction-level advisory lock.
+    SQLite: nothing to take — a check runs after its work's flush, and a transaction that has written
+    holds SQLite's one write lock until it ends (a check with nothing written has no rows to guard)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(int(space), key)))
 
 
 def any_matches(session: Session, model: type[Any], drawn: Sequence[dict[str, Any]]) -> bool:

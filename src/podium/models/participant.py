@@ -3,7 +3,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import DateTime, Enum, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import DateTime, Enum, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from podium.kit.clock import utcnow
@@ -24,7 +24,7 @@ class Participant(Timestamped, Base):
         UniqueConstraint("code"),
         UniqueConstraint("url_token"),
         UniqueConstraint("conference_id", "external_id"),
-        Index("ix_participants_conference_email", "conference_id", "email"),
+        Index("ix_participants_conference_email", "conference_id", text("lower(email)")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

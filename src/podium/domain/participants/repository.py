@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 
 from sqlalchemy import func, literal, select, union
 from sqlalchemy.orm import Session
 
-from podium.kit.db import any_matches, bounded_count
+from podium.kit.db import HeldKey, any_matches, bounded_count, hold_until_commit
 from podium.models.conference import Conference
 from podium.models.participant import Participant
 
@@ -65,6 +65,21 @@ class ParticipantRepository:
         for participant in self.session.scalars(stmt):
             found.setdefault((participant.conference_id, participant.email.lower()), participant)
         return found
+
+    def hold_emails(self, conference_id: int) -> None:
+        """Hold the conference's participants' emails until the commit: one transaction at a time
+        checks that nobody else took an email it gave (``kit/db.hold_until_commit``)."""
+        hold_until_commit(self.session, HeldKey.CONFERENCE_EMAILS, conference_id)
+
+    def others_with_emails(self, conference_id: int, emails: Set[str], mine: Set[int]) -> list[str]:
+        """The lower-cased ``emails`` that a participant of the conference other than ``mine`` (ids)
+        has too, removed ones included; one query."""
+        stmt = select(func.lower(Participant.email)).where(
+            Participant.conference_id == conference_id,
+            func.lower(Participant.email).in_(sorted(emails)),
+            Participant.id.not_in(sorted(mine)),
+        )
+        return sorted(set(self.session.scalars(stmt)))
 
     def by_external_id(self, conference_id: int, external_id: str) -> Participant | None:
         stmt = select(Participant).where(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -21,7 +21,7 @@ from podium.domain.participants.repository import ParticipantRepository
 from podium.domain.tenancy import usage
 from podium.kit import tokens, uow
 from podium.kit.clock import utcnow
-from podium.kit.errors import Conflict, InvalidInput, NotFound, QuotaExceeded
+from podium.kit.errors import Conflict, InvalidInput, NotFound, QuotaExceeded, RaceLost
 from podium.kit.links import Links
 from podium.kit.unset import UNSET, Unset
 from podium.kit.validation import check_length, normalise_email
@@ -92,6 +92,25 @@ class ParticipantService:
                 raise QuotaExceeded(f"User limit reached ({quota} users per account)")
 
         uow.before_commit(self.session, ("company", company_id, "users", identity), within_quota)
+
+    def _one_per_email(self, given: Mapping[tuple[int, str], Participant]) -> None:
+        """``given``: participants that got an email (by conference id and lower-cased email) no
+        other participant of their conference had when it was looked up, without a lock. Checked
+        again under the conference's emails' lock just before the commit: a rival that invited the
+        same person meanwhile makes this work run again, and then it finds that participant
+        (``RaceLost``, ADR 0017)."""
+        by_conference: dict[int, dict[str, int]] = {}
+        for (conference_id, email), participant in given.items():
+            by_conference.setdefault(conference_id, {})[email] = participant.id
+        for conference_id, mine in by_conference.items():
+
+            def alone(conference_id: int = conference_id, mine: dict[str, int] = mine) -> None:
+                self.repo.hold_emails(conference_id)
+                if self.repo.others_with_emails(conference_id, set(mine), set(mine.values())):
+                    raise RaceLost("The same person was invited at the same time; please retry")
+
+            key = "|".join(sorted(mine))
+            uow.before_commit(self.session, ("conference", conference_id, "emails", key), alone)
 
     def _restore(self, participant: Participant) -> None:
         """Bring a removed participant back with fresh links; the old ones stay revoked."""
@@ -190,6 +209,7 @@ class ParticipantService:
                     },
                 )
         made = dict(zip(making, new_participants(self.session, list(making.values())), strict=True))
+        self._one_per_email(made)
         actions = []
         for new, conference in zip(batch, conferences, strict=True):
             key = (conference.id, new.email.lower())
@@ -363,6 +383,8 @@ class ParticipantService:
             other = self.repo.by_email(participant.conference_id, email)
             if other is not None and other.id != participant.id:
                 raise Conflict("Another client of this conference has this email", field="email")
+            if email.lower() != participant.email.lower():
+                self._one_per_email({(participant.conference_id, email.lower()): participant})
             participant.email = email
         if not isinstance(name, Unset):
             if not name.strip():
