@@ -54,6 +54,11 @@ class _Known:
 _lock = threading.Lock()
 # (database, family) -> the generation this process last read, and when.
 _known: dict[tuple[URL, str], _Known] = {}
+# (database, family) -> how many times a commit here made this process forget it: a read that began
+# before such a commit must not be kept (it may be older than the commit's move).
+_forgotten: dict[tuple[URL, str], int] = {}
+# (database, family) being read again now by one thread (the others go on with what is known).
+_reading: set[tuple[URL, str]] = set()
 # model class -> (family, the columns whose change matters; None: any change)
 _watched: dict[type, list[tuple[str, frozenset[str] | None, bool]]] = {}
 
@@ -64,16 +69,31 @@ def _database(session: Session) -> URL:
 
 
 def generation(session: Session, family: str) -> int:
-    """The family's generation as this process knows it (re-read when older than ``POLL_SECONDS``)."""
+    """The family's generation as this process knows it (re-read when older than ``POLL_SECONDS``).
+
+    One thread at a time polls a family: while it reads, the others go on with the generation
+    known, up to two polls old. Every thread that found the poll due used to read it at once — under
+    load, dozens of requests each took a connection for the same row, once a second per family. After
+    a change committed here nothing is known, and every thread reads (as before)."""
     key = (_database(session), family)
     now = time.monotonic()
     known = _known.get(key)
     if known is not None and now - known.read_at < POLL_SECONDS:
         return known.generation
-    stmt = select(CacheGeneration.generation).where(CacheGeneration.name == family)
-    current = int(session.scalar(stmt) or 0)
     with _lock:
-        _known[key] = _Known(current, now)
+        if known is not None and now - known.read_at < 2 * POLL_SECONDS and key in _reading:
+            return known.generation
+        _reading.add(key)
+        forgotten = _forgotten.get(key, 0)
+    try:
+        stmt = select(CacheGeneration.generation).where(CacheGeneration.name == family)
+        current = int(session.scalar(stmt) or 0)
+    finally:
+        with _lock:
+            _reading.discard(key)
+    with _lock:
+        if _forgotten.get(key, 0) == forgotten:  # no change committed here while it was read
+            _known[key] = _Known(current, now)
     return current
 
 
@@ -136,6 +156,7 @@ def _after_commit(session: Session) -> None:
     with _lock:
         for family in moved:
             _known.pop((database, family), None)
+            _forgotten[(database, family)] = _forgotten.get((database, family), 0) + 1
 
 
 @event.listens_for(Session, "after_rollback")
