@@ -331,6 +331,34 @@ def test_single_subscriptions_list_the_buyers_of_a_media(client: TestClient, ten
     assert [b["Email"] for b in group_two] == ["one@example.com", "two@example.com"]
 
 
+def test_a_single_subscription_made_group_keeps_every_buyer_and_updates_the_newest(
+    client: TestClient, tenants: TenantFactory
+) -> None:
+    key = tenants().boomstream_apikey
+    code = _subscription(client, key, type="single")
+    one, two = _media(client, key), _media(client, key)
+    for media in (one, two):
+        boom_json(client, "ppv/addmedia", key, code=code, media=media)
+    # One person bought for each media of a single subscription: two passes, each for its own media.
+    first, second = (
+        boom_json(client, "ppv/addbuyer", key, code=code, media=media, email="ann@example.com")["Items"][0][
+            "Hash"
+        ]
+        for media in (one, two)
+    )
+    assert first != second
+    assert boom_json(client, "ppv/update", key, code=code, type="group")["Status"] == "Success"
+    # Now a group: both passes stay (each password was handed out) and each opens every media.
+    for media in (one, two):
+        listed = boom_json(client, "ppv/listbuyers", key, code=code, media=media, ver="1.1")["Items"]
+        assert sorted(b["Hash"] for b in listed) == sorted([first, second])
+    again = boom_json(client, "ppv/addbuyer", key, code=code, media=one, email="Ann@Example.com", name="Ann")
+    assert again["Items"][0]["Hash"] == second  # the newest is the one updated, none is added
+    listed = boom_json(client, "ppv/listbuyers", key, code=code, media=one, ver="1.1")["Items"]
+    assert {b["Hash"]: b["Name"] for b in listed}[second] == "Ann"
+    assert len(listed) == 2
+
+
 def test_notification_email_and_its_link(
     client: TestClient, tenants: TenantFactory, settings: Settings
 ) -> None:
