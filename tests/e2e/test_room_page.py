@@ -276,6 +276,16 @@ def test_four_people_on_stage(
             lambda: int(cat.evaluate("window.podium.inboundVideoBytes()")) > before, 20, "video to Cat"
         )
         _shot(cat, "reconnected-375x667")
+
+        # A moderator's command while its own socket is down is not kept for later (the room may have
+        # changed by then): the page says so, and the same command works once the socket is back.
+        mute_ben = "document.querySelector(\"#people li button.mute[aria-label='Mute Ben']\").click()"
+        mona.evaluate(f"window.podium.state.socket.close(); {mute_ben}")
+        assert "Not connected" in mona.locator("#toast").inner_text()
+        wait_until(lambda: mona.evaluate("window.podium.socketOpen()"), 20, "Mona's socket open again")
+        assert ben.get_attribute("#toggle-audio", "aria-pressed") == "false"  # nothing was sent
+        mona.evaluate(mute_ben)
+        wait_until(lambda: ben.get_attribute("#toggle-audio", "aria-pressed") == "true", 10, "Ben muted")
     finally:
         for context in contexts:
             context.close()

@@ -83,7 +83,16 @@
     return svg;
   }
   function send(message) {
-    if (state.socket && state.socket.readyState === 1) state.socket.send(JSON.stringify(message));
+    if (!state.socket || state.socket.readyState !== 1) return false;
+    state.socket.send(JSON.stringify(message));
+    return true;
+  }
+  // Something the person asked for (a mute, a removal, a recording…): while the socket is down it is
+  // not kept for later — the room may have changed by the time it is back — the person is told.
+  function act(message) {
+    if (send(message)) return true;
+    toast("Not connected: try again once reconnected");
+    return false;
   }
 
   // --- lobby: preview, devices, level meter -----------------------------------------------------
@@ -470,7 +479,7 @@
     button.setAttribute("aria-pressed", stream ? "true" : "false");
   }
 
-  function command(type, id) { send({ type: type, id: id }); }
+  function command(type, id) { act({ type: type, id: id }); }
 
   function renderPeople() {
     const list = $("people");
@@ -519,7 +528,7 @@
           button.className = "small phone-" + action;
           button.textContent = label;
           button.setAttribute("aria-label", `${label} ${call.name}`);
-          button.addEventListener("click", () => send({ type: "phone", id: call.id, action: action }));
+          button.addEventListener("click", () => act({ type: "phone", id: call.id, action: action }));
           item.append(button);
         }
       }
@@ -562,10 +571,7 @@
     event.preventDefault();
     const input = $("chat-input");
     const text = input.value.trim();
-    if (text && state.socket && state.socket.readyState === 1) {
-      send({ type: "chat", text: text });
-      input.value = "";
-    }
+    if (text && act({ type: "chat", text: text })) input.value = "";  // else kept, to send again
   });
 
   // --- side panels -------------------------------------------------------------------------------
@@ -1006,8 +1012,8 @@
   $("share-screen").addEventListener("click", toggleShare);
   $("leave").addEventListener("click", () => hangUp(true));
   $("end-meeting").addEventListener("click", () => command("end", null));
-  $("toggle-streaming").addEventListener("click", () => send({ type: "stream", on: !state.streaming }));
-  $("toggle-recording").addEventListener("click", () => send({ type: "record", on: !state.recording }));
+  $("toggle-streaming").addEventListener("click", () => act({ type: "stream", on: !state.streaming }));
+  $("toggle-recording").addEventListener("click", () => act({ type: "record", on: !state.recording }));
   $("show-help").addEventListener("click", () => $("help-dialog").showModal());
   // The lobby's device lists, moved into the room's dialog: choosing one switches what we send.
   $("show-devices").addEventListener("click", async () => {
