@@ -120,14 +120,24 @@ def _probe(path: Path) -> dict[str, Any]:
 
 def _tracks(app: Any, conference_id: int) -> list[str]:
     """The conference's recording's tracks as the processor converted them: publisher, kind, start
-    and end (seconds on the timeline), and the segment's stop."""
+    and end (seconds on the timeline), and the segment's stop; then the raw files the media server
+    wrote (name and size: a track left out of the conversion shows here, and in the server's log),
+    and any other segment of the conference (whose folder a late publisher might have gone to)."""
     with app.state.sessions() as session:
-        stored = session.scalars(select(Recording).where(Recording.conference_id == conference_id)).one()
-        folder = RecordingService(session, app.state.settings).storage_dir(stored)
+        segments = session.scalars(
+            select(Recording).where(Recording.conference_id == conference_id).order_by(Recording.id)
+        ).all()
+        service = RecordingService(session, app.state.settings)
+        folders = [(segment.id, segment.state, service.storage_dir(segment)) for segment in segments]
+        stored = segments[0]
+        folder = folders[0][2]
         ended_at = stored.ended_at
     found = composer.converted(folder / "tracks")
     epoch_us = min((at for _, _, at, _ in found), default=0)
     lines = []
+    for sid, state, where in folders:
+        raw = sorted((f.name, f.stat().st_size) for f in (where / "raw").glob("*"))
+        lines.append(f"segment {sid} ({state}): raw {raw}")
     for publisher, kind, at, path in found:
         start = (at - epoch_us) / 1e6
         lines.append(f"{publisher} {kind} {start:.2f}-{start + duration_of(path):.2f} s")

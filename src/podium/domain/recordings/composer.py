@@ -14,6 +14,7 @@ Pure file work with no database: the recording processor calls it and records wh
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 import subprocess
@@ -33,6 +34,8 @@ from podium.domain.recordings.layout import (  # noqa: F401 - the layout's names
     grid,
     strip,
 )
+
+log = logging.getLogger(__name__)
 
 MJR_NAME = re.compile(
     r"^videoroom-(?P<room>[^-]+)-user-(?P<publisher>[^-]+)-(?P<at>\d+)-(?P<kind>audio|video)-\d+\.mjr$"
@@ -82,15 +85,22 @@ def convert_tracks(raw: Path, out: Path, *, ffprobe: str, timeout: float) -> tup
     found: list[tuple[str, str, Path, int]] = []
     for mjr in sorted(raw.glob("*.mjr")):
         match = MJR_NAME.match(mjr.name)
-        if match is None or mjr.stat().st_size == 0:
+        if match is None:
+            continue
+        if mjr.stat().st_size == 0:
+            log.warning("recording track %s left out: the media server wrote nothing", mjr)
             continue
         header = _run(["janus-pp-rec", "--json", str(mjr)], timeout)
         try:
             info = json.loads(header.stdout.strip().splitlines()[-1])
         except (ValueError, IndexError):
-            continue  # no header: the file holds no packet
+            log.warning(
+                "recording track %s left out: no header (%d bytes, no packet)", mjr, mjr.stat().st_size
+            )
+            continue
         extension = EXTENSION_BY_CODEC.get(str(info.get("c", "")).lower())
         if extension is None:
+            log.warning("recording track %s left out: codec %r", mjr, info.get("c"))
             continue
         first_packet = int(info.get("u") or info.get("s") or match["at"])
         # Named by its first packet, not by when Janus opened the file (the name's time, earlier by
@@ -98,6 +108,9 @@ def convert_tracks(raw: Path, out: Path, *, ffprobe: str, timeout: float) -> tup
         target = out / f"{match['publisher']}-{first_packet}-{match['kind']}.{extension}"
         converted = _run(["janus-pp-rec", "--disable-colors", str(mjr), str(target)], timeout)
         if converted.returncode != 0 or not target.exists() or target.stat().st_size == 0:
+            log.warning(
+                "recording track %s left out: janus-pp-rec made nothing (%s)", mjr, converted.returncode
+            )
             target.unlink(missing_ok=True)
             continue
         found.append((match["publisher"], match["kind"], target, first_packet))
@@ -108,10 +121,13 @@ def convert_tracks(raw: Path, out: Path, *, ffprobe: str, timeout: float) -> tup
     for publisher, kind, path, at in found:
         try:
             duration = probe(path, ffprobe).duration
-        except TranscodeError:
+        except TranscodeError as error:
+            log.warning("recording track %s left out: %s", path, error)
             continue
         if duration > 0:
             tracks.append(Track(publisher, kind, path, (at - epoch) / 1_000_000, duration))
+        else:
+            log.warning("recording track %s left out: no duration", path)
     return tracks, epoch
 
 
