@@ -118,7 +118,7 @@ def _probe(path: Path) -> dict[str, Any]:
     return parsed
 
 
-def _tracks(app: Any, conference_id: int) -> list[str]:
+def _tracks(app: Any, conference_id: int) -> list[str]:  # the failure's message: one line each
     """The conference's recording's tracks as the processor converted them: publisher, kind, start
     and end (seconds on the timeline), and the segment's stop; then the raw files the media server
     wrote (name and size: a track left out of the conversion shows here, and in the server's log),
@@ -136,8 +136,13 @@ def _tracks(app: Any, conference_id: int) -> list[str]:
     epoch_us = min((at for _, _, at, _ in found), default=0)
     lines = []
     for sid, state, where in folders:
-        raw = sorted((f.name, f.stat().st_size) for f in (where / "raw").glob("*"))
-        lines.append(f"segment {sid} ({state}): raw {raw}")
+        lines.append(f"segment {sid} ({state}), raw files:")
+        for raw in sorted((where / "raw").glob("*")):
+            header = subprocess.run(
+                ["janus-pp-rec", "--json", str(raw)], capture_output=True, text=True, timeout=30
+            ).stdout.strip()
+            last = header.splitlines()[-1] if header else "no header"
+            lines.append(f"  {raw.name} {raw.stat().st_size} bytes {last}")
     for publisher, kind, at, path in found:
         start = (at - epoch_us) / 1e6
         lines.append(f"{publisher} {kind} {start:.2f}-{start + duration_of(path):.2f} s")
@@ -264,7 +269,9 @@ def test_a_recorded_and_transcribed_meeting(
     left, right = _tile_colours(mp4, float(probe["format"]["duration"]) - 3)
     reds = sorted([left, right], key=lambda rgb: rgb[0] - rgb[2])
     # One blue tile, one red tile; if not, each track's place on the timeline says whose ended early.
-    assert reds[0][2] > 100 and reds[1][0] > 100, (left, right, _tracks(app, conference_id))
+    assert reds[0][2] > 100 and reds[1][0] > 100, "\n".join(
+        [f"tiles {left} {right}", *_tracks(app, conference_id)]
+    )
     assert _mean_volume(mp4) > -45
 
     # The transcript: lines by speaker, with most of what each said.
