@@ -138,11 +138,8 @@ def _tracks(app: Any, conference_id: int) -> list[str]:  # the failure's message
     for sid, state, where in folders:
         lines.append(f"segment {sid} ({state}), raw files:")
         for raw in sorted((where / "raw").glob("*")):
-            header = subprocess.run(
-                ["janus-pp-rec", "--json", str(raw)], capture_output=True, text=True, timeout=30
-            ).stdout.strip()
-            last = header.splitlines()[-1] if header else "no header"
-            lines.append(f"  {raw.name} {raw.stat().st_size} bytes {last}")
+            header = composer.mjr_header(raw, 30) if raw.suffix == ".mjr" else None
+            lines.append(f"  {raw.name} {raw.stat().st_size} bytes {header or 'no header'}")
     for publisher, kind, at, path in found:
         start = (at - epoch_us) / 1e6
         lines.append(f"{publisher} {kind} {start:.2f}-{start + duration_of(path):.2f} s")

@@ -85,16 +85,18 @@ def generation(session: Session, family: str) -> int:
             return known.generation
         _reading.add(key)
         forgotten = _forgotten.get(key, 0)
+    current: int | None = None
     try:
         stmt = select(CacheGeneration.generation).where(CacheGeneration.name == family)
         current = int(session.scalar(stmt) or 0)
+        return current
     finally:
         with _lock:
             _reading.discard(key)
-    with _lock:
-        if _forgotten.get(key, 0) == forgotten:  # no change committed here while it was read
-            _known[key] = _Known(current, now)
-    return current
+            if (
+                current is not None and _forgotten.get(key, 0) == forgotten
+            ):  # nothing committed here meanwhile
+                _known[key] = _Known(current, now)
 
 
 def known(database: URL, family: str) -> int | None:

@@ -71,15 +71,15 @@ class ParticipantRepository:
         checks that nobody else took an email it gave (``kit/db.hold_until_commit``)."""
         hold_until_commit(self.session, HeldKey.CONFERENCE_EMAILS, conference_id)
 
-    def others_with_emails(self, conference_id: int, emails: Set[str], mine: Set[int]) -> list[str]:
-        """The lower-cased ``emails`` that a participant of the conference other than ``mine`` (ids)
-        has too, removed ones included; one query."""
-        stmt = select(func.lower(Participant.email)).where(
+    def someone_else_has(self, conference_id: int, emails: Set[str], mine: Set[int]) -> bool:
+        """Whether a participant of the conference other than ``mine`` (ids), removed ones included,
+        has one of the lower-cased ``emails``; one query, stopping at the first."""
+        stmt = select(Participant.id).where(
             Participant.conference_id == conference_id,
             func.lower(Participant.email).in_(sorted(emails)),
             Participant.id.not_in(sorted(mine)),
         )
-        return sorted(set(self.session.scalars(stmt)))
+        return self.session.scalar(stmt.limit(1)) is not None
 
     def by_external_id(self, conference_id: int, external_id: str) -> Participant | None:
         stmt = select(Participant).where(

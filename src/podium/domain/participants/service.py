@@ -106,7 +106,7 @@ class ParticipantService:
 
             def alone(conference_id: int = conference_id, mine: dict[str, int] = mine) -> None:
                 self.repo.hold_emails(conference_id)
-                if self.repo.others_with_emails(conference_id, set(mine), set(mine.values())):
+                if self.repo.someone_else_has(conference_id, set(mine), set(mine.values())):
                     raise RaceLost("The same person was invited at the same time; please retry")
 
             key = "|".join(sorted(mine))

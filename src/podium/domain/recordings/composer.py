@@ -21,6 +21,7 @@ import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from podium.domain.media.transcoder import TranscodeError, probe
 from podium.domain.recordings.layout import (  # noqa: F401 - the layout's names, read from here too
@@ -79,6 +80,17 @@ def _run(command: list[str], timeout: float) -> subprocess.CompletedProcess[str]
         raise TranscodeError(f"{command[0]} is not available: {exc}") from exc
 
 
+def mjr_header(mjr: Path, timeout: float) -> dict[str, Any] | None:
+    """The header Janus wrote at the start of a ``.mjr`` (codec ``c``, first packet ``u`` or ``s``,
+    in µs), as ``janus-pp-rec --json`` reads it; None when the file holds no packet."""
+    out = _run(["janus-pp-rec", "--json", str(mjr)], timeout)
+    try:
+        info = json.loads(out.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        return None
+    return info if isinstance(info, dict) else None
+
+
 def convert_tracks(raw: Path, out: Path, *, ffprobe: str, timeout: float) -> tuple[list[Track], int]:
     """Every ``.mjr`` of ``raw`` as a media file in ``out``, with its place on the timeline."""
     out.mkdir(parents=True, exist_ok=True)
@@ -90,10 +102,8 @@ def convert_tracks(raw: Path, out: Path, *, ffprobe: str, timeout: float) -> tup
         if mjr.stat().st_size == 0:
             log.warning("recording track %s left out: the media server wrote nothing", mjr)
             continue
-        header = _run(["janus-pp-rec", "--json", str(mjr)], timeout)
-        try:
-            info = json.loads(header.stdout.strip().splitlines()[-1])
-        except (ValueError, IndexError):
+        info = mjr_header(mjr, timeout)
+        if info is None:
             log.warning(
                 "recording track %s left out: no header (%d bytes, no packet)", mjr, mjr.stat().st_size
             )
