@@ -438,3 +438,45 @@ def test_devices_change_in_the_room(
     finally:
         for context in contexts:
             context.close()
+
+
+# The lobby's first getUserMedia answers only after a while (a slow machine, a permission prompt the
+# person has not answered yet).
+SLOW_DEVICES = """(() => {
+  const md = navigator.mediaDevices;
+  const original = md.getUserMedia.bind(md);
+  let first = true;
+  md.getUserMedia = (constraints) => {
+    if (!first) return original(constraints);
+    first = false;
+    return new Promise((resolve) => setTimeout(resolve, 4000)).then(() => original(constraints));
+  };
+})();"""
+
+
+def test_joining_before_the_camera_and_microphone_are_open_sends_them_once_they_are(
+    live_server: LiveServer, chromium: Any, tenants: TenantFactory
+) -> None:
+    if live_server.app.state.media is None:  # type: ignore[attr-defined]
+        pytest.fail("Janus did not start: `make test` installs Debian's janus package")
+    una, vic = _invites(live_server, tenants, "Slow devices", ("Una", True), ("Vic", False))
+    contexts = [chromium.new_context(viewport=DESKTOP) for _ in range(2)]
+    try:
+        hasty, watcher = (c.new_page() for c in contexts)
+        hasty.add_init_script(SLOW_DEVICES)
+        hasty.goto(una)
+        hasty.click("#join")  # at once: the lobby is still opening the camera and microphone
+        hasty.wait_for_selector("#room:not([hidden])")
+        _join(watcher, vic)
+        wait_until(lambda: hasty.evaluate("window.podium.state.published"), 40, "Una publishing")
+        sent = "(kind) => window.podium.state.publisher.webrtcStuff.pc.getSenders()" + (
+            ".some((s) => s.track && s.track.kind === kind && s.track.readyState === 'live')"
+        )
+        assert hasty.evaluate(sent, "audio") and hasty.evaluate(sent, "video")
+        for kind in ("audio", "video"):
+            wait_until(
+                lambda k=kind: watcher.evaluate(INBOUND_BYTES, k) > 5000, 40, f"Vic receiving Una's {kind}"
+            )
+    finally:
+        for context in contexts:
+            context.close()

@@ -279,7 +279,10 @@
     }
   });
 
-  if (mediaAvailable) acquire(true, true);
+  // Kept: joining waits for it. A click on Join while the camera and microphone are still being
+  // opened (a slow machine, a permission prompt not answered yet) published nothing before, and the
+  // person stayed silent and invisible all meeting (and missing from its recording).
+  state.acquiring = mediaAvailable ? acquire(true, true).catch(() => {}) : Promise.resolve();
 
   // --- joining ---------------------------------------------------------------------------------
   joinButton.addEventListener("click", async () => {
@@ -816,6 +819,7 @@
 
   // Our tracks from the lobby (a live track is passed as is; one that ended is asked for again).
   async function ensureTracks() {
+    await state.acquiring;  // the lobby's camera and microphone, if still being opened
     const live = (t) => t && t.readyState === "live";
     try {
       if (state.local.audio && !live(state.local.audio)) useAudio((await getMedia(true, false)).getAudioTracks()[0]);
