@@ -507,6 +507,26 @@ def test_boomstream_invitees_asked_to_be_emailed_hear_of_changes(
     assert inbox(settings, quiet) == []
 
 
+def test_a_new_conferences_invitation_is_what_it_was_created_with(
+    client: TestClient, tenants: TenantFactory
+) -> None:
+    """A creation records what its invitation shows with its row (ConferenceEmails.stamp_made), from
+    the row as stored, its defaults (time zone, secure URL) included: an update right after that
+    changes nothing shown sends nothing, and one that changes the title sends the update."""
+    key = tenants().boomstream_apikey
+    code = ok(boom(client, "conference/create", key, title="Stand-up"))["Code"]
+    notified = _address("standup")
+    ok(boom(client, "conference/invite", key, code=code, email=notified, notifyEmail="yes"))
+    ok(boom(client, "conference/update", key, code=code, folderCode="daily"))  # not shown
+    ok(boom(client, "conference/update", key, code=code, title="Stand-up (new time)"))
+    deliver(client)
+    messages = inbox(client.app.state.settings, notified)  # type: ignore[attr-defined]
+    assert [str(m["Subject"]) for m in messages] == [
+        "Invitation: Stand-up",
+        "Updated invitation: Stand-up (new time)",
+    ]
+
+
 def test_liveminutes_meeting_with_a_time(client: TestClient, tenants: TenantFactory) -> None:
     tenant = tenants()
     host, uma, ivo = _address("hana"), _address("uma"), _address("ivo")

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, func, or_, select
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.sql.selectable import CompoundSelect, Select
 
@@ -26,6 +27,15 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def with_scalar_defaults(row: Base) -> None:
+    """Give a new row's unset columns their plain (non-callable) defaults now, as its INSERT would:
+    what is worked out from the row before its flush then sees what will be stored."""
+    for attribute in sa_inspect(row).mapper.column_attrs:
+        default = attribute.columns[0].default
+        if default is not None and default.is_scalar and attribute.key not in row.__dict__:
+            setattr(row, attribute.key, default.arg)
 
 
 class Timestamped:

@@ -96,14 +96,13 @@ class ConferenceEmails:
 
     # --- invitations ---------------------------------------------------------------------------
 
-    def announce(self, conference: Conference, *, anyone_invited: bool = True) -> None:
+    def announce(self, conference: Conference) -> None:
         """Bring everyone invited up to date with the conference as it is now: the first invitation
         after it is scheduled, an updated one (SEQUENCE + 1) after a change of what it shows, the
         current one to whoever was invited since, a cancellation to whoever was uninvited.
 
         A series' instance is announced on its own only once it differs from its occurrence of the
         series (an override of the master's event); until then the master's invitation covers it.
-        ``anyone_invited=False``: the conference was just made and has no participants to tell.
         """
         if conference.deleted_at is not None or self._over(conference):
             return
@@ -116,6 +115,21 @@ class ConferenceEmails:
             conference.calendar_digest = digest
         if is_instance(conference) and conference.calendar_digest is None:
             return  # still just an occurrence of the series
+        self._tell(conference, first=first, changed=changed, anyone_invited=True)
+
+    def stamp_made(self, conference: Conference) -> None:
+        """A conference about to be inserted: what its invitation shows goes in with its row, so
+        the row is not updated again just after (``announce_made`` follows the insert)."""
+        if conference.deleted_at is None and not self._over(conference):
+            conference.calendar_digest = self._digest(conference)
+
+    def announce_made(self, conference: Conference) -> None:
+        """``announce`` for a conference just inserted (``stamp_made``): nobody is invited yet, so
+        only its meeting host can be told."""
+        if conference.calendar_digest is not None:
+            self._tell(conference, first=True, changed=False, anyone_invited=False)
+
+    def _tell(self, conference: Conference, *, first: bool, changed: bool, anyone_invited: bool) -> None:
         if self._disabled(conference, INVITATIONS):
             return
         if (first or changed) and self._starts_soon(conference):

@@ -5,7 +5,7 @@ live conference first."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -19,6 +19,7 @@ from podium.domain.conferences.lifecycle import stop_live
 from podium.domain.conferences.repository import ConferenceRepository
 from podium.domain.tenancy import usage
 from podium.kit import uow
+from podium.kit.db import with_scalar_defaults
 from podium.kit.errors import Conflict, QuotaExceeded
 from podium.models.conference import Conference
 from podium.models.tenancy import Host
@@ -77,8 +78,11 @@ class NewRow:
     fields: dict[str, Any] = field(default_factory=dict)
 
 
-def insert_many(session: Session, rows: Sequence[NewRow]) -> list[Conference]:
-    """``insert`` for several rows at once: one query checks all their codes, one flush inserts them."""
+def insert_many(
+    session: Session, rows: Sequence[NewRow], *, before_insert: Callable[[Conference], None] | None = None
+) -> list[Conference]:
+    """``insert`` for several rows at once: one query checks all their codes, one flush inserts them.
+    ``before_insert`` completes each conference before its INSERT."""
     conferences = []
     for row, codes in zip(rows, conference_codes(session, len(rows)), strict=True):
         if row.meeting_key:
@@ -92,6 +96,10 @@ def insert_many(session: Session, rows: Sequence[NewRow]) -> list[Conference]:
                 **row.fields,
             )
         )
+    if before_insert is not None:
+        for conference in conferences:
+            with_scalar_defaults(conference)  # what it is completed from is what will be stored
+            before_insert(conference)
     ConferenceRepository(session).add_all(conferences)
     for row, conference in zip(rows, conferences, strict=True):
         log_action(

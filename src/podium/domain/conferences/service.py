@@ -40,16 +40,16 @@ class NewConference:
 def make_conferences(ctx: Context, batch: Sequence[NewConference]) -> list[Conference]:
     """Make checked creations in ``ctx``'s unit of work: each admitted under its company's quota
     (checked once per company, before the commit) and filed in its folder, all inserted with one
-    flush, each announced."""
+    flush (each with what its invitation shows), each announced."""
     service = ConferenceService(ctx.session, ctx.settings)
     made = []
     for new in batch:
         rows.admit(ctx.session, ctx.settings, new.actor.company_id, meeting_key=new.row.meeting_key)
         folder = service.folder_for(new.actor, new.folder_code)
         made.append(replace(new.row, fields={**new.row.fields, "folder_id": folder.id if folder else None}))
-    conferences = rows.insert_many(ctx.session, made)
+    conferences = rows.insert_many(ctx.session, made, before_insert=service.emails.stamp_made)
     for conference in conferences:
-        service.emails.announce(conference, anyone_invited=False)
+        service.emails.announce_made(conference)
     return conferences
 
 
