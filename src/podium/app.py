@@ -6,6 +6,7 @@ import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import Any
@@ -180,7 +181,9 @@ def create_app(settings: Settings | None = None, *, serving: bool = False) -> Fa
         nonlocal local_janus
         settings.signing_key()  # generate and persist the secret before the first request
         anyio.to_thread.current_default_thread_limiter().total_tokens = REQUEST_THREADS
-        app.state.writer_waits = anyio.CapacityLimiter(WAITING_THREADS)
+        # The threads units of work run on (kit/uow.run_unit_of_work).
+        app.state.unit_threads = ThreadPoolExecutor(REQUEST_THREADS, thread_name_prefix="podium-unit")
+        app.state.writer_waits = ThreadPoolExecutor(WAITING_THREADS, thread_name_prefix="podium-write-wait")
         hub.on_ended = close_room
         hub.on_order = rooms.obey
         hub.on_event = stream_keeper.on_room_event
@@ -226,6 +229,9 @@ def create_app(settings: Settings | None = None, *, serving: bool = False) -> Fa
             await hub.close()
             if local_janus is not None:
                 await asyncio.to_thread(local_janus.stop)
+            for threads in ("unit_threads", "writer_waits"):
+                getattr(app.state, threads).shutdown(wait=False)
+                setattr(app.state, threads, None)
             engine.dispose()
             process_exited()
 

@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import URL, BigInteger, String, event, inspect, select
+from sqlalchemy import BigInteger, Engine, String, event, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -53,19 +54,30 @@ class _Known:
 
 _lock = threading.Lock()
 # (database, family) -> the generation this process last read, and when.
-_known: dict[tuple[URL, str], _Known] = {}
+_known: dict[tuple[str, str], _Known] = {}
 # (database, family) -> how many times a commit here made this process forget it: a read that began
 # before such a commit must not be kept (it may be older than the commit's move).
-_forgotten: dict[tuple[URL, str], int] = {}
+_forgotten: dict[tuple[str, str], int] = {}
 # (database, family) being read again now by one thread (the others go on with what is known).
-_reading: set[tuple[URL, str]] = set()
+_reading: set[tuple[str, str]] = set()
 # model class -> (family, the columns whose change matters; None: any change)
 _watched: dict[type, list[tuple[str, frozenset[str] | None, bool]]] = {}
 
 
-def _database(session: Session) -> URL:
-    """Which database: processes (and tests) may hold several engines on several databases."""
-    return session.get_bind().engine.url
+_names: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
+
+
+def database_of(engine: Engine) -> str:
+    """Which database: processes (and tests) may hold several engines on several databases. Its URL
+    is rendered once per engine: a SQLAlchemy URL renders (and quotes) itself again on every hash."""
+    name = _names.get(engine)
+    if name is None:
+        name = _names[engine] = engine.url.render_as_string(hide_password=True)
+    return name
+
+
+def _database(session: Session) -> str:
+    return database_of(session.get_bind().engine)
 
 
 def generation(session: Session, family: str) -> int:
@@ -99,10 +111,11 @@ def generation(session: Session, family: str) -> int:
                 _known[key] = _Known(current, now)
 
 
-def known(database: URL, family: str) -> int | None:
-    """The family's generation as this process last read it, without a query: None when that read
-    is older than two polls (or a change was committed here since), so the caller must read again
-    through a session (``generation``). For code on the event loop that keeps it fresh elsewhere."""
+def known(database: str, family: str) -> int | None:
+    """The family's generation as this process last read it (``database``: ``database_of``), without
+    a query: None when that read is older than two polls (or a change was committed here since), so
+    the caller must read again through a session (``generation``). For code on the event loop that
+    keeps it fresh elsewhere."""
     entry = _known.get((database, family))
     if entry is None or time.monotonic() - entry.read_at > 2 * POLL_SECONDS:
         return None
@@ -184,7 +197,7 @@ class StampedCache(Generic[V]):
         self.family = family
         self.ttl = ttl
         self.max_entries = max_entries
-        self._entries: dict[tuple[URL, Hashable], _Entry[V]] = {}
+        self._entries: dict[tuple[str, Hashable], _Entry[V]] = {}
 
     def stamp(self, session: Session) -> int:
         return generation(session, self.family)

@@ -114,7 +114,7 @@ class HeartbeatLedger:
     def __init__(self, sessions: sessionmaker[Session], settings: Settings) -> None:
         self.sessions = sessions
         self.settings = settings
-        self.database = sessions.kw["bind"].url
+        self.database = stamped.database_of(sessions.kw["bind"])
         self._views: dict[int, LiveView] = {}
         self._pending: dict[int, _Pending] = {}
         self._lock = threading.Lock()
