@@ -104,7 +104,7 @@ class ConferenceEmails:
         A series' instance is announced on its own only once it differs from its occurrence of the
         series (an override of the master's event); until then the master's invitation covers it.
         """
-        if conference.deleted_at is not None or self._over(conference):
+        if not self._announceable(conference):
             return
         digest = self._digest(conference)
         known = conference.calendar_digest or self._series_digest(conference)
@@ -120,7 +120,7 @@ class ConferenceEmails:
     def stamp_made(self, conference: Conference) -> None:
         """A conference about to be inserted: what its invitation shows goes in with its row, so
         the row is not updated again just after (``announce_made`` follows the insert)."""
-        if conference.deleted_at is None and not self._over(conference):
+        if self._announceable(conference):
             conference.calendar_digest = self._digest(conference)
 
     def announce_made(self, conference: Conference) -> None:
@@ -128,6 +128,9 @@ class ConferenceEmails:
         only its meeting host can be told."""
         if conference.calendar_digest is not None:
             self._tell(conference, first=True, changed=False, anyone_invited=False)
+
+    def _announceable(self, conference: Conference) -> bool:
+        return conference.deleted_at is None and not self._over(conference)
 
     def _tell(self, conference: Conference, *, first: bool, changed: bool, anyone_invited: bool) -> None:
         if self._disabled(conference, INVITATIONS):
