@@ -1,6 +1,8 @@
 """Checks before the commit (kit/uow.before_commit) on a real database file: they run once per key,
 in key order, after the work's rows are flushed; one that refuses rolls the work back; a rolled-back
-transaction's checks are not the next one's; a race lost runs the work again."""
+transaction's checks are not the next one's; a race lost runs the work again. A savepoint's release
+is not the commit, and its rollback drops only what was asked for within it. Rows appended
+(kit/uow.append_row) go in before the session's next query or the checks, once."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from podium.config import Settings
 from podium.kit import uow
@@ -17,6 +19,14 @@ from podium.kit.errors import Conflict, QuotaExceeded, RaceLost
 
 metadata = MetaData()
 notes = Table("notes", metadata, Column("id", Integer, primary_key=True), Column("text", String))
+
+
+class _Base(DeclarativeBase):
+    pass
+
+
+class Note(_Base):
+    __table__ = notes
 
 
 @pytest.fixture
@@ -106,3 +116,85 @@ def test_a_bounded_count_stops_at_its_bound(sessions: sessionmaker[Session]) -> 
         assert bounded_count(session, everything, 100) == 7
         assert bounded_count(session, everything, 3) == 3
         assert bounded_count(session, everything.where(notes.c.text == "none"), 3) == 0
+
+
+def _texts(session: Session) -> list[str]:
+    return [str(text) for text in session.scalars(select(notes.c.text).order_by(notes.c.id))]
+
+
+def test_a_savepoints_rollback_drops_what_was_asked_within_it_and_nothing_else(
+    sessions: sessionmaker[Session],
+) -> None:
+    ran: list[str] = []
+
+    def work(ctx: uow.Context) -> None:
+        uow.before_commit(ctx.session, ("outer",), lambda: ran.append("outer"))
+        uow.append_row(ctx.session, Note, {"text": "outer"})
+        with pytest.raises(QuotaExceeded), ctx.session.begin_nested():
+            uow.before_commit(ctx.session, ("inner",), lambda: ran.append("inner"))
+            uow.append_row(ctx.session, Note, {"text": "inner"})
+            raise QuotaExceeded("refused within the savepoint")
+        with ctx.session.begin_nested():  # released: what it asked for stays
+            uow.append_row(ctx.session, Note, {"text": "kept"})
+
+    uow.run(sessions, SETTINGS, work)
+    assert ran == ["outer"]
+    with sessions() as session:
+        assert _texts(session) == ["outer", "kept"]
+
+
+def test_checks_run_at_the_commit_not_at_a_savepoints_release(sessions: sessionmaker[Session]) -> None:
+    counted: list[int] = []
+
+    def work(ctx: uow.Context) -> None:
+        uow.before_commit(
+            ctx.session,
+            ("count",),
+            lambda: counted.append(int(ctx.session.scalar(select(func.count()).select_from(notes)) or 0)),
+        )
+        with ctx.session.begin_nested():
+            ctx.session.execute(insert(notes).values(text="in the savepoint"))
+        ctx.session.execute(insert(notes).values(text="after it"))
+
+    uow.run(sessions, SETTINGS, work)
+    assert counted == [2]
+
+
+def test_appended_rows_go_in_before_the_next_query_or_the_checks(sessions: sessionmaker[Session]) -> None:
+    counted: list[int] = []
+
+    def work(ctx: uow.Context) -> None:
+        for text in ("a", "b"):
+            uow.append_row(ctx.session, Note, {"text": text})
+        uow.before_commit(
+            ctx.session,
+            ("count",),
+            lambda: counted.append(int(ctx.session.scalar(select(func.count()).select_from(notes)) or 0)),
+        )
+
+    uow.run(sessions, SETTINGS, work)
+    assert counted == [2]
+    with sessions() as session:
+        assert _texts(session) == ["a", "b"]
+
+    def read_back(ctx: uow.Context) -> list[str]:
+        uow.append_row(ctx.session, Note, {"text": "c"})
+        return _texts(ctx.session)
+
+    assert uow.run(sessions, SETTINGS, read_back) == ["a", "b", "c"]
+    with sessions() as session:
+        assert _texts(session) == ["a", "b", "c"]  # written once
+
+
+def test_a_refused_commit_inserts_no_appended_row(sessions: sessionmaker[Session]) -> None:
+    def refused(ctx: uow.Context) -> None:
+        uow.append_row(ctx.session, Note, {"text": "never"})
+        uow.before_commit(ctx.session, ("quota",), lambda: (_ for _ in ()).throw(QuotaExceeded("no")))
+
+    with pytest.raises(QuotaExceeded):
+        uow.run(sessions, SETTINGS, refused)
+    with sessions() as session:
+        uow.append_row(session, Note, {"text": "dropped"})
+        session.rollback()
+        session.commit()
+        assert _texts(session) == []

@@ -17,11 +17,11 @@ import contextvars
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, cast
 
-from sqlalchemy import event
+from sqlalchemy import Table, event, insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
@@ -33,6 +33,7 @@ I = TypeVar("I")  # noqa: E741 - a write's item, beside R its result
 R = TypeVar("R")
 _KEY = "podium.after_commit"
 _CHECKS = "podium.before_commit"
+_APPENDED = "podium.appended_rows"
 RACE_ATTEMPTS = 3
 
 
@@ -86,27 +87,100 @@ def before_commit(session: Session, key: tuple[str | int, ...], check: Callable[
     rows, such as a quota: the lock it takes is then held for the check and the commit, not for
     the whole request, so one company's writes overlap instead of queueing on its row. Checks run
     in the order of their keys, which is the order their locks are taken in (no two transactions
-    wait on each other's). A check raises to refuse: the transaction is rolled back."""
-    session.connection()  # the transaction the check belongs to has begun: its rollback drops it
-    checks = session.info.setdefault(_CHECKS, {})
-    checks.setdefault(key, check)
+    wait on each other's). A check raises to refuse: the transaction is rolled back. A check
+    registered within a savepoint that is rolled back is dropped with it."""
+    checks: dict[tuple[str | int, ...], _Pending] = session.info.setdefault(_CHECKS, {})
+    if key not in checks:
+        checks[key] = _Pending(_transaction(session), check)
+
+
+def append_row(session: Session, model: type[Any], values: dict[str, Any]) -> None:
+    """Insert ``values`` into ``model``'s table with the transaction's next statement or its commit,
+    in one ``executemany`` with every other row appended until then, fetching nothing back. For
+    rows the work never changes again, such as the audit log's: the ORM's insert of an object (its
+    identity and state, the id it asks back) costs more than the row. Like an added object, an
+    appended row is in the database before any query of the session runs (and before the checks);
+    column defaults apply as in any insert; a row appended within a savepoint that is rolled back
+    is dropped with it."""
+    appended: list[_Pending] = session.info.setdefault(_APPENDED, [])
+    appended.append(_Pending(_transaction(session), (cast(Table, model.__table__), values)))
+
+
+def _write_appended(session: Session) -> None:
+    """Insert the rows appended so far, one ``executemany`` per table, in the order they were appended."""
+    appended: list[_Pending] | None = session.info.pop(_APPENDED, None)
+    if not appended:
+        return
+    by_table: dict[Table, list[dict[str, Any]]] = {}
+    for pending in appended:
+        table, values = pending.what
+        by_table.setdefault(table, []).append(values)
+    connection = session.connection()
+    for table, rows in by_table.items():
+        connection.execute(insert(table), rows)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _appended_before_a_query(state: ORMExecuteState) -> None:
+    """The session's statements see its appended rows, as they see its added objects (autoflush)."""
+    if state.session.info.get(_APPENDED):
+        _write_appended(state.session)
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """A check or an appended row, with the transaction or savepoint it was asked for in."""
+
+    transaction: SessionTransaction
+    what: Any
+
+
+def _transaction(session: Session) -> SessionTransaction:
+    """The innermost transaction of ``session``, begun now if none is (its rollback drops what was
+    asked for in it)."""
+    current = session.get_nested_transaction() or session.get_transaction()
+    if current is None:
+        session.connection()
+        current = session.get_transaction()
+        assert current is not None
+    return current
 
 
 @event.listens_for(Session, "before_commit")
 def _run_checks(session: Session) -> None:
     """Every commit runs its checks (a job or a command that commits itself too), after a flush:
     what they count includes the transaction's own rows. The flush comes first, always (the commit
-    would make it next anyway): its listeners may add checks of their own."""
+    would make it next anyway): its listeners may add checks of their own; the appended rows go in
+    with it (and those the checks append, after them). A savepoint's release is not the commit:
+    what was asked for in it waits for the commit."""
+    if session.in_nested_transaction():
+        return
     session.flush()
-    checks: dict[tuple[str | int, ...], Callable[[], None]] = session.info.pop(_CHECKS, {})
+    _write_appended(session)
+    checks: dict[tuple[str | int, ...], _Pending] = session.info.pop(_CHECKS, {})
     for key in sorted(checks, key=lambda k: tuple(str(part) for part in k)):
-        checks[key]()
+        checks[key].what()
+    _write_appended(session)
 
 
 @event.listens_for(Session, "after_soft_rollback")
-def _drop_checks(session: Session, previous: Any) -> None:
-    """A rolled-back transaction's checks are not the next one's."""
-    session.info.pop(_CHECKS, None)
+def _drop_checks(session: Session, previous: SessionTransaction) -> None:
+    """What a rolled-back transaction or savepoint asked for is not asked any more (a savepoint's
+    rollback leaves what its enclosing transaction asked for)."""
+
+    def undone(pending: _Pending) -> bool:
+        transaction: SessionTransaction | None = pending.transaction
+        while transaction is not None:
+            if transaction is previous:
+                return True
+            transaction = transaction.parent
+        return False
+
+    checks: dict[tuple[str | int, ...], _Pending] = session.info.get(_CHECKS, {})
+    for key in [key for key, pending in checks.items() if undone(pending)]:
+        del checks[key]
+    appended: list[_Pending] = session.info.get(_APPENDED, [])
+    appended[:] = [pending for pending in appended if not undone(pending)]
 
 
 def take_after_commit(session: Session) -> AfterCommit:

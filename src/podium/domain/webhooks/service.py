@@ -28,7 +28,6 @@ from podium.kit.outbound import check_url
 from podium.kit.stamped import StampedCache, watch
 from podium.kit.uow import wake_outbox
 from podium.models.activity import WebhookDelivery, WebhookEndpoint
-from podium.models.audit import AuditEntry
 from podium.models.outbox import OutboxMessage
 
 # Audit action → public event name. Only events whose meaning is clear are published.
@@ -89,19 +88,19 @@ def listeners(session: Session, company_id: int) -> tuple[Listener, ...]:
     return found
 
 
-def fan_out(session: Session, entry: AuditEntry) -> None:
-    """Queue one delivery per endpoint of the company that listens for the action's event."""
-    iotum_event = EVENTS_BY_ACTION.get(entry.action)
-    boomstream_event = entry.action if entry.action in BOOMSTREAM_EVENTS else None
-    if (iotum_event is None and boomstream_event is None) or entry.company_id is None:
+def fan_out(session: Session, action: str, company_id: int | None, data: dict[str, Any]) -> None:
+    """Queue one delivery per endpoint of the company that listens for the audited action's event."""
+    iotum_event = EVENTS_BY_ACTION.get(action)
+    boomstream_event = action if action in BOOMSTREAM_EVENTS else None
+    if (iotum_event is None and boomstream_event is None) or company_id is None:
         return
     # host_id, company_id and conference_id lead, as in the reference's payloads.
     leading = ("host_id", "company_id", "conference_id")
-    data = {**entry.data, "company_id": entry.company_id}
+    data = {**data, "company_id": company_id}
     payload: dict[str, Any] = {key: data[key] for key in leading if key in data}
     payload.update({key: value for key, value in data.items() if key not in leading})
     timestamp = utcnow().isoformat(timespec="seconds") + "Z"
-    for endpoint in listeners(session, entry.company_id):
+    for endpoint in listeners(session, company_id):
         event = boomstream_event if endpoint.style == "boomstream" else iotum_event
         if event is None or event not in endpoint.events:
             continue
@@ -253,14 +252,12 @@ class WebhookService:
         self.session.flush()
         wake_outbox(self.session)
         # Recorded as log_action would (which imports this module: no webhook fans out from it).
-        AuditRepository(self.session).add(
-            AuditEntry(
-                action="webhook.retried",
-                actor=actor.label,
-                ref=f"outbox:{message.id}",
-                company_id=company.id,
-                data={"delivery_id": delivery.id},
-            )
+        AuditRepository(self.session).append(
+            action="webhook.retried",
+            actor=actor.label,
+            ref=f"outbox:{message.id}",
+            company_id=company.id,
+            data={"delivery_id": delivery.id},
         )
         return message
 
