@@ -188,7 +188,10 @@ def any_matches(session: Session, model: type[Any], drawn: Sequence[dict[str, An
     column: value) has there: one query for a batch of drawn codes that must all be unused."""
     columns = {column: [row[column] for row in drawn] for column in drawn[0]}
     stmt = select(model.id).where(or_(*(getattr(model, column).in_(v) for column, v in columns.items())))
-    return session.scalar(stmt.limit(1)) is not None
+    # No LIMIT 1: PostgreSQL would take each value for a likely match and scan the table in order
+    # to stop at the first (drawn codes match nothing, so the scan reads it all); without it, each
+    # column's index is asked.
+    return session.scalars(stmt).first() is not None
 
 
 M = TypeVar("M")

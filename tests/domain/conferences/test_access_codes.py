@@ -21,6 +21,7 @@ from podium.domain.conferences.scheduling import SchedulingService
 from podium.domain.conferences.schemas import Invitee
 from podium.domain.joining.service import JoiningService
 from podium.kit import ids
+from podium.kit.clock import utcnow
 from podium.kit.errors import Conflict, LinkExpired
 from podium.models.audit import AuditEntry
 from podium.models.conference import Conference
@@ -97,14 +98,33 @@ def test_public_codes_are_drawn_again_on_a_collision(
     conference_code, client_code = iter([taken.code, "zzz-zzzz-zzz"]), iter([taken_client.code, "Zz9Zz9Zz"])
     monkeypatch.setattr(ids, "conference_code", lambda: next(conference_code))
     monkeypatch.setattr(ids, "client_code", lambda: next(client_code))
-    assert conference_codes(session)[0]["code"] == "zzz-zzzz-zzz"
+    company = [taken.company_id]
+    assert conference_codes(session, company)[0]["code"] == "zzz-zzzz-zzz"
     assert participant_codes(session)[0]["code"] == "Zz9Zz9Zz"
     # A batch (group commit): one taken code draws the whole batch again, checked by one query.
     conference_code = iter(["aaa-aaaa-aaa", taken.code, "bbb-bbbb-bbb", "ccc-cccc-ccc"])
-    assert [c["code"] for c in conference_codes(session, 2)] == ["bbb-bbbb-bbb", "ccc-cccc-ccc"]
+    assert [c["code"] for c in conference_codes(session, company * 2)] == ["bbb-bbbb-bbb", "ccc-cccc-ccc"]
     # Two alike in one draw are a collision too, though neither is taken yet.
     conference_code = iter(["ddd-dddd-ddd", "ddd-dddd-ddd", "eee-eeee-eee", "fff-ffff-fff"])
-    assert [c["code"] for c in conference_codes(session, 2)] == ["eee-eeee-eee", "fff-ffff-fff"]
+    assert [c["code"] for c in conference_codes(session, company * 2)] == ["eee-eeee-eee", "fff-ffff-fff"]
+
+
+def test_a_drawn_meeting_key_is_one_no_live_conference_of_its_company_has(
+    scene: Scene, session: Session, scheduling: SchedulingService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A meeting key is unique among a company's live conferences (what the unique index guards),
+    so that is where a drawn one must be free; another company's, or a deleted conference's, is no
+    collision."""
+    host = scene.organiser()
+    taken = scheduling.create(scene.ca, host, options())
+    deleted = scheduling.create(scene.ca, host, options())
+    deleted.deleted_at = utcnow()
+    session.flush()
+    keys = iter([taken.meeting_key, "fresh-key-1", deleted.meeting_key, taken.meeting_key])
+    monkeypatch.setattr(ids, "meeting_key", lambda: next(keys))
+    assert conference_codes(session, [taken.company_id])[0]["meeting_key"] == "fresh-key-1"
+    assert conference_codes(session, [taken.company_id])[0]["meeting_key"] == deleted.meeting_key
+    assert conference_codes(session, [scene.sibling_ca.company_id])[0]["meeting_key"] == taken.meeting_key
 
 
 def test_reusing_a_one_time_code_makes_instances_until_it_expires(

@@ -70,9 +70,11 @@ class AccessCodes:
         return [c for c in self.conferences.with_access_code(code) if c.deleted_at is None]
 
 
-def conference_codes(session: Session, count: int = 1) -> list[dict[str, str]]:
-    """Fresh public codes for ``count`` new conference rows: every link to each is its own
-    (Boomstream code, LiveMinutes meeting code, host token and meeting key). One query checks them all."""
+def conference_codes(session: Session, company_ids: Sequence[int]) -> list[dict[str, str]]:
+    """Fresh public codes for new conference rows of ``company_ids`` (one each): every link to each
+    is its own (Boomstream code, LiveMinutes meeting code, host token), and its meeting key is
+    unused among its company's live conferences. One query checks them all."""
+    companies = set(company_ids)
     return ids.unused_many(
         lambda: {
             "code": ids.conference_code(),
@@ -80,8 +82,8 @@ def conference_codes(session: Session, count: int = 1) -> list[dict[str, str]]:
             "host_token": ids.capability_token(),
             "meeting_key": ids.meeting_key(),
         },
-        ConferenceRepository(session).any_code_exists,
-        count,
+        lambda drawn: ConferenceRepository(session).any_code_taken(drawn, companies),
+        len(company_ids),
         "conference codes",
         attempts=DRAW_ATTEMPTS,
     )

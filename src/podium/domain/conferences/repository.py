@@ -1,13 +1,13 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from podium.kit.db import any_matches, bounded_count, live_by_company_codes
+from podium.kit.db import bounded_count, live_by_company_codes
 from podium.models.conference import Conference, Folder
 
 
@@ -64,9 +64,30 @@ class ConferenceRepository:
         )
         return bounded_count(self.session, live, up_to)
 
-    def any_code_exists(self, drawn: list[dict[str, str]]) -> bool:
-        """Whether any conference has any of the ``drawn`` codes (each a column: value) in its column."""
-        return any_matches(self.session, Conference, drawn)
+    def any_code_taken(self, drawn: Sequence[dict[str, str]], company_ids: Collection[int]) -> bool:
+        """Whether any of the ``drawn`` codes is taken, in one query: a Boomstream code, meeting
+        code or host token by any conference (each is unique everywhere), a meeting key by a live
+        conference of one of ``company_ids`` (where a meeting key is unique: the partial unique
+        index ``uq_conferences_company_meeting_key_live``, which answers the question; no index
+        serves a meeting key across every company, and such a search grew with the table). No
+        LIMIT, as in ``kit.db.any_matches``: each column's index is asked, not the whole table."""
+
+        def values(column: str) -> list[str]:
+            return [codes[column] for codes in drawn]
+
+        stmt = select(Conference.id).where(
+            or_(
+                Conference.code.in_(values("code")),
+                Conference.short_code.in_(values("short_code")),
+                Conference.host_token.in_(values("host_token")),
+                and_(
+                    Conference.company_id.in_(sorted(company_ids)),
+                    Conference.meeting_key.in_(values("meeting_key")),
+                    Conference.deleted_at.is_(None),
+                ),
+            )
+        )
+        return self.session.scalars(stmt).first() is not None
 
     def claim_media_room(self, conference_id: int, room: int, secret: str, server: str) -> bool:
         """Record the conference's media room unless another request already did (first one wins)."""
@@ -97,7 +118,7 @@ class ConferenceRepository:
                     Conference.host_id != dedicated_of,
                 )
             )
-        return self.session.scalar(stmt.limit(1)) is not None
+        return self.session.scalars(stmt).first() is not None
 
     def running_for_company(self, company_id: int) -> Sequence[Conference]:
         """Conferences of a company that started and have not ended."""

@@ -84,7 +84,7 @@ def insert_many(
     """``insert`` for several rows at once: one query checks all their codes, one flush inserts them.
     ``before_insert`` completes each conference before its INSERT."""
     conferences = []
-    for row, codes in zip(rows, conference_codes(session, len(rows)), strict=True):
+    for row, codes in zip(rows, conference_codes(session, [row.company_id for row in rows]), strict=True):
         if row.meeting_key:
             codes["meeting_key"] = row.meeting_key
         conferences.append(

@@ -78,7 +78,7 @@ class Series:
     def instance_of(self, template: Conference, **fields: Any) -> Conference:
         """A new conference sharing ``template``'s series fields, with its own public codes."""
         instance = Conference(
-            **conference_codes(self.session)[0],
+            **conference_codes(self.session, [template.company_id])[0],
             **{name: getattr(template, name) for name in SERIES_FIELDS if name != "schedule"},
             **fields,
         )
