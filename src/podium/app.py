@@ -242,6 +242,9 @@ def create_app(settings: Settings | None = None, *, serving: bool = False) -> Fa
         lifespan=lifespan,
         docs_url="/docs",
         redoc_url=None,
+        # Podium's metrics are its own (Prometheus, /metrics). FastAPI's native OpenTelemetry, on,
+        # asks the global providers and the environment on every request whether it is configured.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.state.engine = engine

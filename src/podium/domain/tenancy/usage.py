@@ -57,10 +57,7 @@ def rebase(
     if user_rows is not None:
         values["user_rows_bound"] = user_rows
     if values:
-        session.execute(
-            update(Company).where(Company.id == company_id).values(**values),
-            execution_options={"synchronize_session": False},
-        )
+        session.connection().execute(update(Company).where(Company.id == company_id).values(**values))
 
 
 def _raise(session: Session, company_id: int) -> None:
@@ -75,7 +72,9 @@ def _raise(session: Session, company_id: int) -> None:
         )
         .returning(Company.conference_rows_bound, Company.user_rows_bound)
     )
-    row = session.execute(stmt, execution_options={"synchronize_session": False}).one_or_none()
+    # On the session's connection, not through the ORM: a check runs after the flush, and a company
+    # loaded in the session keeps its old bounds (nothing reads them but these functions).
+    row = session.connection().execute(stmt).one_or_none()
     found = Bounds(row[0], row[1]) if row is not None else Bounds(None, None)
     session.info.setdefault(_BOUNDS, {})[company_id] = found
 

@@ -100,7 +100,11 @@ async def _run(
     answering = _Answering(
         _guess_format(request),
         DEFAULT_VERSION,
-        masked_request_uri(request.scope.get("podium.raw_path", request.url.path), request.url.query),
+        # From the scope: a URL object (built and parsed on first use) is not needed here.
+        masked_request_uri(
+            request.scope.get("podium.raw_path") or request.url.path,
+            request.scope["query_string"].decode("utf-8", "replace"),
+        ),
     )
 
     async def read(request: Request) -> tuple[Params, str]:
