@@ -85,6 +85,12 @@ def _log_config() -> dict[str, Any]:
     return log_config(_log_format())
 
 
+def _access_lines_shown(log_level: str) -> bool:
+    """Whether the access log's lines (level info) pass ``log_level``. When they do not, uvicorn is
+    told so: it would otherwise work out each request's client and quoted path for a line dropped."""
+    return log_level.lower() in ("trace", "debug", "info")
+
+
 def _log_format() -> str:
     """``PODIUM_LOG_FORMAT`` (text when the settings do not load: the command then says why)."""
     try:
@@ -136,6 +142,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             port=args.port,
             log_level=args.log_level,
             log_config=_log_config(),
+            access_log=_access_lines_shown(args.log_level),
             proxy_headers=True,
         )
         return 0
@@ -151,6 +158,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             port=args.port,
             log_level=args.log_level,
             log_config=_log_config(),
+            access_log=_access_lines_shown(args.log_level),
             proxy_headers=True,
         )
     finally:

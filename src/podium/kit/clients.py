@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from functools import lru_cache
 
 from starlette.requests import HTTPConnection
 
@@ -16,7 +17,13 @@ def client_address(connection: HTTPConnection) -> str:
     ``proxy_headers``, so a proxy listed in ``FORWARDED_ALLOW_IPS`` (default 127.0.0.1) is replaced
     by the address it forwards (``X-Forwarded-For``) before this is read.
     """
-    host = connection.client.host if connection.client else ""
+    return _counted_as(connection.client.host if connection.client else "")
+
+
+@lru_cache(maxsize=4096)
+def _counted_as(host: str) -> str:
+    """What a peer's address is counted as (remembered: a client sends many requests, and parsing
+    an address is a few microseconds of every one)."""
     try:
         ip = ipaddress.ip_address(host)
     except ValueError:

@@ -78,7 +78,8 @@ class GroupCommit(uow.Writes):
         ``waiting``'s transaction is committed first: a request that hands over its write has only
         read (what it read stays loaded), and a connection held while it waits could be the one the
         writer needs — many waiting requests would hold the whole pool."""
-        waiting.commit()
+        if waiting.in_transaction():
+            waiting.commit()
         job = _Job(kind, item)
         with self._ready:
             stopped = self._stopping

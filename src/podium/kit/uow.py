@@ -273,7 +273,8 @@ def _run_once(
     with sessions() as session:
         try:
             result = work(Context(session=session, settings=settings, writes=writes))
-            session.commit()
+            if session.in_transaction():  # else nothing was read or written (a kept credential)
+                session.commit()
         except IntegrityError as exc:
             # Two callers raced past the same check (e.g. one meetingKey created twice at once); the
             # database's unique constraint decided, and the loser gets a clean conflict.

@@ -4,10 +4,10 @@ from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from podium.kit.db import bounded_count, live_by_company_codes
+from podium.kit.db import among, bounded_count, live_by_company_codes
 from podium.models.conference import Conference, Folder
 
 
@@ -72,17 +72,17 @@ class ConferenceRepository:
         serves a meeting key across every company, and such a search grew with the table). No
         LIMIT, as in ``kit.db.any_matches``: each column's index is asked, not the whole table."""
 
-        def values(column: str) -> list[str]:
-            return [codes[column] for codes in drawn]
+        def drawn_in(column: Any) -> ColumnElement[bool]:
+            return among(self.session, column, [codes[column.key] for codes in drawn])
 
         stmt = select(Conference.id).where(
             or_(
-                Conference.code.in_(values("code")),
-                Conference.short_code.in_(values("short_code")),
-                Conference.host_token.in_(values("host_token")),
+                drawn_in(Conference.code),
+                drawn_in(Conference.short_code),
+                drawn_in(Conference.host_token),
                 and_(
                     Conference.company_id.in_(sorted(company_ids)),
-                    Conference.meeting_key.in_(values("meeting_key")),
+                    drawn_in(Conference.meeting_key),
                     Conference.deleted_at.is_(None),
                 ),
             )
