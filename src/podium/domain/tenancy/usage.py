@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import event, inspect, update
+from sqlalchemy import bindparam, event, inspect, update
 from sqlalchemy.orm import Session
 
 from podium.kit import uow
@@ -60,21 +60,28 @@ def rebase(
         session.connection().execute(update(Company).where(Company.id == company_id).values(**values))
 
 
+# Built once: the statement is the same for every company, only its parameters change.
+_RAISE = (
+    update(Company)
+    .where(Company.id == bindparam("company"))
+    .values(
+        conference_rows_bound=Company.conference_rows_bound + bindparam("conferences"),
+        user_rows_bound=Company.user_rows_bound + bindparam("users"),
+    )
+    .returning(Company.conference_rows_bound, Company.user_rows_bound)
+)
+
+
 def _raise(session: Session, company_id: int) -> None:
     """Lock the company's row and raise its bounds by what this transaction added to it."""
     conferences, users = session.info.get(_ADDED, {}).pop(company_id, (0, 0))
-    stmt = (
-        update(Company)
-        .where(Company.id == company_id)
-        .values(
-            conference_rows_bound=Company.conference_rows_bound + conferences,
-            user_rows_bound=Company.user_rows_bound + users,
-        )
-        .returning(Company.conference_rows_bound, Company.user_rows_bound)
-    )
     # On the session's connection, not through the ORM: a check runs after the flush, and a company
     # loaded in the session keeps its old bounds (nothing reads them but these functions).
-    row = session.connection().execute(stmt).one_or_none()
+    row = (
+        session.connection()
+        .execute(_RAISE, {"company": company_id, "conferences": conferences, "users": users})
+        .one_or_none()
+    )
     found = Bounds(row[0], row[1]) if row is not None else Bounds(None, None)
     session.info.setdefault(_BOUNDS, {})[company_id] = found
 
