@@ -118,7 +118,7 @@ class ConferenceRepository:
                     Conference.host_id != dedicated_of,
                 )
             )
-        return self.session.scalars(stmt).first() is not None
+        return self.session.scalar(stmt.limit(1)) is not None
 
     def running_for_company(self, company_id: int) -> Sequence[Conference]:
         """Conferences of a company that started and have not ended."""
