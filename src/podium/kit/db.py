@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import threading
 import weakref
-from collections.abc import Sequence, Set
+from collections.abc import Mapping, Sequence, Set
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -16,6 +16,7 @@ from sqlalchemy import (
     Engine,
     MetaData,
     String,
+    and_,
     any_,
     bindparam,
     create_engine,
@@ -197,27 +198,36 @@ def hold_until_commit(session: Session, space: HeldKey, key: int) -> None:
         session.execute(select(func.pg_advisory_xact_lock(int(space), key)))
 
 
-def among(session: Session, column: Any, values: Sequence[str]) -> ColumnElement[bool]:
-    """``column IN values`` for a list of strings that changes with every call (drawn codes). On
-    PostgreSQL it is ``column = ANY(array)``, one parameter: an IN list is written out again into
-    the statement's text for each execution (a batch's 25 codes cost more to render than to
-    look up), and the statement's text stays the same, so the driver may prepare it."""
-    if session.get_bind().dialect.name == "postgresql":
-        return column == any_(bindparam(None, list(values), type_=ARRAY(String)))
-    return column.in_(values)
-
-
-def any_matches(session: Session, model: type[Any], drawn: Sequence[dict[str, Any]]) -> bool:
+def any_matches(
+    session: Session,
+    model: type[Any],
+    drawn: Sequence[dict[str, Any]],
+    *,
+    within: Mapping[str, ColumnElement[bool]] | None = None,
+) -> bool:
     """Whether any ``model`` row has, in any column, a value one of the ``drawn`` rows (each a
-    column: value) has there: one query for a batch of drawn codes that must all be unused."""
-    columns = {column: [row[column] for row in drawn] for column in drawn[0]}
-    stmt = select(model.id).where(
-        or_(*(among(session, getattr(model, column), v) for column, v in columns.items()))
-    )
-    # No LIMIT 1: PostgreSQL would take each value for a likely match and scan the table in order
-    # to stop at the first (drawn codes match nothing, so the scan reads it all); without it, each
-    # column's index is asked.
-    return session.scalars(stmt).first() is not None
+    column: value) has there: one query for a batch of drawn codes that must all be unused.
+    ``within`` narrows a column's search to the rows its uniqueness covers (a column unique among a
+    tenant's live rows is asked there, through the index that guards it).
+
+    On PostgreSQL a column's values go as ``column = ANY(array)``, one parameter: an IN list is
+    written out again into the statement's text for each execution (a batch's 25 codes cost more to
+    render than to look up), and the same text lets the driver prepare it. No LIMIT 1: PostgreSQL
+    would take each value for a likely match and scan the table in order to stop at the first (drawn
+    codes match nothing, so the scan reads it all); without it, each column's index is asked."""
+    on_postgres = session.get_bind().dialect.name == "postgresql"
+    matches = []
+    for column in drawn[0]:
+        values = [row[column] for row in drawn]
+        attribute = getattr(model, column)
+        found = (
+            attribute == any_(bindparam(None, values, type_=ARRAY(String)))
+            if on_postgres
+            else attribute.in_(values)
+        )
+        scope = (within or {}).get(column)
+        matches.append(found if scope is None else and_(scope, found))
+    return session.scalars(select(model.id).where(or_(*matches))).first() is not None
 
 
 M = TypeVar("M")

@@ -164,7 +164,7 @@ def _run_checks(session: Session) -> None:
 
 
 @event.listens_for(Session, "after_soft_rollback")
-def _drop_checks(session: Session, previous: SessionTransaction) -> None:
+def _drop_undone(session: Session, previous: SessionTransaction) -> None:
     """What a rolled-back transaction or savepoint asked for is not asked any more (a savepoint's
     rollback leaves what its enclosing transaction asked for)."""
 

@@ -4,10 +4,10 @@ from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from podium.kit.db import among, bounded_count, live_by_company_codes
+from podium.kit.db import any_matches, bounded_count, live_by_company_codes
 from podium.models.conference import Conference, Folder
 
 
@@ -69,25 +69,11 @@ class ConferenceRepository:
         code or host token by any conference (each is unique everywhere), a meeting key by a live
         conference of one of ``company_ids`` (where a meeting key is unique: the partial unique
         index ``uq_conferences_company_meeting_key_live``, which answers the question; no index
-        serves a meeting key across every company, and such a search grew with the table). No
-        LIMIT, as in ``kit.db.any_matches``: each column's index is asked, not the whole table."""
-
-        def drawn_in(column: Any) -> ColumnElement[bool]:
-            return among(self.session, column, [codes[column.key] for codes in drawn])
-
-        stmt = select(Conference.id).where(
-            or_(
-                drawn_in(Conference.code),
-                drawn_in(Conference.short_code),
-                drawn_in(Conference.host_token),
-                and_(
-                    Conference.company_id.in_(sorted(company_ids)),
-                    drawn_in(Conference.meeting_key),
-                    Conference.deleted_at.is_(None),
-                ),
-            )
+        serves a meeting key across every company, and such a search grew with the table)."""
+        live_of_companies = and_(
+            Conference.company_id.in_(sorted(company_ids)), Conference.deleted_at.is_(None)
         )
-        return self.session.scalars(stmt).first() is not None
+        return any_matches(self.session, Conference, drawn, within={"meeting_key": live_of_companies})
 
     def claim_media_room(self, conference_id: int, room: int, secret: str, server: str) -> bool:
         """Record the conference's media room unless another request already did (first one wins)."""
