@@ -10,6 +10,11 @@ turns, the turns one by one, and the bare `/livez` of both servers the same way.
 
     git worktree add /tmp/before <commit>
     scripts/with-postgres.sh .venv/bin/python bench/interleaved.py --before /tmp/before/src --only write
+    scripts/with-redis.sh scripts/with-postgres.sh .venv/bin/python bench/interleaved.py \
+        --before /tmp/before/src --only write --workers 2   # each side two processes
+
+With ``--workers`` above one, both sides share the Redis of PODIUM_TEST_REDIS_URL (or
+PODIUM_REDIS_URL), each in a database of its own (the "before" one in the next).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -34,6 +40,13 @@ def database_beside(url: str, name: str) -> str:
     return url.rsplit("/", 1)[0] + "/" + name
 
 
+def redis_beside(url: str) -> str:
+    """The next Redis database after the one ``url`` names (0 when it names none)."""
+    parts = urlsplit(url)
+    number = int(parts.path.strip("/") or 0) + 1
+    return urlunsplit(parts._replace(path=f"/{number}"))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -43,7 +56,11 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=8, help="turns of each server per endpoint")
     parser.add_argument("--seconds", type=int, default=3, help="seconds of one turn")
     parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--workers", type=int, default=1, help="server processes of each side")
     args = parser.parse_args()
+    redis = os.environ.get("PODIUM_TEST_REDIS_URL") or os.environ.get("PODIUM_REDIS_URL", "")
+    if args.workers > 1 and not redis:
+        raise SystemExit("--workers above 1 needs a Redis: scripts/with-redis.sh, or PODIUM_REDIS_URL")
     postgres = os.environ.get("PODIUM_TEST_DATABASE_URL") or os.environ.get("PODIUM_DATABASE_URL")
     sides = {}
     for side, source in (("before", args.before), ("after", "")):
@@ -51,8 +68,10 @@ def main() -> None:
         if postgres:
             own = database_beside(postgres, "podium_before") if side == "before" else postgres
             extra["PODIUM_DATABASE_URL"] = own
+        if args.workers > 1:
+            extra["PODIUM_REDIS_URL"] = redis_beside(redis) if side == "before" else redis
         env = api_env(tempfile.mkdtemp(), **extra)
-        server, base = serve(env)
+        server, base = serve(env, workers=args.workers)
         chosen = [
             c for c in cases(base, env) if c.label == "bare /livez" or any(o in c.label for o in args.only)
         ]
@@ -60,7 +79,8 @@ def main() -> None:
             check(base, case)
         sides[side] = (server, base, chosen)
     print(
-        f"wrk -t2 -c{args.connections}, {args.turns} turns of {args.seconds} s each per server and endpoint, "
+        f"wrk -t2 -c{args.connections}, {args.workers} process(es) a side, "
+        f"{args.turns} turns of {args.seconds} s each per server and endpoint, "
         f"before = {args.before}, database {'PostgreSQL' if postgres else 'SQLite'}, {os.cpu_count()} cores"
     )
     print("| endpoint | before req/s | after req/s | after / before | before's turns | after's turns |")

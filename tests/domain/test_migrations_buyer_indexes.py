@@ -9,7 +9,7 @@ from sqlalchemy.sql import Select
 
 from podium.kit.db import make_sessionmaker
 from podium.kit.migrate import alembic_config, upgrade
-from podium.models.paywall import AccessPass, Paywall
+from podium.models.paywall import AccessPass
 from tests.domain.test_migrations_host_and_plan import NOW, _before, _run, database  # noqa: F401
 
 REVISION = "0022_buyer_lookup_indexes"
@@ -46,14 +46,20 @@ def _paywall_with_buyers(engine: Engine) -> None:
         "INSERT INTO companies (id, reseller_id, name, subdomain, openid_provider, host_limits_locked, "
         f"created_at) VALUES (1, 1, 'C', 'c', false, false, {NOW})",
     )
+    # The paywall as its table was at the revision (the model has columns added since).
+    _run(
+        engine,
+        "INSERT INTO paywalls (id, company_id, code, name, access_kind, scope, description, materials, "
+        "buy_redirect_url, custom_url, ip_recovery, device_ban, buyer_commission, downloadable_origin, "
+        "watermark, watermark_email, watermark_name, watermark_ip, updated_at, created_at) VALUES "
+        f"(1, 1, 'pw000001', 'P', 'subscription', 'single', '', '', '', '', false, false, false, false, "
+        f"false, false, false, false, {NOW}, {NOW})",
+    )
     with make_sessionmaker(engine)() as session:
-        paywall = Paywall(company_id=1, code="pw000001", name="P", access_kind="subscription")
-        session.add(paywall)
-        session.flush()
         session.add_all(
             AccessPass(
                 company_id=1,
-                paywall_id=paywall.id,
+                paywall_id=1,
                 password=f"pass{n:08d}",
                 email=f"Buyer{n}@Example.com",
                 phone=f"+1 555 {n:06d}",

@@ -9,50 +9,22 @@ is the one that fails there without the conference's emails' lock.)"""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import event, func, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import func, select
 
 from podium.domain.actor import Actor
 from podium.domain.conferences.service import ConferenceService
 from podium.domain.participants.service import Invitation, ParticipantService
 from podium.domain.tenancy.service import TenancyService
 from podium.kit import uow
-from podium.kit.db import make_sessionmaker
 from podium.kit.errors import Conflict
 from podium.models.audit import AuditEntry
 from podium.models.participant import Participant
+from tests.fixtures.racing import side_by_side
 from tests.fixtures.tenants import TenantFactory
-
-T = TypeVar("T")
-
-
-def _side_by_side(app: Any, works: list[Callable[[uow.Context], T]]) -> list[T | Exception]:
-    """Each work in its own thread and transaction (``uow.run``, which runs a work again when a
-    check finds its race lost); every one waits at its first flush until all have come that far."""
-    sessions: sessionmaker[Session] = make_sessionmaker(app.state.engine)
-    looked = threading.Barrier(len(works), timeout=30)
-    waited = threading.local()
-
-    @event.listens_for(sessions, "before_flush")
-    def _hold(*_: Any) -> None:
-        if not getattr(waited, "once", False):
-            waited.once = True
-            looked.wait()
-
-    def run(work: Callable[[uow.Context], T]) -> T | Exception:
-        try:
-            return uow.run(sessions, app.state.settings, work)
-        except Exception as exc:  # noqa: BLE001 — the answer under test
-            return exc
-
-    with ThreadPoolExecutor(len(works)) as pool:
-        return list(pool.map(run, works))
 
 
 def _room(app: Any, tenants: TenantFactory) -> tuple[Actor, str, int]:
@@ -75,7 +47,7 @@ def test_one_person_invited_by_two_transactions_at_once_is_one_participant(
             actor, code, email=email, name=name
         )
 
-    answers = _side_by_side(app, [invite("Same@Example.com", "First"), invite("same@example.com", "Second")])
+    answers = side_by_side(app, [invite("Same@Example.com", "First"), invite("same@example.com", "Second")])
     assert all(isinstance(a, Invitation) for a in answers), answers
     invited = [a.participant for a in answers if isinstance(a, Invitation)]
     assert invited[0].id == invited[1].id, invited
@@ -114,7 +86,7 @@ def test_one_email_given_to_two_participants_at_once_is_given_to_one(
 
         return work
 
-    answers = _side_by_side(app, [change(ids[0], "Cy@Example.com"), change(ids[1], "cy@example.com")])
+    answers = side_by_side(app, [change(ids[0], "Cy@Example.com"), change(ids[1], "cy@example.com")])
     changed = [a for a in answers if isinstance(a, Participant)]
     refused = [a for a in answers if isinstance(a, Conflict)]
     assert len(changed) == 1 and len(refused) == 1, answers

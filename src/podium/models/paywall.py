@@ -64,6 +64,9 @@ class Paywall(Timestamped, Base):
     watermark_email: Mapped[bool] = mapped_column(Boolean, default=False)
     watermark_name: Mapped[bool] = mapped_column(Boolean, default=False)
     watermark_ip: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Raised by every transaction that adds buyers, under the paywall's lock, just before its commit:
+    # a work that finds it one above what it read knows no rival added one meanwhile (domain/paywall).
+    buyers_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime)
 

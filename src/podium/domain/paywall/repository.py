@@ -4,14 +4,22 @@ from collections.abc import Sequence, Set
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, bindparam, delete, func, or_, select, update
+from sqlalchemy.orm import Session, load_only
 
 from podium.domain.paywall.generations import VIEWING
 from podium.kit.db import live_by_company_codes
 from podium.kit.stamped import move
 from podium.models.media import Media
 from podium.models.paywall import AccessPass, Paywall, PaywallMedia, SellerContacts, ViewSession
+
+# Built once: the same statement for every paywall, only its parameter changes.
+_LOCK_BUYERS = (
+    update(Paywall)
+    .where(Paywall.id == bindparam("paywall"))
+    .values(buyers_version=Paywall.buyers_version + 1)
+    .returning(Paywall.buyers_version)
+)
 
 
 class PaywallRepository:
@@ -74,14 +82,14 @@ class PaywallRepository:
         )
         return [(row[0], row[1]) for row in self.session.execute(stmt).all()]
 
-    def lock_paywall(self, paywall_id: int) -> None:
-        """Hold the paywall's row until the transaction ends: taken just before the commit, so that
-        checking an added buyer against its rivals' runs one at a time per paywall (ADR 0017). A
-        no-op write: a row lock on PostgreSQL, the write lock on SQLite (whose reads take none)."""
-        self.session.execute(
-            update(Paywall).where(Paywall.id == paywall_id).values(updated_at=Paywall.updated_at),
-            execution_options={"synchronize_session": False},
-        )
+    def lock_paywall(self, paywall_id: int) -> int:
+        """Hold the paywall's row until the transaction ends, and raise its buyers' version by one:
+        taken just before the commit, so that checking an added buyer against its rivals' runs one at
+        a time per paywall (ADR 0017). The version raised is returned: one above the version a work
+        read before its lookups means no rival added a buyer meanwhile (every transaction that adds
+        one raises it here). A row lock on PostgreSQL, the write lock on SQLite (whose reads take
+        none)."""
+        return int(self.session.connection().execute(_LOCK_BUYERS, {"paywall": paywall_id}).scalar_one())
 
     def live_for_media(self, media_id: int) -> Sequence[Paywall]:
         stmt = (
@@ -94,15 +102,31 @@ class PaywallRepository:
 
     # --- media in paywalls ---------------------------------------------------------------------
 
-    def links(self, pairs: Set[tuple[int, int]]) -> set[tuple[int, int]]:
-        """Which of these (paywall id, media id) pairs are a media in a paywall; one query."""
-        if not pairs:
-            return set()
-        stmt = select(PaywallMedia.paywall_id, PaywallMedia.media_id).where(
-            PaywallMedia.paywall_id.in_(sorted({paywall_id for paywall_id, _ in pairs})),
-            PaywallMedia.media_id.in_(sorted({media_id for _, media_id in pairs})),
+    def placed(self, wanted: Set[tuple[int, str, str]]) -> dict[tuple[int, str, str], tuple[Paywall, Media]]:
+        """Live paywalls with a live media in them, by (company id, paywall code, media code): the
+        ones of ``wanted`` whose media is in the paywall; one query (a batch of buyers naming theirs)."""
+        if not wanted:
+            return {}
+        stmt = (
+            # Of the media, what a buyer records (its id, its code): not its every column.
+            select(Paywall, Media)
+            .options(load_only(Media.id, Media.code, Media.company_id))
+            .join(PaywallMedia, PaywallMedia.paywall_id == Paywall.id)
+            .join(Media, Media.id == PaywallMedia.media_id)
+            .where(
+                Paywall.company_id.in_(sorted({company_id for company_id, _, _ in wanted})),
+                Paywall.code.in_(sorted({code for _, code, _ in wanted})),
+                Paywall.deleted_at.is_(None),
+                Media.company_id == Paywall.company_id,
+                Media.code.in_(sorted({code for _, _, code in wanted})),
+                Media.deleted_at.is_(None),
+            )
         )
-        return {(row[0], row[1]) for row in self.session.execute(stmt)} & set(pairs)
+        found = {
+            (paywall.company_id, paywall.code, media.code): (paywall, media)
+            for paywall, media in self.session.execute(stmt)
+        }
+        return {key: found[key] for key in wanted if key in found}
 
     def link(self, paywall_id: int, media_id: int) -> PaywallMedia | None:
         stmt = select(PaywallMedia).where(
@@ -161,30 +185,29 @@ class PaywallRepository:
         self, paywall_ids: Set[int], emails: Set[str], phones: Set[str]
     ) -> Sequence[AccessPass]:
         """Live passes of these paywalls with one of these (lower-cased) emails or phones, by id."""
-        who = []
+        return [p for p in self.passes_of(paywall_ids, emails, phones, set()) if p.deleted_at is None]
+
+    def passes_of(
+        self, paywall_ids: Set[int], emails: Set[str], phones: Set[str], passwords: Set[str]
+    ) -> Sequence[AccessPass]:
+        """Passes of these paywalls, deleted ones included, with one of these (lower-cased) emails,
+        phones or passwords, by id: one query answers a batch of buyers' lookups (who they are,
+        whose a chosen password is, whether a drawn one was ever given), each through its index."""
+        matches = []
         if emails:
-            who.append(func.lower(AccessPass.email).in_(sorted(emails)))
+            matches.append(func.lower(AccessPass.email).in_(sorted(emails)))
         if phones:
-            who.append(AccessPass.phone.in_(sorted(phones)))
-        if not paywall_ids or not who:
+            matches.append(AccessPass.phone.in_(sorted(phones)))
+        if passwords:
+            matches.append(AccessPass.password.in_(sorted(passwords)))
+        if not paywall_ids or not matches:
             return []
         stmt = (
             select(AccessPass)
-            .where(AccessPass.paywall_id.in_(sorted(paywall_ids)), AccessPass.deleted_at.is_(None), or_(*who))
+            .where(AccessPass.paywall_id.in_(sorted(paywall_ids)), or_(*matches))
             .order_by(AccessPass.id)
         )
         return self.session.scalars(stmt).all()
-
-    def live_passes_with_passwords(self, pairs: Set[tuple[int, str]]) -> Sequence[AccessPass]:
-        """The live passes holding these (paywall id, password) pairs."""
-        if not pairs:
-            return []
-        stmt = select(AccessPass).where(
-            AccessPass.password.in_(sorted({password for _, password in pairs})),
-            AccessPass.paywall_id.in_(sorted({paywall_id for paywall_id, _ in pairs})),
-            AccessPass.deleted_at.is_(None),
-        )
-        return [p for p in self.session.scalars(stmt).all() if (p.paywall_id, p.password) in pairs]
 
     def passes_for_password(self, password: str, paywall_ids: Sequence[int]) -> Sequence[AccessPass]:
         stmt = select(AccessPass).where(

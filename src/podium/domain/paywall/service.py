@@ -443,32 +443,43 @@ class PaywallService:
     def make_buyers(self, batch: Sequence[NewBuyer]) -> Sequence[AddedBuyer | uow.Refused]:
         """Make checked buyers in this session's unit of work, in order: a later one of the same
         person updates what an earlier one made, a password an earlier one chose is taken for a later
-        one. One query each finds the paywalls, the media, which media are in which paywalls, the
-        people already buyers and the chosen passwords' holders; one per paywall checks the generated
-        passwords; one flush adds the new buyers. An item whose paywall or media is not found (or
-        not in it) is refused."""
+        one. One query finds the paywalls with their media; one finds the people already buyers, the
+        chosen passwords' holders and whether a password drawn for a new buyer was ever given; one
+        flush adds the new buyers. An item whose paywall or media is not found (or not in it) is
+        refused."""
         places, refused = self._places(batch)
         paywalls = {paywall.id: paywall for paywall, _ in places.values()}
+        # As read before the lookups below (never newer than what they see): see _one_buyer_each.
+        versions = {paywall.id: paywall.buyers_version for paywall in paywalls.values()}
         who = {
             i: person(paywall, media, batch[i].email, batch[i].phone)
             for i, (paywall, media) in places.items()
         }
-        emails = {value for _, how, value in who.values() if how == "email"}
-        phones = {value for _, how, value in who.values() if how == "phone"}
-        people = People(paywalls, self.repo.live_passes_of_people(set(paywalls), emails, phones))
         chosen = {
             (paywall.id, password)
             for i, (paywall, _) in places.items()
             if (password := batch[i].password) is not None
         }
-        holders = {(b.paywall_id, b.password): b for b in self.repo.live_passes_with_passwords(chosen)}
-        # A generated password for each that may be new (a person named twice draws one more).
-        maybe_new = Counter(
-            paywall.id
-            for i, (paywall, _) in places.items()
-            if batch[i].password is None and not people.of(paywall, who[i])
+        # A password drawn for each that brings none: most are new buyers (one not new wastes its).
+        drawn = {
+            paywall_id: ids.unused_many(ids.access_password, lambda _: False, n, "password")
+            for paywall_id, n in Counter(
+                paywall.id for i, (paywall, _) in places.items() if batch[i].password is None
+            ).items()
+        }
+        passes = self.repo.passes_of(
+            set(paywalls),
+            {value for _, how, value in who.values() if how == "email"},
+            {value for _, how, value in who.values() if how == "phone"},
+            {password for _, password in chosen} | {p for passwords in drawn.values() for p in passwords},
         )
-        drawn = {paywall_id: self._fresh_passwords(paywall_id, n) for paywall_id, n in maybe_new.items()}
+        live = [p for p in passes if p.deleted_at is None]
+        people = People(paywalls, live)
+        holders = {(b.paywall_id, b.password): b for b in live if (b.paywall_id, b.password) in chosen}
+        given = {(b.paywall_id, b.password) for b in passes}
+        for paywall_id, passwords in drawn.items():
+            if any((paywall_id, password) in given for password in passwords):  # a collision: rare
+                drawn[paywall_id] = self._fresh_passwords(paywall_id, len(passwords))
         results: _Made = []
         bought: _Bought = []
         created: dict[int, set[Person]] = {}
@@ -510,7 +521,7 @@ class PaywallService:
                 **fields_sold,
             )
         for paywall_id, keys in created.items():
-            self._one_buyer_each(paywalls[paywall_id], keys)
+            self._one_buyer_each(paywalls[paywall_id], versions[paywall_id], keys)
         return results
 
     def _refusal(
@@ -575,15 +586,18 @@ class PaywallService:
         except IntegrityError as exc:
             raise RaceLost("The same password was chosen at the same time; please retry") from exc
 
-    def _one_buyer_each(self, paywall: Paywall, people: set[Person]) -> None:
+    def _one_buyer_each(self, paywall: Paywall, seen: int, people: set[Person]) -> None:
         """The people given new buyers were looked up without a lock; checked under the paywall's,
         just before the commit: a rival that added one of them meanwhile makes this work run again,
-        and then it finds that buyer. (A password is one live buyer's by the unique index.)"""
+        and then it finds that buyer. (A password is one live buyer's by the unique index.) Taking
+        the lock raises the paywall's buyers' version: one above the version read before the
+        lookups (``seen``), no rival added a buyer since and they saw every one: not looked up again."""
         emails = {value for _, how, value in people if how == "email"}
         phones = {value for _, how, value in people if how == "phone"}
 
         def alone() -> None:
-            self.repo.lock_paywall(paywall.id)
+            if self.repo.lock_paywall(paywall.id) == seen + 1:
+                return
             passes = self.repo.live_passes_of_people({paywall.id}, emails, phones)
             found = People({paywall.id: paywall}, passes)
             if any(len(found.of(paywall, person)) > 1 for person in people):
@@ -595,31 +609,37 @@ class PaywallService:
     def _places(
         self, batch: Sequence[NewBuyer]
     ) -> tuple[dict[int, tuple[Paywall, Media]], dict[int, NotFound]]:
-        """Each item's paywall and media, by its place in the batch; or why it has none."""
-        paywalls = self.repo.live_by_codes({(new.company_id, new.paywall_code) for new in batch})
-        media = MediaRepository(self.session).live_by_company_codes(
-            {(new.company_id, new.media_code) for new in batch}
-        )
-        pairs = {
-            (paywalls[(n.company_id, n.paywall_code)].id, media[(n.company_id, n.media_code)].id)
-            for n in batch
-            if (n.company_id, n.paywall_code) in paywalls and (n.company_id, n.media_code) in media
-        }
-        linked = self.repo.links(pairs)
+        """Each item's paywall and media, by its place in the batch; or why it has none (asked only
+        for the items not placed: which of the two is missing, or whether the media is not in it)."""
+        found = self.repo.placed({(new.company_id, new.paywall_code, new.media_code) for new in batch})
         places: dict[int, tuple[Paywall, Media]] = {}
-        refused: dict[int, NotFound] = {}
+        unplaced: dict[int, NewBuyer] = {}
         for i, new in enumerate(batch):
-            paywall = paywalls.get((new.company_id, new.paywall_code))
+            place = found.get((new.company_id, new.paywall_code, new.media_code))
+            if place is None:
+                unplaced[i] = new
+            else:
+                places[i] = place
+        return places, self._not_placed(unplaced)
+
+    def _not_placed(self, unplaced: dict[int, NewBuyer]) -> dict[int, NotFound]:
+        """Why each of these items has no paywall with its media."""
+        if not unplaced:
+            return {}
+        paywalls = self.repo.live_by_codes({(new.company_id, new.paywall_code) for new in unplaced.values()})
+        media = MediaRepository(self.session).live_by_company_codes(
+            {(new.company_id, new.media_code) for new in unplaced.values()}
+        )
+        refused: dict[int, NotFound] = {}
+        for i, new in unplaced.items():
             found = media.get((new.company_id, new.media_code))
-            if paywall is None:
+            if (new.company_id, new.paywall_code) not in paywalls:
                 refused[i] = NotFound(f"Subscription {new.paywall_code} not found")
             elif found is None:
                 refused[i] = NotFound(f"Media {new.media_code} not found")
-            elif (paywall.id, found.id) not in linked:
-                refused[i] = NotFound(f"Media {found.code} is not in subscription {paywall.code}")
             else:
-                places[i] = (paywall, found)
-        return places, refused
+                refused[i] = NotFound(f"Media {found.code} is not in subscription {new.paywall_code}")
+        return refused
 
     @staticmethod
     def _sold(paywall: Paywall, media: Media, buyer: AccessPass) -> dict[str, str]:
