@@ -26,7 +26,16 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    Session,
+    make_transient_to_detached,
+    mapped_column,
+    sessionmaker,
+)
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.selectable import CompoundSelect, Select
 
 from podium.kit.clock import utcnow
@@ -40,6 +49,10 @@ NAMING_CONVENTION = {
 }
 
 
+M = TypeVar("M")
+Row = TypeVar("Row", bound="Base")
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
@@ -51,6 +64,59 @@ def with_scalar_defaults(row: Base) -> None:
         default = attribute.columns[0].default
         if default is not None and default.is_scalar and attribute.key not in row.__dict__:
             setattr(row, attribute.key, default.arg)
+
+
+def insert_values(row: Base) -> dict[str, Any]:
+    """Every column of a new row but its generated id, as its INSERT would store it: what is set,
+    else the column's default (a callable one called now), else NULL."""
+    values: dict[str, Any] = {}
+    for attribute in sa_inspect(row).mapper.column_attrs:
+        column = attribute.columns[0]
+        if column.primary_key and column.autoincrement is not False:
+            continue
+        default = column.default
+        if attribute.key in row.__dict__:
+            values[column.key] = row.__dict__[attribute.key]
+        elif default is not None and default.is_scalar:
+            values[column.key] = default.arg
+        elif default is not None and default.is_callable:
+            values[column.key] = default.arg(None)
+        else:
+            values[column.key] = None
+    return values
+
+
+def insert_skipping_taken(session: Session, rows: Sequence[Row], *, told_by: str) -> list[Row]:
+    """Insert new ORM rows with one statement, each row that a unique index would refuse skipped
+    instead (``ON CONFLICT DO NOTHING``, on both databases): the inserted rows get their ids and
+    belong to the session as if loaded (no flush inserts them again); the skipped ones are returned,
+    for their caller to change and insert again. ``told_by`` is a unique column that tells the
+    inserted rows apart in what the database answers.
+
+    For rows whose unique values are drawn at random (public codes): asking whether a batch's drawn
+    values are free costs a query for every batch, for a collision that almost never comes; here the
+    indexes answer with the insert itself. Nothing but this function sees such rows go in: the
+    session's flush events (``before_flush``, ``after_flush``) do not fire for them."""
+    if not rows:
+        return []
+    table = sa_inspect(rows[0]).mapper.local_table
+    insert: Any = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    key = table.c[told_by]
+    stmt = insert(table).on_conflict_do_nothing().returning(table.c.id, key)
+    stored = {id(row): insert_values(row) for row in rows}
+    found = {told: row_id for row_id, told in session.connection().execute(stmt, list(stored.values()))}
+    skipped = []
+    for row in rows:
+        row_id = found.get(getattr(row, told_by))
+        if row_id is None:
+            skipped.append(row)
+            continue
+        for name, value in stored[id(row)].items():  # loaded, as the database has them: no query later
+            set_committed_value(row, name, value)
+        set_committed_value(row, "id", row_id)
+        make_transient_to_detached(row)
+        session.add(row)
+    return skipped
 
 
 class Timestamped:
@@ -228,9 +294,6 @@ def any_matches(
         scope = (within or {}).get(column)
         matches.append(found if scope is None else and_(scope, found))
     return session.scalars(select(model.id).where(or_(*matches))).first() is not None
-
-
-M = TypeVar("M")
 
 
 def live_by_company_codes(

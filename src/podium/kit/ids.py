@@ -101,3 +101,10 @@ def unused_many(
         if len(set(parts)) == len(parts) and not taken(values):
             return values
     raise RuntimeError(f"could not draw a free {what}")
+
+
+def distinct_many(make: Callable[[], T], count: int, what: str = "code") -> list[T]:
+    """``count`` fresh random values, no two alike, not checked against anything else: for rows
+    whose unique indexes refuse a taken one at their insert (``kit.db.insert_skipping_taken``) or
+    that one query checks with other lookups."""
+    return unused_many(make, lambda _: False, count, what)

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
-from podium.domain.conferences import access_codes
+from podium.domain.conferences import access_codes, rows
 from podium.domain.conferences.access_codes import (
     ONE_TIME_CODE_DIGITS,
     AccessCodes,
@@ -186,3 +186,39 @@ def test_a_hosts_dedicated_code_opens_one_reservationless_room(
     found = joining.resolve_access_code(host.access_code, now=start - timedelta(minutes=15)).conference
     assert found.id in (scheduled.id, room.id)
     assert session.scalars(select(Conference).where(Conference.host_id == host_id)).all()
+
+
+def test_a_new_conference_whose_drawn_code_is_taken_is_drawn_again_at_its_insert(
+    scene: Scene, session: Session, scheduling: SchedulingService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """New conferences go in with one INSERT that skips any a unique index refuses (no query asks
+    about the drawn codes first): a skipped one is drawn again and inserted again; a meeting key its
+    caller gave that a live conference of the company holds is refused, not drawn again."""
+    host = scene.organiser()
+    taken = scheduling.create(scene.ca, host, options())
+    deleted = scheduling.create(scene.ca, host, options())
+    deleted.deleted_at = utcnow()
+    session.flush()
+    codes = iter([taken.code, "yyy-yyyy-yyy", "zzz-zzzz-zzz", "xxx-xxxx-xxx"])
+    keys = iter([taken.meeting_key, deleted.meeting_key, "fresh-key-3", "fresh-key-4"])
+    monkeypatch.setattr(ids, "conference_code", lambda: next(codes))
+    monkeypatch.setattr(ids, "meeting_key", lambda: next(keys))
+    company = taken.company_id
+    made = rows.insert_many(session, [rows.NewRow(company, "test"), rows.NewRow(company, "test")])
+    # The first drew a taken code and a live conference's key: skipped, drawn again.
+    assert [c.code for c in made] == ["zzz-zzzz-zzz", "yyy-yyyy-yyy"]
+    assert [c.meeting_key for c in made] == ["fresh-key-3", deleted.meeting_key]
+    # In the session as loaded: found there, not asked of the database, and changed like any row.
+    assert all(inspect(c).persistent and session.get(Conference, c.id) is c for c in made)
+    made[0].title = "Renamed"
+    session.flush()
+    assert session.scalar(select(Conference.title).where(Conference.id == made[0].id)) == "Renamed"
+    audited = session.scalars(
+        select(AuditEntry.ref).where(
+            AuditEntry.action == "conference.created", AuditEntry.company_id == company
+        )
+    ).all()
+    assert {f"conference:{c.id}" for c in made} <= set(audited)
+
+    with pytest.raises(Conflict, match="meetingKey already exists"):
+        rows.insert_many(session, [rows.NewRow(company, "test", meeting_key=taken.meeting_key)])

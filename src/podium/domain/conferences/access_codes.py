@@ -70,18 +70,24 @@ class AccessCodes:
         return [c for c in self.conferences.with_access_code(code) if c.deleted_at is None]
 
 
+def new_conference_codes() -> dict[str, str]:
+    """One new conference's public codes (Boomstream code, LiveMinutes meeting code, host token,
+    meeting key), drawn and not checked yet."""
+    return {
+        "code": ids.conference_code(),
+        "short_code": ids.meeting_short_code(),
+        "host_token": ids.capability_token(),
+        "meeting_key": ids.meeting_key(),
+    }
+
+
 def conference_codes(session: Session, company_ids: Sequence[int]) -> list[dict[str, str]]:
     """Fresh public codes for new conference rows of ``company_ids`` (one each): every link to each
     is its own (Boomstream code, LiveMinutes meeting code, host token), and its meeting key is
     unused among its company's live conferences. One query checks them all."""
     companies = set(company_ids)
     return ids.unused_many(
-        lambda: {
-            "code": ids.conference_code(),
-            "short_code": ids.meeting_short_code(),
-            "host_token": ids.capability_token(),
-            "meeting_key": ids.meeting_key(),
-        },
+        new_conference_codes,
         lambda drawn: ConferenceRepository(session).any_code_taken(drawn, companies),
         len(company_ids),
         "conference codes",

@@ -19,11 +19,6 @@ class ConferenceRepository:
         self.session.add(obj)
         self.session.flush()
 
-    def add_all(self, conferences: Sequence[Conference]) -> None:
-        """Insert them with one flush (one statement for them all)."""
-        self.session.add_all(conferences)
-        self.session.flush()
-
     def live_by_code(self, company_id: int, code: str) -> Conference | None:
         return self.live_by_codes({(company_id, code)}).get((company_id, code))
 

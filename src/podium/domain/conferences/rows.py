@@ -14,12 +14,12 @@ from sqlalchemy.orm import Session
 
 from podium.config import Settings
 from podium.domain.audit.service import log_action
-from podium.domain.conferences.access_codes import conference_codes
+from podium.domain.conferences.access_codes import DRAW_ATTEMPTS, new_conference_codes
 from podium.domain.conferences.lifecycle import stop_live
 from podium.domain.conferences.repository import ConferenceRepository
 from podium.domain.tenancy import usage
-from podium.kit import uow
-from podium.kit.db import with_scalar_defaults
+from podium.kit import ids, uow
+from podium.kit.db import insert_skipping_taken, with_scalar_defaults
 from podium.kit.errors import Conflict, QuotaExceeded
 from podium.models.conference import Conference
 from podium.models.tenancy import Host
@@ -81,26 +81,60 @@ class NewRow:
 def insert_many(
     session: Session, rows: Sequence[NewRow], *, before_insert: Callable[[Conference], None] | None = None
 ) -> list[Conference]:
-    """``insert`` for several rows at once: one query checks all their codes, one flush inserts them.
-    ``before_insert`` completes each conference before its INSERT."""
+    """``insert`` for several rows at once, with one statement: their public codes are drawn, and
+    the unique indexes refuse any a conference has already (such a one is drawn again and inserted
+    again: a collision almost never comes, and asking first cost a query every batch). A meeting
+    key given by the caller that a live conference of its company holds is refused (a rival that
+    took it since ``admit`` looked). ``before_insert`` completes each conference before its INSERT.
+
+    Raises:
+        Conflict: a given meeting key is taken.
+    """
     conferences = []
-    for row, codes in zip(rows, conference_codes(session, [row.company_id for row in rows]), strict=True):
-        if row.meeting_key:
-            codes["meeting_key"] = row.meeting_key
-        conferences.append(
-            Conference(
-                company_id=row.company_id,
-                host_id=row.host_id,
-                moderator_token=secrets.token_urlsafe(9),
-                **codes,
-                **row.fields,
-            )
+    for row, codes in zip(
+        rows, ids.distinct_many(new_conference_codes, len(rows), "conference codes"), strict=True
+    ):
+        conference = Conference(
+            company_id=row.company_id,
+            host_id=row.host_id,
+            moderator_token=secrets.token_urlsafe(9),
+            **codes,
+            **row.fields,
         )
-    if before_insert is not None:
-        for conference in conferences:
+        if row.meeting_key:
+            conference.meeting_key = row.meeting_key
+        conferences.append(conference)
+    given_key = {
+        id(conference): bool(row.meeting_key) for row, conference in zip(rows, conferences, strict=True)
+    }
+    pending = conferences
+    for _ in range(DRAW_ATTEMPTS):
+        for conference in pending:
             with_scalar_defaults(conference)  # what it is completed from is what will be stored
-            before_insert(conference)
-    ConferenceRepository(session).add_all(conferences)
+            if before_insert is not None:
+                before_insert(conference)
+        pending = insert_skipping_taken(session, pending, told_by="code")
+        if not pending:
+            break
+        repo = ConferenceRepository(session)
+        for conference in pending:
+            key = conference.meeting_key
+            if given_key[id(conference)] and key and repo.live_by_meeting_key(conference.company_id, key):
+                raise Conflict("meetingKey already exists", field="meetingKey")
+        for conference, codes in zip(
+            pending, ids.distinct_many(new_conference_codes, len(pending), "conference codes"), strict=True
+        ):
+            if given_key[id(conference)]:
+                del codes["meeting_key"]
+            for name, value in codes.items():
+                setattr(conference, name, value)
+    else:
+        raise RuntimeError("could not draw free conference codes")
+    for conference in conferences:
+        # Inserted without a flush: the quota's bounds are raised here (domain/tenancy/usage).
+        usage.added(
+            session, conference.company_id, conferences=1, users=int(conference.host_external_id is not None)
+        )
     for row, conference in zip(rows, conferences, strict=True):
         log_action(
             session,

@@ -7,7 +7,8 @@ plus hosted meetings, what ``ParticipantRepository.count_user_rows`` counts):
 
 - every transaction that adds such a row — a new conference or participant, one brought back from
   deletion, a meeting given a host — raises the bounds by as much, under the company's lock, just
-  before its commit (a ``before_flush`` listener sees every row the ORM writes, whatever the path);
+  before its commit (a ``before_flush`` listener sees every row the ORM writes, whatever the path;
+  conferences inserted without a flush, ``rows.insert_many``, are counted there with ``added``);
 - removing a row leaves them alone: they stay upper bounds, only looser;
 - a check under the quota is answered by the bound alone; above it, the check counts (up to the
   quota) and, when the count is under the quota, sets the bound to it.
@@ -86,7 +87,10 @@ def _raise(session: Session, company_id: int) -> None:
     session.info.setdefault(_BOUNDS, {})[company_id] = found
 
 
-def _add(session: Session, company_id: int | None, *, conferences: int = 0, users: int = 0) -> None:
+def added(session: Session, company_id: int | None, *, conferences: int = 0, users: int = 0) -> None:
+    """Rows this transaction adds to the company: its bounds are raised by as many before the
+    commit. The ORM's rows are counted by the ``before_flush`` listener below; a row inserted
+    without a flush (``kit.db.insert_skipping_taken``) is counted by whoever inserts it."""
     if company_id is None or not (conferences or users):
         return
     added: dict[int, list[int]] = session.info.setdefault(_ADDED, {})
@@ -120,17 +124,17 @@ def _given_a_host(obj: Conference) -> bool:
 def _count_added(session: Session, _context: Any, _instances: Any) -> None:
     for obj in session.new:
         if isinstance(obj, Conference) and obj.deleted_at is None:
-            _add(session, obj.company_id, conferences=1, users=int(obj.host_external_id is not None))
+            added(session, obj.company_id, conferences=1, users=int(obj.host_external_id is not None))
         elif isinstance(obj, Participant) and obj.deleted_at is None:
-            _add(session, _company_of(session, obj.conference_id), users=1)
+            added(session, _company_of(session, obj.conference_id), users=1)
     for obj in session.dirty:
         if isinstance(obj, Conference):
             if _brought_back(obj):
-                _add(session, obj.company_id, conferences=1, users=int(obj.host_external_id is not None))
+                added(session, obj.company_id, conferences=1, users=int(obj.host_external_id is not None))
             elif obj.deleted_at is None and _given_a_host(obj):
-                _add(session, obj.company_id, users=1)
+                added(session, obj.company_id, users=1)
         elif isinstance(obj, Participant) and _brought_back(obj):
-            _add(session, _company_of(session, obj.conference_id), users=1)
+            added(session, _company_of(session, obj.conference_id), users=1)
 
 
 def _company_of(session: Session, conference_id: int | None) -> int | None:
