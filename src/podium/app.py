@@ -33,7 +33,7 @@ from podium.edges.liveminutes import routes as liveminutes
 from podium.kit.answers import AnswerCache
 from podium.kit.db import REQUEST_THREADS, make_engine, make_sessionmaker
 from podium.kit.errors import DomainError
-from podium.kit.group_commit import WAITING_THREADS, GroupCommit
+from podium.kit.group_commit import GroupCommit
 from podium.kit.metrics import (
     DialectRule,
     Exporter,
@@ -183,7 +183,6 @@ def create_app(settings: Settings | None = None, *, serving: bool = False) -> Fa
         anyio.to_thread.current_default_thread_limiter().total_tokens = REQUEST_THREADS
         # The threads units of work run on (kit/uow.run_unit_of_work).
         app.state.unit_threads = ThreadPoolExecutor(REQUEST_THREADS, thread_name_prefix="podium-unit")
-        app.state.writer_waits = ThreadPoolExecutor(WAITING_THREADS, thread_name_prefix="podium-write-wait")
         hub.on_ended = close_room
         hub.on_order = rooms.obey
         hub.on_event = stream_keeper.on_room_event
@@ -229,9 +228,8 @@ def create_app(settings: Settings | None = None, *, serving: bool = False) -> Fa
             await hub.close()
             if local_janus is not None:
                 await asyncio.to_thread(local_janus.stop)
-            for threads in ("unit_threads", "writer_waits"):
-                getattr(app.state, threads).shutdown(wait=False)
-                setattr(app.state, threads, None)
+            app.state.unit_threads.shutdown(wait=False)
+            app.state.unit_threads = None
             engine.dispose()
             process_exited()
 

@@ -176,8 +176,8 @@ def test_subscription_usage_and_paywall_sales(client: TestClient, company: Compa
         )
         paywalls.add_media(boomstream, paywall, media)
         sold = ("test", paywall.company_id, paywall.code, media.code)
-        paywalls.add_buyer(*sold, email="a@example.com")
-        gone = paywalls.add_buyer(*sold, email="b@example.com").buyer
+        paywalls.add_buyer(paywalls.checked_buyer(*sold, email="a@example.com"))
+        gone = paywalls.add_buyer(paywalls.checked_buyer(*sold, email="b@example.com")).buyer
         paywalls.delete_buyer(boomstream, paywall, gone)
 
         [totals] = paywalls.company_totals(ca, company.company_id)

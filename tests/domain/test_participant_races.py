@@ -31,7 +31,8 @@ def _room(app: Any, tenants: TenantFactory) -> tuple[Actor, str, int]:
     tenant = tenants()
     with app.state.sessions() as session:
         actor = TenancyService(session, app.state.settings).authenticate_boomstream(tenant.boomstream_apikey)
-        conference = ConferenceService(session, app.state.settings).create(actor, title="Race")
+        conferences = ConferenceService(session, app.state.settings)
+        conference = conferences.create(conferences.checked_creation(actor, title="Race"))
         session.commit()
         return actor, conference.code, conference.id
 
@@ -43,9 +44,11 @@ def test_one_person_invited_by_two_transactions_at_once_is_one_participant(
     actor, code, conference_id = _room(app, tenants)
 
     def invite(email: str, name: str) -> Callable[[uow.Context], Invitation]:
-        return lambda ctx: ParticipantService(ctx.session, ctx.settings).invite(
-            actor, code, email=email, name=name
-        )
+        def work(ctx: uow.Context) -> Invitation:
+            people = ParticipantService(ctx.session, ctx.settings)
+            return people.invite(people.checked_invitation(actor, code, email=email, name=name))
+
+        return work
 
     answers = side_by_side(app, [invite("Same@Example.com", "First"), invite("same@example.com", "Second")])
     assert all(isinstance(a, Invitation) for a in answers), answers
@@ -74,7 +77,8 @@ def test_one_email_given_to_two_participants_at_once_is_given_to_one(
     with app.state.sessions() as session:
         people = ParticipantService(session, app.state.settings)
         ids = [
-            people.invite(actor, code, email=f"{who}@example.com").participant.id for who in ("ann", "bob")
+            people.invite(people.checked_invitation(actor, code, email=f"{who}@example.com")).participant.id
+            for who in ("ann", "bob")
         ]
         session.commit()
 

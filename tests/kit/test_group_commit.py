@@ -1,18 +1,16 @@
-"""The group commit (kit/group_commit) on a real database file: writes submitted together from many
-threads are made in few transactions and each gets its own result; a batch with a failing item is
-made again item by item, so only that item fails and the others are committed; a request waiting on
-the writer holds no connection, even when the pool has only one."""
+"""The group commit (kit/group_commit) on a real database file: writes handed over together from
+many threads are made in few transactions and each gets its own result; a batch with a failing item
+is made again item by item, so only that item fails and the others are committed; after the writer
+stops, a write is made on its own."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
-import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, event, insert, select
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 from podium.kit import uow
@@ -62,37 +60,40 @@ def _transactions(sessions: sessionmaker[Session]) -> list[int]:
     return found
 
 
-def _together(writes: GroupCommit, sessions: sessionmaker[Session], texts: list[str]) -> list[object]:
-    """Every text submitted at once from its own thread: its note's id, or its error."""
+def _together(writes: GroupCommit, texts: list[str]) -> list[object]:
+    """Every text handed over at once from its own thread: its note's id, or its error."""
     gate = threading.Barrier(len(texts))
 
-    def one(text: str) -> object:
+    def one(text: str) -> Future[int]:
         gate.wait()
-        with sessions() as waiting:
-            try:
-                return writes.submit(NOTES, text, waiting)
-            except InvalidInput as error:
-                return error
+        return writes.hand(NOTES, text)
 
     with ThreadPoolExecutor(len(texts)) as pool:
-        return list(pool.map(one, texts))
+        handed = list(pool.map(one, texts))
+    answers: list[object] = []
+    for future in handed:
+        try:
+            answers.append(future.result(timeout=30))
+        except InvalidInput as error:
+            answers.append(error)
+    return answers
 
 
-def test_writes_submitted_together_share_transactions_and_a_failing_one_fails_alone(tmp_path: Path) -> None:
+def test_writes_handed_together_share_transactions_and_a_failing_one_fails_alone(tmp_path: Path) -> None:
     sessions = _sessions(tmp_path / "notes.sqlite3", pool_size=30)
     settings = make_settings(tmp_path, "sqlite://")
     writes = GroupCommit(sessions, settings)
     commits = _transactions(sessions)
     try:
         texts = [f"note {i}" for i in range(24)]
-        ids = _together(writes, sessions, texts)
+        ids = _together(writes, texts)
         assert all(isinstance(i, int) for i in ids), ids
         assert len(set(ids)) == len(texts)
         assert sorted(_texts(sessions)) == sorted(texts)
         assert len(commits) < len(texts), commits  # some committed together
 
         # One bad note among good ones: it alone fails; every good one is written once.
-        answers = _together(writes, sessions, ["bad"] + [f"more {i}" for i in range(11)])
+        answers = _together(writes, ["bad"] + [f"more {i}" for i in range(11)])
         assert isinstance(answers[0], InvalidInput), answers
         assert all(isinstance(a, int) for a in answers[1:]), answers
         assert sorted(t for t in _texts(sessions) if t.startswith("more")) == sorted(
@@ -101,7 +102,7 @@ def test_writes_submitted_together_share_transactions_and_a_failing_one_fails_al
 
         # A refused note fails alone without spoiling its batch: no one is made again alone.
         before = len(commits)
-        answers = _together(writes, sessions, ["refused"] + [f"still {i}" for i in range(11)])
+        answers = _together(writes, ["refused"] + [f"still {i}" for i in range(11)])
         assert isinstance(answers[0], InvalidInput) and "refused" in answers[0].message, answers
         assert all(isinstance(a, int) for a in answers[1:]), answers
         assert sum(t.startswith("still") for t in _texts(sessions)) == 11
@@ -109,29 +110,5 @@ def test_writes_submitted_together_share_transactions_and_a_failing_one_fails_al
     finally:
         writes.stop()
     # After stop, a write is made at once, on its own.
-    with sessions() as waiting:
-        assert isinstance(writes.submit(NOTES, "late", waiting), int)
+    assert isinstance(writes.hand(NOTES, "late").result(timeout=30), int)
     assert _texts(sessions)[-1] == "late"
-
-
-def test_a_request_waiting_on_the_writer_holds_no_connection(tmp_path: Path) -> None:
-    # One connection in all: the waiting request's read must give it back before the writer needs it.
-    sessions = _sessions(tmp_path / "one.sqlite3", pool_size=1, max_overflow=0, pool_timeout=2)
-    writes = GroupCommit(sessions, make_settings(tmp_path, "sqlite://"))
-    try:
-        with sessions() as request:
-            assert request.scalar(select(notes.c.id).limit(1)) is None  # a read: it holds the connection
-            assert isinstance(writes.submit(NOTES, "written", request), int)
-    finally:
-        writes.stop()
-    assert _texts(sessions) == ["written"]
-
-
-def test_a_connection_held_by_a_waiting_request_would_starve_the_writer(tmp_path: Path) -> None:
-    """The premise of the test above: with the read's transaction left open, the writer cannot get
-    the pool's one connection."""
-    sessions = _sessions(tmp_path / "starved.sqlite3", pool_size=1, max_overflow=0, pool_timeout=1)
-    with sessions() as request:
-        request.scalar(select(notes.c.id).limit(1))
-        with pytest.raises(PoolTimeout):
-            uow.run(sessions, make_settings(tmp_path, "sqlite://"), lambda ctx: _write_notes(ctx, ["x"]))

@@ -20,7 +20,7 @@ from podium.kit.answers import AnswerCache
 from podium.kit.errors import DomainError, InvalidInput, PayloadTooLarge
 from podium.kit.jsonbody import check_string, parse_json_object
 from podium.kit.text import ascii_digits
-from podium.kit.uow import Context, run_unit_of_work
+from podium.kit.uow import Context, Handed, made_and_answered, run_unit_of_work
 
 
 class Params(Mapping[str, str]):
@@ -173,9 +173,6 @@ class MethodSpec:
     # A read whose answer may be served again for a second while nothing is written (kit/answers):
     # it writes nothing and mints nothing that must differ between two calls.
     cached: bool = False
-    # Its whole work is one hot write that the group commit makes with others (kit/group_commit):
-    # it runs on the threads kept for waiting on the writer, not on the requests' own.
-    group_commit: bool = False
 
     @property
     def cache_as(self) -> str | None:
@@ -189,24 +186,27 @@ class MethodSpec:
 
 P = TypeVar("P")
 R = TypeVar("R")
+# What a method's handler returns: its payload, or — when its whole change is one hot write — that
+# write handed over (``uow.Handed``) with how to answer once it is made (kit/group_commit).
+Payload = dict[str, Any] | Handed[Any, Any, dict[str, Any]]
 
 
 async def dispatch(
     request: Request,
     *,
     read: Callable[[Request], Awaitable[P]],
-    work: Callable[[Context, P], R],
+    work: Callable[[Context, P], R | Handed[Any, Any, R]],
     answer: Callable[[R], Response],
     fail: Callable[[DomainError], Response],
     cache_as: str | None = None,
-    group_commit: bool = False,
 ) -> Response:
     """Run one method: read the request, do the work in one unit of work, answer or fail.
 
     Every handled failure is a ``DomainError``, rendered by the dialect's ``fail``. With ``cache_as``
     (a ``cached`` method's name) a successful answer is kept by the app's ``AnswerCache`` and
-    served again from it. With ``group_commit`` (a ``group_commit`` method) the work runs on the
-    threads that wait on the group commit's writer.
+    served again from it. A work whose whole change is one hot write returns it handed over
+    (``uow.Handed``): it is made by the group commit once the unit of work has ended, and its
+    answer is awaited here, on the event loop.
     """
     try:
         params = await read(request)
@@ -215,9 +215,8 @@ async def dispatch(
 
     async def run() -> tuple[Response, bool]:
         try:
-            result = await run_unit_of_work(
-                request, lambda ctx: work(ctx, params), waits_on_writer=group_commit
-            )
+            done = await run_unit_of_work(request, lambda ctx: work(ctx, params))
+            result: R = await made_and_answered(request, done) if isinstance(done, Handed) else done
         except DomainError as error:
             return fail(error), False
         return answer(result), True

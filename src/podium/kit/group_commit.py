@@ -2,19 +2,21 @@
 
 A hot write — a conference created, a client invited, a buyer added — costs far more in its
 transaction than in its rows: BEGIN, a round trip per statement, the ORM's work per flush, COMMIT.
-So a request hands such a write (already checked) to this process's writer thread and waits. The
-writer takes every waiting write of the same kind and makes them together in one unit of work
-(``uow.run``): one flush per table, one commit, the effects delivered once it committed.
+So a request checks such a write in its unit of work and returns it handed over (``uow.Handed``);
+once that unit of work has ended, the write goes to this process's writer thread and the request
+awaits it on the event loop (no thread waits). The writer takes every waiting write of the same
+kind and makes them together in one unit of work (``uow.run``): one flush per table, one commit,
+the effects delivered once it committed.
 
-- **Durable when answered**: ``submit`` returns only once the write's transaction committed; a
-  request answers after that, as before.
+- **Durable when answered**: ``hand``'s future is done only once the write's transaction
+  committed; a request answers after that, as before.
 - **An item's error is its own**: an item the write refuses before changing anything for it comes
   back ``Refused`` and raises its error in its own request while the others are committed; when a
   batch fails (a quota reached, a unique key taken, a conflict), each of its items is made again in
   a transaction of its own, so the others succeed and the failing one raises its own error.
 - **Not for work that must share a transaction**: the write commits apart from the request's unit
   of work, so only a request whose whole change is this one write hands it over (the edge decides,
-  by giving the service the ``GroupCommit``).
+  by returning ``uow.Handed``).
 """
 
 from __future__ import annotations
@@ -39,9 +41,6 @@ R = TypeVar("R")
 
 log = logging.getLogger(__name__)
 
-# Threads for requests that wait on the writer (``uow.run_unit_of_work(waits_on_writer=True)``): a
-# batch holds as many writes as wait, so enough for every connection wrk's -c50 opens, and more.
-WAITING_THREADS = 64
 # More items in one transaction hold its locks longer and make its answer later for the first of
 # them; past a few dozen the saving per item is gone (bench/api_latency.py).
 MOST_ITEMS = 64
@@ -71,15 +70,9 @@ class GroupCommit(uow.Writes):
         self._thread: threading.Thread | None = None
         self._stopping = False
 
-    def submit(self, kind: WriteKind[I, R], item: I, waiting: Session) -> R:
-        """Make ``item`` with whatever of its kind is waiting; its result once committed, or its error.
-        After ``stop`` the item is made at once, on its own.
-
-        ``waiting``'s transaction is committed first: a request that hands over its write has only
-        read (what it read stays loaded), and a connection held while it waits could be the one the
-        writer needs — many waiting requests would hold the whole pool."""
-        if waiting.in_transaction():
-            waiting.commit()
+    def hand(self, kind: WriteKind[I, R], item: I) -> Future[R]:
+        """Make ``item`` with whatever of its kind is waiting: its result once committed, or its
+        error. After ``stop`` the item is made at once, on its own (on a thread of its own)."""
         job = _Job(kind, item)
         with self._ready:
             stopped = self._stopping
@@ -91,11 +84,9 @@ class GroupCommit(uow.Writes):
                     )
                     self._thread.start()
                 self._ready.notify()
-        if stopped:  # made here, outside the lock: no writer thread any more
-            alone: R = self._alone(job)
-            return alone
-        result: R = job.done.result()
-        return result
+        if stopped:  # no writer thread any more
+            threading.Thread(target=self._settle, args=(job,), name="podium-write-alone", daemon=True).start()
+        return job.done
 
     def stop(self) -> None:
         """Make what is waiting, then end the writer thread."""

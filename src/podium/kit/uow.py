@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar, cast
 
@@ -31,6 +31,7 @@ from podium.kit.errors import Conflict, DomainError, RaceLost
 T = TypeVar("T")
 I = TypeVar("I")  # noqa: E741 - a write's item, beside R its result
 R = TypeVar("R")
+A = TypeVar("A")  # what a handed write is answered with
 _KEY = "podium.after_commit"
 _CHECKS = "podium.before_commit"
 _APPENDED = "podium.appended_rows"
@@ -226,22 +227,32 @@ class WriteKind(Generic[I, R]):
     write: Callable[[Context, Sequence[I]], Sequence[R | Refused]]
 
 
-class Writes(Protocol):
-    """Where a request hands a hot write to be made with others of its kind (``GroupCommit``)."""
+@dataclass(frozen=True)
+class Handed(Generic[I, R, A]):
+    """What a request's work returns when its whole change is one hot write (kit/group_commit): the
+    checked ``item`` of its ``kind``, to be made once the request's unit of work has ended, with
+    others of its kind; ``answer`` turns what was made into the request's result. It runs on the
+    event loop, so it reads only what was made and writes nothing (no database)."""
 
-    def submit(self, kind: WriteKind[I, R], item: I, waiting: Session) -> R:
-        """``item`` made and committed (or its own error raised). ``waiting``: the caller's session,
-        whose transaction (its reads) ends first, so that no connection is held while it waits."""
+    kind: WriteKind[I, R]
+    item: I
+    answer: Callable[[R], A]
+
+
+class Writes(Protocol):
+    """Where a request's hot write is made with others of its kind (``GroupCommit``)."""
+
+    def hand(self, kind: WriteKind[I, R], item: I) -> Future[R]:
+        """``item`` to be made with whatever of its kind waits: its result once committed, or its
+        own error."""
 
 
 @dataclass
 class Context:
-    """What the work gets: the transaction's session, the settings and, for a request, this
-    process's group commit (``writes``)."""
+    """What the work gets: the transaction's session and the settings."""
 
     session: Session
     settings: Settings
-    writes: Writes | None = None
 
 
 def run(
@@ -249,14 +260,13 @@ def run(
     settings: Settings,
     work: Callable[[Context], T],
     dispatcher: Dispatcher = NO_DISPATCH,
-    writes: Writes | None = None,
 ) -> T:
     """Run ``work`` in one transaction: committed when it returns, rolled back when it raises; the
     effects it queued are delivered after the commit. A check that finds a race lost (``RaceLost``)
     runs the work again in a new transaction, which sees the rival's rows (``RACE_ATTEMPTS`` in all)."""
     for attempt in range(1, RACE_ATTEMPTS + 1):
         try:
-            return _run_once(sessions, settings, work, dispatcher, writes)
+            return _run_once(sessions, settings, work, dispatcher)
         except RaceLost:
             if attempt == RACE_ATTEMPTS:
                 raise
@@ -268,11 +278,10 @@ def _run_once(
     settings: Settings,
     work: Callable[[Context], T],
     dispatcher: Dispatcher,
-    writes: Writes | None,
 ) -> T:
     with sessions() as session:
         try:
-            result = work(Context(session=session, settings=settings, writes=writes))
+            result = work(Context(session=session, settings=settings))
             if session.in_transaction():  # else nothing was read or written (a kept credential)
                 session.commit()
         except IntegrityError as exc:
@@ -291,29 +300,30 @@ def _run_once(
 
 
 def unit_of_work(connection: HTTPConnection, work: Callable[[Context], T]) -> T:
-    """``run`` for a request or a WebSocket, on its app's database, settings, dispatcher and group
-    commit."""
+    """``run`` for a request or a WebSocket, on its app's database, settings and dispatcher."""
     state = connection.app.state
     dispatcher: Dispatcher = getattr(state, "dispatcher", NO_DISPATCH)
-    return run(state.sessions, state.settings, work, dispatcher, getattr(state, "writes", None))
+    return run(state.sessions, state.settings, work, dispatcher)
 
 
-async def run_unit_of_work(
-    connection: HTTPConnection, work: Callable[[Context], T], *, waits_on_writer: bool = False
-) -> T:
+async def run_unit_of_work(connection: HTTPConnection, work: Callable[[Context], T]) -> T:
     """The same, off the event loop: database calls are blocking. It runs on the app's
-    ``unit_threads``, as few as the database and the GIL serve best; ``waits_on_writer``: the work is
-    a write handed to the group commit, which spends its time waiting for its batch, and it runs on
-    the app's ``writer_waits`` threads instead, so that as many such writes can wait (and be batched)
-    as arrive.
+    ``unit_threads``, as few as the database and the GIL serve best.
 
     Plain executors, not anyio's ``to_thread``: its hop cost the event loop about 55 µs of CPU per
     request against 20 µs (10,000 hops, 50 at a time, on uvloop), and the loop is one thread."""
     state = connection.app.state
-    threads: Executor | None = getattr(state, "writer_waits" if waits_on_writer else "unit_threads", None)
+    threads: Executor | None = getattr(state, "unit_threads", None)
     if threads is None:  # an app used without its lifespan (a bare test client)
         return await run_in_threadpool(unit_of_work, connection, work)
     context = contextvars.copy_context()  # the request's log context goes with it
     return await asyncio.get_running_loop().run_in_executor(
         threads, context.run, unit_of_work, connection, work
     )
+
+
+async def made_and_answered(connection: HTTPConnection, handed: Handed[Any, Any, A]) -> A:
+    """A request's handed write made by its app's group commit (awaited on the event loop: no thread
+    waits for it), and answered."""
+    writes: Writes = connection.app.state.writes
+    return handed.answer(await asyncio.wrap_future(writes.hand(handed.kind, handed.item)))

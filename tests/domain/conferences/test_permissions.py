@@ -123,14 +123,18 @@ def test_boomstream_and_liveminutes_objects_of_another_company_are_not_found(
 ) -> None:
     conferences = ConferenceService(session, scene.settings)
     participants = ParticipantService(session, scene.settings)
-    mine = conferences.create(scene.ca, title="Ours")
-    invited = participants.invite(scene.ca, mine.code, email="guest@example.com").participant
+    mine = conferences.create(conferences.checked_creation(scene.ca, title="Ours"))
+    invited = participants.invite(
+        participants.checked_invitation(scene.ca, mine.code, email="guest@example.com")
+    ).participant
     outsider = scene.sibling_ca
     for attempt in (
         lambda: conferences.get(outsider, mine.code),
         lambda: conferences.update(outsider, mine, title="Theirs"),
         lambda: conferences.delete(outsider, mine),
-        lambda: participants.invite(outsider, mine.code, email="intruder@example.com"),
+        lambda: participants.invite(
+            participants.checked_invitation(outsider, mine.code, email="intruder@example.com")
+        ),
         lambda: participants.add_external(outsider, mine, external_id="intruder"),
         lambda: participants.list(outsider, mine),
         lambda: participants.get(outsider, invited.code),

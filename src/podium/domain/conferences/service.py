@@ -18,7 +18,7 @@ from podium.domain.conferences.repository import ConferenceRepository
 from podium.kit.clock import utcnow
 from podium.kit.errors import InvalidInput, NotFound
 from podium.kit.unset import UNSET, Unset  # re-exported: the sentinel lives in kit/unset.py
-from podium.kit.uow import Context, WriteKind, Writes
+from podium.kit.uow import Context, WriteKind
 from podium.kit.validation import check_length, normalise_email
 from podium.models.conference import Conference, Folder
 
@@ -57,12 +57,9 @@ CREATIONS = WriteKind("conference creations", make_conferences)
 
 
 class ConferenceService:
-    def __init__(self, session: Session, settings: Settings, writes: Writes | None = None) -> None:
-        """``writes``: given by an edge whose whole request is a creation, which is then made in
-        a batch with others (kit/group_commit; it commits apart from the request's transaction)."""
+    def __init__(self, session: Session, settings: Settings) -> None:
         self.session = session
         self.settings = settings
-        self.writes = writes
         self.repo = ConferenceRepository(session)
         self.emails = ConferenceEmails(session, settings)
 
@@ -104,7 +101,7 @@ class ConferenceService:
         folder = self.repo.folder_by_id(conference.folder_id)
         return folder.code if folder else ""
 
-    def create(
+    def checked_creation(
         self,
         actor: Actor,
         *,
@@ -119,16 +116,12 @@ class ConferenceService:
         starts_at: datetime | None = None,
         duration_minutes: float | None = None,
         host_id: int | None = None,
-    ) -> Conference:
-        """Create a conference (a Boomstream conference, a LiveMinutes meeting) in the actor's company.
-
-        Returns:
-            The conference, with its own public codes.
+    ) -> NewConference:
+        """A conference (a Boomstream conference, a LiveMinutes meeting) of the actor's company,
+        checked, to be made by ``create`` or, with others, by the group commit (``CREATIONS``).
 
         Raises:
             InvalidInput: a value is malformed or too long.
-            Conflict: ``meeting_key`` is already used by a live conference of the company.
-            QuotaExceeded: the company holds ``quota_conferences`` live conferences.
         """
         check_length("title", title, TITLE_MAX)
         check_length("description", description, DESCRIPTION_MAX)
@@ -159,8 +152,18 @@ class ConferenceService:
                 },
             ),
         )
-        if self.writes is not None:
-            return self.writes.submit(CREATIONS, new, self.session)
+        return new
+
+    def create(self, new: NewConference) -> Conference:
+        """Make a checked creation in this unit of work.
+
+        Returns:
+            The conference, with its own public codes.
+
+        Raises:
+            Conflict: ``meeting_key`` is already used by a live conference of the company.
+            QuotaExceeded: the company holds ``quota_conferences`` live conferences.
+        """
         return make_conferences(Context(self.session, self.settings), [new])[0]
 
     def get(self, actor: Actor, code: str) -> Conference:

@@ -63,12 +63,9 @@ INVITATIONS = uow.WriteKind("invitations", make_invitations)
 
 
 class ParticipantService:
-    def __init__(self, session: Session, settings: Settings, writes: uow.Writes | None = None) -> None:
-        """``writes``: given by an edge whose whole request is an invitation, which is then made in a
-        batch with others (kit/group_commit; it commits apart from the request's transaction)."""
+    def __init__(self, session: Session, settings: Settings) -> None:
         self.session = session
         self.settings = settings
-        self.writes = writes
         self.repo = ParticipantRepository(session)
 
     def _check_user_quota(self, company_id: int, identity: str) -> None:
@@ -131,7 +128,7 @@ class ParticipantService:
 
     # --- invitations (Boomstream) -----------------------------------------------------
 
-    def invite(
+    def checked_invitation(
         self,
         actor: Actor,
         conference_code: str,
@@ -142,9 +139,10 @@ class ParticipantService:
         avatar_url: str | None = None,
         timeout: int | None = None,
         notify_email: bool = False,
-    ) -> Invitation:
-        """Invite ``email`` to a conference of the actor's company; the same email invited again
-        updates that participant (a removed one comes back with fresh links).
+    ) -> NewInvitation:
+        """An invitation of ``email`` to a conference of the actor's company, checked, to be made
+        by ``invite`` or, with others, by the group commit (``INVITATIONS``): the same email invited
+        again updates that participant (a removed one comes back with fresh links).
 
         Args:
             actor: Who is calling.
@@ -157,7 +155,8 @@ class ParticipantService:
             notify_email: Send the invitation by email too.
 
         Returns:
-            The participant, its signed join token and the link that carries it.
+            What ``invite`` makes: the participant, its signed join token and the link that carries
+            it.
 
         Raises:
             NotFound: no live conference of the actor's company has that code.
@@ -176,9 +175,12 @@ class ParticipantService:
             raise InvalidInput(
                 f"timeout must be between {MIN_TIMEOUT} and {MAX_TIMEOUT} seconds", field="timeout"
             )
-        new = NewInvitation(actor, conference_code, email, name, moderator, avatar_url, timeout, notify_email)
-        if self.writes is not None:
-            return self.writes.submit(INVITATIONS, new, self.session)
+        return NewInvitation(
+            actor, conference_code, email, name, moderator, avatar_url, timeout, notify_email
+        )
+
+    def invite(self, new: NewInvitation) -> Invitation:
+        """Make a checked invitation in this unit of work (see ``checked_invitation``'s errors)."""
         return uow.made(self.make_invitations([new])[0])
 
     def make_invitations(self, batch: Sequence[NewInvitation]) -> list[Invitation | uow.Refused]:

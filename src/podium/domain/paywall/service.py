@@ -173,12 +173,9 @@ BUYERS = uow.WriteKind("buyers", make_buyers)
 
 
 class PaywallService:
-    def __init__(self, session: Session, settings: Settings, writes: uow.Writes | None = None) -> None:
-        """``writes``: given by an edge whose whole request is an added buyer, which is then made in a
-        batch with others (kit/group_commit; it commits apart from the request's transaction)."""
+    def __init__(self, session: Session, settings: Settings) -> None:
         self.session = session
         self.settings = settings
-        self.writes = writes
         self.repo = PaywallRepository(session)
 
     # --- paywalls ---------------------------------------------------------------------------
@@ -365,7 +362,7 @@ class PaywallService:
 
     # --- buyers ---------------------------------------------------------------------------------------
 
-    def add_buyer(
+    def checked_buyer(
         self,
         actor_label: str,
         company_id: int,
@@ -383,8 +380,9 @@ class PaywallService:
         use_subscription_custom_url: bool = False,
         notify: bool = False,
         source: str = "api",
-    ) -> AddedBuyer:
-        """Add a buyer to the paywall, or update the buyer this email already is.
+    ) -> NewBuyer:
+        """A buyer to add to the paywall, or to update when this email already is one, checked, to
+        be made by ``add_buyer`` or, with others, by the group commit (``BUYERS``).
 
         A buyer is one person in one paywall: its live buyer with the same email (case-insensitive;
         the phone when no email is given) — in a ``single`` paywall, its buyer for this media, since
@@ -410,8 +408,8 @@ class PaywallService:
             source: ``api`` or ``form`` (the registration form).
 
         Raises:
-            InvalidInput: a bad value. Conflict: the password is another live buyer's here.
-            NotFound: no such paywall or media, or the media is not in the paywall.
+            InvalidInput: a bad value. (When made: Conflict, the password is another live buyer's
+            here; NotFound, no such paywall or media, or the media is not in the paywall.)
         """
         email = normalise_email(email, required=False)
         phone = _phone(phone)
@@ -436,8 +434,10 @@ class PaywallService:
             notify=notify,
             source=source,
         )
-        if self.writes is not None:
-            return self.writes.submit(BUYERS, new, self.session)
+        return new
+
+    def add_buyer(self, new: NewBuyer) -> AddedBuyer:
+        """Make a checked buyer in this unit of work (see ``checked_buyer``)."""
         return uow.made(self.make_buyers([new])[0])
 
     def make_buyers(self, batch: Sequence[NewBuyer]) -> Sequence[AddedBuyer | uow.Refused]:
@@ -462,7 +462,7 @@ class PaywallService:
         }
         # A password drawn for each that brings none: most are new buyers (one not new wastes its).
         drawn = {
-            paywall_id: ids.unused_many(ids.access_password, lambda _: False, n, "password")
+            paywall_id: ids.distinct_many(ids.access_password, n, "password")
             for paywall_id, n in Counter(
                 paywall.id for i, (paywall, _) in places.items() if batch[i].password is None
             ).items()

@@ -235,7 +235,7 @@ class ViewingService:
             raise AccessDenied("This email is not on the list of viewers")
         if not name.strip():
             raise InvalidInput("Your name is required", field="name")
-        added = self.rules.add_buyer(
+        new = self.rules.checked_buyer(
             "viewer:registration",
             paywall.company_id,
             paywall.code,
@@ -245,7 +245,7 @@ class ViewingService:
             phone=phone,
             source="form",
         )
-        return paywall, added.buyer
+        return paywall, self.rules.add_buyer(new).buyer
 
     def _in_window(self, candidates: list[tuple[Paywall, AccessPass]]) -> tuple[Paywall, AccessPass]:
         now = utcnow()

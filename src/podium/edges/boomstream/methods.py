@@ -8,7 +8,7 @@ from typing import Any
 
 from podium.domain.actor import Actor
 from podium.edges.boomstream.errors import STATUS_BY_CODE
-from podium.edges.common import MethodSpec, Param, Params
+from podium.edges.common import MethodSpec, Param, Params, Payload
 from podium.kit.openapi import answer, errors, merge, status_set
 from podium.kit.uow import Context
 
@@ -23,16 +23,13 @@ class Call:
 def Method(  # noqa: N802 - reads as the declaration it is, in every route table
     path: str,
     summary: str,
-    handler: Callable[[Call], dict[str, Any]],
+    handler: Callable[[Call], Payload],
     params: tuple[Param, ...] = (),
     *,
     cached: bool = False,
-    group_commit: bool = False,
 ) -> MethodSpec:
     """A Boomstream method: answered on GET (query string) and POST (form or JSON body)."""
-    return MethodSpec(
-        path, summary, handler, params, verbs=("GET", "POST"), cached=cached, group_commit=group_commit
-    )
+    return MethodSpec(path, summary, handler, params, verbs=("GET", "POST"), cached=cached)
 
 
 COMMON_PARAMS = (

@@ -26,7 +26,7 @@ from podium.edges.boomstream.routes.live import METHODS as LIVE_METHODS
 from podium.edges.boomstream.routes.media import METHODS as MEDIA_METHODS
 from podium.edges.boomstream.routes.ppv import METHODS as PPV_METHODS
 from podium.edges.boomstream.routes.stats import METHODS as STATS_METHODS
-from podium.edges.common import MethodSpec, Param, Params, dispatch, read_params
+from podium.edges.common import MethodSpec, Param, Params, Payload, dispatch, read_params
 from podium.edges.guarding import attempts as guarded_attempts
 from podium.kit.errors import DomainError, InvalidInput, Unauthenticated, retry_after_headers
 from podium.kit.uow import Context
@@ -91,11 +91,10 @@ class _Answering:
 
 async def _run(
     request: Request,
-    work: Callable[[Call], dict[str, Any]],
+    work: Callable[[Call], Payload],
     *,
     required: tuple[Param, ...] = (),
     cache_as: str | None = None,
-    group_commit: bool = False,
 ) -> Response:
     answering = _Answering(
         _guess_format(request),
@@ -116,7 +115,7 @@ async def _run(
 
     attempts = guarded_attempts(request)
 
-    def authenticated(ctx: Context, read: tuple[Params, str]) -> dict[str, Any]:
+    def authenticated(ctx: Context, read: tuple[Params, str]) -> Payload:
         params, apikey = read
         # An API key is a machine credential: a wrong one counts against the client only.
         attempts.check(ctx.session)
@@ -138,7 +137,6 @@ async def _run(
             answer=answering.ok,
             fail=answering.failed,
             cache_as=cache_as,
-            group_commit=group_commit,
         )
     finally:
         await attempts.settle_async()
@@ -152,7 +150,6 @@ def _endpoint(method: MethodSpec) -> Callable[[Request], Awaitable[Response]]:
             method.handler,
             required=required,
             cache_as=method.cache_as,
-            group_commit=method.group_commit,
         )
 
     endpoint.__name__ = "boomstream_" + method.operation_name

@@ -12,17 +12,17 @@ from fastapi.responses import JSONResponse, Response
 
 from podium.domain.actor import Actor
 from podium.domain.attendance.service import AttendanceService
-from podium.domain.conferences.service import ConferenceService
+from podium.domain.conferences.service import CREATIONS, ConferenceService
 from podium.domain.participants.service import ParticipantService
 from podium.domain.tenancy.service import TenancyService
-from podium.edges.common import MethodSpec, Param, Params, dispatch, read_params
+from podium.edges.common import MethodSpec, Param, Params, Payload, dispatch, read_params
 from podium.edges.guarding import attempts as guarded_attempts
 from podium.edges.liveminutes.auth import basic_credentials
 from podium.edges.liveminutes.errors import STATUS_BY_CODE, body_for, status_for
 from podium.kit.errors import DomainError, InvalidInput, Unauthenticated, retry_after_headers
 from podium.kit.links import Links
 from podium.kit.openapi import TEXT, answer, errors, json_body, merge, status_set
-from podium.kit.uow import Context
+from podium.kit.uow import Context, Handed
 from podium.models.conference import Conference
 
 # The reference's status codes, from recorded attendance.
@@ -75,10 +75,9 @@ def _meeting_url(call: Call, conference: Conference) -> str:
     return Links(call.ctx.settings).meeting(conference.short_code)
 
 
-def create_meeting(call: Call) -> dict[str, Any]:
-    # The creation is the whole request: it is made with others waiting (kit/group_commit).
-    conferences = ConferenceService(call.ctx.session, call.ctx.settings, call.ctx.writes)
-    conference = conferences.create(
+def create_meeting(call: Call) -> Payload:
+    # The creation is the whole request's change: it is made with others (kit/group_commit).
+    new = ConferenceService(call.ctx.session, call.ctx.settings).checked_creation(
         call.actor,
         meeting_key=call.params.text("meetingKey").strip(),
         host_external_id=call.params.required("hostid"),
@@ -90,11 +89,16 @@ def create_meeting(call: Call) -> dict[str, Any]:
         host_nickname=call.params.text("hostnickname"),
         host_email=call.params.text("hostemail"),
     )
-    return {
-        "meetingKey": conference.meeting_key,
-        "meetingUrl": _meeting_url(call, conference),
-        "hostUrl": Links(call.ctx.settings).personal(conference.host_token),
-    }
+    links = Links(call.ctx.settings)
+    return Handed(
+        CREATIONS,
+        new,
+        lambda conference: {
+            "meetingKey": conference.meeting_key,
+            "meetingUrl": links.meeting(conference.short_code),
+            "hostUrl": links.personal(conference.host_token),
+        },
+    )
 
 
 def add_participant(call: Call) -> dict[str, Any]:
@@ -147,7 +151,7 @@ def get_participant_status(call: Call) -> dict[str, Any]:
 MEETING_KEY = ("meetingKey", "Meeting key", False)
 PUID = ("puid", "The client's user id (at most 50 characters)", True)
 
-METHODS: tuple[tuple[str, str, Callable[[Call], dict[str, Any]], tuple[tuple[str, str, bool], ...]], ...] = (
+METHODS: tuple[tuple[str, str, Callable[[Call], Payload], tuple[tuple[str, str, bool], ...]], ...] = (
     (
         "createMeeting",
         "Create a meeting",
@@ -196,8 +200,6 @@ METHODS: tuple[tuple[str, str, Callable[[Call], dict[str, Any]], tuple[tuple[str
 
 # Reads whose answers may be served again for a second while nothing is written (kit/answers).
 CACHED = frozenset({"getMeetingStatus", "getParticipantStatus"})
-# Methods whose whole work is one write made by the group commit (kit/group_commit).
-GROUP_COMMITTED = frozenset({"createMeeting"})
 
 SPECS: tuple[MethodSpec, ...] = tuple(
     MethodSpec(
@@ -206,7 +208,6 @@ SPECS: tuple[MethodSpec, ...] = tuple(
         handler,
         tuple(Param(p, description, required) for p, description, required in params),
         cached=name in CACHED,
-        group_commit=name in GROUP_COMMITTED,
     )
     for name, summary, handler, params in METHODS
 )
@@ -230,7 +231,7 @@ def _endpoint(method: MethodSpec) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         attempts = guarded_attempts(request)
 
-        def work(ctx: Context, read: tuple[tuple[str, str], Params]) -> dict[str, Any]:
+        def work(ctx: Context, read: tuple[tuple[str, str], Params]) -> Payload:
             (account_sid, auth_token), params = read
             # AccountSid and AuthToken are a machine credential: a wrong pair counts against the
             # client only (locking the AccountSid would let anyone switch the account's API off).
@@ -242,8 +243,7 @@ def _endpoint(method: MethodSpec) -> Callable[[Request], Awaitable[Response]]:
             except Unauthenticated:
                 attempts.failed()
                 raise
-            payload: dict[str, Any] = method.handler(Call(ctx=ctx, actor=actor, params=params))
-            return payload
+            return method.handler(Call(ctx=ctx, actor=actor, params=params))
 
         try:
             return await dispatch(
@@ -253,7 +253,6 @@ def _endpoint(method: MethodSpec) -> Callable[[Request], Awaitable[Response]]:
                 answer=_answer,
                 fail=_fail,
                 cache_as=method.cache_as,
-                group_commit=method.group_commit,
             )
         finally:
             await attempts.settle_async()

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from podium.domain.attendance.service import AttendanceService
-from podium.domain.conferences.service import UNSET, ConferenceService
-from podium.domain.participants.service import ParticipantService
+from podium.domain.conferences.service import CREATIONS, UNSET, ConferenceService
+from podium.domain.participants.service import INVITATIONS, Invitation, ParticipantService
 from podium.edges.boomstream.methods import Call, Method, Param
 from podium.edges.boomstream.params import integer, optional, yes_no
-from podium.edges.common import MethodSpec
+from podium.edges.common import MethodSpec, Payload
+from podium.kit.uow import Handed
 from podium.models.conference import Conference
 from podium.models.participant import Participant, ParticipantRole
 
@@ -57,15 +58,15 @@ def list_(call: Call) -> dict[str, Any]:
     return {"conferences": [conference_fields(service, c) for c in service.list(call.actor)]}
 
 
-def create(call: Call) -> dict[str, Any]:
-    # The creation is the whole request: it is made with others waiting (kit/group_commit).
-    conference = ConferenceService(call.ctx.session, call.ctx.settings, call.ctx.writes).create(
+def create(call: Call) -> Payload:
+    # The creation is the whole request's change: it is made with others (kit/group_commit).
+    new = _conferences(call).checked_creation(
         call.actor,
         title=call.params.required("title"),
         description=call.params.text("description"),
         folder_code=call.params.text("folderCode"),
     )
-    return {"Code": conference.code}
+    return Handed(CREATIONS, new, lambda conference: {"Code": conference.code})
 
 
 def update(call: Call) -> dict[str, Any]:
@@ -85,10 +86,10 @@ def update(call: Call) -> dict[str, Any]:
     return conference_fields(service, conference)
 
 
-def invite(call: Call) -> dict[str, Any]:
-    # The invitation is the whole request's change: it is made with others waiting (kit/group_commit),
-    # its conference found there too.
-    invitation = ParticipantService(call.ctx.session, call.ctx.settings, call.ctx.writes).invite(
+def invite(call: Call) -> Payload:
+    # The invitation is the whole request's change: it is made with others (kit/group_commit), its
+    # conference found there too.
+    new = ParticipantService(call.ctx.session, call.ctx.settings).checked_invitation(
         call.actor,
         call.params.required("code"),
         email=call.params.required("email"),
@@ -98,6 +99,10 @@ def invite(call: Call) -> dict[str, Any]:
         timeout=integer(call.params, "timeout"),
         notify_email=bool(yes_no(call.params, "notifyEmail")),
     )
+    return Handed(INVITATIONS, new, _invited)
+
+
+def _invited(invitation: Invitation) -> dict[str, Any]:
     participant, conference = invitation.participant, invitation.conference
     return {
         "name": participant.name,
@@ -171,7 +176,6 @@ METHODS: tuple[MethodSpec, ...] = (
             Param("folderCode", "Folder code (created on first use)"),
             Param("description", "Conference description"),
         ),
-        group_commit=True,
     ),
     Method(
         "conference/update",
@@ -197,7 +201,6 @@ METHODS: tuple[MethodSpec, ...] = (
             Param("moderator", "yes: the user is a moderator"),
             Param("avatarUrl", "URL of the user's avatar"),
         ),
-        group_commit=True,
     ),
     Method("conference/client/list", "Users of a conference", client_list, (CODE,), cached=True),
     Method(

@@ -7,7 +7,7 @@ from typing import Any
 
 from podium.domain.conferences.service import UNSET
 from podium.domain.media.service import MediaService
-from podium.domain.paywall.service import BuyerChanges, PaywallChanges, PaywallService
+from podium.domain.paywall.service import BUYERS, AddedBuyer, BuyerChanges, PaywallChanges, PaywallService
 from podium.domain.stats.service import StatsService
 from podium.edges.boomstream.methods import Call, Method, Param
 from podium.edges.boomstream.params import (
@@ -23,7 +23,8 @@ from podium.edges.boomstream.params import (
     yes_no,
 )
 from podium.edges.boomstream.routes.media import media_fields
-from podium.edges.common import MethodSpec
+from podium.edges.common import MethodSpec, Payload
+from podium.kit.uow import Handed
 from podium.models.media import Media
 from podium.models.paywall import AccessPass, Paywall
 
@@ -175,13 +176,13 @@ def listmedia(call: Call) -> dict[str, Any]:
     return _medias(call, list(medias))
 
 
-def addbuyer(call: Call) -> dict[str, Any]:
+def addbuyer(call: Call) -> Payload:
     """Add a buyer, or update the one its email already is; ``hash`` is its password when sent."""
-    # The buyer is the whole request's change: it is made with others waiting (kit/group_commit),
-    # its subscription and media found there too.
-    service = PaywallService(call.ctx.session, call.ctx.settings, call.ctx.writes)
+    # The buyer is the whole request's change: it is made with others (kit/group_commit), its
+    # subscription and media found there too.
+    service = PaywallService(call.ctx.session, call.ctx.settings)
     p = call.params
-    added = service.add_buyer(
+    new = service.checked_buyer(
         call.actor.label,
         call.actor.company_id,
         p.required("code"),
@@ -197,10 +198,14 @@ def addbuyer(call: Call) -> dict[str, Any]:
         use_subscription_custom_url=bool(yes_no(p, "use_subscription_custom_url")),
         notify=bool(yes_no(p, "notification")),
     )
-    fields = buyer_fields(service, added.paywall, added.buyer)
-    # The sample's Items, and the buyer at the top level, where the official PHP plugin reads
-    # ``Recovery`` and ``AccessExpirationDate``.
-    return {"Items": [fields], **fields}
+
+    def answer(added: AddedBuyer) -> dict[str, Any]:
+        fields = buyer_fields(service, added.paywall, added.buyer)
+        # The sample's Items, and the buyer at the top level, where the official PHP plugin reads
+        # ``Recovery`` and ``AccessExpirationDate``.
+        return {"Items": [fields], **fields}
+
+    return Handed(BUYERS, new, answer)
 
 
 def updatebuyer(call: Call) -> dict[str, Any]:
@@ -386,7 +391,6 @@ METHODS: tuple[MethodSpec, ...] = (
             Param("custom_url", "Link in the email (wins over use_subscription_custom_url)"),
             Param("use_subscription_custom_url", "1: the subscription's custom_url in the email"),
         ),
-        group_commit=True,
     ),
     Method(
         "ppv/updatebuyer",
