@@ -95,15 +95,10 @@ def conference_codes(session: Session, company_ids: Sequence[int]) -> list[dict[
     )
 
 
-def participant_codes(session: Session, count: int = 1) -> list[dict[str, str]]:
-    """Fresh Boomstream client codes and personal URL tokens for ``count`` new participants (one query
-    checks them all)."""
-    return ids.unused_many(
-        lambda: {"code": ids.client_code(), "url_token": ids.capability_token()},
-        ParticipantRepository(session).any_code_exists,
-        count,
-        "participant codes",
-    )
+def new_participant_codes() -> dict[str, str]:
+    """One new participant's Boomstream client code and personal URL token, drawn and not checked
+    yet (``roster.new_participants``' insert skips a participant whose codes another has)."""
+    return {"code": ids.client_code(), "url_token": ids.capability_token()}
 
 
 def participant_url_token(session: Session) -> str:

@@ -9,13 +9,16 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from podium.domain.conferences.access_codes import participant_codes
+from podium.domain.conferences.access_codes import DRAW_ATTEMPTS, new_participant_codes
 from podium.domain.conferences.schemas import Invitee
 from podium.domain.contacts.service import ContactService
 from podium.domain.hosts.repository import HostRepository
 from podium.domain.participants.repository import ParticipantRepository
+from podium.domain.tenancy import usage
+from podium.kit import ids
 from podium.kit.clock import utcnow
-from podium.kit.errors import InvalidInput
+from podium.kit.db import insert_skipping_taken
+from podium.kit.errors import InvalidInput, RaceLost
 from podium.models.conference import Conference
 from podium.models.contact import Contact
 from podium.models.participant import Participant, ParticipantRole
@@ -42,13 +45,36 @@ def new_participant(session: Session, conference: Conference, **fields: Any) -> 
 def new_participants(
     session: Session, wanted: Sequence[tuple[Conference, dict[str, Any]]]
 ) -> list[Participant]:
-    """``new_participant`` for several at once: one query checks all their codes, one flush inserts them."""
+    """``new_participant`` for several at once, with one INSERT: their codes are drawn, and the
+    unique indexes skip any a participant has already (such a one is drawn again and inserted again:
+    asking first cost a query every batch). A client's user id a rival gave the conference since it
+    was looked up makes the work run again (``RaceLost``), and then it finds that participant."""
     participants = [
         Participant(conference_id=conference.id, **codes, **fields)
-        for (conference, fields), codes in zip(wanted, participant_codes(session, len(wanted)), strict=True)
+        for (conference, fields), codes in zip(wanted, _drawn(len(wanted)), strict=True)
     ]
-    ParticipantRepository(session).add_all(participants)
+    repo = ParticipantRepository(session)
+    pending = participants
+    for _ in range(DRAW_ATTEMPTS):
+        pending = insert_skipping_taken(session, pending, told_by="code")
+        if not pending:
+            break
+        for participant in pending:
+            given = participant.external_id
+            if given is not None and repo.by_external_id(participant.conference_id, given) is not None:
+                raise RaceLost("The same participant was added at the same time; please retry")
+        for participant, codes in zip(pending, _drawn(len(pending)), strict=True):
+            participant.code, participant.url_token = codes["code"], codes["url_token"]
+    else:
+        raise RuntimeError("could not draw free participant codes")
+    for (conference, _), participant in zip(wanted, participants, strict=True):
+        if participant.deleted_at is None:  # inserted without a flush: counted here (tenancy/usage)
+            usage.added(session, conference.company_id, users=1)
     return participants
+
+
+def _drawn(count: int) -> list[dict[str, str]]:
+    return ids.distinct_many(new_participant_codes, count, "participant codes")
 
 
 class Roster:

@@ -18,11 +18,6 @@ class ParticipantRepository:
         self.session.add(participant)
         self.session.flush()
 
-    def add_all(self, participants: Sequence[Participant]) -> None:
-        """Insert them with one flush (one statement for them all)."""
-        self.session.add_all(participants)
-        self.session.flush()
-
     def any_code_exists(self, drawn: list[dict[str, str]]) -> bool:
         """Whether any participant has any of the ``drawn`` codes (each a column: value) in its column."""
         return any_matches(self.session, Participant, drawn)

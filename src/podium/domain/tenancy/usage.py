@@ -8,7 +8,8 @@ plus hosted meetings, what ``ParticipantRepository.count_user_rows`` counts):
 - every transaction that adds such a row — a new conference or participant, one brought back from
   deletion, a meeting given a host — raises the bounds by as much, under the company's lock, just
   before its commit (a ``before_flush`` listener sees every row the ORM writes, whatever the path;
-  conferences inserted without a flush, ``rows.insert_many``, are counted there with ``added``);
+  conferences and participants inserted without a flush, ``rows.insert_many`` and
+  ``roster.new_participants``, are counted there with ``added``);
 - removing a row leaves them alone: they stay upper bounds, only looser;
 - a check under the quota is answered by the bound alone; above it, the check counts (up to the
   quota) and, when the count is under the quota, sets the bound to it.
