@@ -3,7 +3,7 @@ before either committed — end with one participant of that email (``Participan
 before the commit, ADR 0017): the later invitation runs again and updates the earlier one's
 participant; the later change of email runs again and is refused. Real threads, real database
 (SQLite, or PostgreSQL in its pass); the race is made certain by holding each work just before its
-first flush until both have looked. (On PostgreSQL two invitations also meet at the company's row,
+first writing statement until both have looked. (On PostgreSQL two invitations also meet at the company's row,
 which a new participant's quota bound locks; a change of email takes no such lock, so the second test
 is the one that fails there without the conference's emails' lock.)"""
 

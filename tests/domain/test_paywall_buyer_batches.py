@@ -9,7 +9,10 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from podium.config import Settings
+from podium.domain.actor import Actor
 from podium.domain.conferences.service import UNSET
 from podium.domain.media.service import MediaService
 from podium.domain.paywall.service import AddedBuyer, NewBuyer, PaywallChanges, PaywallService
@@ -17,9 +20,10 @@ from podium.domain.tenancy.service import TenancyService
 from podium.kit import uow
 from podium.kit.errors import Conflict, InvalidInput, NotFound
 from podium.models.audit import AuditEntry
+from podium.models.media import Media
 from podium.models.paywall import AccessPass, Paywall
 from tests.fixtures.racing import side_by_side
-from tests.fixtures.tenants import TenantFactory
+from tests.fixtures.tenants import Tenant, TenantFactory
 
 
 def _new(company_id: int, paywall: str, media: str, **given: Any) -> NewBuyer:
@@ -43,6 +47,19 @@ def _new(company_id: int, paywall: str, media: str, **given: Any) -> NewBuyer:
     return NewBuyer(**{**values, **given})
 
 
+def _paywall_with_media(
+    session: Session, settings: Settings, tenant: Tenant, name: str
+) -> tuple[Actor, PaywallService, Paywall, Media]:
+    """The tenant's caller, a new subscription (30 days) with a new media in it, committed."""
+    actor = TenancyService(session, settings).authenticate_boomstream(tenant.boomstream_apikey)
+    media = MediaService(session, settings).create(actor, title=name)
+    paywalls = PaywallService(session, settings)
+    paywall = paywalls.create(actor, access_kind="", changes=PaywallChanges(name=name, period_days=30))
+    paywalls.add_media(actor, paywall, media)
+    session.commit()
+    return actor, paywalls, paywall, media
+
+
 def test_a_batch_is_made_as_if_one_buyer_came_after_the_other(
     client: TestClient, tenants: TenantFactory
 ) -> None:
@@ -50,12 +67,8 @@ def test_a_batch_is_made_as_if_one_buyer_came_after_the_other(
     tenant = tenants()
     with app.state.sessions() as session:
         settings = app.state.settings
-        actor = TenancyService(session, settings).authenticate_boomstream(tenant.boomstream_apikey)
-        media = MediaService(session, settings).create(actor, title="Batch")
+        actor, paywalls, paywall, media = _paywall_with_media(session, settings, tenant, "Batch")
         elsewhere = MediaService(session, settings).create(actor, title="Not in it")
-        paywalls = PaywallService(session, settings)
-        paywall = paywalls.create(actor, access_kind="", changes=PaywallChanges(name="Batch", period_days=30))
-        paywalls.add_media(actor, paywall, media)
         session.commit()
 
         def new(**given: Any) -> NewBuyer:
@@ -120,17 +133,11 @@ def test_one_person_added_by_two_transactions_at_once_is_one_buyer(
     committed — end with one buyer: the later one finds, under the paywall's lock, that its buyers'
     version moved past the one it read, looks again, runs again, and updates the other's buyer.
     Every transaction that added buyers raised the version by one. (Real threads, real database;
-    each work is held at its first flush until both have looked.)"""
+    each work is held at its first writing statement until both have looked.)"""
     app: Any = client.app
     tenant = tenants()
     with app.state.sessions() as session:
-        settings = app.state.settings
-        actor = TenancyService(session, settings).authenticate_boomstream(tenant.boomstream_apikey)
-        media = MediaService(session, settings).create(actor, title="Race")
-        paywalls = PaywallService(session, settings)
-        paywall = paywalls.create(actor, access_kind="", changes=PaywallChanges(name="Race", period_days=30))
-        paywalls.add_media(actor, paywall, media)
-        session.commit()
+        _, _, paywall, media = _paywall_with_media(session, app.state.settings, tenant, "Race")
         paywall_id, before = paywall.id, paywall.buyers_version
 
     def add(email: str, name: str, other: str) -> Callable[[uow.Context], list[AddedBuyer | uow.Refused]]:
