@@ -6,6 +6,7 @@ stops, a write is made on its own."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -112,3 +113,33 @@ def test_writes_handed_together_share_transactions_and_a_failing_one_fails_alone
     # After stop, a write is made at once, on its own.
     assert isinstance(writes.hand(NOTES, "late").result(timeout=30), int)
     assert _texts(sessions)[-1] == "late"
+
+
+def test_a_write_given_up_before_the_writer_took_it_is_not_made_and_spoils_no_batch(tmp_path: Path) -> None:
+    """A request that stops waiting (its client went away: the awaited future is cancelled) before
+    the writer took its write: that write is left out; the others of its batch are made and
+    answered. Once taken, a write's future runs and cannot be cancelled any more."""
+    sessions = _sessions(tmp_path / "given-up.sqlite3", pool_size=5)
+    writes = GroupCommit(sessions, make_settings(tmp_path, "sqlite://"))
+    release = threading.Event()
+
+    def held(ctx: uow.Context, texts: Sequence[str]) -> list[int | uow.Refused]:
+        release.wait(timeout=30)  # the writer is busy with this batch while the next writes queue
+        return _write_notes(ctx, texts)
+
+    try:
+        first = writes.hand(uow.WriteKind("held notes", held), "first")
+        for _ in range(300):
+            if first.running():
+                break
+            time.sleep(0.01)
+        assert first.running() and not first.cancel()
+        given_up, kept = writes.hand(NOTES, "given up"), writes.hand(NOTES, "kept")
+        assert given_up.cancel()
+        release.set()
+        assert isinstance(first.result(timeout=30), int) and isinstance(kept.result(timeout=30), int)
+        assert given_up.cancelled()
+    finally:
+        release.set()
+        writes.stop()
+    assert _texts(sessions) == ["first", "kept"]

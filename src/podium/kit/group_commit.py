@@ -84,7 +84,7 @@ class GroupCommit(uow.Writes):
                     )
                     self._thread.start()
                 self._ready.notify()
-        if stopped:  # no writer thread any more
+        if stopped and job.done.set_running_or_notify_cancel():  # no writer thread any more
             threading.Thread(target=self._settle, args=(job,), name="podium-write-alone", daemon=True).start()
         return job.done
 
@@ -98,22 +98,31 @@ class GroupCommit(uow.Writes):
             thread.join(timeout=30)
 
     def _next_batch(self) -> list[_Job] | None:
-        """The oldest waiting write and every other one of its kind (up to ``most``); None to end."""
+        """The oldest waiting write and every other one of its kind (up to ``most``); None to end.
+
+        A write whose request gave up waiting (its future cancelled: the client went away) before
+        the writer took it is left out, not made; once taken, its future runs and cannot be
+        cancelled any more, so it is made and answered like the others."""
         with self._ready:
             while not self._waiting:
                 if self._stopping:
                     return None
                 self._ready.wait()
-            first = self._waiting.popleft()
-            batch, others = [first], deque[_Job]()
+            batch: list[_Job] = []
+            others = deque[_Job]()
             while self._waiting and len(batch) < self.most:
                 job = self._waiting.popleft()
-                (batch if job.kind is first.kind else others).append(job)
+                if batch and job.kind is not batch[0].kind:
+                    others.append(job)
+                elif job.done.set_running_or_notify_cancel():
+                    batch.append(job)
             self._waiting.extendleft(reversed(others))
             return batch
 
     def _write(self) -> None:
         while (batch := self._next_batch()) is not None:
+            if not batch:
+                continue
             try:
                 self._together(batch)
             except BaseException as error:  # the writer itself must outlive any one batch
