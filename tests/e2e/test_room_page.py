@@ -416,7 +416,8 @@ def test_devices_change_in_the_room(
         wait_until(lambda: switcher.evaluate("window.podium.state.published"), 30, "Una publishing")
         wait_until(lambda: watcher.evaluate("window.podium.remoteCount()") >= 1, 60, "Una's tile")
         switcher.click("#show-devices")
-        assert switcher.locator("#devices-dialog").is_visible()
+        # The dialog opens once the page has listed the devices (asynchronously), not with the click.
+        wait_until(lambda: switcher.locator("#devices-dialog").is_visible(), 10, "the devices dialog")
         for select, kind in (("#camera-select", "video"), ("#mic-select", "audio")):
             options = switcher.locator(f"{select} option").evaluate_all("os => os.map(o => o.value)")
             sent = switcher.evaluate(SENT_DEVICE, kind)
@@ -434,7 +435,7 @@ def test_devices_change_in_the_room(
             )
         _shot(switcher, "devices-dialog")
         switcher.click("#devices-close")
-        assert switcher.locator("#devices-dialog").is_hidden()
+        wait_until(lambda: switcher.locator("#devices-dialog").is_hidden(), 10, "the dialog closed")
     finally:
         for context in contexts:
             context.close()
