@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import threading
 import weakref
-from collections.abc import Mapping, Sequence, Set
+from collections.abc import Callable, Mapping, Sequence, Set
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -117,6 +117,27 @@ def insert_skipping_taken(session: Session, rows: Sequence[Row], *, told_by: str
         make_transient_to_detached(row)
         session.add(row)
     return skipped
+
+
+def insert_drawing_again(
+    session: Session,
+    rows: Sequence[Row],
+    *,
+    told_by: str,
+    draw_again: Callable[[list[Row]], None],
+    attempts: int,
+    what: str,
+) -> None:
+    """``insert_skipping_taken`` until every row is in: the rows skipped are given to
+    ``draw_again`` (which draws their codes again, or raises when drawing cannot cure the skip) and
+    inserted again, up to ``attempts`` inserts."""
+    pending = list(rows)
+    for _ in range(attempts):
+        pending = insert_skipping_taken(session, pending, told_by=told_by)
+        if not pending:
+            return
+        draw_again(pending)
+    raise RuntimeError(f"could not draw free {what}")
 
 
 class Timestamped:

@@ -17,7 +17,7 @@ from podium.domain.participants.repository import ParticipantRepository
 from podium.domain.tenancy import usage
 from podium.kit import ids
 from podium.kit.clock import utcnow
-from podium.kit.db import insert_skipping_taken
+from podium.kit.db import insert_drawing_again
 from podium.kit.errors import InvalidInput, RaceLost
 from podium.models.conference import Conference
 from podium.models.contact import Contact
@@ -53,20 +53,24 @@ def new_participants(
         Participant(conference_id=conference.id, **codes, **fields)
         for (conference, fields), codes in zip(wanted, _drawn(len(wanted)), strict=True)
     ]
-    repo = ParticipantRepository(session)
-    pending = participants
-    for _ in range(DRAW_ATTEMPTS):
-        pending = insert_skipping_taken(session, pending, told_by="code")
-        if not pending:
-            break
-        for participant in pending:
+
+    def draw_again(skipped: list[Participant]) -> None:
+        repo = ParticipantRepository(session)
+        for participant in skipped:
             given = participant.external_id
             if given is not None and repo.by_external_id(participant.conference_id, given) is not None:
                 raise RaceLost("The same participant was added at the same time; please retry")
-        for participant, codes in zip(pending, _drawn(len(pending)), strict=True):
+        for participant, codes in zip(skipped, _drawn(len(skipped)), strict=True):
             participant.code, participant.url_token = codes["code"], codes["url_token"]
-    else:
-        raise RuntimeError("could not draw free participant codes")
+
+    insert_drawing_again(
+        session,
+        participants,
+        told_by="code",
+        draw_again=draw_again,
+        attempts=DRAW_ATTEMPTS,
+        what="participant codes",
+    )
     for (conference, _), participant in zip(wanted, participants, strict=True):
         if participant.deleted_at is None:  # inserted without a flush: counted here (tenancy/usage)
             usage.added(session, conference.company_id, users=1)

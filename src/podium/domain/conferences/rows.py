@@ -19,7 +19,7 @@ from podium.domain.conferences.lifecycle import stop_live
 from podium.domain.conferences.repository import ConferenceRepository
 from podium.domain.tenancy import usage
 from podium.kit import ids, uow
-from podium.kit.db import insert_skipping_taken, with_scalar_defaults
+from podium.kit.db import insert_drawing_again, with_scalar_defaults
 from podium.kit.errors import Conflict, QuotaExceeded
 from podium.models.conference import Conference
 from podium.models.tenancy import Host
@@ -107,29 +107,37 @@ def insert_many(
     given_key = {
         id(conference): bool(row.meeting_key) for row, conference in zip(rows, conferences, strict=True)
     }
-    pending = conferences
-    for _ in range(DRAW_ATTEMPTS):
-        for conference in pending:
+
+    def complete(made: list[Conference]) -> None:
+        for conference in made:
             with_scalar_defaults(conference)  # what it is completed from is what will be stored
             if before_insert is not None:
                 before_insert(conference)
-        pending = insert_skipping_taken(session, pending, told_by="code")
-        if not pending:
-            break
+
+    def draw_again(skipped: list[Conference]) -> None:
         repo = ConferenceRepository(session)
-        for conference in pending:
+        for conference in skipped:
             key = conference.meeting_key
             if given_key[id(conference)] and key and repo.live_by_meeting_key(conference.company_id, key):
                 raise Conflict("meetingKey already exists", field="meetingKey")
         for conference, codes in zip(
-            pending, ids.distinct_many(new_conference_codes, len(pending), "conference codes"), strict=True
+            skipped, ids.distinct_many(new_conference_codes, len(skipped), "conference codes"), strict=True
         ):
             if given_key[id(conference)]:
                 del codes["meeting_key"]
             for name, value in codes.items():
                 setattr(conference, name, value)
-    else:
-        raise RuntimeError("could not draw free conference codes")
+        complete(skipped)
+
+    complete(conferences)
+    insert_drawing_again(
+        session,
+        conferences,
+        told_by="code",
+        draw_again=draw_again,
+        attempts=DRAW_ATTEMPTS,
+        what="conference codes",
+    )
     for conference in conferences:
         # Inserted without a flush: the quota's bounds are raised here (domain/tenancy/usage).
         usage.added(
